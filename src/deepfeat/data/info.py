@@ -1,0 +1,62 @@
+"""What a model needs to know about its data, without the data: shapes, classes, normalization.
+
+``DataInfo`` is stored in every run folder and exported model, so a model can be rebuilt and fed new
+inputs without the training set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import torch
+
+Kind = Literal["vector", "image", "sequence", "tokens"]
+
+
+@dataclass
+class DataInfo:
+    """Shapes and statistics of a dataset, computed on its training split.
+
+    Attributes:
+        kind: "vector" (B, F), "image" (B, C, H, W), "sequence" (B, C, T) or "tokens" (B, T).
+        input_shape: shape of one sample, without the batch dimension.
+        num_classes: number of classes (0 when unlabelled).
+        class_names: one label per class, for plots.
+        mean, std: per-channel (image/sequence) or per-feature (vector) normalization, or None.
+        name: the dataset's registry name or path.
+    """
+
+    kind: Kind
+    input_shape: tuple[int, ...]
+    num_classes: int = 0
+    class_names: list[str] = field(default_factory=list)
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    name: str = ""
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the training-split normalization to a batch ``(B, *input_shape)``."""
+        if self.mean is None or self.std is None:
+            return x
+        shape = self._stat_shape(x.dim())
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
+        return (x - mean) / std
+
+    def _stat_shape(self, ndim: int) -> tuple[int, ...]:
+        if self.kind == "vector":
+            return (1, -1)
+        # One statistic per channel: (1, C, 1) for sequences, (1, C, 1, 1) for images.
+        return (1, -1) + (1,) * (ndim - 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
+        d = dict(d)
+        d["input_shape"] = tuple(d["input_shape"])
+        return cls(**d)

@@ -1,0 +1,27 @@
+"""The library's exception types.
+
+Every error deepfeat raises on purpose is a :class:`DeepfeatError`, so the CLI can print it as one
+line and exit 2. Messages follow ``<what> at <where>: expected <X>, got <Y>. <how to fix>.``
+"""
+
+from __future__ import annotations
+
+
+class DeepfeatError(Exception):
+    """Base class of every error deepfeat raises on purpose."""
+
+
+class ConfigError(DeepfeatError, ValueError):
+    """A config, a name or an argument is wrong (unknown key, unknown name, wrong type)."""
+
+
+class DataError(DeepfeatError, ValueError):
+    """Input data is unusable: wrong shape or dtype, NaN/inf, empty, labels out of range, missing files."""
+
+
+class CheckpointError(DeepfeatError):
+    """A checkpoint or exported model cannot be read or does not match the model."""
+
+
+class TrainingError(DeepfeatError):
+    """Training cannot go on (for example, repeated non-finite losses)."""

@@ -1,0 +1,79 @@
+"""The learner contract: what is learned and how, independent of the training loop.
+
+A learner is an ``nn.Module`` with a small fixed set of methods (DESIGN.md section 3):
+``training_step``, ``validation_step``, ``embed``, ``configure_optimizers`` and ``update``.
+The default ``update`` is "one loss, one optimizer"; a GAN or any multi-optimizer learner overrides
+``update`` only (Keras' ``train_step`` idea), never the trainer.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable, ContextManager
+
+import torch
+from torch import nn
+
+from deepfeat.optim.step import apply_gradients
+
+Batch = tuple[torch.Tensor, "torch.Tensor | None"]
+
+
+@dataclass
+class StepContext:
+    """What the trainer lends a learner for one update: precision and clipping, decided elsewhere."""
+
+    autocast: Callable[[], ContextManager[Any]] = field(default=nullcontext)
+    grad_clip: float | None = None
+
+
+class Learner(nn.Module):
+    """Abstract base of every learner; never instantiated itself.
+
+    Subclasses set ``self.encoder`` (an encoder with ``feature_dim``) and implement
+    ``training_step``. ``penalty`` is an optional weight regularizer ``module -> scalar`` added
+    to the loss in :meth:`update` (L1/L2 on weights, built from the config's ``regularization``).
+    """
+
+    encoder: nn.Module
+    penalty: Callable[[nn.Module], torch.Tensor] | None = None
+
+    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Loss and metrics on one batch; must hold ``"loss"`` (a scalar tensor with grad)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement training_step")
+
+    @torch.no_grad()
+    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Metrics on one held-out batch; by default the training step's, without gradients."""
+        return self.training_step(batch)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of a batch: ``(B, *input_shape) -> (B, feature_dim)``."""
+        return self.encoder(x)
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.encoder.feature_dim)
+
+    def configure_optimizers(self, spec: Any) -> list[torch.optim.Optimizer]:
+        """Optimizers from a registry spec; by default one over all parameters with no-decay groups."""
+        from deepfeat.optim.optimizers import build_optimizer
+
+        return [build_optimizer(spec, self)]
+
+    def update(
+        self, batch: Batch, optimizers: list[torch.optim.Optimizer], ctx: StepContext
+    ) -> dict[str, torch.Tensor]:
+        """One training update. Returns detached metrics; ``"skipped"`` is set on a non-finite step."""
+        with ctx.autocast():
+            out = self.training_step(batch)
+        loss = out["loss"].float()
+        if self.penalty is not None:
+            loss = loss + self.penalty(self)
+        norm = apply_gradients(loss, optimizers[0], None, ctx.grad_clip)
+        metrics = {k: v.detach() for k, v in out.items()}
+        metrics["loss"] = loss.detach()
+        if norm is None:
+            metrics["skipped"] = torch.ones(())
+        return metrics

@@ -1,0 +1,28 @@
+"""Shared test set-up: offline data from ../shared/data, few threads, fixed seeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+
+os.environ.setdefault("DEEPFEAT_DATA", str(SHARED_DATA))
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The offline data folder; tests needing MNIST are skipped when it is absent."""
+    if not (SHARED_DATA / "MNIST" / "raw").is_dir():
+        pytest.skip(f"offline data not found at {SHARED_DATA}")
+    return SHARED_DATA
