@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
 from deepfeat.errors import ConfigError
+from deepfeat.typecheck import coerce, hints
 
 T = TypeVar("T")
 
@@ -135,7 +136,7 @@ class Registry(Generic[T]):
             return spec
         name, kwargs = self.split_spec(spec, where)
         factory = self._entries[name].factory
-        check_kwargs(factory, kwargs, f"{where or self.kind}", skip=len(args), extra=extra)
+        kwargs = check_kwargs(factory, kwargs, f"{where or self.kind}", skip=len(args), extra=extra)
         return factory(*args, **kwargs, **extra)
 
 
@@ -145,17 +146,25 @@ def check_kwargs(
     where: str,
     skip: int = 0,
     extra: Mapping[str, Any] | None = None,
-) -> None:
-    """Reject keyword arguments ``factory`` does not take, with the close match and the valid ones."""
+) -> dict[str, Any]:
+    """Check keyword arguments against ``factory``'s signature and return them type-coerced.
+
+    Unknown keys fail with the close match and the valid ones; values are checked against the
+    annotations (``"1e-3"`` becomes ``0.001`` for a float parameter).
+    """
     params = accepted_params(factory, skip=skip, extra=extra)
     if params is None:
-        return
+        return dict(kwargs)
     for key in kwargs:
         if key not in params:
             raise ConfigError(
                 f"unknown key '{where}.{key}': expected one of {', '.join(sorted(params)) or '(none)'}."
                 f"{did_you_mean(key, sorted(params))}"
             )
+    types_ = hints(factory)
+    return {
+        k: coerce(v, types_[k], f"{where}.{k}") if k in types_ else v for k, v in kwargs.items()
+    }
 
 
 def accepted_params(

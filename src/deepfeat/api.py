@@ -1,0 +1,259 @@
+"""The Python API: every CLI subcommand is one call here (fit, resume, load, evaluate, embed, export).
+
+    >>> import deepfeat
+    >>> run = deepfeat.fit("examples/configs/digits_mlp.yaml", overrides=["training.epochs=5"])
+    >>> run.results["test"]["test/acc"]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepfeat.config import DATA_SPLIT_KEYS, Config, load_config
+from deepfeat.data.datasets import load_dataset
+from deepfeat.data.info import DataInfo
+from deepfeat.data.splits import DataBundle
+from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
+from deepfeat.engine.checkpoint import atomic_write, load_checkpoint
+from deepfeat.engine.device import resolve_device, resolve_precision
+from deepfeat.engine.export import export_model, export_onnx, load_model
+from deepfeat.engine.inference import iter_outputs
+from deepfeat.engine.progress import Progress
+from deepfeat.engine.rundir import RunPaths, new_run_dir
+from deepfeat.engine.seeding import seed_everything
+from deepfeat.engine.trainer import FitResult, Trainer
+from deepfeat.errors import CheckpointError, ConfigError
+from deepfeat.evaluation import evaluate_learner, plot_features
+from deepfeat.learners.base import Learner
+from deepfeat.learners.build import build_learner
+from deepfeat.reports.html import write_report
+from deepfeat.reports.plots import plot_training_curves_to
+
+log = logging.getLogger("deepfeat")
+
+
+@dataclass
+class Run:
+    """A run folder with what was loaded from it: config, data info, the learner and its results."""
+
+    dir: Path
+    config: Config
+    info: DataInfo
+    learner: Learner
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def paths(self) -> RunPaths:
+        return RunPaths(self.dir)
+
+
+def load_data(cfg: Config) -> DataBundle:
+    """The config's dataset, split and normalized as configured."""
+    spec = {k: v for k, v in cfg.data.items() if k not in DATA_SPLIT_KEYS}
+    split = {k: cfg.data[k] for k in DATA_SPLIT_KEYS if k in cfg.data}
+    return load_dataset(spec, seed=cfg.seed, **split)
+
+
+def fit(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+        runs_dir: str | Path = "runs", callbacks: list[Callback] | None = None) -> Run:
+    """Validate a config, train, evaluate, plot and report; returns the :class:`Run`.
+
+    ``out`` is the run folder (created); by default a new ``runs/<name>-<time>`` folder.
+    """
+    cfg = load_config(config, overrides)
+    seed_everything(cfg.seed)
+    data = load_data(cfg)
+    learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
+    if out is None:
+        root = new_run_dir(Path(runs_dir), cfg.name or f"{cfg.data['name']}-{cfg.learner['name']}")
+    else:
+        root = Path(out)
+        if RunPaths(root).last.exists():
+            raise ConfigError(f"run folder {root}: already holds a run. Use `deepfeat resume {root}` or another --out.")
+        root.mkdir(parents=True, exist_ok=True)
+    paths = RunPaths(root)
+    atomic_write(paths.config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
+    return _train(cfg, data, learner, paths, None, callbacks)
+
+
+def resume(run_dir: str | Path, callbacks: list[Callback] | None = None) -> Run:
+    """Continue a run from ``checkpoints/last.pt``; ends with the weights an uninterrupted run would have."""
+    paths = RunPaths(Path(run_dir))
+    state = load_checkpoint(paths.last)
+    cfg = Config.from_dict(state["config"])
+    seed_everything(cfg.seed)
+    data = load_data(cfg)
+    learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
+    return _train(cfg, data, learner, paths, state, callbacks)
+
+
+def _callbacks(cfg: Config, paths: RunPaths, extra: list[Callback] | None) -> list[Callback]:
+    t = cfg.training
+    cbs: list[Callback] = [Progress(t.progress), CSVLogger(paths.metrics), ModelCheckpoint(paths.checkpoints, t.checkpoint_every)]
+    if t.patience is not None:
+        cbs.append(EarlyStopping(t.monitor, t.patience, t.mode, t.min_delta))
+    if cfg.logging.tensorboard:
+        from deepfeat.engine.tensorboard import TensorBoardLogger
+
+        cbs.append(TensorBoardLogger(paths.root / "tensorboard"))
+    return cbs + list(extra or [])
+
+
+def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
+           extra: list[Callback] | None) -> Run:
+    trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, extra),
+                      extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
+    fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
+    if state is not None and cfg.training.restore_best and paths.best.exists() and fit_result.best_epoch != fit_result.epochs:
+        learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
+    export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
+    results, features = evaluate_learner(learner, data, cfg.evaluation, trainer.precision, cfg.training.eval_batch_size)
+    results = {"data": data.info.to_dict(), "fit": _fit_summary(fit_result, trainer), **results}
+    _write_results(paths, results)
+    run = Run(paths.root, cfg, data.info, learner, results)
+    if cfg.logging.plots:
+        plot_training_curves_to(paths.root)
+        if features is not None and len(features.z):
+            plot_features(paths.root, features, data.info.class_names, cfg.evaluation, cfg.seed)
+    if cfg.logging.report:
+        write_report(paths.root)
+    return run
+
+
+def _fit_summary(result: FitResult, trainer: Trainer) -> dict[str, Any]:
+    return {"epochs": result.epochs, "steps": result.steps, "time_s": round(result.time_s, 3),
+            "skipped_steps": result.skipped_steps, "stopped_early": result.stopped_early,
+            "stop_reason": trainer.stop_reason, "best_epoch": result.best_epoch, "best": result.best,
+            "device": str(trainer.precision.device), "precision": trainer.precision.name,
+            "channels_last": trainer.precision.channels_last}
+
+
+def _write_results(paths: RunPaths, results: dict[str, Any]) -> None:
+    text = json.dumps(results, indent=2, default=_json_default)
+    atomic_write(paths.results, lambda tmp: Path(tmp).write_text(text))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def load(run_dir: str | Path) -> Run:
+    """Load a finished run: config, data info, and the exported model (in eval mode)."""
+    paths = RunPaths(Path(run_dir))
+    if not paths.root.is_dir():
+        raise CheckpointError(f"run folder {paths.root}: not found. Pass the folder `deepfeat fit` printed.")
+    cfg = load_config(paths.config)
+    learner, info = load_model(paths.model)
+    results = json.loads(paths.results.read_text()) if paths.results.exists() else {}
+    return Run(paths.root, cfg, info, learner, results)
+
+
+def evaluate(run_dir: str | Path, data: Any = None) -> dict[str, Any]:
+    """Re-run the evaluation of a finished run (optionally on another dataset) and update results.json."""
+    run = load(run_dir)
+    cfg = run.config
+    if data is not None:
+        cfg = load_config(cfg, [f"data={json.dumps(_data_spec(data))}"])
+    bundle = load_data(cfg)
+    precision = resolve_precision("fp32", resolve_device(cfg.training.device), run.learner)
+    run.learner.to(precision.device)
+    results, features = evaluate_learner(run.learner, bundle, cfg.evaluation, precision, cfg.training.eval_batch_size)
+    merged = {**run.results, **results}
+    _write_results(run.paths, merged)
+    if cfg.logging.plots and features is not None and len(features.z):
+        plot_features(run.dir, features, bundle.info.class_names, cfg.evaluation, cfg.seed)
+    return merged
+
+
+def _data_spec(data: Any) -> dict[str, Any]:
+    """``"mnist"``, ``{"name": ...}`` or a file path -> a data spec."""
+    if isinstance(data, dict):
+        return data
+    text = str(data)
+    if Path(text).suffix in (".npy", ".npz", ".csv") or Path(text).is_dir() and "/" in text:
+        return {"name": "arrays" if Path(text).suffix else "image_folder", "path": text}
+    return {"name": text}
+
+
+def export(run_dir: str | Path, format: str = "safetensors", out: str | Path | None = None) -> Path:
+    """Export a run's model: ``safetensors`` (+ JSON architecture) or ``onnx`` (raw input -> features)."""
+    run = load(run_dir)
+    if format == "safetensors":
+        target = Path(out) if out else run.paths.model
+        return export_model(run.learner, run.info, run.config.learner, run.config.encoder, target)
+    if format == "onnx":
+        return export_onnx(run.learner, run.info, Path(out) if out else run.paths.model / "model.onnx")
+    raise ConfigError(f"export format: expected safetensors or onnx, got {format!r}")
+
+
+def report(run_dir: str | Path) -> Path:
+    """Re-draw the training curves and rebuild ``report.html`` for a run folder."""
+    root = Path(run_dir)
+    plot_training_curves_to(root)
+    return write_report(root)
+
+
+def embed(run_dir: str | Path, data: Any, out: str | Path, batch_size: int = 1024) -> Path:
+    """Write the features of every sample of ``data`` to ``out`` (.npy or .csv), batch by batch.
+
+    The run's own training-split normalization is applied, never statistics of the new data. Rows
+    follow the dataset's order (its train split, then its own test split where it has one).
+    """
+    out = Path(out)
+    if out.suffix not in (".npy", ".csv"):
+        raise ConfigError(f"embed output {out}: expected a .npy or .csv file name, got suffix {out.suffix!r}")
+    run = load(run_dir)
+    bundle = load_dataset(_data_spec(data), val_fraction=0.0, test_fraction=0.0, normalize=False)
+    if tuple(bundle.info.input_shape) != tuple(run.info.input_shape):
+        raise ConfigError(f"embed data {data}: expected samples of shape {tuple(run.info.input_shape)} "
+                          f"(what run {run.dir.name} was trained on), got {tuple(bundle.info.input_shape)}")
+    splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
+    precision = resolve_precision("fp32", resolve_device(run.config.training.device), run.learner)
+    run.learner.to(precision.device)
+    fn = lambda x: run.learner.embed(run.info.normalize(x))  # noqa: E731
+    total, dim = sum(len(s) for s in splits), run.learner.feature_dim
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _FeatureWriter(out, total, dim) as writer:
+        for split in splits:
+            for z, _ in iter_outputs(run.learner, split, precision, fn, batch_size):
+                writer.write(z)
+    return out
+
+
+class _FeatureWriter:
+    """Append ``(B, D)`` float32 batches to a .npy memmap or a .csv file without holding them all."""
+
+    def __init__(self, path: Path, total: int, dim: int) -> None:
+        self.path, self.total, self.dim, self.row = path, total, dim, 0
+
+    def __enter__(self) -> "_FeatureWriter":
+        if self.path.suffix == ".npy":
+            self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32, shape=(self.total, self.dim))
+        else:
+            self.file = open(self.path, "w")
+            self.file.write(",".join(f"f{i}" for i in range(self.dim)) + "\n")
+        return self
+
+    def write(self, z: np.ndarray) -> None:
+        if self.path.suffix == ".npy":
+            self.array[self.row: self.row + len(z)] = z
+        else:
+            np.savetxt(self.file, z, delimiter=",", fmt="%.6g")
+        self.row += len(z)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.path.suffix == ".npy":
+            self.array.flush()
+            del self.array
+        else:
+            self.file.close()

@@ -1,0 +1,205 @@
+"""The typed config schema: YAML load/dump, ``--set`` overrides and strict validation.
+
+One YAML file describes a run. Fixed sections (``training``, ``evaluation``, ``logging``) are
+dataclasses; pluggable sections (``data``, ``encoder``, ``learner``, ``optimizer``, ``schedule``,
+``regularization``) have the one shape ``{name: <registered name>, <its arguments>}`` and are
+checked against the registered factory's signature. Everything is validated before any work
+starts: unknown keys and names fail with the dotted path and the close match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from deepfeat.data.datasets import DATASETS
+from deepfeat.engine.trainer import TrainingConfig
+from deepfeat.errors import ConfigError
+from deepfeat.learners.build import LEARNERS
+from deepfeat.nn.encoder import ENCODERS
+from deepfeat.nn.regularizers import REGULARIZERS
+from deepfeat.optim.optimizers import OPTIMIZERS
+from deepfeat.optim.schedulers import SCHEDULERS
+from deepfeat.registry import Registry, check_kwargs, did_you_mean
+from deepfeat.typecheck import coerce, hints
+
+# Keys of the data section that configure splitting rather than the dataset source.
+DATA_SPLIT_KEYS = {"val_fraction": float, "test_fraction": float, "normalize": bool}
+
+
+@dataclass
+class EvaluationConfig:
+    """How learned features are evaluated after training (settings are recorded with results)."""
+
+    linear_probe: bool = True
+    probe_C: float = 1.0
+    knn_k: list[int] = field(default_factory=lambda: [5, 20])
+    knn_metric: Literal["cosine", "euclidean"] = "cosine"
+    max_samples: int = 10000
+    embedding_plots: list[Literal["pca", "tsne", "umap"]] = field(default_factory=lambda: ["pca", "tsne"])
+
+
+@dataclass
+class LoggingConfig:
+    """What a run writes besides checkpoints and metrics."""
+
+    plots: bool = True
+    report: bool = True
+    tensorboard: bool = False
+
+
+# (registry, positional args its factories take before user kwargs, keyword args the library fills in)
+_SPECS: dict[str, tuple[Registry[Any], int, dict[str, Any]]] = {
+    "data": (DATASETS, 0, {"options": None}),
+    "encoder": (ENCODERS, 1, {}),
+    "learner": (LEARNERS, 2, {}),
+    "optimizer": (OPTIMIZERS, 1, {}),
+    "schedule": (SCHEDULERS, 1, {"epochs": 0, "steps_per_epoch": 0}),
+    "regularization": (REGULARIZERS, 0, {}),
+}
+
+
+_SECTIONS: dict[str, type] = {"training": TrainingConfig, "evaluation": EvaluationConfig, "logging": LoggingConfig}
+
+
+@dataclass
+class Config:
+    """A whole run. ``Config.from_dict`` validates; ``to_dict`` gives the resolved config."""
+
+    data: dict[str, Any] = field(default_factory=lambda: {"name": "digits"})
+    encoder: dict[str, Any] = field(default_factory=lambda: {"name": "mlp"})
+    learner: dict[str, Any] = field(default_factory=lambda: {"name": "classifier"})
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "adam", "lr": 1e-3})
+    schedule: dict[str, Any] = field(default_factory=lambda: {"name": "constant"})
+    regularization: dict[str, Any] = field(default_factory=lambda: {"name": "none"})
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    seed: int = 0
+    name: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> "Config":
+        """Validate a raw mapping (as loaded from YAML) into a Config; ConfigError on any problem."""
+        raw = dict(raw or {})
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
+        _reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], "")
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in raw:
+                continue
+            value = raw[f.name]
+            if f.name in _SPECS:
+                kwargs[f.name] = validate_spec(f.name, value)
+            elif f.name in _SECTIONS:
+                kwargs[f.name] = build_section(_SECTIONS[f.name], value, f.name)
+            else:
+                kwargs[f.name] = coerce(value, hints(cls)[f.name], f.name)
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data (every default filled in)."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def validate_spec(section: str, value: Any) -> dict[str, Any]:
+    """Check a ``{name, **kwargs}`` section against its registry; return it with the canonical name."""
+    registry, skip, extra = _SPECS[section]
+    name, kwargs = registry.split_spec(value, section)
+    factory = registry.get(name)
+    own = {}
+    if section == "data":
+        for key, typ in DATA_SPLIT_KEYS.items():
+            if key in kwargs:
+                own[key] = coerce(kwargs.pop(key), typ, f"data.{key}")
+    if section == "optimizer" and "layer_decay" in kwargs:
+        own["layer_decay"] = coerce(kwargs.pop("layer_decay"), float | None, "optimizer.layer_decay")
+    try:
+        checked = check_kwargs(factory, kwargs, section, skip=skip, extra=extra)
+    except ConfigError as e:
+        if section == "data" and "unknown key" in str(e):
+            raise ConfigError(f"{e} (data also takes {', '.join(DATA_SPLIT_KEYS)})") from None
+        raise
+    return {"name": name, **checked, **own}
+
+
+def build_section(cls: type, value: Any, where: str) -> Any:
+    """Build a dataclass section from a mapping, strictly (unknown keys and wrong types fail)."""
+    if value is None:
+        return cls()
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"section '{where}': expected a mapping, got {type(value).__name__} {value!r}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    _reject_unknown(value, names, where + ".")
+    types_ = hints(cls)
+    return cls(**{k: coerce(v, types_[k], f"{where}.{k}") for k, v in value.items()})
+
+
+def _reject_unknown(raw: Mapping[str, Any], valid: list[str], prefix: str) -> None:
+    for key in raw:
+        if key not in valid:
+            raise ConfigError(
+                f"unknown key '{prefix}{key}': expected one of {', '.join(valid)}.{did_you_mean(str(key), valid)}"
+            )
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply ``"training.epochs=5"`` to a raw config dict; the value is parsed as YAML."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected key=value, e.g. --set training.epochs=5")
+    path, _, text = assignment.partition("=")
+    keys = path.strip().split(".")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({e})") from None
+    node = raw
+    for i, key in enumerate(keys[:-1]):
+        child = node.get(key)
+        if isinstance(child, str) and i == 0 and keys[0] in _SPECS:
+            child = {"name": child}  # allow `--set optimizer.lr=0.1` when the file says `optimizer: adam`
+        if child is None:
+            child = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {assignment!r}: '{'.'.join(keys[: i + 1])}' is {child!r}, not a section")
+        node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def load_config(source: str | Path | Mapping[str, Any] | Config | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a YAML file (or mapping), apply ``--set`` overrides, validate everything."""
+    if isinstance(source, Config):
+        raw = source.to_dict()
+    elif isinstance(source, Mapping):
+        raw = dict(source)
+    elif source is None:
+        raw = {}
+    else:
+        raw = read_yaml(Path(source))
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return Config.from_dict(raw)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML file's top-level mapping, with errors that name the file."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path}: not found. Check the path (relative paths are from {Path.cwd()}).")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path}: not valid YAML ({e})") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of sections, got {type(raw).__name__}")
+    return raw

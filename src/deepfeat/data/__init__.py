@@ -1,0 +1,42 @@
+"""Datasets and batching: a registry of sources, checked and normalized splits, in-memory batches.
+
+Importing this package registers every dataset source (digits, iris, wine, breast_cancer, mnist,
+fashion_mnist, cifar10, mnist1d, ucr, arrays, image_folder).
+"""
+
+from deepfeat.data import files, image_folder, sklearn_sets, timeseries, torchvision_sets  # noqa: F401 (registration)
+from deepfeat.data.bundle import LoadOptions, encode_labels, from_arrays, make_bundle, split_indices, subsample
+from deepfeat.data.checks import check_arrays, check_labels, infer_kind
+from deepfeat.data.datasets import (
+    DATASETS,
+    available_datasets,
+    data_root,
+    load_dataset,
+    register_dataset,
+)
+from deepfeat.data.info import DataInfo, Kind
+from deepfeat.data.splits import Batch, DataBundle, Split, StreamSplit, TensorSplit
+
+__all__ = [
+    "DATASETS",
+    "Batch",
+    "DataBundle",
+    "DataInfo",
+    "Kind",
+    "LoadOptions",
+    "Split",
+    "StreamSplit",
+    "TensorSplit",
+    "available_datasets",
+    "check_arrays",
+    "check_labels",
+    "data_root",
+    "encode_labels",
+    "from_arrays",
+    "infer_kind",
+    "load_dataset",
+    "make_bundle",
+    "register_dataset",
+    "split_indices",
+    "subsample",
+]

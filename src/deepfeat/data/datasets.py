@@ -1,0 +1,96 @@
+"""The dataset registry: every source is chosen by name, as ``"digits"`` or ``{name: mnist, limit: 1000}``.
+
+A source is a factory ``f(**own_args, options: LoadOptions) -> DataBundle``; ``options`` carries the
+arguments shared by all sources (seed, split fractions, normalization) and is supplied by
+:func:`load_dataset`, so users never write it. Each source also says how to tell whether it can be
+loaded here without a download, for ``deepfeat datasets``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from deepfeat.data.bundle import LoadOptions
+from deepfeat.data.splits import DataBundle
+from deepfeat.registry import Registry
+
+DATASETS: Registry[DataBundle] = Registry("dataset")
+
+# name -> () -> (available offline, where it was found or what is missing)
+Availability = Callable[[], tuple[bool, str]]
+_AVAILABILITY: dict[str, Availability] = {}
+
+DATA_ENV = "DEEPFEAT_DATA"
+DEFAULT_ROOT = Path("~/.cache/deepfeat/data")
+
+
+def register_dataset(
+    name: str,
+    *,
+    available: Availability,
+    aliases: tuple[str, ...] = (),
+    description: str | None = None,
+) -> Callable[[Callable[..., DataBundle]], Callable[..., DataBundle]]:
+    """Register a dataset source under ``name`` together with its offline-availability check."""
+
+    def deco(factory: Callable[..., DataBundle]) -> Callable[..., DataBundle]:
+        DATASETS.add(name, factory, aliases=aliases, description=description)
+        _AVAILABILITY[name.lower()] = available
+        return factory
+
+    return deco
+
+
+def data_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder datasets are read from: ``root``, else ``$DEEPFEAT_DATA``, else ``~/.cache/deepfeat/data``."""
+    chosen = root if root is not None else os.environ.get(DATA_ENV) or DEFAULT_ROOT
+    return Path(chosen).expanduser()
+
+
+def load_dataset(
+    spec: Any,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    normalize: bool = True,
+    where: str = "data",
+) -> DataBundle:
+    """Load a registered dataset as a :class:`DataBundle` (a built bundle is returned unchanged).
+
+    ``test_fraction`` applies only to sources without their own test split. Splits are seeded and
+    stratified; normalization statistics come from the training split.
+    """
+    options = LoadOptions(seed, val_fraction, test_fraction, normalize, where)
+    return DATASETS.build(spec, where=where, options=options)
+
+
+def available_datasets() -> list[dict[str, Any]]:
+    """For each registered dataset: name, description, whether it loads offline here, and where from."""
+    rows = []
+    for entry in DATASETS.entries():
+        ok, found = _AVAILABILITY[entry.name]()
+        rows.append(
+            {"name": entry.name, "description": entry.description, "available": ok, "where": found}
+        )
+    return rows
+
+
+def always_available(note: str) -> Availability:
+    """An availability check for sources that need nothing but their arguments (a path, a package)."""
+    return lambda: (True, note)
+
+
+def importable(module: str) -> Availability:
+    """An availability check that succeeds when ``module`` imports."""
+
+    def check() -> tuple[bool, str]:
+        try:
+            imported = __import__(module)
+        except ImportError as exc:
+            return False, f"package '{module}' not installed ({exc})"
+        return True, f"package '{module}' at {Path(imported.__file__ or '').parent}"
+
+    return check

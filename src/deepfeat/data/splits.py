@@ -1,0 +1,150 @@
+"""Splits of a dataset and how batches are drawn from them.
+
+``TensorSplit`` holds a whole split in memory and batches it by slicing tensors: on small models a
+per-sample ``DataLoader`` (one ``__getitem__`` and one collate per sample) costs about as much as
+the model itself. ``StreamSplit`` wraps a map-style ``Dataset`` for data too big for memory (image
+folders) and answers the same ``batches`` call through a ``DataLoader``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator, Union
+
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from deepfeat.data.info import DataInfo
+from deepfeat.errors import ConfigError
+
+Batch = tuple[torch.Tensor, Union[torch.Tensor, None]]
+
+
+def _count_batches(n: int, batch_size: int, drop_last: bool) -> int:
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(
+            f"batch_size at batches(): expected a positive integer, got {batch_size!r}. "
+            "Set batch_size to 1 or more."
+        )
+    return n // batch_size if drop_last else math.ceil(n / batch_size)
+
+
+class TensorSplit:
+    """An in-memory split: inputs ``x`` (N, ...) and optional labels ``y`` (N,) int64."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+        if y is not None and len(y) != len(x):
+            raise ConfigError(
+                f"split at data: expected as many labels as samples ({len(x)}), got {len(y)}. "
+                "Pass x and y of the same length."
+            )
+        self.x = x
+        self.y = y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __repr__(self) -> str:
+        labels = "unlabelled" if self.y is None else "labelled"
+        return f"TensorSplit(n={len(self)}, shape={tuple(self.x.shape[1:])}, {labels})"
+
+    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
+        """How many batches one epoch of :meth:`batches` yields."""
+        return _count_batches(len(self), batch_size, drop_last)
+
+    def batches(
+        self,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
+    ) -> Iterator[Batch]:
+        """One epoch of ``(x (B, ...), y (B,) or None)`` batches; each sample appears exactly once.
+
+        With ``shuffle`` the order is ``torch.randperm(N, generator=generator)``, so the same
+        generator state gives the same order. Without it, batches are views (no copy).
+        """
+        steps = self.num_batches(batch_size, drop_last)
+        order = torch.randperm(len(self), generator=generator) if shuffle else None
+        for step in range(steps):
+            start, stop = step * batch_size, min((step + 1) * batch_size, len(self))
+            if order is None:
+                yield self.x[start:stop], None if self.y is None else self.y[start:stop]
+            else:
+                idx = order[start:stop].to(self.x.device)
+                yield self.x.index_select(0, idx), None if self.y is None else self.y.index_select(0, idx)
+
+    def to(self, device: torch.device | str) -> "TensorSplit":
+        """The split on ``device``; moving a small dataset to the GPU once saves a copy per batch."""
+        return TensorSplit(self.x.to(device), None if self.y is None else self.y.to(device))
+
+
+def _collate(items: list[Any]) -> Batch:
+    """Stack ``(x, y)`` samples, or bare ``x`` samples of an unlabelled dataset."""
+    if isinstance(items[0], (tuple, list)):
+        xs, ys = zip(*(item[:2] for item in items))
+        return torch.stack(list(xs)), torch.as_tensor(ys, dtype=torch.int64)
+    return torch.stack(items), None
+
+
+class StreamSplit:
+    """A split read sample by sample from a map-style ``Dataset`` returning ``x`` or ``(x, y)``."""
+
+    def __init__(self, dataset: Dataset, num_workers: int = 0, pin_memory: bool = False) -> None:
+        self.dataset = dataset
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"StreamSplit(n={len(self)}, num_workers={self.num_workers})"
+
+    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
+        """How many batches one epoch of :meth:`batches` yields."""
+        return _count_batches(len(self), batch_size, drop_last)
+
+    def batches(
+        self,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
+    ) -> Iterator[Batch]:
+        """One epoch of ``(x (B, ...), y (B,) or None)`` batches; shuffling draws from ``generator``."""
+        _count_batches(len(self), batch_size, drop_last)
+        sampler = (
+            RandomSampler(self.dataset, generator=generator)  # type: ignore[arg-type]
+            if shuffle
+            else SequentialSampler(self.dataset)  # type: ignore[arg-type]
+        )
+        loader = DataLoader(
+            self.dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            collate_fn=_collate,
+        )
+        yield from loader
+
+
+Split = Union[TensorSplit, StreamSplit]
+
+
+@dataclass
+class DataBundle:
+    """A dataset ready for training: its :class:`DataInfo` and train / val / test splits."""
+
+    info: DataInfo
+    train: Split
+    val: Split | None = None
+    test: Split | None = None
+
+    def splits(self) -> dict[str, Split]:
+        """The splits that exist, by name (``"train"``, ``"val"``, ``"test"``)."""
+        named = {"train": self.train, "val": self.val, "test": self.test}
+        return {name: split for name, split in named.items() if split is not None}

@@ -1,0 +1,110 @@
+"""Callbacks observe training (log, checkpoint, stop early); they never change the math.
+
+Events, in order: ``on_fit_start``, then per epoch ``on_epoch_start``, ``on_step_end`` (every
+step), ``on_eval_end`` (after validation), ``on_epoch_end``; finally ``on_fit_end``.
+A callback with state to keep across a resume implements ``state_dict`` / ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from deepfeat.engine.checkpoint import all_finite, atomic_write, save_checkpoint
+
+if TYPE_CHECKING:
+    from deepfeat.engine.trainer import Trainer
+
+
+class Callback:
+    """Base of all callbacks: every event is a no-op by default."""
+
+    def on_fit_start(self, trainer: "Trainer") -> None: ...
+    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None: ...
+    def on_step_end(self, trainer: "Trainer", metrics: dict[str, torch.Tensor]) -> None: ...
+    def on_eval_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None: ...
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None: ...
+    def on_fit_end(self, trainer: "Trainer") -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
+    """Whether ``value`` improves on ``best`` by more than ``min_delta`` ("min" or "max" mode)."""
+    if best is None or math.isnan(best):
+        return not math.isnan(value)
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs (asks the trainer to stop)."""
+
+    def __init__(self, monitor: str = "val/loss", patience: int = 5, mode: str = "min", min_delta: float = 0.0) -> None:
+        self.monitor, self.patience, self.mode, self.min_delta = monitor, patience, mode, min_delta
+        self.best: float | None = None
+        self.wait = 0
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
+        value = logs.get(self.monitor)
+        if value is None:
+            return
+        if is_better(value, self.best, self.mode, self.min_delta):
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            trainer.stop(f"early stopping: {self.monitor} has not improved for {self.patience} epochs (best {self.best:.4g})")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.wait = state["best"], state["wait"]
+
+
+class ModelCheckpoint(Callback):
+    """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when the trainer's monitor improves."""
+
+    def __init__(self, directory: Path, every: int = 1) -> None:
+        self.directory = Path(directory)
+        self.every = every
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
+        if not all_finite(trainer.learner):
+            trainer.log(f"epoch {epoch + 1}: weights are not finite; checkpoint not written")
+            return
+        state = trainer.checkpoint_state()
+        if (epoch + 1) % self.every == 0 or trainer.should_stop or epoch + 1 == trainer.cfg.epochs:
+            save_checkpoint(self.directory / "last.pt", state)
+            trainer.last_checkpoint = self.directory / "last.pt"
+        if trainer.improved:
+            save_checkpoint(self.directory / "best.pt", state)
+
+
+class CSVLogger(Callback):
+    """Rewrite ``metrics.csv`` (one row per epoch, every metric a column) atomically each epoch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
+        write_metrics_csv(self.path, trainer.history)
+
+
+def write_metrics_csv(path: Path, rows: list[dict[str, float]]) -> None:
+    """Write rows with the union of their keys as columns (epoch, step, time_s, lr first)."""
+    first = ["epoch", "step", "time_s", "lr"]
+    keys = first + sorted({k for r in rows for k in r} - set(first))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(buf.getvalue()))

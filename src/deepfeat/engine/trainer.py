@@ -1,0 +1,254 @@
+"""The training loop: one explicit loop, observed by callbacks (DESIGN.md section 3).
+
+The trainer owns the order of things (batches, updates, schedules, validation, checkpoints) and
+decides nothing about the math: that is the learner's ``update``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from deepfeat.data.splits import DataBundle
+from deepfeat.engine.callbacks import Callback, is_better
+from deepfeat.engine.device import Precision, resolve_device, resolve_precision
+from deepfeat.engine.seeding import epoch_generator, rng_state, set_rng_state
+from deepfeat.errors import ConfigError, TrainingError
+from deepfeat.keys import metric_key
+from deepfeat.learners.base import Learner, StepContext
+from deepfeat.optim.schedulers import build_scheduler
+
+log = logging.getLogger("deepfeat")
+
+
+@dataclass
+class TrainingConfig:
+    """How to train: the ``training:`` section of a config."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    eval_batch_size: int = 1024
+    grad_clip: float | None = None
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    channels_last: bool | Literal["auto"] = "auto"
+    monitor: str = "val/loss"
+    mode: Literal["min", "max"] = "min"
+    restore_best: bool = True
+    patience: int | None = None
+    min_delta: float = 0.0
+    max_nonfinite: int = 5
+    checkpoint_every: int = 1
+    progress: Literal["auto", "bar", "line", "none"] = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_nonfinite", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"training.{name}: expected an integer >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class FitResult:
+    """What a fit did: epochs and steps run, wall time, skipped steps, early stop, best epoch."""
+
+    epochs: int
+    steps: int
+    time_s: float
+    skipped_steps: int
+    stopped_early: bool
+    best_epoch: int | None
+    best: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class _Mean:
+    """Sample-weighted running means of tensors, read once per epoch (no per-step host sync)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.n = 0
+
+    def add(self, metrics: dict[str, torch.Tensor], n: int) -> None:
+        for k, v in metrics.items():
+            self.sums[k] = self.sums.get(k, 0) + v.float() * n
+        self.n += n
+
+    def result(self, split: str) -> dict[str, float]:
+        return {metric_key(split, k): float(v) / max(self.n, 1) for k, v in self.sums.items()}
+
+
+class Trainer:
+    """Fits a learner on a :class:`DataBundle`; callbacks observe, the learner does the math."""
+
+    def __init__(self, cfg: TrainingConfig | None = None, *, seed: int = 0, callbacks: list[Callback] | None = None,
+                 extra_state: dict[str, Any] | None = None) -> None:
+        self.cfg = cfg or TrainingConfig()
+        self.seed = seed
+        self.callbacks = list(callbacks or [])
+        self.extra_state = extra_state or {}
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        self.history: list[dict[str, float]] = []
+        self.epoch = 0
+        self.global_step = 0
+        self.skipped_steps = 0
+        self.should_stop = False
+        self.stop_reason = ""
+        self.improved = False
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.last_checkpoint: Path | None = None
+
+    # -- what callbacks may call -------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        """Ask the loop to end after this epoch (early stopping and the like)."""
+        self.should_stop, self.stop_reason = True, reason
+        self.log(reason)
+
+    def log(self, message: str) -> None:
+        log.info(message)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything an exact resume needs, as tensors and plain data."""
+        return {
+            "format": "deepfeat-checkpoint/1",
+            "model": self.learner.state_dict(),
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "rng": rng_state(),
+            "epoch": self.epoch + 1,
+            "global_step": self.global_step,
+            "skipped_steps": self.skipped_steps,
+            "history": self.history,
+            "best": {"value": self.best_value, "epoch": self.best_epoch},
+            "callbacks": [c.state_dict() for c in self.callbacks],
+            **self.extra_state,
+        }
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self, learner: Learner, data: DataBundle, *, optimizer: Any = "adam", schedule: Any = "constant",
+            resume: dict[str, Any] | None = None) -> FitResult:
+        """Train ``learner`` on ``data.train`` (validating on ``data.val``); resume from a checkpoint dict."""
+        cfg = self.cfg
+        self.precision = resolve_precision(cfg.precision, resolve_device(cfg.device), learner, cfg.channels_last)
+        self.learner = self.precision.prepare_model(learner)
+        self.data = data
+        self.steps_per_epoch = data.train.num_batches(cfg.batch_size, drop_last=self._drop_last())
+        self.optimizers = learner.configure_optimizers(optimizer)
+        self.schedulers = [build_scheduler(schedule, o, epochs=cfg.epochs, steps_per_epoch=self.steps_per_epoch)
+                           for o in self.optimizers]
+        if data.val is None and cfg.monitor.startswith("val/"):
+            cfg.monitor = metric_key("train", cfg.monitor.split("/", 1)[1])
+        start = self._resume(resume) if resume else 0
+        ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip)
+        t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
+        self._emit("on_fit_start")
+        for epoch in range(start, cfg.epochs):
+            self.epoch = epoch
+            logs = self._run_epoch(epoch, ctx)
+            logs = {"epoch": epoch + 1, "step": self.global_step, "time_s": time.perf_counter() - t0,
+                    "lr": self.schedulers[0].lr if self.schedulers else float("nan"), **logs}
+            self._track_best(logs)
+            for s in self.schedulers:
+                s.step_epoch(logs)
+            self.history.append(logs)
+            self._emit("on_epoch_end", epoch, logs)
+            if self.should_stop:
+                break
+        if cfg.restore_best and self.best_state is not None and self.best_epoch != self.epoch + 1:
+            self.learner.load_state_dict(self.best_state)
+        self._emit("on_fit_end")
+        return FitResult(
+            epochs=self.epoch + 1, steps=self.global_step, time_s=time.perf_counter() - t0,
+            skipped_steps=self.skipped_steps, stopped_early=self.should_stop, best_epoch=self.best_epoch,
+            best={cfg.monitor: self.best_value} if self.best_value is not None else {}, history=self.history,
+        )
+
+    def _run_epoch(self, epoch: int, ctx: StepContext) -> dict[str, float]:
+        self._emit("on_epoch_start", epoch)
+        self.learner.train()
+        mean, streak = _Mean(), 0
+        batches = self.data.train.batches(self.cfg.batch_size, shuffle=True,
+                                          generator=epoch_generator(self.seed, epoch), drop_last=self._drop_last())
+        for x, y in batches:
+            batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
+            metrics = self.learner.update(batch, self.optimizers, ctx)
+            self.global_step += 1
+            if "skipped" in metrics:
+                streak += 1
+                self.skipped_steps += 1
+                if streak >= self.cfg.max_nonfinite:
+                    self._fail_nonfinite(epoch, streak)
+            else:
+                streak = 0
+                mean.add(metrics, x.shape[0])
+            for s in self.schedulers:
+                s.step_batch()
+            self._emit("on_step_end", metrics)
+        logs = mean.result("train")
+        if self.data.val is not None:
+            val = evaluate_split(self.learner, self.data.val, "val", self.precision, self.cfg.eval_batch_size)
+            self._emit("on_eval_end", val)
+            logs.update(val)
+        return logs
+
+    def _drop_last(self) -> bool:
+        # A last batch of one sample breaks batch norm in training mode; drop only that case.
+        return len(self.data.train) % self.cfg.batch_size == 1
+
+    def _track_best(self, logs: dict[str, float]) -> None:
+        value = logs.get(self.cfg.monitor)
+        self.improved = value is not None and is_better(value, self.best_value, self.cfg.mode)
+        if self.improved:
+            self.best_value, self.best_epoch = value, self.epoch + 1
+            if self.cfg.restore_best:
+                self.best_state = copy.deepcopy(self.learner.state_dict())
+
+    def _fail_nonfinite(self, epoch: int, streak: int) -> None:
+        lr = self.schedulers[0].lr if self.schedulers else float("nan")
+        where = f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else "no checkpoint was written yet"
+        raise TrainingError(
+            f"training stopped at epoch {epoch + 1}, step {self.global_step}: {streak} non-finite losses in a row "
+            f"(lr {lr:.3g}); {where}. Lower the learning rate, set training.grad_clip, or check the data for extreme values."
+        )
+
+    def _resume(self, state: dict[str, Any]) -> int:
+        self.learner.load_state_dict(state["model"])
+        for o, s in zip(self.optimizers, state["optimizers"]):
+            o.load_state_dict(s)
+        for sch, s in zip(self.schedulers, state["schedulers"]):
+            sch.load_state_dict(s)
+        for cb, s in zip(self.callbacks, state["callbacks"]):
+            cb.load_state_dict(s)
+        set_rng_state(state["rng"])
+        self.global_step, self.skipped_steps = state["global_step"], state["skipped_steps"]
+        self.history = list(state["history"])
+        self.best_value, self.best_epoch = state["best"]["value"], state["best"]["epoch"]
+        self.epoch = state["epoch"] - 1
+        return int(state["epoch"])
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, event)(self, *args)
+
+
+@torch.no_grad()
+def evaluate_split(learner: Learner, split: Any, prefix: str, precision: Precision, batch_size: int = 1024) -> dict[str, float]:
+    """Sample-weighted mean of ``validation_step`` metrics over a split, keys ``"<prefix>/<name>"``."""
+    was_training = learner.training
+    learner.eval()
+    mean = _Mean()
+    for x, y in split.batches(batch_size):
+        batch = (precision.prepare_input(x), None if y is None else y.to(precision.device))
+        with precision.autocast():
+            mean.add(learner.validation_step(batch), x.shape[0])
+    learner.train(was_training)
+    return mean.result(prefix)

@@ -1,0 +1,36 @@
+"""Building blocks: activations, initializers, regularizers, normalization, encoders, heads.
+
+Importing this package registers every activation, initializer, regularizer, norm and encoder.
+"""
+
+from deepfeat.nn.activations import (
+    ACTIVATIONS,
+    ActivationSpec,
+    Family,
+    activation_family,
+    get_activation,
+    second_moment_gain,
+    split_activation,
+)
+from deepfeat.nn.cnn import BasicBlock, CNNEncoder
+from deepfeat.nn.encoder import ENCODERS, Encoder, build_encoder
+from deepfeat.nn.heads import LinearHead, ProjectionHead
+from deepfeat.nn.init import INITIALIZERS, Initializer, fans, get_initializer, init_module
+from deepfeat.nn.mlp import MLP, MLPEncoder
+from deepfeat.nn.norm import NORMS, ChannelLayerNorm, make_norm, norm_name
+from deepfeat.nn.params import decay_parameter_names, split_decay_params, weight_tensors
+from deepfeat.nn.regularizers import REGULARIZERS, WeightPenalty, get_regularizer
+from deepfeat.nn.rnn import RNNEncoder
+from deepfeat.nn.tcn import TCNEncoder, TemporalBlock
+
+__all__ = [
+    "ACTIVATIONS", "ActivationSpec", "Family", "activation_family", "get_activation",
+    "second_moment_gain", "split_activation",
+    "BasicBlock", "CNNEncoder", "ENCODERS", "Encoder", "build_encoder",
+    "LinearHead", "ProjectionHead",
+    "INITIALIZERS", "Initializer", "fans", "get_initializer", "init_module",
+    "MLP", "MLPEncoder", "NORMS", "ChannelLayerNorm", "make_norm", "norm_name",
+    "decay_parameter_names", "split_decay_params", "weight_tensors",
+    "REGULARIZERS", "WeightPenalty", "get_regularizer",
+    "RNNEncoder", "TCNEncoder", "TemporalBlock",
+]

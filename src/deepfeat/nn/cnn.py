@@ -1,0 +1,134 @@
+"""Convolutional encoders for images ``(B, C, H, W)``: a plain VGG-style stack or ResNet blocks.
+
+Works for any channel count and image size (8x8 digits, 28x28 MNIST, 32x32 CIFAR): convolutions
+keep the size (``padding = kernel_size // 2``) and pooling stops once the map is 1x1.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from deepfeat.errors import ConfigError
+from deepfeat.nn.activations import ActivationSpec, get_activation
+from deepfeat.nn.encoder import ENCODERS, Encoder, check_choice, check_dropout, check_sizes
+from deepfeat.nn.init import BiasInit, init_module
+from deepfeat.nn.mlp import MLP
+from deepfeat.nn.norm import make_norm, norm_name
+
+
+def conv_norm(c_in: int, c_out: int, kernel_size: int, stride: int, norm: Any) -> list[nn.Module]:
+    """``[Conv2d, norm]``, same-size padding; no conv bias under batch norm (its shift replaces it)."""
+    conv = nn.Conv2d(c_in, c_out, kernel_size, stride, kernel_size // 2, bias=norm_name(norm) != "batch")
+    return [conv, make_norm(norm, c_out, dims=2)]
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block (He et al. 2016): ``act(norm(conv(act(norm(conv(x))))) + shortcut(x))``.
+
+    ``(B, c_in, H, W) -> (B, c_out, ceil(H / stride), ceil(W / stride))``; the shortcut is a 1x1
+    projection when channels or size change, else the identity.
+    """
+
+    def __init__(
+        self, c_in: int, c_out: int, kernel_size: int, stride: int, norm: Any, activation: ActivationSpec
+    ) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            *conv_norm(c_in, c_out, kernel_size, stride, norm),
+            get_activation(activation),
+            *conv_norm(c_out, c_out, kernel_size, 1, norm),
+        )
+        changes = stride != 1 or c_in != c_out
+        self.shortcut = nn.Sequential(*conv_norm(c_in, c_out, 1, stride, norm)) if changes else nn.Identity()
+        self.act = get_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.shortcut(x))
+
+
+class CNNEncoder(Encoder):
+    """Stages of conv blocks, 2x2 pooling after each stage, global pooling, optional MLP.
+
+    ``(B, C, H, W) -> (B, feature_dim)``; ``feature_dim`` is ``channels[-1]`` (or ``hidden[-1]``,
+    or ``C' * H' * W'`` with ``global_pool="flatten"``). ``residual=True`` uses ResNet basic blocks.
+    """
+
+    name = "cnn"
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        channels: Sequence[int] = (32, 64),
+        kernel_size: int = 3,
+        stride: int = 1,
+        pool: str = "max",
+        blocks_per_stage: int = 1,
+        residual: bool = False,
+        norm: Any = "batch",
+        activation: ActivationSpec = "relu",
+        dropout: float = 0.0,
+        global_pool: str = "avg",
+        hidden: Sequence[int] = (),
+        weight_init: Any = "auto",
+        bias_init: BiasInit = "zeros",
+    ) -> None:
+        super().__init__()
+        channels = check_sizes(channels, "cnn channels", allow_empty=False)
+        hidden = check_sizes(hidden, "cnn hidden")
+        for key, value in (("kernel_size", kernel_size), ("stride", stride), ("blocks_per_stage", blocks_per_stage)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"cnn {key}: expected a positive integer, got {value!r}")
+        if kernel_size % 2 == 0:
+            raise ConfigError(f"cnn kernel_size: expected an odd size (same-size padding), got {kernel_size}")
+        self._setup(
+            input_shape, "(C, H, W)", channels=channels, kernel_size=kernel_size, stride=stride,
+            pool=check_choice(pool, ("max", "avg", "none"), "cnn pool"), blocks_per_stage=blocks_per_stage,
+            residual=bool(residual), norm=norm, activation=activation,
+            dropout=check_dropout(dropout, "cnn dropout"),
+            global_pool=check_choice(global_pool, ("avg", "max", "flatten"), "cnn global_pool"),
+            hidden=hidden, weight_init=weight_init, bias_init=bias_init,
+        )
+        cfg = self.config
+        c, h, w = self.input_shape
+        layers: list[nn.Module] = []
+        for c_out in channels:
+            for i in range(blocks_per_stage):
+                s = stride if i == 0 else 1
+                if residual:
+                    layers.append(BasicBlock(c, c_out, kernel_size, s, norm, activation))
+                else:
+                    layers += [*conv_norm(c, c_out, kernel_size, s, norm), get_activation(activation)]
+                if cfg["dropout"] > 0:
+                    layers.append(nn.Dropout2d(cfg["dropout"]))
+                c, h, w = c_out, (h - 1) // s + 1, (w - 1) // s + 1
+            if cfg["pool"] != "none" and (h > 1 or w > 1):
+                # Pool only along sides longer than 1 so tiny maps shrink to 1x1 instead of crashing.
+                window = (min(2, h), min(2, w))
+                layers.append((nn.MaxPool2d if cfg["pool"] == "max" else nn.AvgPool2d)(window))
+                h, w = h // window[0], w // window[1]
+        self.features = init_module(nn.Sequential(*layers), weight_init, bias_init, activation)
+        self.pool = {
+            "avg": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+            "max": nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten()),
+            "flatten": nn.Flatten(),
+        }[cfg["global_pool"]]
+        pooled = c * h * w if cfg["global_pool"] == "flatten" else c
+        self.head = MLP(pooled, hidden, None, activation, norm, cfg["dropout"], weight_init, bias_init)
+        self.feature_dim = self.head.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, feature_dim)``."""
+        self.check_input(x)
+        return self.head(self.pool(self.features(x)))
+
+
+ENCODERS.add("cnn", CNNEncoder)
+ENCODERS.add(
+    "resnet",
+    functools.partial(CNNEncoder, residual=True, channels=(32, 64, 128), blocks_per_stage=2),
+    description="ResNet-style CNN (He et al. 2016): basic residual blocks, channels (32, 64, 128), 2 per stage.",
+)

@@ -1,0 +1,95 @@
+"""The encoder contract and registry.
+
+An encoder is an ``nn.Module`` with ``feature_dim: int`` whose forward maps ``(B, *input_shape)`` to
+``(B, feature_dim)`` (timm's ``num_features``). Every encoder factory takes ``input_shape`` as its first
+positional argument, checks the shape of what it is fed (a :class:`DataError` that says what was
+expected instead of a deep torch error), and records its arguments in ``config`` so
+``build_encoder(encoder.config, encoder.input_shape)`` rebuilds the same architecture from JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from deepfeat.errors import ConfigError, DataError
+from deepfeat.registry import Registry, did_you_mean
+
+ENCODERS: Registry[nn.Module] = Registry("encoder")
+
+
+def build_encoder(spec: Any, input_shape: Sequence[int], where: str = "encoder") -> nn.Module:
+    """An encoder for samples of shape ``input_shape`` from a name or ``{name, ...}`` spec."""
+    return ENCODERS.build(spec, tuple(int(d) for d in input_shape), where=where)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with tuples turned into lists (recursively), as it reads back from JSON/YAML."""
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+class Encoder(nn.Module):
+    """Abstract base of every encoder: input check and config; never instantiated itself.
+
+    Subclasses call :meth:`_setup` in ``__init__`` and :meth:`check_input` first in ``forward``.
+    """
+
+    name: str
+    input_shape: tuple[int, ...]
+    feature_dim: int
+    config: dict[str, Any]
+
+    def _setup(self, input_shape: Sequence[int], layout: str | None, **kwargs: Any) -> None:
+        """Validate ``input_shape`` against ``layout`` (e.g. ``"(C, H, W)"``) and record the config."""
+        shape = tuple(int(d) for d in input_shape)
+        expected = None if layout is None else layout.count(",") + 1
+        if (expected is not None and len(shape) != expected) or not shape or min(shape) < 1:
+            raise ConfigError(
+                f"input_shape of the {self.name} encoder: expected {layout or 'positive sizes'}, "
+                f"got {shape}. Pick an encoder that fits the data (mlp: any, cnn: (C, H, W), "
+                "rnn/tcn: (C, T))."
+            )
+        self.input_shape = shape
+        self.config = {"name": self.name, **jsonable(kwargs)}
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise :class:`DataError` unless ``x`` has shape ``(B, *input_shape)``."""
+        if x.shape[1:] != self.input_shape:
+            raise DataError(
+                f"input to the {self.name} encoder: expected shape (B, {', '.join(map(str, self.input_shape))}), "
+                f"got {tuple(x.shape)}. Build the encoder with input_shape={tuple(x.shape[1:])} "
+                "or reshape the batch (images are (B, C, H, W), sequences (B, C, T))."
+            )
+
+
+
+def check_dropout(rate: float, where: str) -> float:
+    """``rate`` if it is a valid dropout probability in [0, 1), else a :class:`ConfigError`."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+        raise ConfigError(f"{where}: expected a dropout rate in [0, 1), got {rate!r}")
+    return float(rate)
+
+
+def check_sizes(sizes: int | Sequence[int], where: str, allow_empty: bool = True) -> tuple[int, ...]:
+    """Layer widths as a tuple of positive ints (a single int is one layer)."""
+    seq = (sizes,) if isinstance(sizes, int) else sizes
+    ok = isinstance(seq, Sequence) and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in seq)
+    if not ok or (not allow_empty and not seq):
+        raise ConfigError(
+            f"{where}: expected {'a' if allow_empty else 'a non-empty'} list of positive integers, got {sizes!r}"
+        )
+    return tuple(seq)
+
+
+def check_choice(value: Any, choices: Sequence[str], where: str) -> str:
+    """``value`` lower-cased if it is one of ``choices``, else a :class:`ConfigError` with suggestions."""
+    if isinstance(value, str) and value.lower() in choices:
+        return value.lower()
+    hint = did_you_mean(value.lower(), list(choices)) if isinstance(value, str) else ""
+    raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {value!r}.{hint}")

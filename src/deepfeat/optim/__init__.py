@@ -1,0 +1,15 @@
+"""Optimizers, learning-rate schedules, parameter groups and the single optimisation step."""
+
+from deepfeat.optim.optimizers import OPTIMIZERS, build_optimizer, layerwise_lr_groups
+from deepfeat.optim.schedulers import SCHEDULERS, Schedule, build_scheduler
+from deepfeat.optim.step import apply_gradients
+
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULERS",
+    "Schedule",
+    "apply_gradients",
+    "build_optimizer",
+    "build_scheduler",
+    "layerwise_lr_groups",
+]

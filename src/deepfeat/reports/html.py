@@ -1,0 +1,250 @@
+"""The run report: one self-contained ``report.html`` (inline CSS, images as data URIs, no JS).
+
+It renders whatever the run directory holds and says what is missing, so an unfinished or crashed
+run still gets a report. Every piece of text from the run is escaped: configs and class names are
+user data.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deepfeat.errors import DeepfeatError
+from deepfeat.reports.figures import PLOTS_DIR, read_index
+from deepfeat.reports.rundir import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    RESULTS_FILE,
+    Row,
+    read_config,
+    read_metrics,
+    read_results,
+)
+from deepfeat.reports.style import CSS
+
+REPORT_FILE = "report.html"
+DASH = "\u2014"
+
+
+def write_report(run_dir: str | os.PathLike[str], *, last_epochs: int = 5) -> Path:
+    """Write ``run_dir/report.html`` from the run's files and return its path."""
+    run = Path(run_dir)
+    notices: list[str] = []
+    results = _load(read_results, run, RESULTS_FILE, notices, "no test or evaluation results")
+    rows = _load(read_metrics, run, METRICS_FILE, notices, "no per-epoch metrics")
+    config = _load(read_config, run, CONFIG_FILE, notices, "the resolved config is not shown")
+    try:
+        entries = read_index(run)
+    except (DeepfeatError, ValueError) as e:
+        entries = []
+        notices.append(f"{PLOTS_DIR}/index.json could not be read ({e}).")
+
+    body = [
+        _header(run),
+        "".join(f'<div class="notice">{escape(n)}</div>' for n in notices),
+        _cards(results or {}),
+        _data(results or {}),
+        _evaluations(results or {}),
+        _plots(run, entries),
+        _metrics(rows or [], last_epochs),
+        _config(config),
+    ]
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(run.resolve().name)} {DASH} deepfeat report</title>"
+        f"<style>{CSS}</style></head>\n<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n"
+    )
+    out = run / REPORT_FILE
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _load(reader: Any, run: Path, file: str, notices: list[str], consequence: str) -> Any:
+    try:
+        value = reader(run)
+    except DeepfeatError as e:
+        notices.append(f"{file} could not be read, {consequence}: {e}")
+        return None
+    if value is None:
+        notices.append(f"{file} not found: {consequence} (the run may be unfinished).")
+    return value
+
+
+def _fmt(key: str, value: Any) -> str:
+    """Display text for a metric value: accuracies as percentages, floats to 4 significant digits."""
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if "acc" in key and 0.0 <= value <= 1.0:
+            return f"{value:.2%}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return DASH
+    minutes, secs = divmod(float(seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02.0f}s" if minutes else f"{secs:.1f} s"
+
+
+def _section(title: str, inner: str) -> str:
+    return f"<section><h2>{escape(title)}</h2>\n{inner}\n</section>"
+
+
+def _table(header: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+    """An HTML table of already-escaped cells; the ``numeric`` columns align right."""
+    def cls(i: int) -> str:
+        return ' class="num"' if i in numeric else ""
+
+    head = "".join(f"<th{cls(i)}>{h}</th>" for i, h in enumerate(header))
+    body = "".join(
+        "<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows
+    )
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _header(run: Path) -> str:
+    files = (run / RESULTS_FILE, run / METRICS_FILE, run / CONFIG_FILE)
+    stamps = [p.stat().st_mtime for p in files if p.exists()]
+    when = dt.datetime.fromtimestamp(max(stamps)) if stamps else dt.datetime.now()
+    return (
+        f"<header><h1>{escape(run.resolve().name)}</h1>"
+        f'<p class="sub">deepfeat run report {DASH} run of {when:%Y-%m-%d %H:%M} {DASH} '
+        f"<code>{escape(str(run.resolve()))}</code></p></header>"
+    )
+
+
+def _cards(results: dict[str, Any]) -> str:
+    fit, test = results.get("fit") or {}, results.get("test") or {}
+    best = fit.get("best") or {}
+    best_key, best_value = next(iter(best.items()), ("best val metric", None))
+    at = f"at epoch {fit['best_epoch']}" if fit.get("best_epoch") is not None else ""
+    skipped = fit.get("skipped_steps")
+    steps = f"{_fmt('', fit.get('steps'))} steps" if fit.get("steps") is not None else ""
+    cards = [
+        ("test accuracy", _fmt("acc", test.get("test/acc")), "", ""),
+        (f"best {best_key}", _fmt(best_key, best_value), at, ""),
+        ("epochs", _fmt("", fit.get("epochs")), "stopped early" if fit.get("stopped_early") else "", ""),
+        ("wall time", _duration(fit.get("time_s")), steps, ""),
+        # Skipped steps mean non-finite losses: worth a warning colour when there are any.
+        ("skipped steps", _fmt("", skipped), "non-finite losses", "warn" if skipped else ""),
+    ]
+    return '<div class="cards">' + "".join(
+        f'<div class="card {cls}"><div class="label">{escape(label)}</div>'
+        f'<div class="value">{escape(value)}</div><div class="note">{escape(note)}</div></div>'
+        for label, value, note, cls in cards
+    ) + "</div>"
+
+
+def _data(results: dict[str, Any]) -> str:
+    data = results.get("data")
+    if not isinstance(data, dict):
+        return _section("Data", '<p class="missing">No data summary (results.json has no "data").</p>')
+    shape = " \u00d7 ".join(str(s) for s in data.get("input_shape") or []) or DASH
+    names = [str(n) for n in data.get("class_names") or []]
+    shown = ", ".join(names[:12]) + (f", \u2026 ({len(names)} in all)" if len(names) > 12 else "")
+    classes = f"{data.get('num_classes', len(names))}" + (f" ({shown})" if names else "")
+    items = [("dataset", data.get("name") or DASH), ("kind", data.get("kind", DASH)),
+             ("input shape", shape), ("classes", classes)]
+    return _section("Data", '<dl class="facts">' + "".join(
+        f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in items) + "</dl>")
+
+
+def _settings(settings: Any) -> str:
+    if not isinstance(settings, dict) or not settings:
+        return DASH
+    return ", ".join(f"<code>{escape(str(k))}={escape(str(v))}</code>" for k, v in settings.items())
+
+
+def _evaluations(results: dict[str, Any]) -> str:
+    test = results.get("test") or {}
+    rows = [["test set", escape(k), escape(_fmt(k, v)), DASH] for k, v in test.items()]
+    for name, result in (results.get("evaluations") or {}).items():
+        if not isinstance(result, dict):
+            rows.append([escape(name), "", escape(_fmt(name, result)), DASH])
+            continue
+        settings = f'<span class="small">{_settings(result.get("settings"))}</span>'
+        for key, value in result.items():
+            if key != "settings":
+                rows.append([escape(name), escape(key), escape(_fmt(key, value)), settings])
+    if not rows:
+        return _section("Results", '<p class="missing">No test or evaluation results recorded.</p>')
+    header = ["evaluation", "metric", "value", "settings"]
+    return _section("Results", _table(header, rows, numeric={2}))
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{escape(path.stem)}">'
+
+
+def _plots(run: Path, entries: list[dict[str, str]]) -> str:
+    plots = run / PLOTS_DIR
+    sections: dict[str, list[str]] = {}
+    listed = set()
+    for e in entries:
+        # Only a bare file name inside plots/: the index is data and must not point elsewhere.
+        file = Path(str(e.get("file", ""))).name
+        listed.add(file)
+        png = plots / file
+        if file.endswith(".png") and png.is_file():
+            body = _image(png)
+        else:
+            body = f'<p class="missing">Missing plot file {escape(file)}.</p>'
+        figure = _figure(str(e.get("title", file)), str(e.get("caption", "")), body)
+        sections.setdefault(str(e.get("section", "Other plots")), []).append(figure)
+    # PNGs saved without save_figure (no index entry) are still shown rather than silently dropped.
+    for png in sorted(plots.glob("*.png")) if plots.is_dir() else []:
+        if png.name not in listed:
+            sections.setdefault("Other plots", []).append(_figure(png.stem, "", _image(png)))
+    if not sections:
+        return _section("Plots", '<p class="missing">No plots were saved for this run.</p>')
+    return "\n".join(_section(name, "\n".join(figs)) for name, figs in sections.items())
+
+
+def _figure(title: str, caption: str, body: str) -> str:
+    head = f"<figcaption><strong>{escape(title)}</strong> {escape(caption)}</figcaption>"
+    return f"<figure>{head}{body}</figure>"
+
+
+def _metrics(rows: list[Row], last: int) -> str:
+    if not rows:
+        return _section("Metrics", '<p class="missing">No per-epoch metrics recorded.</p>')
+    header = list(rows[0])
+    tail = rows[-last:]
+    cells = [[escape(_cell(k, r.get(k))) for k in header] for r in tail]
+    title = f"Metrics (last {len(tail)} of {len(rows)} epochs)"
+    numeric = set(range(len(header)))
+    return _section(title, _table([escape(h) for h in header], cells, numeric))
+
+
+def _cell(key: str, value: Any) -> str:
+    # metrics.csv stores every number as text, so whole counts come back as floats.
+    if isinstance(value, float) and key in ("epoch", "step") and value.is_integer():
+        return str(int(value))
+    if key == "lr" and isinstance(value, float):
+        return f"{value:.3g}"
+    return _fmt(key, value) if value is not None else ""
+
+
+def _config(config: Any) -> str:
+    if config is None:
+        return _section("Config", '<p class="missing">No resolved config.</p>')
+    text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return _section("Config", f"<pre>{escape(text)}</pre>")

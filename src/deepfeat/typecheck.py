@@ -1,0 +1,115 @@
+"""Check (and gently coerce) config values against Python type annotations.
+
+Used wherever user values meet a factory's signature, so ``lr: "1e-3"`` (YAML 1.1 reads ``1e-3``
+without a dot as a string) becomes a float, while ``epochs: "ten"`` fails with the expected type.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import types
+import typing
+from typing import Any, Callable
+
+from deepfeat.errors import ConfigError
+
+_NONE = type(None)
+
+
+def type_name(annotation: Any) -> str:
+    """A short human name for an annotation (``int``, ``list[int]``, ``float | None``)."""
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Return ``value`` converted to ``annotation`` where that is lossless, else raise ConfigError.
+
+    Unknown or complex annotations (callables, modules, classes of the library) are accepted as-is:
+    this is a guard for user-written configs, not a full type system.
+    """
+    ok, out = _coerce(value, annotation)
+    if not ok:
+        raise ConfigError(
+            f"wrong type at {where}: expected {type_name(annotation)}, got "
+            f"{type(value).__name__} {value!r}"
+        )
+    return out
+
+
+def _coerce(value: Any, ann: Any) -> tuple[bool, Any]:
+    if ann is Any or ann is typing.Any or ann is None and value is None:
+        return True, value
+    if ann is _NONE or ann is None:
+        return value is None, value
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if origin in (typing.Union, types.UnionType):
+        for arg in sorted(args, key=lambda a: a is str):  # try str last so "1e-3" -> float
+            ok, out = _coerce(value, arg)
+            if ok:
+                return True, out
+        return False, value
+    if origin is typing.Literal:
+        return value in args, value
+    if ann is bool:
+        return isinstance(value, bool), value
+    if ann is int:
+        if isinstance(value, bool):
+            return False, value
+        if isinstance(value, int):
+            return True, value
+        if isinstance(value, float) and value.is_integer():
+            return True, int(value)
+        return False, value
+    if ann is float:
+        return _to_float(value)
+    if ann is str:
+        return isinstance(value, str), value
+    if origin in (list, tuple, cabc.Sequence) or ann in (list, tuple):
+        return _coerce_sequence(value, origin or ann, args)
+    if origin in (dict, cabc.Mapping) or ann in (dict,):
+        return isinstance(value, cabc.Mapping), value
+    return True, value
+
+
+def _to_float(value: Any) -> tuple[bool, Any]:
+    if isinstance(value, bool):
+        return False, value
+    if isinstance(value, (int, float)):
+        return True, float(value)
+    if isinstance(value, str):
+        try:
+            return True, float(value)
+        except ValueError:
+            return False, value
+    return False, value
+
+
+def _coerce_sequence(value: Any, origin: Any, args: tuple[Any, ...]) -> tuple[bool, Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        return False, value
+    if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        if len(args) != len(value):
+            return False, value
+        pairs = list(zip(value, args))
+    else:
+        item = args[0] if args else Any
+        pairs = [(v, item) for v in value]
+    out = []
+    for v, a in pairs:
+        ok, c = _coerce(v, a)
+        if not ok:
+            return False, value
+        out.append(c)
+    return True, tuple(out) if origin is tuple else out
+
+
+def hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    """Resolved type hints of a function or of a class's ``__init__`` ({} when unresolvable)."""
+    target = factory.__init__ if isinstance(factory, type) else factory
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # unresolvable forward references: skip type checks rather than crash
+        return {}
