@@ -93,7 +93,8 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None) -> Run:
     return _train(cfg, data, learner, paths, state, callbacks)
 
 
-def _callbacks(cfg: Config, paths: RunPaths, extra: list[Callback] | None) -> list[Callback]:
+def _callbacks(cfg: Config, paths: RunPaths, learner: Learner, extra: list[Callback] | None) -> list[Callback]:
+    learner_callbacks = learner.run_callbacks(paths.root)
     t = cfg.training
     cbs: list[Callback] = [Progress(t.progress), CSVLogger(paths.metrics), ModelCheckpoint(paths.checkpoints, t.checkpoint_every)]
     if t.patience is not None:
@@ -102,12 +103,12 @@ def _callbacks(cfg: Config, paths: RunPaths, extra: list[Callback] | None) -> li
         from deepfeat.engine.tensorboard import TensorBoardLogger
 
         cbs.append(TensorBoardLogger(paths.root / "tensorboard"))
-    return cbs + list(extra or [])
+    return cbs + learner_callbacks + list(extra or [])
 
 
 def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
            extra: list[Callback] | None) -> Run:
-    trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, extra),
+    trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, learner, extra),
                       extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
     fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
     if state is not None and cfg.training.restore_best and paths.best.exists() and fit_result.best_epoch != fit_result.epochs:
@@ -121,6 +122,7 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
         plot_training_curves_to(paths.root)
         if features is not None and len(features.z):
             plot_features(paths.root, features, data.info.class_names, cfg.evaluation, cfg.seed)
+        learner.plot_run(paths.root, data, trainer.precision)
     if cfg.logging.report:
         write_report(paths.root)
     return run

@@ -185,7 +185,11 @@ def load_config(source: str | Path | Mapping[str, Any] | Config | None = None, o
         raw = {}
     else:
         raw = read_yaml(Path(source))
+    defaults = Config().to_dict()
     for assignment in overrides:
+        top = assignment.partition("=")[0].split(".")[0].strip()
+        if top not in raw and top in defaults and "." in assignment.partition("=")[0]:
+            raw[top] = defaults[top]  # `--set encoder.hidden=[8]` refines the default encoder
         apply_override(raw, assignment)
     return Config.from_dict(raw)
 

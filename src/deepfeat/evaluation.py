@@ -53,6 +53,7 @@ def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, 
     if hasattr(learner, "predict_proba") and y is not None:
         logits, _ = collect(learner, split, precision, learner, batch_size, cfg.max_samples)
         predictions = logits.argmax(1)
+    evaluations.update(learner.evaluate_run(data, precision))
     results["evaluations"] = evaluations
     return results, Features(z, y, predictions, split_name)
 

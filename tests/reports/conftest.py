@@ -70,9 +70,9 @@ def digits_plots(run: Path) -> None:
                 title="Confusion matrix", caption="Test set, kNN on pixels.", section="Evaluation")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def full_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A complete run directory with plots (built once per test module: plotting is the slow part)."""
+    """A complete run directory with plots (built once per session: plotting is the slow part)."""
     run = tmp_path_factory.mktemp("run")
     write_metrics(run)
     write_results(run)

@@ -4,8 +4,16 @@ Importing this package registers every dataset source (digits, iris, wine, breas
 fashion_mnist, cifar10, mnist1d, ucr, arrays, image_folder).
 """
 
-from deepfeat.data import files, image_folder, sklearn_sets, timeseries, torchvision_sets  # noqa: F401 (registration)
-from deepfeat.data.bundle import LoadOptions, encode_labels, from_arrays, make_bundle, split_indices, subsample
+# Imported for their side effect: each module registers its dataset sources.
+from deepfeat.data import files, image_folder, sklearn_sets, timeseries, torchvision_sets  # noqa: F401
+from deepfeat.data.bundle import (
+    LoadOptions,
+    encode_labels,
+    from_arrays,
+    make_bundle,
+    split_indices,
+    subsample,
+)
 from deepfeat.data.checks import check_arrays, check_labels, infer_kind
 from deepfeat.data.datasets import (
     DATASETS,

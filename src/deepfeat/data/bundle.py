@@ -74,13 +74,15 @@ def split_indices(
 
 def subsample(labels: np.ndarray, limit: int | None, seed: int, where: str) -> np.ndarray | None:
     """Indices of a seeded, stratified subset of ``limit`` samples, or None to keep all."""
-    if limit is None or limit >= len(labels):
+    if limit is None:
         return None
-    if not isinstance(limit, int) or limit < 1:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ConfigError(
             f"limit at {where}.limit: expected a positive integer or null, got {limit!r}. "
-            "Set limit to the number of training samples to keep, or remove it."
+            "Set limit to the number of samples to keep, or remove it."
         )
+    if limit >= len(labels):
+        return None
     taken, _ = take_stratified(np.arange(len(labels)), labels, limit, np.random.default_rng(seed))
     return taken
 
@@ -115,7 +117,8 @@ def _encode_labels(
             check_labels(y, f"{where}.y" if i == 0 else f"{where}.y_test", len(class_names))
         return [y.astype(np.int64) for y in ys], [str(c) for c in class_names]
     values = np.unique(np.concatenate(ys))
-    names = [f"{v:g}" if isinstance(v, np.floating) else str(v) for v in values]
+    # Float labels are whole numbers here (checked), so 3.0 is named "3".
+    names = [str(int(v)) if isinstance(v, np.floating) else str(v) for v in values]
     return [np.searchsorted(values, y).astype(np.int64) for y in ys], names
 
 
@@ -136,7 +139,8 @@ def encode_labels(*ys: ArrayLike) -> tuple[list[np.ndarray], list[str]]:
     return codes, [str(v) for v in values[order]]
 
 
-def _check_fractions(val_fraction: float, test_fraction: float, where: str) -> None:
+def check_fractions(val_fraction: float, test_fraction: float, where: str) -> None:
+    """Raise :class:`ConfigError` unless both fractions are in [0, 1) and leave data to train on."""
     for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0 <= value < 1:
             raise ConfigError(
@@ -171,9 +175,11 @@ def make_bundle(
     become int64 codes 0..K-1; without ``class_names`` the sorted original values name the classes.
     Inputs become float32 (int64 for kind "tokens", which is never normalized).
     """
-    kind = kind or infer_kind(as_numpy(x).ndim, f"{where}.x")
+    # Tensors stay tensors (no copy off the GPU); anything else becomes an array with a .shape.
+    x = x if isinstance(x, torch.Tensor) else np.asarray(x)
+    kind = kind or infer_kind(x.ndim, f"{where}.x")
     has_test = x_test is not None
-    _check_fractions(val_fraction, 0.0 if has_test else test_fraction, where)
+    check_fractions(val_fraction, 0.0 if has_test else test_fraction, where)
     check_arrays(x, y, where, kind=kind)
     if has_test:
         check_arrays(x_test, y_test, f"{where}.test", kind=kind)
@@ -182,10 +188,11 @@ def make_bundle(
                 f"labels at {where}: expected labels for both train and test or for neither, got "
                 f"them for {'test' if y is None else 'train'} only. Pass both y and y_test, or neither."
             )
-        if as_numpy(x_test).shape[1:] != as_numpy(x).shape[1:]:
+        x_test = x_test if isinstance(x_test, torch.Tensor) else np.asarray(x_test)
+        if tuple(x_test.shape[1:]) != tuple(x.shape[1:]):
             raise DataError(
                 f"test input shape at {where}.x_test: expected samples of shape "
-                f"{tuple(as_numpy(x).shape[1:])} like x, got {tuple(as_numpy(x_test).shape[1:])}. "
+                f"{tuple(x.shape[1:])} like x, got {tuple(x_test.shape[1:])}. "
                 "Resize or pad the test data to the training shape."
             )
     labels: list[np.ndarray] = []
@@ -194,42 +201,39 @@ def make_bundle(
         labels, names = _encode_labels(
             [as_numpy(y)] + ([as_numpy(y_test)] if has_test else []), class_names, where
         )
-    return _assemble(x, labels, kind, name, names, x_test, val_fraction, test_fraction, seed, normalize)
+    n = len(x)
+    fractions = [val_fraction] if has_test else [val_fraction, test_fraction]
+    parts = split_indices(n, labels[0] if labels else None, fractions, seed)
+    if len(parts[0]) == 0:
+        raise DataError(
+            f"training split at {where}: expected at least one training sample, got 0 of {n}. "
+            "Lower val_fraction/test_fraction or add data."
+        )
+    info = DataInfo(kind, tuple(x.shape[1:]), len(names), names, name=name)
+    return _assemble(x, x_test, labels, parts, info, normalize)
 
 
 def _assemble(
     x: ArrayLike,
-    labels: list[np.ndarray],
-    kind: Kind,
-    name: str,
-    names: list[str],
     x_test: ArrayLike | None,
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
+    labels: list[np.ndarray],
+    parts: list[np.ndarray],
+    info: DataInfo,
     normalize: bool,
 ) -> DataBundle:
-    """Split the checked and encoded arrays and build the normalized :class:`DataBundle`."""
-    xt = _as_inputs(x, kind)
+    """Index the split ``parts`` out of ``x``, add ``x_test``, and normalize with train statistics."""
+    xt = _as_inputs(x, info.kind)
     y_all = torch.from_numpy(labels[0]) if labels else None
-    fractions = [val_fraction] if x_test is not None else [val_fraction, test_fraction]
-    parts = split_indices(len(xt), labels[0] if labels else None, fractions, seed)
-    if len(parts[0]) == 0:
-        raise DataError(
-            f"training split at {name or 'data'}: expected at least one training sample, got 0 of "
-            f"{len(xt)}. Lower val_fraction/test_fraction or add data."
-        )
     splits = []
     for idx in parts:
         index = torch.from_numpy(idx)
         splits.append(TensorSplit(xt[index], None if y_all is None else y_all[index]))
     if x_test is not None:
         # A copy, because the splits are normalized in place and x_test may be the caller's tensor.
-        test_x = _as_inputs(x_test, kind, copy=True)
+        test_x = _as_inputs(x_test, info.kind, copy=True)
         splits.append(TensorSplit(test_x, torch.from_numpy(labels[1]) if labels else None))
-    info = DataInfo(kind, tuple(xt.shape[1:]), len(names), names, name=name)
-    if normalize and kind != "tokens":
-        info.mean, info.std = channel_stats(splits[0].x, kind)
+    if normalize and info.kind != "tokens":
+        info.mean, info.std = channel_stats(splits[0].x, info.kind)
         for split in splits:
             _normalize_(split.x, info.mean, info.std)
     train, val, test = splits

@@ -44,7 +44,7 @@ def register_dataset(
 
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The folder datasets are read from: ``root``, else ``$DEEPFEAT_DATA``, else ``~/.cache/deepfeat/data``."""
+    """The data folder: ``root``, else ``$DEEPFEAT_DATA``, else ``~/.cache/deepfeat/data``."""
     chosen = root if root is not None else os.environ.get(DATA_ENV) or DEFAULT_ROOT
     return Path(chosen).expanduser()
 

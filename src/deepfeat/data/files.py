@@ -28,7 +28,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _label_index(header: list[str] | None, label_column: str | int | None, width: int, where: str) -> int | None:
+def _label_index(
+    header: list[str] | None, label_column: str | int | None, width: int, where: str
+) -> int | None:
     """The column holding labels: ``"auto"`` picks a column named "label" when the header has one."""
     if label_column is None or (label_column == AUTO and (header is None or "label" not in header)):
         return None
@@ -54,16 +56,19 @@ def read_csv(
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """Features (N, F) float64, labels (N,) or None, and class names when the labels are text."""
     with open(path, newline="") as f:
-        rows = [[cell.strip() for cell in row] for row in csv.reader(f) if row]
-    header = rows.pop(0) if rows and not all(_is_number(c) for c in rows[0]) else None
-    if not rows:
+        reader = csv.reader(f)
+        # Keep each row's line number in the file (blank lines are skipped) for error messages.
+        numbered = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if row]
+    header = numbered.pop(0)[1] if numbered and not all(_is_number(c) for c in numbered[0][1]) else None
+    if not numbered:
         raise DataError(f"CSV file at {where}.path: expected data rows, got none in {path}. Check the file.")
+    lines, rows = [n for n, _ in numbered], [row for _, row in numbered]
     width = len(header or rows[0])
-    for i, row in enumerate(rows):
+    for line, row in numbered:
         if len(row) != width:
             raise DataError(
-                f"CSV row at {path}:{i + 1 + (header is not None)}: expected {width} columns, got "
-                f"{len(row)}. Make every row the same length."
+                f"CSV row at {path}:{line}: expected {width} columns, got {len(row)}. "
+                "Make every row the same length."
             )
     table = np.array(rows, dtype=str)
     col = _label_index(header, label_column, width, where)
@@ -74,8 +79,8 @@ def read_csv(
         bad = np.argwhere(~np.vectorize(_is_number)(features))
         i, j = bad[0]
         raise DataError(
-            f"CSV value at {path}:{i + 1 + (header is not None)}: expected a number in every feature "
-            f"column, got {features[i, j]!r} ({len(bad)} such cells). Fill missing values and encode "
+            f"CSV value at {path}:{lines[i]}: expected a number in every feature "
+            f"column, got {str(features[i, j])!r} ({len(bad)} such cells). Fill missing values and encode "
             "text columns as numbers, or name the label column with label_column."
         ) from None
     if col is None:
@@ -126,7 +131,7 @@ def arrays(
     *,
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
-    """Arrays from ``path``: .npy (inputs, unlabelled), .npz (``x_key``/``y_key``, optional x_test/y_test) or .csv.
+    """Arrays from ``path``: .npy (unlabelled x), .npz (``x_key``, ``y_key``, x_test, y_test) or .csv.
 
     ``kind`` defaults to the dimensions: (N, F) vector, (N, C, T) sequence, (N, C, H, W) image.
     A CSV's labels come from ``label_column`` (default: a column named "label", if any).

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Subset
 from torchvision import datasets, transforms
 
-from deepfeat.data.bundle import LoadOptions, channel_stats, split_indices
+from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, split_indices
 from deepfeat.data.datasets import always_available, register_dataset
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle, StreamSplit
@@ -53,7 +53,7 @@ def image_folder(
     *,
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
-    """Images under ``root/<class>/*`` resized to ``size`` (int or [H, W]) as (C, H, W) in [0, 1], streamed.
+    """Images ``root/<class>/*`` resized to ``size`` (int or [H, W]), as (C, H, W) in [0, 1], streamed.
 
     With ``test_root`` (same class folders) that folder is the test split; otherwise test and
     validation samples are drawn from ``root`` (seeded, stratified).
@@ -66,6 +66,7 @@ def image_folder(
     # One Compose shared by every split, so appending Normalize below reaches them all.
     pipeline = transforms.Compose(steps)
     where = options.where
+    check_fractions(options.val_fraction, 0.0 if test_root else options.test_fraction, where)
     full = _open_folder(root, pipeline, f"{where}.root")
     labels = np.asarray(full.targets)
     fractions = [options.val_fraction] if test_root else [options.val_fraction, options.test_fraction]
@@ -85,7 +86,8 @@ def image_folder(
             "Add images or lower val_fraction/test_fraction."
         )
     shape = (1 if grayscale else 3, height, width)
-    info = DataInfo("image", shape, len(full.classes), list(full.classes), name=f"image_folder:{Path(root).name}")
+    name = f"image_folder:{Path(root).name}"
+    info = DataInfo("image", shape, len(full.classes), list(full.classes), name=name)
     if options.normalize:
         info.mean, info.std = _sample_stats(train, stats_samples, options.seed)
         pipeline.transforms.append(transforms.Normalize(info.mean, info.std))

@@ -81,11 +81,14 @@ class TensorSplit:
 
 
 def _collate(items: list[Any]) -> Batch:
-    """Stack ``(x, y)`` samples, or bare ``x`` samples of an unlabelled dataset."""
-    if isinstance(items[0], (tuple, list)):
-        xs, ys = zip(*(item[:2] for item in items))
-        return torch.stack(list(xs)), torch.as_tensor(ys, dtype=torch.int64)
-    return torch.stack(items), None
+    """Stack ``(x, y)`` samples, or ``x`` / ``(x,)`` samples of an unlabelled dataset."""
+    first = items[0]
+    if not isinstance(first, (tuple, list)):
+        return torch.stack(items), None
+    xs = torch.stack([item[0] for item in items])
+    if len(first) == 1:
+        return xs, None
+    return xs, torch.as_tensor([int(item[1]) for item in items], dtype=torch.int64)
 
 
 class StreamSplit:

@@ -87,7 +87,7 @@ def _read_ucr(name: str, root: Path, download: bool, where: str) -> tuple[np.nda
     except (ValueError, OSError) as exc:
         raise DataError(
             f"UCR/UEA problem '{name}' at {where}: expected a loadable classification problem, got: "
-            f"{exc}. Check the name (case matters) and the files in {root / name}."
+            f"{exc}. Check the name (case matters), the network, and the files in {root / name}."
         ) from exc
     if not all(isinstance(a, np.ndarray) and a.ndim == 3 for a in (x, x_test)):
         raise DataError(

@@ -1,4 +1,4 @@
-"""MNIST, Fashion-MNIST and CIFAR-10 through torchvision, read from ``data_root()`` with the official test split.
+"""MNIST, Fashion-MNIST and CIFAR-10 through torchvision, from ``data_root()``, with the official test split.
 
 The whole dataset is converted to one tensor from torchvision's ``.data`` / ``.targets`` arrays
 (about 0.1 s for MNIST) instead of going through per-sample PIL images. ``download: true`` uses
@@ -55,8 +55,9 @@ def _read(
         ds = cls(str(root), train=train, download=download)  # type: ignore[call-arg]
     except (RuntimeError, OSError) as exc:
         if download:
+            reason = " ".join(str(exc).split())  # torchvision's message spans lines; errors print as one
             raise DataError(
-                f"dataset '{name}' at {where}: expected to download it into {root}, got: {exc}. "
+                f"dataset '{name}' at {where}: expected to download it into {root}, got: {reason}. "
                 f"Check the network, or copy the files into {_folder(cls, root)} and set {where}.root "
                 "or DEEPFEAT_DATA to that root."
             ) from exc
@@ -72,7 +73,9 @@ def _read(
     return images, labels, list(ds.classes)  # type: ignore[attr-defined]
 
 
-def _to_unit(images: torch.Tensor, labels: np.ndarray, keep: np.ndarray | None) -> tuple[torch.Tensor, np.ndarray]:
+def _to_unit(
+    images: torch.Tensor, labels: np.ndarray, keep: np.ndarray | None
+) -> tuple[torch.Tensor, np.ndarray]:
     """Keep the chosen samples and scale uint8 pixels to float32 in [0, 1]."""
     if keep is not None:
         images, labels = images[torch.from_numpy(keep)], labels[keep]
@@ -88,7 +91,7 @@ def load_vision(
     test_limit: int | None,
     options: LoadOptions,
 ) -> DataBundle:
-    """A torchvision dataset as a :class:`DataBundle`; ``limit``/``test_limit`` keep seeded stratified subsets."""
+    """A torchvision dataset as a :class:`DataBundle`; ``limit``/``test_limit`` keep stratified subsets."""
     folder = data_root(root)
     where = options.where
     x, y, classes = _read(cls, name, folder, True, download, where)

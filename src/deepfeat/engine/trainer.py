@@ -190,8 +190,8 @@ class Trainer:
             else:
                 streak = 0
                 mean.add(metrics, x.shape[0])
-            for s in self.schedulers:
-                s.step_batch()
+                for s in self.schedulers:  # a skipped step did not happen: the schedule waits for it
+                    s.step_batch()
             self._emit("on_step_end", metrics)
         logs = mean.result("train")
         if self.data.val is not None:

@@ -62,6 +62,22 @@ class Learner(nn.Module):
 
         return [build_optimizer(spec, self)]
 
+    # -- optional run hooks --------------------------------------------------------------------
+    # A learner may add what only it can measure or show; the run workflow calls these after
+    # training (and, for callbacks, before). Defaults add nothing.
+
+    def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
+        """Extra evaluations on a :class:`~deepfeat.data.splits.DataBundle`: ``{name: {..., "settings": {...}}}``."""
+        return {}
+
+    def plot_run(self, run_dir: Any, data: Any, precision: Any) -> list[Any]:
+        """Extra figures saved with :func:`deepfeat.reports.figures.save_figure`; returns their paths."""
+        return []
+
+    def run_callbacks(self, run_dir: Any) -> list[Any]:
+        """Extra training callbacks (e.g. a GAN's sample grid per epoch)."""
+        return []
+
     def update(
         self, batch: Batch, optimizers: list[torch.optim.Optimizer], ctx: StepContext
     ) -> dict[str, torch.Tensor]:

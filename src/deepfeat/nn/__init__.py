@@ -9,7 +9,6 @@ from deepfeat.nn.activations import (
     Family,
     activation_family,
     get_activation,
-    second_moment_gain,
     split_activation,
 )
 from deepfeat.nn.cnn import BasicBlock, CNNEncoder
@@ -25,7 +24,7 @@ from deepfeat.nn.tcn import TCNEncoder, TemporalBlock
 
 __all__ = [
     "ACTIVATIONS", "ActivationSpec", "Family", "activation_family", "get_activation",
-    "second_moment_gain", "split_activation",
+    "split_activation",
     "BasicBlock", "CNNEncoder", "ENCODERS", "Encoder", "build_encoder",
     "LinearHead", "ProjectionHead",
     "INITIALIZERS", "Initializer", "fans", "get_initializer", "init_module",

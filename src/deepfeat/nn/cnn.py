@@ -14,7 +14,14 @@ from torch import nn
 
 from deepfeat.errors import ConfigError
 from deepfeat.nn.activations import ActivationSpec, get_activation
-from deepfeat.nn.encoder import ENCODERS, Encoder, check_choice, check_dropout, check_sizes
+from deepfeat.nn.encoder import (
+    ENCODERS,
+    Encoder,
+    check_choice,
+    check_dropout,
+    check_positive_int,
+    check_sizes,
+)
 from deepfeat.nn.init import BiasInit, init_module
 from deepfeat.nn.mlp import MLP
 from deepfeat.nn.norm import make_norm, norm_name
@@ -50,6 +57,31 @@ class BasicBlock(nn.Module):
         return self.act(self.body(x) + self.shortcut(x))
 
 
+def _stages(
+    input_shape: tuple[int, ...], cfg: dict[str, Any]
+) -> tuple[list[nn.Module], tuple[int, int, int]]:
+    """The conv stages for a :class:`CNNEncoder` config, and the ``(C, H, W)`` of their output."""
+    c, h, w = input_shape
+    k, norm, act = cfg["kernel_size"], cfg["norm"], cfg["activation"]
+    layers: list[nn.Module] = []
+    for c_out in cfg["channels"]:
+        for i in range(cfg["blocks_per_stage"]):
+            s = cfg["stride"] if i == 0 else 1
+            if cfg["residual"]:
+                layers.append(BasicBlock(c, c_out, k, s, norm, act))
+            else:
+                layers += [*conv_norm(c, c_out, k, s, norm), get_activation(act)]
+            if cfg["dropout"] > 0:
+                layers.append(nn.Dropout2d(cfg["dropout"]))  # drops whole maps (Tompson et al. 2015)
+            c, h, w = c_out, (h - 1) // s + 1, (w - 1) // s + 1
+        if cfg["pool"] != "none" and (h > 1 or w > 1):
+            # Pool only along sides longer than 1 so tiny maps shrink to 1x1 instead of crashing.
+            window = (min(2, h), min(2, w))
+            layers.append((nn.MaxPool2d if cfg["pool"] == "max" else nn.AvgPool2d)(window))
+            h, w = h // window[0], w // window[1]
+    return layers, (c, h, w)
+
+
 class CNNEncoder(Encoder):
     """Stages of conv blocks, 2x2 pooling after each stage, global pooling, optional MLP.
 
@@ -79,37 +111,21 @@ class CNNEncoder(Encoder):
         super().__init__()
         channels = check_sizes(channels, "cnn channels", allow_empty=False)
         hidden = check_sizes(hidden, "cnn hidden")
-        for key, value in (("kernel_size", kernel_size), ("stride", stride), ("blocks_per_stage", blocks_per_stage)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"cnn {key}: expected a positive integer, got {value!r}")
-        if kernel_size % 2 == 0:
-            raise ConfigError(f"cnn kernel_size: expected an odd size (same-size padding), got {kernel_size}")
+        stride = check_positive_int(stride, "cnn stride")
+        blocks_per_stage = check_positive_int(blocks_per_stage, "cnn blocks_per_stage")
+        if check_positive_int(kernel_size, "cnn kernel_size") % 2 == 0:
+            raise ConfigError(f"cnn kernel_size: expected an odd size (for same-size padding), got {kernel_size}")
         self._setup(
             input_shape, "(C, H, W)", channels=channels, kernel_size=kernel_size, stride=stride,
-            pool=check_choice(pool, ("max", "avg", "none"), "cnn pool"), blocks_per_stage=blocks_per_stage,
+            pool=check_choice(pool, ("max", "avg", "none"), "cnn pool"),
+            blocks_per_stage=blocks_per_stage,
             residual=bool(residual), norm=norm, activation=activation,
             dropout=check_dropout(dropout, "cnn dropout"),
             global_pool=check_choice(global_pool, ("avg", "max", "flatten"), "cnn global_pool"),
             hidden=hidden, weight_init=weight_init, bias_init=bias_init,
         )
         cfg = self.config
-        c, h, w = self.input_shape
-        layers: list[nn.Module] = []
-        for c_out in channels:
-            for i in range(blocks_per_stage):
-                s = stride if i == 0 else 1
-                if residual:
-                    layers.append(BasicBlock(c, c_out, kernel_size, s, norm, activation))
-                else:
-                    layers += [*conv_norm(c, c_out, kernel_size, s, norm), get_activation(activation)]
-                if cfg["dropout"] > 0:
-                    layers.append(nn.Dropout2d(cfg["dropout"]))
-                c, h, w = c_out, (h - 1) // s + 1, (w - 1) // s + 1
-            if cfg["pool"] != "none" and (h > 1 or w > 1):
-                # Pool only along sides longer than 1 so tiny maps shrink to 1x1 instead of crashing.
-                window = (min(2, h), min(2, w))
-                layers.append((nn.MaxPool2d if cfg["pool"] == "max" else nn.AvgPool2d)(window))
-                h, w = h // window[0], w // window[1]
+        layers, (c, h, w) = _stages(self.input_shape, cfg)
         self.features = init_module(nn.Sequential(*layers), weight_init, bias_init, activation)
         self.pool = {
             "avg": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
@@ -130,5 +146,5 @@ ENCODERS.add("cnn", CNNEncoder)
 ENCODERS.add(
     "resnet",
     functools.partial(CNNEncoder, residual=True, channels=(32, 64, 128), blocks_per_stage=2),
-    description="ResNet-style CNN (He et al. 2016): basic residual blocks, channels (32, 64, 128), 2 per stage.",
+    description="ResNet-style CNN (He et al. 2016): residual blocks, channels (32, 64, 128), 2 per stage.",
 )

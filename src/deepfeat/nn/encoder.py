@@ -4,7 +4,9 @@ An encoder is an ``nn.Module`` with ``feature_dim: int`` whose forward maps ``(B
 ``(B, feature_dim)`` (timm's ``num_features``). Every encoder factory takes ``input_shape`` as its first
 positional argument, checks the shape of what it is fed (a :class:`DataError` that says what was
 expected instead of a deep torch error), and records its arguments in ``config`` so
-``build_encoder(encoder.config, encoder.input_shape)`` rebuilds the same architecture from JSON.
+``build_encoder(encoder.config, encoder.input_shape)`` rebuilds the same architecture from JSON
+(arguments given as Python objects, such as an activation module, are kept as they are and do not
+serialize).
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ ENCODERS: Registry[nn.Module] = Registry("encoder")
 
 def build_encoder(spec: Any, input_shape: Sequence[int], where: str = "encoder") -> nn.Module:
     """An encoder for samples of shape ``input_shape`` from a name or ``{name, ...}`` spec."""
-    return ENCODERS.build(spec, tuple(int(d) for d in input_shape), where=where)
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"input_shape at {where}: expected a list of sizes such as (1, 28, 28), got {input_shape!r}"
+        ) from None
+    return ENCODERS.build(spec, shape, where=where)
 
 
 def jsonable(value: Any) -> Any:
@@ -62,11 +70,17 @@ class Encoder(nn.Module):
         """Raise :class:`DataError` unless ``x`` has shape ``(B, *input_shape)``."""
         if x.shape[1:] != self.input_shape:
             raise DataError(
-                f"input to the {self.name} encoder: expected shape (B, {', '.join(map(str, self.input_shape))}), "
-                f"got {tuple(x.shape)}. Build the encoder with input_shape={tuple(x.shape[1:])} "
+                f"input to the {self.name} encoder: expected shape "
+                f"(B, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}. Build the encoder with input_shape={tuple(x.shape[1:])} "
                 "or reshape the batch (images are (B, C, H, W), sequences (B, C, T))."
             )
 
+
+def check_positive_int(value: Any, where: str) -> int:
+    """``value`` if it is an integer >= 1, else a :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: expected a positive integer, got {value!r}")
+    return value
 
 
 def check_dropout(rate: float, where: str) -> float:
@@ -79,11 +93,12 @@ def check_dropout(rate: float, where: str) -> float:
 def check_sizes(sizes: int | Sequence[int], where: str, allow_empty: bool = True) -> tuple[int, ...]:
     """Layer widths as a tuple of positive ints (a single int is one layer)."""
     seq = (sizes,) if isinstance(sizes, int) else sizes
-    ok = isinstance(seq, Sequence) and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in seq)
+    ok = isinstance(seq, Sequence) and all(
+        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in seq
+    )
     if not ok or (not allow_empty and not seq):
-        raise ConfigError(
-            f"{where}: expected {'a' if allow_empty else 'a non-empty'} list of positive integers, got {sizes!r}"
-        )
+        kind = "a" if allow_empty else "a non-empty"
+        raise ConfigError(f"{where}: expected {kind} list of positive integers, got {sizes!r}")
     return tuple(seq)
 
 

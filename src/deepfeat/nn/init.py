@@ -10,7 +10,7 @@ Saxe et al. 2014); ``auto`` picks the scheme *and* gain the activation calls for
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Union
+from typing import Any, Callable, Mapping, Union
 
 import torch
 from torch import nn
@@ -27,9 +27,11 @@ INITIALIZERS: Registry[Initializer] = Registry("initializer")
 
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a Linear ``(out, in)`` or Conv ``(out, in, *k)`` weight (torch's convention)."""
+    """``(fan_in, fan_out)`` of a Linear ``(out, in)`` or Conv ``(out, in, *k)`` weight, as torch counts them."""
     if weight.dim() < 2:
-        raise ConfigError(f"initializer: expected a weight with at least 2 dims, got shape {tuple(weight.shape)}")
+        raise ConfigError(
+            f"initializer: expected a weight with at least 2 dims, got shape {tuple(weight.shape)}"
+        )
     receptive = math.prod(weight.shape[2:])
     return weight.shape[1] * receptive, weight.shape[0] * receptive
 
@@ -131,7 +133,9 @@ def get_initializer(spec: Any, where: str = "weight_init") -> Initializer:
 
 def _bias_value(bias_init: BiasInit, where: str = "bias_init") -> float:
     if isinstance(bias_init, bool) or not isinstance(bias_init, (str, int, float)):
-        raise ConfigError(f"{where}: expected 'zeros' or a number, got {type(bias_init).__name__} {bias_init!r}")
+        raise ConfigError(
+            f"{where}: expected 'zeros' or a number, got {type(bias_init).__name__} {bias_init!r}"
+        )
     if isinstance(bias_init, str):
         if bias_init.lower() != "zeros":
             raise ConfigError(
@@ -153,10 +157,13 @@ def _set_weight(module: nn.Module, name: str, fill: Callable[[torch.Tensor], Non
         with torch.no_grad():
             setattr(module, name, weight)
     else:
-        fill(getattr(module, name))
+        with torch.no_grad():  # user initializers need not take care of autograd themselves
+            fill(getattr(module, name))
 
 
-def _init_recurrent(rnn: nn.RNNBase, init: Initializer, auto_mode: bool, activation: ActivationSpec) -> None:
+def _init_recurrent(
+    rnn: nn.RNNBase, init: Initializer, auto_mode: bool, activation: ActivationSpec
+) -> None:
     # Hidden-to-hidden weights are stacked gates (4H x H for LSTM); each gate block gets its own
     # orthogonal matrix so repeated application through time neither grows nor shrinks the state.
     for name, param in rnn.named_parameters():
@@ -180,7 +187,8 @@ def init_module(
     ("zeros" or a constant); norm layers are reset to weight 1, bias 0. Returns ``module``.
     """
     init = get_initializer(weight_init)
-    auto_mode = isinstance(weight_init, str) and INITIALIZERS.canonical(weight_init) == "auto"
+    is_spec = isinstance(weight_init, (str, Mapping))
+    auto_mode = is_spec and INITIALIZERS.split_spec(weight_init, "weight_init")[0] == "auto"
     bias = _bias_value(bias_init)
     for m in module.modules():
         if isinstance(m, _NORMS):

@@ -49,7 +49,8 @@ class MLP(nn.Module):
         self.net = init_module(nn.Sequential(*layers), weight_init, bias_init, activation)
         self.out_features = hidden[-1] if hidden else in_dim
         if out_dim is not None:
-            self.net.append(init_module(nn.Linear(self.out_features, out_dim), weight_init, bias_init, "identity"))
+            out = nn.Linear(self.out_features, out_dim)
+            self.net.append(init_module(out, weight_init, bias_init, activation="identity"))
             self.out_features = out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +77,9 @@ class MLPEncoder(Encoder):
             input_shape, None, hidden=check_sizes(hidden, "mlp hidden"), activation=activation,
             norm=norm, dropout=dropout, weight_init=weight_init, bias_init=bias_init,
         )
-        self.mlp = MLP(math.prod(self.input_shape), hidden, None, activation, norm, dropout, weight_init, bias_init)
+        self.mlp = MLP(
+            math.prod(self.input_shape), hidden, None, activation, norm, dropout, weight_init, bias_init
+        )
         self.feature_dim = self.mlp.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,7 @@ def batch_norm(num_features: int, dims: int) -> nn.Module:
 
 @NORMS.register("layer")
 def layer_norm(num_features: int, dims: int) -> nn.Module:
-    """Layer normalization (Ba et al. 2016): over features; per time step for sequences; GroupNorm(1, C) for maps."""
+    """Layer normalization (Ba et al. 2016): over features, per time step for sequences, GroupNorm(1, C) for maps."""
     if dims == 0:
         return nn.LayerNorm(num_features)
     if dims == 1:

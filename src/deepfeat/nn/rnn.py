@@ -13,8 +13,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from deepfeat.errors import ConfigError
-from deepfeat.nn.encoder import ENCODERS, Encoder, check_choice, check_dropout
+from deepfeat.nn.encoder import ENCODERS, Encoder, check_choice, check_dropout, check_positive_int
 from deepfeat.nn.init import BiasInit, init_module
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
@@ -44,12 +43,10 @@ class RNNEncoder(Encoder):
         bias_init: BiasInit = "zeros",
     ) -> None:
         super().__init__()
-        for key, value in (("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"rnn {key}: expected a positive integer, got {value!r}")
         self._setup(
             input_shape, "(C, T)", cell=check_choice(cell, tuple(_CELLS), "rnn cell"),
-            hidden_size=hidden_size, num_layers=num_layers, bidirectional=bool(bidirectional),
+            hidden_size=check_positive_int(hidden_size, "rnn hidden_size"),
+            num_layers=check_positive_int(num_layers, "rnn num_layers"), bidirectional=bool(bidirectional),
             pooling=check_choice(pooling, ("last", "mean"), "rnn pooling"),
             dropout=check_dropout(dropout, "rnn dropout"), weight_init=weight_init, bias_init=bias_init,
         )
@@ -75,5 +72,7 @@ class RNNEncoder(Encoder):
 
 
 ENCODERS.add("rnn", RNNEncoder)
-ENCODERS.add("lstm", functools.partial(RNNEncoder, cell="lstm"), description="LSTM encoder (Hochreiter & Schmidhuber 1997).")
+ENCODERS.add(
+    "lstm", functools.partial(RNNEncoder, cell="lstm"), description="LSTM encoder (Hochreiter & Schmidhuber 1997)."
+)
 ENCODERS.add("gru", functools.partial(RNNEncoder, cell="gru"), description="GRU encoder (Cho et al. 2014).")

@@ -14,32 +14,53 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from deepfeat.errors import ConfigError
 from deepfeat.nn.activations import ActivationSpec, get_activation
-from deepfeat.nn.encoder import ENCODERS, Encoder, check_choice, check_dropout, check_sizes
+from deepfeat.nn.encoder import (
+    ENCODERS,
+    Encoder,
+    check_choice,
+    check_dropout,
+    check_positive_int,
+    check_sizes,
+)
 from deepfeat.nn.init import BiasInit, init_module
 from deepfeat.nn.norm import NORMS, make_norm, norm_name
 
 
-def causal_conv(c_in: int, c_out: int, kernel_size: int, dilation: int, weight_normed: bool) -> nn.Sequential:
+def causal_conv(
+    c_in: int, c_out: int, kernel_size: int, dilation: int, weight_normed: bool
+) -> nn.Sequential:
     """Left-padded dilated Conv1d: ``(B, c_in, T) -> (B, c_out, T)``, step t sees inputs <= t only."""
     conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation)
     # Weight normalization (Salimans & Kingma 2016) is the TCN paper's choice of normalization.
-    return nn.Sequential(nn.ConstantPad1d(((kernel_size - 1) * dilation, 0), 0.0), weight_norm(conv) if weight_normed else conv)
+    pad = nn.ConstantPad1d(((kernel_size - 1) * dilation, 0), 0.0)
+    return nn.Sequential(pad, weight_norm(conv) if weight_normed else conv)
 
 
 class TemporalBlock(nn.Module):
-    """``act(x' + shortcut(x))``, x' = two (causal conv -> norm -> act -> dropout): ``(B, c_in, T) -> (B, c_out, T)``."""
+    """Residual block ``act(body(x) + shortcut(x))``: ``(B, c_in, T) -> (B, c_out, T)``.
+
+    ``body`` is twice (causal dilated conv -> norm -> activation -> dropout); the shortcut is a
+    1x1 conv when the channel count changes.
+    """
 
     def __init__(
-        self, c_in: int, c_out: int, kernel_size: int, dilation: int, norm: Any, activation: ActivationSpec, dropout: float
+        self,
+        c_in: int,
+        c_out: int,
+        kernel_size: int,
+        dilation: int,
+        norm: Any,
+        activation: ActivationSpec,
+        dropout: float,
     ) -> None:
         super().__init__()
         weight_normed = norm == "weight"
         layers: list[nn.Module] = []
         for d_in in (c_in, c_out):
             layers.append(causal_conv(d_in, c_out, kernel_size, dilation, weight_normed))
-            layers += [nn.Identity() if weight_normed else make_norm(norm, c_out, dims=1), get_activation(activation)]
+            layers.append(nn.Identity() if weight_normed else make_norm(norm, c_out, dims=1))
+            layers.append(get_activation(activation))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
         self.body = nn.Sequential(*layers)
@@ -51,7 +72,7 @@ class TemporalBlock(nn.Module):
 
 
 class TCNEncoder(Encoder):
-    """Causal dilated residual blocks (dilation ``2 ** i``) pooled over time: ``(B, C, T) -> (B, channels[-1])``.
+    """Causal dilated residual blocks pooled over time: ``(B, C, T) -> (B, channels[-1])``.
 
     ``norm``: "none", "weight" (the paper's), "batch", "layer" or "group". ``pooling="last"`` keeps
     the last step, which has seen the whole sequence when the receptive field covers it; ``"mean"``
@@ -73,8 +94,7 @@ class TCNEncoder(Encoder):
         bias_init: BiasInit = "zeros",
     ) -> None:
         super().__init__()
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ConfigError(f"tcn kernel_size: expected a positive integer, got {kernel_size!r}")
+        kernel_size = check_positive_int(kernel_size, "tcn kernel_size")
         if isinstance(norm, str):
             norm = check_choice(norm, ("weight", *NORMS.names()), "tcn norm")
         else:

@@ -4,8 +4,9 @@
 ``plots/index.json``; :func:`deepfeat.reports.write_report` reads that index, so a new capability
 (autoencoder reconstructions, GAN samples, diagnostics) shows up in the report without touching it.
 
-Figures are built as ``matplotlib.figure.Figure`` objects, never through pyplot, so no GUI backend
-is touched and nothing leaks into pyplot's global figure list; ``house_style`` gives them one look.
+Figures are built as ``matplotlib.figure.Figure`` objects on the non-interactive Agg canvas, never
+through pyplot: no GUI backend is needed, the user's own backend choice (e.g. Jupyter's inline one)
+is left alone, and nothing leaks into pyplot's global figure list. ``house_style`` gives one look.
 """
 
 from __future__ import annotations
@@ -19,14 +20,10 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-# Pick the file-only backend before anything imports pyplot, unless the user already chose one.
-if "matplotlib.pyplot" not in sys.modules:
-    matplotlib.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402
-
-from deepfeat.errors import ConfigError  # noqa: E402
+from deepfeat.errors import ConfigError
 
 PLOTS_DIR = "plots"
 INDEX_FILE = "index.json"
@@ -76,8 +73,10 @@ def house_style(fn: F) -> F:
 
 
 def new_figure(width: float, height: float) -> Figure:
-    """A blank white figure of ``width`` x ``height`` inches with constrained layout."""
-    return Figure(figsize=(width, height), layout="constrained")
+    """A blank figure of ``width`` x ``height`` inches, constrained layout, on an Agg canvas."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def read_index(run_dir: str | os.PathLike[str]) -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -49,7 +49,7 @@ def write_report(run_dir: str | os.PathLike[str], *, last_epochs: int = 5) -> Pa
     body = [
         _header(run),
         "".join(f'<div class="notice">{escape(n)}</div>' for n in notices),
-        _cards(results or {}),
+        _cards(results or {}, rows or []),
         _data(results or {}),
         _evaluations(results or {}),
         _plots(run, entries),
@@ -67,7 +67,7 @@ def write_report(run_dir: str | os.PathLike[str], *, last_epochs: int = 5) -> Pa
     return out
 
 
-def _load(reader: Any, run: Path, file: str, notices: list[str], consequence: str) -> Any:
+def _load(reader: Callable[[Path], Any], run: Path, file: str, notices: list[str], consequence: str) -> Any:
     try:
         value = reader(run)
     except DeepfeatError as e:
@@ -91,6 +91,10 @@ def _fmt(key: str, value: Any) -> str:
             return f"{value:.2%}"
         return f"{value:.4g}"
     return str(value)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, float) and value.is_integer() else None
 
 
 def _duration(seconds: Any) -> str:
@@ -130,18 +134,21 @@ def _header(run: Path) -> str:
     )
 
 
-def _cards(results: dict[str, Any]) -> str:
+def _cards(results: dict[str, Any], rows: list[Row]) -> str:
     fit, test = results.get("fit") or {}, results.get("test") or {}
-    best = fit.get("best") or {}
-    best_key, best_value = next(iter(best.items()), ("best val metric", None))
+    # An unfinished run has no "fit" summary yet; its last metrics row still tells how far it got.
+    last = rows[-1] if rows else {}
+    epochs = fit.get("epochs", _int(last.get("epoch")))
+    time_s = fit.get("time_s", last.get("time_s"))
+    best_key, best_value = next(iter((fit.get("best") or {}).items()), ("val metric", None))
     at = f"at epoch {fit['best_epoch']}" if fit.get("best_epoch") is not None else ""
     skipped = fit.get("skipped_steps")
     steps = f"{_fmt('', fit.get('steps'))} steps" if fit.get("steps") is not None else ""
     cards = [
         ("test accuracy", _fmt("acc", test.get("test/acc")), "", ""),
         (f"best {best_key}", _fmt(best_key, best_value), at, ""),
-        ("epochs", _fmt("", fit.get("epochs")), "stopped early" if fit.get("stopped_early") else "", ""),
-        ("wall time", _duration(fit.get("time_s")), steps, ""),
+        ("epochs", _fmt("", epochs), "stopped early" if fit.get("stopped_early") else "", ""),
+        ("wall time", _duration(time_s), steps, ""),
         # Skipped steps mean non-finite losses: worth a warning colour when there are any.
         ("skipped steps", _fmt("", skipped), "non-finite losses", "warn" if skipped else ""),
     ]

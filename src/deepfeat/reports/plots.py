@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -32,7 +33,7 @@ def _pretty(name: str) -> str:
 
 
 def _lower_is_better(name: str) -> bool:
-    return any(word in name for word in ("loss", "error", "err", "mse", "ppl"))
+    return any(word in name for word in ("loss", "err", "mse", "ppl"))
 
 
 def _best_epoch(epochs: np.ndarray, rows: list[Row], monitor: str) -> int | None:
@@ -72,7 +73,7 @@ def training_curves(
 
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig = new_figure(4.3 * ncols, 3.3 * nrows)
+    fig = new_figure(3.9 * ncols, 3.1 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, name in zip(axes, panels):
         if name == "lr":
@@ -173,8 +174,6 @@ def _categorical(
         sc = ax.scatter(p[:, 0], p[:, 1], s=size, c=labels, cmap="turbo", alpha=0.8, linewidths=0)
         fig.colorbar(sc, ax=ax, label="class index")
         return
-    from matplotlib import patheffects
-
     present = np.unique(labels)
     for k in present:
         pts = p[labels == k]
@@ -221,8 +220,9 @@ def confusion_matrix_plot(
             if counts[i, j]:
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=fontsize,
                         color="white" if norm[i, j] > 0.55 else "black")
-    ax.set_xticks(np.arange(k), names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right"
-                  if max(map(len, names)) > 3 else "center")
+    # Long class names would overlap horizontally; tilt them only when needed.
+    tilt = max(map(len, names)) > 3
+    ax.set_xticks(np.arange(k), names, rotation=45 if tilt else 0, ha="right" if tilt else "center")
     ax.set_yticks(np.arange(k), names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

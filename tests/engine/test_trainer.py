@@ -1,0 +1,90 @@
+"""The training loop: non-finite handling, early stopping, progress output, precision choice."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from deepfeat.data.bundle import from_arrays
+from deepfeat.engine.device import resolve_precision
+from deepfeat.engine.progress import Progress
+from deepfeat.engine.trainer import Trainer, TrainingConfig
+from deepfeat.errors import TrainingError
+from deepfeat.learners.build import build_learner
+
+
+def _bundle(n: int = 256, nan_every: int = 0):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 10, generator=g)
+    y = (x[:, 0] > 0).long()
+    return from_arrays(x.numpy(), y.numpy(), kind="vector")
+
+
+def test_repeated_nonfinite_losses_stop_with_a_message_naming_epoch_step_and_lr() -> None:
+    data = _bundle()
+    learner = build_learner("classifier", data.info, {"name": "mlp", "hidden": [8]})
+    with torch.no_grad():
+        learner.head[1].weight.fill_(float("nan"))
+    trainer = Trainer(TrainingConfig(epochs=2, batch_size=32, max_nonfinite=3, progress="none"))
+    with pytest.raises(TrainingError, match=r"epoch 1, step 3: 3 non-finite losses in a row \(lr 0.001\)"):
+        trainer.fit(learner, data)
+    assert trainer.skipped_steps == 3
+
+
+def test_isolated_nonfinite_steps_are_skipped_and_counted() -> None:
+    data = _bundle()
+    learner = build_learner("classifier", data.info, {"name": "mlp", "hidden": [8]})
+    calls = {"n": 0}
+    original = learner.training_step
+
+    def flaky(batch):  # type: ignore[no-untyped-def]
+        out = original(batch)
+        calls["n"] += 1
+        if calls["n"] % 4 == 0:
+            out["loss"] = out["loss"] * float("inf")
+        return out
+
+    learner.training_step = flaky  # type: ignore[method-assign]
+    before = [p.detach().clone() for p in learner.parameters()]
+    result = Trainer(TrainingConfig(epochs=2, batch_size=32, progress="none")).fit(learner, data)
+    assert result.steps >= 8 and result.skipped_steps == result.steps // 4  # every 4th step non-finite
+    assert all(torch.isfinite(p).all() for p in learner.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.parameters()))
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch() -> None:
+    from deepfeat.engine.callbacks import EarlyStopping
+
+    data = _bundle()
+    learner = build_learner("classifier", data.info, {"name": "mlp", "hidden": [64]})
+    cfg = TrainingConfig(epochs=50, batch_size=16, progress="none", monitor="val/loss", patience=2)
+    trainer = Trainer(cfg, callbacks=[EarlyStopping("val/loss", patience=2)])
+    result = trainer.fit(learner, data, optimizer={"name": "sgd", "lr": 0.5})
+    assert result.stopped_early and result.epochs < 50
+    assert result.best_epoch == min(range(len(result.history)), key=lambda i: result.history[i]["val/loss"]) + 1
+
+
+def test_progress_writes_one_line_per_epoch_without_carriage_returns() -> None:
+    data = _bundle()
+    learner = build_learner("classifier", data.info, "mlp")
+    stream = io.StringIO()
+    Trainer(TrainingConfig(epochs=3, batch_size=32), callbacks=[Progress("auto", stream)]).fit(learner, data)
+    text = stream.getvalue()
+    assert "\r" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("epoch 1/3") and "val/acc" in lines[0]
+
+
+def test_precision_auto_uses_bf16_only_for_conv_nets_on_fast_cpus() -> None:
+    from deepfeat.engine.device import cpu_has_fast_bf16
+
+    info_img = from_arrays(torch.rand(8, 1, 8, 8).numpy(), (torch.arange(8) % 2).numpy(), kind="image").info
+    cnn = build_learner("classifier", info_img, "cnn")
+    mlp = build_learner("classifier", info_img, "mlp")
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu, mlp).dtype is None
+    assert resolve_precision("auto", cpu, cnn).dtype is (torch.bfloat16 if cpu_has_fast_bf16() else None)
+    assert resolve_precision("auto", cpu, cnn).channels_last is cpu_has_fast_bf16()
+    assert resolve_precision("fp32", cpu, cnn).channels_last is False
