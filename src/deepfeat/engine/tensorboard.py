@@ -1,0 +1,40 @@
+"""TensorBoard logging (optional extra ``deepfeat[tensorboard]``): scalars per epoch, features at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deepfeat.engine.callbacks import Callback
+from deepfeat.errors import ConfigError
+
+if TYPE_CHECKING:
+    from deepfeat.engine.trainer import Trainer
+
+
+class TensorBoardLogger(Callback):
+    """Write every epoch metric as a scalar, and the validation features to the embedding projector."""
+
+    def __init__(self, log_dir: Path, max_embed: int = 1000) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as e:
+            raise ConfigError("logging.tensorboard: expected the 'tensorboard' package, which is not installed. "
+                              "pip install 'deepfeat[tensorboard]' or set logging.tensorboard: false") from e
+        self.writer = SummaryWriter(str(log_dir))
+        self.max_embed = max_embed
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            if key not in ("epoch", "step"):
+                self.writer.add_scalar(key, value, epoch + 1)
+        self.writer.flush()
+
+    def on_fit_end(self, trainer: "Trainer") -> None:
+        split = trainer.data.val or trainer.data.test
+        if split is not None:
+            from deepfeat.engine.inference import collect
+
+            z, y = collect(trainer.learner, split, trainer.precision, trainer.learner.embed, limit=self.max_embed)
+            self.writer.add_embedding(z, metadata=None if y is None else y.tolist(), global_step=trainer.global_step)
+        self.writer.close()
