@@ -17,3 +17,5 @@ def test_tensorboard_writes_scalars(tmp_path) -> None:
     acc.Reload()
     assert {"train/loss", "val/acc", "lr"} <= set(acc.Tags()["scalars"])
     assert len(acc.Scalars("train/loss")) == 2
+    assert "inputs" in acc.Tags()["images"]
+    assert (tmp_path / "run" / "tensorboard" / "projector_config.pbtxt").exists()

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class TensorBoardLogger(Callback):
-    """Write every epoch metric as a scalar, and the validation features to the embedding projector."""
+    """Write every epoch metric as a scalar, a grid of input images, and validation features to the projector."""
 
     def __init__(self, log_dir: Path, max_embed: int = 1000) -> None:
         try:
@@ -23,6 +23,12 @@ class TensorBoardLogger(Callback):
                               "pip install 'deepfeat[tensorboard]' or set logging.tensorboard: false") from e
         self.writer = SummaryWriter(str(log_dir))
         self.max_embed = max_embed
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        if trainer.data.info.kind == "image":
+            x, _ = next(trainer.data.train.batches(16))
+            lo, hi = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
+            self.writer.add_images("inputs", (x - lo) / (hi - lo).clamp_min(1e-8), 0)
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
         for key, value in logs.items():

@@ -187,13 +187,25 @@ def _evaluations(results: dict[str, Any]) -> str:
             rows.append([escape(name), "", escape(_fmt(name, result)), DASH])
             continue
         settings = f'<span class="small">{_settings(result.get("settings"))}</span>'
-        for key, value in result.items():
-            if key != "settings":
-                rows.append([escape(name), escape(key), escape(_fmt(key, value)), settings])
+        for key, value in _flatten(result):
+            rows.append([escape(name), escape(key), escape(_fmt(key, value)), settings])
     if not rows:
         return _section("Results", '<p class="missing">No test or evaluation results recorded.</p>')
     header = ["evaluation", "metric", "value", "settings"]
     return _section("Results", _table(header, rows, numeric={2}))
+
+
+def _flatten(result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Metric rows of one evaluation; nested dicts (e.g. ``accuracy_by_k``) become ``accuracy_by_k[5]`` rows."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in result.items():
+        if key == "settings":
+            continue
+        if isinstance(value, dict):
+            rows += [(f"{key}[{k}]", v) for k, v in value.items()]
+        else:
+            rows.append((key, value))
+    return rows
 
 
 def _image(path: Path) -> str:
