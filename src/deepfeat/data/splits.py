@@ -30,6 +30,22 @@ def _count_batches(n: int, batch_size: int, drop_last: bool) -> int:
     return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
+def epoch_order(n: int, shuffle: bool, generator: torch.Generator | None, rank: int = 0,
+                world_size: int = 1, pad: bool = True) -> torch.Tensor | None:
+    """Sample indices of one epoch for one process (``None``: all of them in order, unsharded).
+
+    With several processes every rank draws the same permutation and takes every
+    ``world_size``-th index from ``rank`` on, as ``DistributedSampler`` does; ``pad`` repeats the
+    first indices so every rank gets the same count (training needs equal step counts).
+    """
+    if world_size == 1:
+        return torch.randperm(n, generator=generator) if shuffle else None
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    if pad and n % world_size:
+        order = torch.cat([order, order[: world_size - n % world_size]])
+    return order[rank::world_size]
+
+
 class TensorSplit:
     """An in-memory split: inputs ``x`` (N, ...) and optional labels ``y`` (N,) int64."""
 
@@ -49,9 +65,9 @@ class TensorSplit:
         labels = "unlabelled" if self.y is None else "labelled"
         return f"TensorSplit(n={len(self)}, shape={tuple(self.x.shape[1:])}, {labels})"
 
-    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
-        """How many batches one epoch of :meth:`batches` yields."""
-        return _count_batches(len(self), batch_size, drop_last)
+    def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
+        """How many batches one epoch of :meth:`batches` yields (per process)."""
+        return _count_batches(math.ceil(len(self) / world_size), batch_size, drop_last)
 
     def batches(
         self,
@@ -59,16 +75,20 @@ class TensorSplit:
         shuffle: bool = False,
         generator: torch.Generator | None = None,
         drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+        pad: bool = True,
     ) -> Iterator[Batch]:
         """One epoch of ``(x (B, ...), y (B,) or None)`` batches; each sample appears exactly once.
 
         With ``shuffle`` the order is ``torch.randperm(N, generator=generator)``, so the same
-        generator state gives the same order. Without it, batches are views (no copy).
+        generator state gives the same order. Without it, batches are views (no copy). With
+        ``world_size > 1`` this process gets its shard of the epoch (see :func:`epoch_order`).
         """
-        steps = self.num_batches(batch_size, drop_last)
-        order = torch.randperm(len(self), generator=generator) if shuffle else None
-        for step in range(steps):
-            start, stop = step * batch_size, min((step + 1) * batch_size, len(self))
+        order = epoch_order(len(self), shuffle, generator, rank, world_size, pad)
+        n = len(self) if order is None else len(order)
+        for step in range(_count_batches(n, batch_size, drop_last)):
+            start, stop = step * batch_size, min((step + 1) * batch_size, n)
             if order is None:
                 yield self.x[start:stop], None if self.y is None else self.y[start:stop]
             else:
@@ -105,9 +125,9 @@ class StreamSplit:
     def __repr__(self) -> str:
         return f"StreamSplit(n={len(self)}, num_workers={self.num_workers})"
 
-    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
-        """How many batches one epoch of :meth:`batches` yields."""
-        return _count_batches(len(self), batch_size, drop_last)
+    def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
+        """How many batches one epoch of :meth:`batches` yields (per process)."""
+        return _count_batches(math.ceil(len(self) / world_size), batch_size, drop_last)
 
     def batches(
         self,
@@ -115,14 +135,19 @@ class StreamSplit:
         shuffle: bool = False,
         generator: torch.Generator | None = None,
         drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+        pad: bool = True,
     ) -> Iterator[Batch]:
         """One epoch of ``(x (B, ...), y (B,) or None)`` batches; shuffling draws from ``generator``."""
         _count_batches(len(self), batch_size, drop_last)
-        sampler = (
-            RandomSampler(self.dataset, generator=generator)  # type: ignore[arg-type]
-            if shuffle
-            else SequentialSampler(self.dataset)  # type: ignore[arg-type]
-        )
+        sampler: Any
+        if world_size > 1:
+            sampler = epoch_order(len(self), shuffle, generator, rank, world_size, pad).tolist()
+        elif shuffle:
+            sampler = RandomSampler(self.dataset, generator=generator)  # type: ignore[arg-type]
+        else:
+            sampler = SequentialSampler(self.dataset)  # type: ignore[arg-type]
         loader = DataLoader(
             self.dataset,
             batch_size=batch_size,

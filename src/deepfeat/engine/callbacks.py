@@ -22,7 +22,13 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    """Base of all callbacks: every event is a no-op by default."""
+    """Base of all callbacks: every event is a no-op by default.
+
+    ``main_process_only`` callbacks (those that write files or print) run on rank 0 alone when
+    training on several processes; the others run on every rank.
+    """
+
+    main_process_only = False
 
     def on_fit_start(self, trainer: "Trainer") -> None: ...
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None: ...
@@ -73,6 +79,8 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when the trainer's monitor improves."""
 
+    main_process_only = True
+
     def __init__(self, directory: Path, every: int = 1) -> None:
         self.directory = Path(directory)
         self.every = every
@@ -91,6 +99,8 @@ class ModelCheckpoint(Callback):
 
 class CSVLogger(Callback):
     """Rewrite ``metrics.csv`` (one row per epoch, every metric a column) atomically each epoch."""
+
+    main_process_only = True
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

@@ -32,6 +32,8 @@ class Progress(Callback):
     Output that is not a terminal never gets carriage-return bars, so logs and CI stay readable.
     """
 
+    main_process_only = True
+
     def __init__(self, mode: str = "auto", stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         is_tty = hasattr(self.stream, "isatty") and self.stream.isatty()

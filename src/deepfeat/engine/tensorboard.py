@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 class TensorBoardLogger(Callback):
     """Write every epoch metric as a scalar, a grid of input images, and validation features to the projector."""
 
+    main_process_only = True
+
     def __init__(self, log_dir: Path, max_embed: int = 1000) -> None:
         try:
             from torch.utils.tensorboard import SummaryWriter

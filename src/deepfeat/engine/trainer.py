@@ -18,6 +18,7 @@ import torch
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
+from deepfeat.engine.distributed import DistContext, all_reduce_sum, init_distributed
 from deepfeat.engine.seeding import epoch_generator, rng_state, set_rng_state
 from deepfeat.errors import ConfigError, TrainingError
 from deepfeat.keys import metric_key
@@ -71,9 +72,10 @@ class FitResult:
 class _Mean:
     """Sample-weighted running means of tensors, read once per epoch (no per-step host sync)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reduce: bool = False) -> None:
         self.sums: dict[str, torch.Tensor] = {}
         self.n = 0
+        self.reduce = reduce
 
     def add(self, metrics: dict[str, torch.Tensor], n: int) -> None:
         for k, v in metrics.items():
@@ -81,7 +83,11 @@ class _Mean:
         self.n += n
 
     def result(self, split: str) -> dict[str, float]:
-        return {metric_key(split, k): float(v) / max(self.n, 1) for k, v in self.sums.items()}
+        """Means (over every process when ``reduce``: sums and counts are all-reduced)."""
+        sums = {**self.sums, "__n__": torch.tensor(float(self.n))}
+        sums = all_reduce_sum(sums) if self.reduce else sums
+        n = max(float(sums.pop("__n__")), 1.0)
+        return {metric_key(split, k): float(v) / n for k, v in sums.items()}
 
 
 class Trainer:
@@ -138,17 +144,21 @@ class Trainer:
             resume: dict[str, Any] | None = None) -> FitResult:
         """Train ``learner`` on ``data.train`` (validating on ``data.val``); resume from a checkpoint dict."""
         cfg = self.cfg
-        self.precision = resolve_precision(cfg.precision, resolve_device(cfg.device), learner, cfg.channels_last)
+        self.dist = init_distributed()
+        device = resolve_device(cfg.device)
+        if self.dist.enabled and device.type == "cuda":
+            device = torch.device("cuda", self.dist.local_rank)
+        self.precision = resolve_precision(cfg.precision, device, learner, cfg.channels_last)
         self.learner = self.precision.prepare_model(learner)
         self.data = data
-        self.steps_per_epoch = data.train.num_batches(cfg.batch_size, drop_last=self._drop_last())
+        self.steps_per_epoch = data.train.num_batches(cfg.batch_size, self._drop_last(), self.dist.world_size)
         self.optimizers = learner.configure_optimizers(optimizer)
         self.schedulers = [build_scheduler(schedule, o, epochs=cfg.epochs, steps_per_epoch=self.steps_per_epoch)
                            for o in self.optimizers]
         if data.val is None and cfg.monitor.startswith("val/"):
             cfg.monitor = metric_key("train", cfg.monitor.split("/", 1)[1])
         start = self._resume(resume) if resume else 0
-        ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip)
+        ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward())
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
         self._emit("on_fit_start")
         for epoch in range(start, cfg.epochs):
@@ -175,9 +185,9 @@ class Trainer:
     def _run_epoch(self, epoch: int, ctx: StepContext) -> dict[str, float]:
         self._emit("on_epoch_start", epoch)
         self.learner.train()
-        mean, streak = _Mean(), 0
-        batches = self.data.train.batches(self.cfg.batch_size, shuffle=True,
-                                          generator=epoch_generator(self.seed, epoch), drop_last=self._drop_last())
+        mean, streak = _Mean(self.dist.enabled), 0
+        batches = self.data.train.batches(self.cfg.batch_size, shuffle=True, generator=epoch_generator(self.seed, epoch),
+                                          drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size)
         for x, y in batches:
             batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
             metrics = self.learner.update(batch, self.optimizers, ctx)
@@ -195,14 +205,27 @@ class Trainer:
             self._emit("on_step_end", metrics)
         logs = mean.result("train")
         if self.data.val is not None:
-            val = evaluate_split(self.learner, self.data.val, "val", self.precision, self.cfg.eval_batch_size)
+            val = evaluate_split(self.learner, self.data.val, "val", self.precision, self.cfg.eval_batch_size, self.dist)
             self._emit("on_eval_end", val)
             logs.update(val)
         return logs
 
     def _drop_last(self) -> bool:
         # A last batch of one sample breaks batch norm in training mode; drop only that case.
-        return len(self.data.train) % self.cfg.batch_size == 1
+        per_process = -(-len(self.data.train) // self.dist.world_size)
+        return per_process % self.cfg.batch_size == 1
+
+    def _ddp_forward(self) -> Any:
+        """Under several processes: ``(method, batch) -> learner.<method>(batch)`` through DistributedDataParallel."""
+        if not self.dist.enabled:
+            return None
+        from torch.nn.parallel import DistributedDataParallel
+
+        on_gpu = self.precision.device.type == "cuda"
+        self._ddp = DistributedDataParallel(
+            _MethodCaller(self.learner), device_ids=[self.precision.device.index] if on_gpu else None,
+            find_unused_parameters=getattr(self.learner, "find_unused_parameters", False))
+        return self._ddp
 
     def _track_best(self, logs: dict[str, float]) -> None:
         value = logs.get(self.cfg.monitor)
@@ -237,16 +260,33 @@ class Trainer:
 
     def _emit(self, event: str, *args: Any) -> None:
         for cb in self.callbacks:
-            getattr(cb, event)(self, *args)
+            if self.dist.is_main or not cb.main_process_only:
+                getattr(cb, event)(self, *args)
+
+
+class _MethodCaller(torch.nn.Module):
+    """What DDP wraps: its forward runs a learner method, so any learner trains under DDP unchanged."""
+
+    def __init__(self, learner: Learner) -> None:
+        super().__init__()
+        self.learner = learner
+
+    def forward(self, method: str, batch: Any) -> Any:
+        return getattr(self.learner, method)(batch)
 
 
 @torch.no_grad()
-def evaluate_split(learner: Learner, split: Any, prefix: str, precision: Precision, batch_size: int = 1024) -> dict[str, float]:
-    """Sample-weighted mean of ``validation_step`` metrics over a split, keys ``"<prefix>/<name>"``."""
+def evaluate_split(learner: Learner, split: Any, prefix: str, precision: Precision, batch_size: int = 1024,
+                   dist: DistContext | None = None) -> dict[str, float]:
+    """Sample-weighted mean of ``validation_step`` metrics over a split, keys ``"<prefix>/<name>"``.
+
+    With a distributed ``dist`` each process evaluates its shard and the means are all-reduced.
+    """
+    dist = dist or DistContext()
     was_training = learner.training
     learner.eval()
-    mean = _Mean()
-    for x, y in split.batches(batch_size):
+    mean = _Mean(dist.enabled)
+    for x, y in split.batches(batch_size, rank=dist.rank, world_size=dist.world_size, pad=False):
         batch = (precision.prepare_input(x), None if y is None else y.to(precision.device))
         with precision.autocast():
             mean.add(learner.validation_step(batch), x.shape[0])

@@ -22,10 +22,21 @@ Batch = tuple[torch.Tensor, "torch.Tensor | None"]
 
 @dataclass
 class StepContext:
-    """What the trainer lends a learner for one update: precision and clipping, decided elsewhere."""
+    """What the trainer lends a learner for one update: precision, clipping and the forward path.
+
+    ``forward`` is set under DistributedDataParallel: ``forward(method, batch)`` runs
+    ``learner.<method>(batch)`` through the DDP wrapper so gradients are all-reduced in backward.
+    """
 
     autocast: Callable[[], ContextManager[Any]] = field(default=nullcontext)
     grad_clip: float | None = None
+    forward: Callable[[str, Any], dict[str, torch.Tensor]] | None = None
+
+    def call(self, learner: nn.Module, method: str, batch: Any) -> dict[str, torch.Tensor]:
+        """``learner.<method>(batch)``, through DDP when training on several processes."""
+        if self.forward is not None:
+            return self.forward(method, batch)
+        return getattr(learner, method)(batch)
 
 
 class Learner(nn.Module):
@@ -83,7 +94,7 @@ class Learner(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """One training update. Returns detached metrics; ``"skipped"`` is set on a non-finite step."""
         with ctx.autocast():
-            out = self.training_step(batch)
+            out = ctx.call(self, "training_step", batch)
         loss = out["loss"].float()
         if self.penalty is not None:
             loss = loss + self.penalty(self)

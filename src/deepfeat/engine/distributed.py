@@ -1,0 +1,80 @@
+"""Several processes and machines with ``torchrun``: process group, sharding, reductions, rank 0.
+
+deepfeat runs unchanged under ``torchrun --nproc-per-node N``: the process group comes from the
+environment torchrun sets (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``PORT``),
+gloo on CPU and nccl on GPU. ``training.batch_size`` is per process (PyTorch's convention): the
+global batch is ``batch_size * world_size``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in the job (rank 0 of 1 when not distributed)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> DistContext:
+    """Join the process group torchrun describes in the environment (idempotent); a 1-process context otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistContext()
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend)
+    return current()
+
+
+def current() -> DistContext:
+    """The context of an already initialized process group (or the 1-process one)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return DistContext()
+    return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def all_reduce_sum(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Sum each tensor over all processes (keys sorted so every rank reduces in the same order)."""
+    ctx = current()
+    if not ctx.enabled:
+        return values
+    keys = sorted(values)
+    flat = torch.stack([values[k].detach().float().reshape(()) for k in keys])
+    if dist.get_backend() == "nccl":
+        flat = flat.cuda()
+    dist.all_reduce(flat)
+    return {k: v.cpu() for k, v in zip(keys, flat)}
+
+
+def broadcast_object(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank (e.g. the run folder name)."""
+    if not current().enabled:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier() -> None:
+    if current().enabled:
+        dist.barrier()
