@@ -22,16 +22,22 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
 from deepfeat.engine.checkpoint import atomic_write, load_checkpoint
 from deepfeat.engine.device import resolve_device, resolve_precision
+from deepfeat.engine.diagnostics import Diagnostics, find_callback
+from deepfeat.engine.distributed import broadcast_object, init_distributed
 from deepfeat.engine.export import export_model, export_onnx, load_model
 from deepfeat.engine.inference import iter_outputs
+from deepfeat.engine.lr_find import LRFindResult, lr_range_test
+from deepfeat.engine.preflight import Preflight
 from deepfeat.engine.progress import Progress
 from deepfeat.engine.rundir import RunPaths, new_run_dir
 from deepfeat.engine.seeding import seed_everything
 from deepfeat.engine.trainer import FitResult, Trainer
-from deepfeat.errors import CheckpointError, ConfigError
-from deepfeat.evaluation import evaluate_learner, plot_features
+from deepfeat.errors import CheckpointError, ConfigError, TrainingError
+from deepfeat.eval.diagnose import diagnose as diagnose_stats
+from deepfeat.evaluation import evaluate_learner, plot_features, plot_protocol
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
+from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
 from deepfeat.reports.html import write_report
 from deepfeat.reports.plots import plot_training_curves_to
 
@@ -67,23 +73,24 @@ def fit(config: Any = None, *, out: str | Path | None = None, overrides: list[st
     ``out`` is the run folder (created); by default a new ``runs/<name>-<time>`` folder.
     """
     cfg = load_config(config, overrides)
+    dist = init_distributed()
     seed_everything(cfg.seed)
     data = load_data(cfg)
     learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
-    if out is None:
-        root = new_run_dir(Path(runs_dir), cfg.name or f"{cfg.data['name']}-{cfg.learner['name']}")
-    else:
-        root = Path(out)
-        if RunPaths(root).last.exists():
-            raise ConfigError(f"run folder {root}: already holds a run. Use `deepfeat resume {root}` or another --out.")
+    if out is not None and RunPaths(Path(out)).last.exists():
+        raise ConfigError(f"run folder {out}: already holds a run. Use `deepfeat resume {out}` or another --out.")
+    root = None
+    if dist.is_main:  # under torchrun, rank 0 names the folder and tells the others
+        root = Path(out) if out is not None else new_run_dir(Path(runs_dir), cfg.name or f"{cfg.data['name']}-{cfg.learner['name']}")
         root.mkdir(parents=True, exist_ok=True)
-    paths = RunPaths(root)
-    atomic_write(paths.config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
+        atomic_write(RunPaths(root).config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
+    paths = RunPaths(Path(broadcast_object(str(root) if root else None)))
     return _train(cfg, data, learner, paths, None, callbacks)
 
 
 def resume(run_dir: str | Path, callbacks: list[Callback] | None = None) -> Run:
     """Continue a run from ``checkpoints/last.pt``; ends with the weights an uninterrupted run would have."""
+    init_distributed()
     paths = RunPaths(Path(run_dir))
     state = load_checkpoint(paths.last)
     cfg = Config.from_dict(state["config"])
@@ -103,6 +110,9 @@ def _callbacks(cfg: Config, paths: RunPaths, learner: Learner, extra: list[Callb
         from deepfeat.engine.tensorboard import TensorBoardLogger
 
         cbs.append(TensorBoardLogger(paths.root / "tensorboard"))
+    if cfg.diagnostics.enabled:
+        cbs += [Preflight(cfg.diagnostics, cfg.optimizer)] if cfg.diagnostics.preflight else []
+        cbs.append(Diagnostics(cfg.diagnostics))
     return cbs + learner_callbacks + list(extra or [])
 
 
@@ -110,22 +120,78 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
            extra: list[Callback] | None) -> Run:
     trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, learner, extra),
                       extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
-    fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
+    try:
+        fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
+    except TrainingError:
+        _diagnostics(trainer.callbacks, cfg, paths.root)  # the verdicts explain the failure, when diagnostics are on
+        raise
+    if not trainer.dist.is_main:  # rank 0 alone exports, evaluates and reports
+        return Run(paths.root, cfg, data.info, learner, {})
     if state is not None and cfg.training.restore_best and paths.best.exists() and fit_result.best_epoch != fit_result.epochs:
         learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
     export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
     results, features = evaluate_learner(learner, data, cfg.evaluation, trainer.precision, cfg.training.eval_batch_size)
-    results = {"data": data.info.to_dict(), "fit": _fit_summary(fit_result, trainer), **results}
+    results = {"data": data.info.to_dict(), "fit": _fit_summary(fit_result, trainer), **results,
+               **_diagnostics(trainer.callbacks, cfg, paths.root)}
     _write_results(paths, results)
     run = Run(paths.root, cfg, data.info, learner, results)
     if cfg.logging.plots:
         plot_training_curves_to(paths.root)
         if features is not None and len(features.z):
             plot_features(paths.root, features, data.info.class_names, cfg.evaluation, cfg.seed)
+        plot_protocol(paths.root, results["evaluations"])
         learner.plot_run(paths.root, data, trainer.precision)
     if cfg.logging.report:
         write_report(paths.root)
     return run
+
+
+def _diagnostics(callbacks: list[Callback], cfg: Config, root: Path) -> dict[str, Any]:
+    """Findings of the diagnostics callbacks, logged as warnings and plotted; {} when diagnostics are off."""
+    diag, pre = find_callback(callbacks, Diagnostics), find_callback(callbacks, Preflight)
+    if diag is None:
+        return {}
+    diag.finish()
+    preflight = pre.result if pre is not None and pre.result is not None else None
+    findings = diagnose_stats(diag.stats, cfg.diagnostics, preflight.findings if preflight else ())
+    logged = set(preflight.findings) if preflight else set()  # pre-flight warnings were logged at the start
+    for f in findings:
+        if f.severity == "warning" and f not in logged:
+            log.warning(f"diagnostics: {f}")
+    if cfg.logging.plots:
+        save_diagnostic_plots(root, diag.stats)
+        if preflight and preflight.lr_test:
+            save_lr_find_plot(root, preflight.lr_test, diag.stats.context.get("lr"))
+    extra = {"preflight": {"profile": preflight.profile}} if preflight else {}
+    if preflight and preflight.lr_test:
+        extra["preflight"]["lr_test"] = preflight.lr_test.to_dict()
+    return {"diagnostics": [f.to_dict() for f in findings], **extra}
+
+
+def diagnose(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+             epochs: int = 3, runs_dir: str | Path = "runs") -> Run:
+    """A short run (at most ``epochs``) with diagnostics and the LR check on; findings in ``results["diagnostics"]``."""
+    cfg = load_config(config, overrides)
+    short = [f"training.epochs={min(cfg.training.epochs, epochs)}", "diagnostics.enabled=true", "diagnostics.lr_check=true",
+             f"diagnostics.every_n_steps={min(cfg.diagnostics.every_n_steps, 10)}", "evaluation.embedding_plots=[]"]
+    return fit(cfg, out=out, overrides=short, runs_dir=runs_dir)
+
+
+def lr_find(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+            steps: int = 100, min_lr: float = 1e-7, max_lr: float = 10.0, runs_dir: str | Path = "runs") -> tuple[LRFindResult, Path]:
+    """LR range test (Smith 2017) for a config's model and data; writes ``lr_find.json`` and the plot into a folder."""
+    cfg = load_config(config, overrides)
+    seed_everything(cfg.seed)
+    data = load_data(cfg)
+    learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
+    t = cfg.training
+    precision = resolve_precision(t.precision, resolve_device(t.device), learner, t.channels_last)
+    result = lr_range_test(precision.prepare_model(learner), data.train, cfg.optimizer, precision, batch_size=t.batch_size,
+                           steps=steps, min_lr=min_lr, max_lr=max_lr, seed=cfg.seed)
+    root = Path(out) if out else new_run_dir(Path(runs_dir), f"{cfg.name or cfg.data['name']}-lr-find")
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write(root / "lr_find.json", lambda tmp: Path(tmp).write_text(json.dumps(result.to_dict(), indent=2)))
+    return result, save_lr_find_plot(root, result, cfg.optimizer.get("lr"))
 
 
 def _fit_summary(result: FitResult, trainer: Trainer) -> dict[str, Any]:
@@ -160,20 +226,31 @@ def load(run_dir: str | Path) -> Run:
     return Run(paths.root, cfg, info, learner, results)
 
 
-def evaluate(run_dir: str | Path, data: Any = None) -> dict[str, Any]:
-    """Re-run the evaluation of a finished run (optionally on another dataset) and update results.json."""
+def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | None = None) -> dict[str, Any]:
+    """Re-run the evaluation of a finished run (optionally on another dataset) and update results.json.
+
+    ``protocol`` (``"linear,knn,cluster,fewshot,health"`` or a list) replaces the config's
+    ``evaluation.protocol``; new results join those already recorded (each with its settings).
+    """
     run = load(run_dir)
     cfg = run.config
     if data is not None:
         cfg = load_config(cfg, [f"data={json.dumps(_data_spec(data))}"])
+    if protocol is not None:
+        names = protocol.split(",") if isinstance(protocol, str) else list(protocol)
+        cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
     bundle = load_data(cfg)
     precision = resolve_precision("fp32", resolve_device(cfg.training.device), run.learner)
     run.learner.to(precision.device)
     results, features = evaluate_learner(run.learner, bundle, cfg.evaluation, precision, cfg.training.eval_batch_size)
-    merged = {**run.results, **results}
+    merged = {**run.results, **results, "evaluations": {**run.results.get("evaluations", {}), **results["evaluations"]}}
     _write_results(run.paths, merged)
-    if cfg.logging.plots and features is not None and len(features.z):
-        plot_features(run.dir, features, bundle.info.class_names, cfg.evaluation, cfg.seed)
+    if cfg.logging.plots:
+        if features is not None and len(features.z):
+            plot_features(run.dir, features, bundle.info.class_names, cfg.evaluation, cfg.seed)
+        plot_protocol(run.dir, merged["evaluations"])
+    if cfg.logging.report:
+        write_report(run.dir)
     return merged
 
 

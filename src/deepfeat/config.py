@@ -17,7 +17,9 @@ from typing import Any, Literal, Mapping
 import yaml
 
 from deepfeat.data.datasets import DATASETS
+from deepfeat.engine.diagnostics import DiagnosticsConfig
 from deepfeat.engine.trainer import TrainingConfig
+from deepfeat.eval.protocol import check_settings, resolve_protocols
 from deepfeat.errors import ConfigError
 from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.encoder import ENCODERS
@@ -28,7 +30,7 @@ from deepfeat.registry import Registry, check_kwargs, did_you_mean
 from deepfeat.typecheck import coerce, hints
 
 # Keys of the data section that configure splitting rather than the dataset source.
-DATA_SPLIT_KEYS = {"val_fraction": float, "test_fraction": float, "normalize": bool}
+DATA_SPLIT_KEYS = {"val_fraction": float, "test_fraction": float, "normalize": bool, "train_classes": list[int] | None}
 
 
 @dataclass
@@ -41,6 +43,15 @@ class EvaluationConfig:
     knn_metric: Literal["cosine", "euclidean"] = "cosine"
     max_samples: int = 10000
     embedding_plots: list[Literal["pca", "tsne", "umap"]] = field(default_factory=lambda: ["pca", "tsne"])
+    # Evaluators run on the features (deepfeat.eval.protocol): linear, knn, cluster, fewshot, health.
+    protocol: list[str] = field(default_factory=lambda: ["linear", "knn"])
+    # Per-protocol overrides of the pinned settings, e.g. {fewshot: {draws: 10}}.
+    protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        resolve_protocols(self.protocol)  # unknown names fail when the config loads, not after training
+        for name, settings in self.protocol_settings.items():
+            check_settings(resolve_protocols([name])[0], settings)
 
 
 @dataclass
@@ -50,6 +61,29 @@ class LoggingConfig:
     plots: bool = True
     report: bool = True
     tensorboard: bool = False
+
+
+@dataclass
+class CompareConfig:
+    """What ``deepfeat compare`` varies (``fit`` ignores it): a grid of dotted keys, named variants, seeds.
+
+    Every combination of ``grid`` values (``{"optimizer.lr": [0.1, 0.01]}``) and ``variants`` (named
+    sets of dotted overrides, ``{"l2": {"regularization": {"name": "l2"}}}``) runs once per seed.
+    """
+
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seeds: int = 1
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ConfigError(f"compare.seeds: expected an integer >= 1, got {self.seeds}")
+        for key, values in self.grid.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"compare.grid.{key}: expected a non-empty list of values, got {values!r}")
+        for name, overrides in self.variants.items():
+            if not isinstance(overrides, dict):
+                raise ConfigError(f"compare.variants.{name}: expected a mapping of dotted keys to values, got {overrides!r}")
 
 
 # (registry, positional args its factories take before user kwargs, keyword args the library fills in)
@@ -63,7 +97,8 @@ _SPECS: dict[str, tuple[Registry[Any], int, dict[str, Any]]] = {
 }
 
 
-_SECTIONS: dict[str, type] = {"training": TrainingConfig, "evaluation": EvaluationConfig, "logging": LoggingConfig}
+_SECTIONS: dict[str, type] = {"training": TrainingConfig, "evaluation": EvaluationConfig, "logging": LoggingConfig,
+                             "diagnostics": DiagnosticsConfig, "compare": CompareConfig}
 
 
 @dataclass
@@ -79,6 +114,8 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     seed: int = 0
     name: str | None = None
 

@@ -17,9 +17,9 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
 from deepfeat.engine.inference import collect
 from deepfeat.engine.trainer import evaluate_split
-from deepfeat.eval.probes import knn_accuracy, linear_probe
+from deepfeat.eval.protocol import resolve_protocols, run_protocol
 from deepfeat.learners.base import Learner
-from deepfeat.reports.figures import save_figure
+from deepfeat.reports.figures import PALETTE, house_style, new_figure, save_figure
 from deepfeat.reports.plots import confusion_matrix_plot, embedding_map
 
 
@@ -33,22 +33,28 @@ class Features:
     split: str = "test"
 
 
+def protocol_plan(cfg: EvaluationConfig) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The protocols a config runs and their settings: the probe fields, then ``protocol_settings``."""
+    names = [n for n in resolve_protocols(cfg.protocol) if cfg.linear_probe or n != "linear_probe"]
+    settings: dict[str, dict[str, Any]] = {"linear_probe": {"C": cfg.probe_C},
+                                           "knn": {"k": cfg.knn_k, "metric": cfg.knn_metric}}
+    for name, own in cfg.protocol_settings.items():
+        key = resolve_protocols([name])[0]
+        settings[key] = {**settings.get(key, {}), **own}
+    return names, settings
+
+
 def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, precision: Precision,
                      batch_size: int = 1024) -> tuple[dict[str, Any], Features | None]:
-    """Test metrics and probe results (``{"test": ..., "evaluations": ...}``) plus the features used."""
+    """Test metrics and protocol results (``{"test": ..., "evaluations": ...}``) plus the features used."""
     split_name, split = ("test", data.test) if data.test is not None else ("val", data.val)
     if split is None:
         return {"test": {}, "evaluations": {}}, None
     results: dict[str, Any] = {"test": evaluate_split(learner, split, split_name, precision, batch_size)}
     train_z, train_y = collect(learner, data.train, precision, learner.embed, batch_size, cfg.max_samples)
     z, y = collect(learner, split, precision, learner.embed, batch_size, cfg.max_samples)
-    evaluations: dict[str, Any] = {}
-    if train_y is not None and y is not None:
-        if cfg.linear_probe:
-            evaluations["linear_probe"] = linear_probe(train_z, train_y, z, y, C=cfg.probe_C)
-        evaluations["knn"] = knn_accuracy(train_z, train_y, z, y, k=cfg.knn_k, metric=cfg.knn_metric)
-        for result in evaluations.values():
-            result["settings"].update({"train_samples": len(train_z), "eval_split": split_name, "eval_samples": len(z)})
+    names, settings = protocol_plan(cfg)
+    evaluations = run_protocol(train_z, train_y, z, y, names, settings, eval_split=split_name)
     predictions = None
     if hasattr(learner, "predict_proba") and y is not None:
         logits, _ = collect(learner, split, precision, learner, batch_size, cfg.max_samples)
@@ -73,3 +79,43 @@ def plot_features(run_dir: Path, features: Features, class_names: list[str], cfg
             fig, run_dir, "confusion_matrix", title="Confusion matrix", section="Evaluation",
             caption=f"Predictions of the trained classifier on the {features.split} split (rows: true class)."))
     return paths
+
+
+@house_style
+def fewshot_curve(result: dict[str, Any], full: float | None = None) -> Any:
+    """Few-label curve: mean test accuracy (+- std over draws) against labelled samples per class."""
+    # Keys are ints in memory and strings after a JSON round trip.
+    acc = {int(k): v for k, v in result["accuracy_by_shots"].items()}
+    std = {int(k): v for k, v in result["std_by_shots"].items()}
+    shots = sorted(acc)
+    fig = new_figure(6.0, 4.0)
+    ax = fig.subplots()
+    mean, err = np.array([acc[n] for n in shots]), np.array([std[n] for n in shots])
+    ax.fill_between(shots, mean - err, mean + err, color=PALETTE[0], alpha=0.2, linewidth=0)
+    ax.plot(shots, mean, "o-", color=PALETTE[0], label="linear probe on k labels per class")
+    for n, m in zip(shots, mean):
+        ax.annotate(f"{m:.1%}", (n, m), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
+    if full is not None:
+        ax.axhline(full, color=PALETTE[1], linestyle="--", label=f"all training labels ({full:.1%})")
+    ax.set_xscale("log")
+    ax.set_xticks(shots, [str(n) for n in shots])
+    ax.minorticks_off()
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("labelled training samples per class (k)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"Few-label accuracy (mean \u00b1 std over {result['settings']['draws']} draws)")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_protocol(run_dir: Path, evaluations: dict[str, Any]) -> list[Path]:
+    """Figures of protocol results: the few-label curve when the fewshot protocol ran."""
+    result = evaluations.get("fewshot")
+    if not result or not result["accuracy_by_shots"]:
+        return []
+    full = evaluations.get("linear_probe", {}).get("accuracy")
+    fig = fewshot_curve(result, full)
+    return [save_figure(
+        fig, run_dir, "fewshot_curve", title="Few-label accuracy", section="Evaluation",
+        caption="Test accuracy of a linear probe trained on k labelled samples per class (seeded draws; band: "
+                "one std over draws). Features that reach the all-labels line with few labels transfer well.")]

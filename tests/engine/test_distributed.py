@@ -60,3 +60,43 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     assert len((run / "metrics.csv").read_text().splitlines()) == 3  # written once: header + 2 epochs
     assert (run / "results.json").exists() and (run / "model" / "model.safetensors").exists()
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in (tmp_path / "single").iterdir())
+
+
+
+NT_XENT = """
+import sys, torch, torch.distributed as dist
+from deepfeat.learners.contrastive_losses import nt_xent
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+g = torch.Generator().manual_seed(0)
+z1, z2 = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
+mine = [t[rank * 4:(rank + 1) * 4].clone().requires_grad_() for t in (z1, z2)]
+loss = nt_xent(*mine, temperature=0.5)
+loss.backward()
+out = [None, None]
+dist.all_gather_object(out, (loss.detach(), mine[0].grad, mine[1].grad))
+if rank == 0:
+    torch.save(out, sys.argv[1])
+dist.destroy_process_group()
+"""
+
+
+def test_nt_xent_gathers_negatives_across_processes(tmp_path: Path) -> None:
+    """Two processes with 4 pairs each give the 8-pair loss, and gradients that DDP's mean turns into the 8-pair ones."""
+    from deepfeat.learners.contrastive_losses import nt_xent
+
+    (tmp_path / "w.py").write_text(NT_XENT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(_free_port()), str(tmp_path / "w.py"), str(tmp_path / "g.pt")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (l0, a0, b0), (l1, a1, b1) = torch.load(tmp_path / "g.pt")
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(8, 5, generator=g).requires_grad_(), torch.randn(8, 5, generator=g).requires_grad_()
+    full = nt_xent(z1, z2, temperature=0.5)
+    full.backward()
+    torch.testing.assert_close(l0, full.detach())
+    torch.testing.assert_close(l1, full.detach())
+    # Each process's slice gets world_size x its share; DDP then averages over the 2 processes.
+    torch.testing.assert_close(torch.cat([a0, a1]) / 2, z1.grad)
+    torch.testing.assert_close(torch.cat([b0, b1]) / 2, z2.grad)

@@ -17,7 +17,10 @@ from deepfeat.learners.base import StepContext
 from deepfeat.learners.build import LEARNERS, build_learner
 
 # learner name -> (encoder spec, learner kwargs); anything absent uses a small CNN and defaults.
-ARGS: dict[str, tuple[object, dict]] = {}
+ARGS: dict[str, tuple[object, dict]] = {
+    # a gradient penalty needs a critic without batch norm
+    "wgan_gp": ({"name": "cnn", "channels": [8, 16], "norm": "layer"}, {}),
+}
 
 
 def _images(n: int = 32):

@@ -17,6 +17,7 @@ INPUTS = {
     "mlp": VECTOR + IMAGES,
     "cnn": IMAGES,
     "resnet": IMAGES,
+    "dcgan_disc": IMAGES,
     "rnn": SEQUENCE,
     "lstm": SEQUENCE,
     "gru": SEQUENCE,

@@ -32,6 +32,7 @@ class LoadOptions:
     test_fraction: float = 0.2
     normalize: bool = True
     where: str = "data"
+    train_classes: tuple[int, ...] | None = None
 
     def kwargs(self) -> dict[str, Any]:
         """These options as :func:`make_bundle` keyword arguments."""
@@ -168,12 +169,15 @@ def make_bundle(
     x_test: ArrayLike | None = None,
     y_test: ArrayLike | None = None,
     where: str = "data",
+    train_classes: Sequence[int] | None = None,
 ) -> DataBundle:
     """Check, encode, split (stratified, seeded) and normalize ``x`` (N, ...) with labels ``y`` (N,).
 
     With ``x_test`` the source's own test split is kept and ``test_fraction`` is ignored. Labels
     become int64 codes 0..K-1; without ``class_names`` the sorted original values name the classes.
-    Inputs become float32 (int64 for kind "tokens", which is never normalized).
+    Inputs become float32 (int64 for kind "tokens", which is never normalized). ``train_classes``
+    (class indices) keeps only those classes in train and val while test keeps every class: the
+    one-class / novelty-detection setup, with normalization statistics from the kept classes only.
     """
     # Tensors stay tensors (no copy off the GPU); anything else becomes an array with a .shape.
     x = x if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -204,6 +208,8 @@ def make_bundle(
     n = len(x)
     fractions = [val_fraction] if has_test else [val_fraction, test_fraction]
     parts = split_indices(n, labels[0] if labels else None, fractions, seed)
+    if train_classes is not None:
+        parts[:2] = keep_classes(parts[:2], labels[0] if labels else None, train_classes, len(names), where)
     if len(parts[0]) == 0:
         raise DataError(
             f"training split at {where}: expected at least one training sample, got 0 of {n}. "
@@ -211,6 +217,18 @@ def make_bundle(
         )
     info = DataInfo(kind, tuple(x.shape[1:]), len(names), names, name=name)
     return _assemble(x, x_test, labels, parts, info, normalize)
+
+
+def keep_classes(parts: list[np.ndarray], labels: np.ndarray | None, classes: Sequence[int], num_classes: int,
+                 where: str) -> list[np.ndarray]:
+    """``parts`` (index arrays) restricted to samples whose label is one of ``classes``."""
+    if labels is None or not classes or any(not 0 <= int(c) < num_classes for c in classes):
+        raise ConfigError(
+            f"train_classes at {where}.train_classes: expected a non-empty list of class indices in 0..{num_classes - 1} "
+            f"of a labelled dataset, got {list(classes)!r}{'' if labels is not None else ' for unlabelled data'}. "
+            "Name the normal classes by index, e.g. train_classes: [0]."
+        )
+    return [idx[np.isin(labels[idx], np.asarray(classes))] for idx in parts]
 
 
 def _assemble(

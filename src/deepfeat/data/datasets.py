@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from deepfeat.data.bundle import LoadOptions
 from deepfeat.data.splits import DataBundle
+from deepfeat.errors import ConfigError
 from deepfeat.registry import Registry
 
 DATASETS: Registry[DataBundle] = Registry("dataset")
@@ -57,14 +58,24 @@ def load_dataset(
     test_fraction: float = 0.2,
     normalize: bool = True,
     where: str = "data",
+    train_classes: list[int] | None = None,
 ) -> DataBundle:
     """Load a registered dataset as a :class:`DataBundle` (a built bundle is returned unchanged).
 
     ``test_fraction`` applies only to sources without their own test split. Splits are seeded and
-    stratified; normalization statistics come from the training split.
+    stratified; normalization statistics come from the training split. ``train_classes`` keeps
+    only those class indices in train and val (test keeps all: the one-class setup).
     """
-    options = LoadOptions(seed, val_fraction, test_fraction, normalize, where)
-    return DATASETS.build(spec, where=where, options=options)
+    kept = tuple(int(c) for c in train_classes) if train_classes is not None else None
+    options = LoadOptions(seed, val_fraction, test_fraction, normalize, where, kept)
+    bundle = DATASETS.build(spec, where=where, options=options)
+    train_y = getattr(bundle.train, "y", None)
+    if kept is not None and (train_y is None or not set(train_y.unique().tolist()) <= set(kept)):
+        raise ConfigError(
+            f"train_classes at {where}.train_classes: expected a labelled in-memory dataset, got "
+            f"{spec!r}, which does not support it. Remove train_classes or use another source."
+        )
+    return bundle
 
 
 def available_datasets() -> list[dict[str, Any]]:

@@ -25,6 +25,8 @@ class DataInfo:
         class_names: one label per class, for plots.
         mean, std: per-channel (image/sequence) or per-feature (vector) normalization, or None.
         name: the dataset's registry name or path.
+        tokenizer: for kind "tokens", the fitted tokenizer (``{name, max_length, vocab, ...}``, see
+            :mod:`deepfeat.data.tokenize`), so new text can be encoded as in training; else None.
     """
 
     kind: Kind
@@ -34,6 +36,7 @@ class DataInfo:
     mean: list[float] | None = None
     std: list[float] | None = None
     name: str = ""
+    tokenizer: dict[str, Any] | None = None
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the training-split normalization to a batch ``(B, *input_shape)``."""

@@ -1,5 +1,12 @@
-"""Evaluators: pure functions over features (probes, kNN, ...), registered as metrics."""
+"""Evaluators: pure functions over features (probes, kNN, clustering, few-label curves, health) and the protocol."""
 
+from deepfeat.eval.cluster import cluster_scores
+from deepfeat.eval.fewshot import fewshot_accuracy
+from deepfeat.eval.health import effective_rank, feature_health, normalized_std
 from deepfeat.eval.probes import EVALUATORS, knn_accuracy, linear_probe
+from deepfeat.eval.protocol import PROTOCOLS, fingerprint, resolve_protocols, run_protocol
 
-__all__ = ["EVALUATORS", "knn_accuracy", "linear_probe"]
+__all__ = [
+    "EVALUATORS", "PROTOCOLS", "cluster_scores", "effective_rank", "feature_health", "fewshot_accuracy",
+    "fingerprint", "knn_accuracy", "linear_probe", "normalized_std", "resolve_protocols", "run_protocol",
+]

@@ -3,5 +3,8 @@
 from deepfeat.learners.base import Learner, StepContext
 from deepfeat.learners.build import LEARNERS, build_learner
 from deepfeat.learners.supervised import Classifier
+from deepfeat.learners import simclr, transfer  # noqa: F401,E402  (registers simclr, transfer)
+from deepfeat.learners import autoencoder, contractive, denoising, sparse, vae  # noqa: F401  (registration)
+from deepfeat.learners import gan  # noqa: F401,E402  (registers dcgan, wgan_gp, mlp_gan)
 
 __all__ = ["LEARNERS", "Classifier", "Learner", "StepContext", "build_learner"]

@@ -21,6 +21,8 @@ from deepfeat.nn.params import decay_parameter_names, split_decay_params, weight
 from deepfeat.nn.regularizers import REGULARIZERS, WeightPenalty, get_regularizer
 from deepfeat.nn.rnn import RNNEncoder
 from deepfeat.nn.tcn import TCNEncoder, TemporalBlock
+from deepfeat.nn.text import TextRNNEncoder, TextTCNEncoder, masked_mean
+from deepfeat.nn.pretrained_text import PretrainedTextEncoder
 
 __all__ = [
     "ACTIVATIONS", "ActivationSpec", "Family", "activation_family", "get_activation",
@@ -32,4 +34,5 @@ __all__ = [
     "decay_parameter_names", "split_decay_params", "weight_tensors",
     "REGULARIZERS", "WeightPenalty", "get_regularizer",
     "RNNEncoder", "TCNEncoder", "TemporalBlock",
+    "TextRNNEncoder", "TextTCNEncoder", "masked_mean", "PretrainedTextEncoder",
 ]

@@ -50,6 +50,7 @@ def write_report(run_dir: str | os.PathLike[str], *, last_epochs: int = 5) -> Pa
         _header(run),
         "".join(f'<div class="notice">{escape(n)}</div>' for n in notices),
         _cards(results or {}, rows or []),
+        _diagnostics(results or {}),
         _data(results or {}),
         _evaluations(results or {}),
         _plots(run, entries),
@@ -157,6 +158,22 @@ def _cards(results: dict[str, Any], rows: list[Row]) -> str:
         f'<div class="value">{escape(value)}</div><div class="note">{escape(note)}</div></div>'
         for label, value, note, cls in cards
     ) + "</div>"
+
+
+def _diagnostics(results: dict[str, Any]) -> str:
+    """The verdicts of ``diagnostics`` (when it was on): warnings highlighted, each with its remedy."""
+    findings = results.get("diagnostics")
+    if not isinstance(findings, list):
+        return ""
+    if not findings:
+        return _section("Diagnostics", "<p>No problems found: no dead or saturated units, vanishing or exploding "
+                                       "gradients, loss spikes, plateau or overfitting.</p>")
+    items = "".join(
+        f'<div class="notice"><strong>{escape(str(f.get("severity", "")))}</strong> '
+        f'{escape(str(f.get("layer") or ""))}{": " if f.get("layer") else ""}{escape(str(f.get("evidence", "")))}'
+        f' <span class="small">({escape(str(f.get("cause", "")))})</span><br>\u2192 {escape(str(f.get("remedy", "")))}</div>'
+        if isinstance(f, dict) else "" for f in findings)
+    return _section("Diagnostics", items)
 
 
 def _data(results: dict[str, Any]) -> str:

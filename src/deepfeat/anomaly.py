@@ -1,0 +1,205 @@
+"""What a user does with a trained autoencoder or VAE: reconstruct, denoise, score anomalies, sample.
+
+Every function takes a run (a :class:`~deepfeat.api.Run` or its folder) and raw inputs
+``(N, *input_shape)`` as the dataset stores them (pixels in [0, 1]); the run's own training
+normalization is applied inside, and outputs come back raw.
+
+    >>> run = deepfeat.load("runs/mnist-anomaly")
+    >>> scores = anomaly_score(run, x)           # (N,), higher = more anomalous
+    >>> flags = predict_anomaly(run, x)          # (N,) 0/1 with the threshold stored in results.json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from deepfeat.api import Run, _data_spec, _write_results, load, load_data
+from deepfeat.data.datasets import load_dataset
+from deepfeat.data.noise import build_noise
+from deepfeat.engine.device import resolve_device, resolve_precision
+from deepfeat.errors import CheckpointError, ConfigError, DataError
+
+RunLike = Run | str | Path
+
+
+def _run(run: RunLike) -> Run:
+    return run if isinstance(run, Run) else load(run)
+
+
+def _require(run: Run, method: str) -> None:
+    if not hasattr(run.learner, method):
+        kinds = "vae" if method == "interpolate" else "vae, dcgan, wgan_gp or mlp_gan" if method == "sample" else "autoencoder, denoising, sparse, contractive or vae"
+        raise ConfigError(
+            f"run {run.dir.name}: expected a learner with {method}() ({kinds}), got learner "
+            f"'{run.config.learner['name']}'. Train one with learner: {kinds.split(',')[0]}."
+        )
+
+
+def _inputs(run: Run, x: Any) -> torch.Tensor:
+    """Raw inputs ``(N, *input_shape)`` as float32 on the learner's device, shape-checked."""
+    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
+    if tuple(xt.shape[1:]) != tuple(run.info.input_shape):
+        raise DataError(
+            f"inputs for run {run.dir.name}: expected shape (N, {', '.join(map(str, run.info.input_shape))}), "
+            f"got {tuple(xt.shape)}. Pass samples shaped like the training data."
+        )
+    return xt.to(next(run.learner.parameters()).device)
+
+
+def _batched(run: Run, x: Any, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 1024) -> np.ndarray:
+    """``fn`` over raw inputs ``x`` (N, *input_shape), normalized on the way in, batch by batch."""
+    xt = _inputs(run, x)
+    run.learner.eval()
+    with torch.no_grad():
+        outs = [fn(run.info.normalize(xt[i:i + batch_size])).float().cpu().numpy() for i in range(0, len(xt), batch_size)]
+    return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+
+
+def reconstruct(run: RunLike, x: Any, batch_size: int = 1024) -> np.ndarray:
+    """Reconstructions ``(N, *input_shape)``; for a denoising autoencoder, the denoised inputs."""
+    r = _run(run)
+    _require(r, "reconstruct")
+    return _batched(r, x, lambda b: r.learner.scale.to_raw(r.learner.reconstruct(b)), batch_size)
+
+
+denoise = reconstruct
+
+
+def corrupt(run: RunLike, x: Any, noise: Any = None, seed: int = 0) -> np.ndarray:
+    """``x`` corrupted by ``noise`` (a :mod:`deepfeat.data.noise` spec; default: the run's own noise)."""
+    r = _run(run)
+    module = build_noise(noise) if noise is not None else getattr(r.learner, "noise", None)
+    if module is None:
+        raise ConfigError(f"corrupt for run {r.dir.name}: expected a noise spec such as {{name: gaussian, sigma: 0.5}}, "
+                          "got none and the run was not trained with noise.")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return module(torch.as_tensor(np.asarray(x), dtype=torch.float32)).numpy()
+
+
+def anomaly_score(run: RunLike, x: Any, batch_size: int = 1024) -> np.ndarray:
+    """Per-sample anomaly scores ``(N,)``: reconstruction error, or the negative ELBO for a VAE."""
+    r = _run(run)
+    _require(r, "score_samples")
+    return _batched(r, x, r.learner.score_samples, batch_size)
+
+
+def stored_threshold(run: RunLike) -> float:
+    """The threshold calibrated after training (``results.json``: ``evaluations.anomaly.threshold``)."""
+    r = _run(run)
+    anomaly = r.results.get("evaluations", {}).get("anomaly", {})
+    if "threshold" not in anomaly:
+        raise CheckpointError(f"run {r.dir}: expected a calibrated threshold in results.json, found none. "
+                              f"Run `deepfeat score {r.dir} --quantile 0.95 ...` to calibrate one.")
+    return float(anomaly["threshold"])
+
+
+def predict_anomaly(run: RunLike, x: Any, threshold: float | None = None) -> np.ndarray:
+    """0/1 decisions ``(N,)``: 1 where the score exceeds ``threshold`` (default: the stored one)."""
+    r = _run(run)
+    limit = stored_threshold(r) if threshold is None else float(threshold)
+    return (anomaly_score(r, x) > limit).astype(np.int64)
+
+
+def calibrate(run: RunLike, *, quantile: float | None = None, contamination: float | None = None) -> dict[str, Any]:
+    """Re-calibrate the threshold on the run's clean validation split and store it in ``results.json``."""
+    from deepfeat.ae_evaluation import calibrate as calibrate_on
+
+    r = _run(run)
+    _require(r, "score_samples")
+    precision = resolve_precision("fp32", resolve_device(r.config.training.device), r.learner)
+    r.learner.to(precision.device)
+    result = calibrate_on(r.learner, load_data(r.config), precision, quantile=quantile, contamination=contamination)
+    evaluations = r.results.setdefault("evaluations", {})
+    evaluations["anomaly"] = {**evaluations.get("anomaly", {}), **result}
+    _write_results(r.paths, r.results)
+    return result
+
+
+def sample(run: RunLike, n: int = 64, seed: int = 0) -> np.ndarray:
+    """``n`` samples from a VAE's prior (decoded) or a GAN's generator: ``(n, *input_shape)``, data space."""
+    r = _run(run)
+    _require(r, "sample")
+    if not hasattr(r.learner, "scale"):  # a GAN (dcgan, wgan_gp, mlp_gan) samples in data space itself
+        return r.learner.sample(n, seed=seed).float().cpu().numpy()
+    out = r.learner.sample(n, torch.Generator().manual_seed(seed))
+    return r.learner.scale.to_raw(out).float().cpu().numpy()
+
+
+def interpolate(run: RunLike, x_a: Any, x_b: Any, steps: int = 8) -> np.ndarray:
+    """Decodes along the latent line from each ``x_a`` to ``x_b`` (N, ...): ``(N, steps, *input_shape)``."""
+    r = _run(run)
+    _require(r, "interpolate")
+    a, b = (r.info.normalize(_inputs(r, x)) for x in (x_a, x_b))
+    with torch.no_grad():
+        out = r.learner.eval().interpolate(a, b, steps)
+    return r.learner.scale.to_raw(out.flatten(0, 1)).view(out.shape).cpu().numpy()
+
+
+def load_raw(data: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every sample of a dataset name or file, raw (no normalization, no split): ``(N, ...)`` and labels."""
+    bundle = load_dataset(_data_spec(data), val_fraction=0.0, test_fraction=0.0, normalize=False)
+    splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
+    xs = [s.x.numpy() for s in splits]
+    ys = [s.y.numpy() for s in splits if s.y is not None]
+    return np.concatenate(xs), (np.concatenate(ys) if len(ys) == len(xs) else None)
+
+
+def save_array(values: np.ndarray, out: str | Path) -> Path:
+    """Write ``values`` to ``.npy``, or, for images ``(N, C, H, W)``, a ``.png`` grid of the first 64."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, values.astype(np.float32))
+    elif out.suffix == ".png" and values.ndim == 4:
+        from deepfeat.reports.ae_plots import image_grid
+
+        image_grid(values[:64], ncols=8).savefig(out, dpi=110, bbox_inches="tight", facecolor="white")
+    else:
+        raise ConfigError(f"output {out}: expected a .npy file (or .png for images), got suffix {out.suffix!r}")
+    return out
+
+
+def denoise_file(run: RunLike, data: Any, out: str | Path, noise: Any = None, seed: int = 0) -> Path:
+    """Denoise every sample of ``data`` into ``out``; with ``noise``, corrupt the clean data first (a demo)."""
+    r = _run(run)
+    x, _ = load_raw(data)
+    if noise is not None:
+        x = corrupt(r, x, noise, seed)
+    return save_array(denoise(r, x), out)
+
+
+def score_file(run: RunLike, data: Any, out: str | Path, quantile: float | None = None,
+               contamination: float | None = None) -> tuple[Path, dict[str, Any]]:
+    """Scores and 0/1 decisions for every sample of ``data`` into ``out`` (.csv: score,anomaly[,label]; .npy: scores).
+
+    With ``quantile`` or ``contamination`` the threshold is first re-calibrated and stored. Returns the
+    path and a summary (samples, flagged fraction, threshold).
+    """
+    r = _run(run)
+    out = Path(out)
+    if out.suffix not in (".csv", ".npy"):
+        raise ConfigError(f"score output {out}: expected a .csv or .npy file name, got suffix {out.suffix!r}")
+    if quantile is not None or contamination is not None:
+        calibrate(r, quantile=quantile, contamination=contamination)
+    x, y = load_raw(data)
+    scores, threshold = anomaly_score(r, x), stored_threshold(r)
+    flags = (scores > threshold).astype(np.int64)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, scores)
+    else:
+        columns = [scores, flags] + ([y] if y is not None else [])
+        header = "score,anomaly" + (",label" if y is not None else "")
+        np.savetxt(out, np.column_stack(columns), delimiter=",", header=header, comments="",
+                   fmt=["%.6g", "%d"] + (["%d"] if y is not None else []))
+    return out, {"samples": len(scores), "flagged": float(flags.mean()) if len(flags) else 0.0, "threshold": threshold}
+
+
+def sample_file(run: RunLike, n: int, out: str | Path, seed: int = 0) -> Path:
+    """``n`` samples of a VAE or GAN run into ``out`` (.npy, or a .png grid for images)."""
+    return save_array(sample(run, n, seed), out)

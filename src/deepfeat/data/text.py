@@ -1,0 +1,145 @@
+"""Text datasets: the SMS Spam Collection, CSV/JSONL files and folders of .txt files, as token ids.
+
+Every source reads raw texts and labels, then :func:`text_bundle` splits them (seeded, stratified,
+the same split :func:`make_bundle` makes), fits the tokenizer on the training texts only, and
+encodes every split as ``(N, max_length)`` int64 ids (DataInfo kind "tokens", never normalized).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from deepfeat.data.bundle import LoadOptions, encode_labels, keep_classes, make_bundle, split_indices, subsample
+from deepfeat.data.datasets import always_available, data_root, register_dataset
+from deepfeat.data.splits import DataBundle
+from deepfeat.data.tokenize import build_tokenizer
+from deepfeat.errors import DataError
+
+SMS_URL = "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"
+SMS_FILE = "SMSSpamCollection"
+SMS_MD5 = "1949b64a224790d01335c2bf8a0e48b2"  # the file inside the official zip (5,574 messages)
+
+TokenizerSpec = dict[str, Any] | str
+
+
+def text_bundle(texts: Sequence[str], labels: Sequence[str], name: str, tokenizer: TokenizerSpec,
+                limit: int | None, options: LoadOptions) -> DataBundle:
+    """Split ``texts`` with ``labels``, fit ``tokenizer`` on the training split, encode all: a bundle."""
+    (codes,), class_names = encode_labels(np.asarray(labels, dtype=str))
+    keep = subsample(codes, limit, options.seed, options.where)
+    texts_arr = np.asarray(texts, dtype=object)
+    if keep is not None:
+        texts_arr, codes = texts_arr[keep], codes[keep]
+    # The split make_bundle will make (a pure function of n, labels, fractions and seed), computed
+    # first so the vocabulary sees training texts only.
+    fractions = [options.val_fraction, options.test_fraction]
+    train = split_indices(len(codes), codes, fractions, options.seed)[0]
+    if options.train_classes is not None:
+        train = keep_classes([train], codes, options.train_classes, len(class_names), options.where)[0]
+    tok = build_tokenizer(tokenizer, where=f"{options.where}.tokenizer").fit(list(texts_arr[train]))
+    bundle = make_bundle(tok.encode(list(texts_arr)), codes, "tokens", name, class_names=class_names,
+                         **options.kwargs())
+    bundle.info.tokenizer = tok.to_dict()
+    return bundle
+
+
+def read_sms_spam(path: Path) -> tuple[list[str], list[str]]:
+    """Texts and labels ("ham"/"spam") from the UCI ``label<TAB>text`` file."""
+    texts, labels = [], []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            label, sep, text = line.rstrip("\n").partition("\t")
+            if not sep:
+                raise DataError(f"SMS line at {path}:{line_no}: expected 'label<TAB>text', got {line[:40]!r}. "
+                                "Use the original SMSSpamCollection file.")
+            labels.append(label)
+            texts.append(text)
+    return texts, labels
+
+
+def download_sms_spam(folder: Path, where: str) -> None:
+    """Fetch the official zip, check the MD5 of its ``SMSSpamCollection`` and save it in ``folder``."""
+    try:
+        with urllib.request.urlopen(SMS_URL, timeout=60) as response:
+            payload = response.read()
+        data = zipfile.ZipFile(io.BytesIO(payload)).read(SMS_FILE)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataError(f"dataset 'sms_spam' at {where}: expected to download {SMS_URL}, got: {exc}. "
+                        f"Check the network, or put {SMS_FILE} into {folder}.") from exc
+    digest = hashlib.md5(data).hexdigest()
+    if digest != SMS_MD5:
+        raise DataError(f"dataset 'sms_spam' at {where}: expected MD5 {SMS_MD5} for {SMS_FILE}, got {digest}. "
+                        "The download is corrupt or changed; retry or fetch it by hand.")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SMS_FILE).write_bytes(data)
+
+
+def _sms_available() -> tuple[bool, str]:
+    path = data_root() / "sms_spam" / SMS_FILE
+    return (True, str(path)) if path.is_file() else (False, f"missing {path}")
+
+
+@register_dataset("sms_spam", aliases=("sms",), available=_sms_available)
+def sms_spam(root: str | None = None, download: bool = False, tokenizer: TokenizerSpec = "word",
+             limit: int | None = None, *, options: LoadOptions = LoadOptions()) -> DataBundle:
+    """UCI SMS Spam Collection (Almeida et al. 2011): 5,574 messages, ham (86.6%) or spam, as token ids."""
+    folder = data_root(root) / "sms_spam"
+    path = folder / SMS_FILE
+    if not path.is_file():
+        if not download:
+            raise DataError(f"dataset 'sms_spam' at {options.where}: expected the file {path}, got none. Set "
+                            f"{options.where}.root or DEEPFEAT_DATA to the folder holding sms_spam/{SMS_FILE}, "
+                            "or set download: true.")
+        download_sms_spam(folder, options.where)
+    texts, labels = read_sms_spam(path)
+    return text_bundle(texts, labels, "sms_spam", tokenizer, limit, options)
+
+
+def read_text_table(path: Path, text_column: str, label_column: str, where: str) -> tuple[list[str], list[str]]:
+    """Texts and labels from a .csv (with a header row) or .jsonl file (one object per line)."""
+    if not path.is_file():
+        raise DataError(f"text file at {where}.path: expected a .csv or .jsonl file, got no file at {path}. "
+                        "Check the path.")
+    with open(path, newline="", encoding="utf-8") as f:
+        if path.suffix.lower() in (".jsonl", ".ndjson"):
+            rows = [json.loads(line) for line in f if line.strip()]
+        else:
+            rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows):
+        missing = [c for c in (text_column, label_column) if c not in row]
+        if missing:
+            raise DataError(f"text row at {path}:{i + 1}: expected columns {text_column!r} and {label_column!r}, "
+                            f"got {sorted(row)}. Set {where}.text_column / label_column to the right names.")
+    return [str(r[text_column]) for r in rows], [str(r[label_column]) for r in rows]
+
+
+@register_dataset("text_csv", aliases=("text_jsonl",), available=always_available("needs path"))
+def text_csv(path: str, text_column: str = "text", label_column: str = "label", tokenizer: TokenizerSpec = "word",
+             limit: int | None = None, *, options: LoadOptions = LoadOptions()) -> DataBundle:
+    """Labelled texts from a CSV (header row) or JSONL file with a text and a label column."""
+    texts, labels = read_text_table(Path(path).expanduser(), text_column, label_column, options.where)
+    return text_bundle(texts, labels, Path(path).stem, tokenizer, limit, options)
+
+
+@register_dataset("text_folder", available=always_available("needs root"))
+def text_folder(root: str, tokenizer: TokenizerSpec = "word", limit: int | None = None, *,
+                options: LoadOptions = LoadOptions()) -> DataBundle:
+    """One sub-folder per class holding one UTF-8 ``.txt`` file per document (e.g. ``root/spam/1.txt``)."""
+    base = Path(root).expanduser()
+    files = sorted(base.glob("*/*.txt"))
+    if not files:
+        raise DataError(f"text folder at {options.where}.root: expected <class>/<doc>.txt files under {base}, "
+                        "got none. Put one sub-folder per class with .txt files in it.")
+    texts = [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    return text_bundle(texts, [f.parent.name for f in files], base.name, tokenizer, limit, options)

@@ -1,0 +1,173 @@
+"""Autoencoders: any encoder, a bottleneck code, and the decoder that mirrors the encoder.
+
+``x (B, *input_shape) -> encoder -> Linear -> code (B, code_dim) -> decoder -> reconstruction``,
+trained to reproduce the clean input (Hinton & Salakhutdinov 2006). One concrete class covers the
+plain, denoising (a corruption of the input, Vincent et al. 2008), sparse and contractive variants:
+they differ only in the parts they plug in (``noise``, ``code_penalty``), registered by name in
+their own modules. ``embed`` returns the code; ``score_samples`` the per-sample reconstruction
+error that anomaly detection thresholds.
+
+Inputs arrive normalized with the training statistics; corruption and the Bernoulli likelihood
+work on raw values (pixels in [0, 1]), which :class:`InputScale` recovers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepfeat.data.info import DataInfo
+from deepfeat.data.noise import build_noise
+from deepfeat.errors import DataError
+from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.build import LEARNERS
+from deepfeat.nn.activations import get_activation
+from deepfeat.nn.decoders import build_decoder
+from deepfeat.nn.encoder import build_encoder, check_choice, check_positive_int
+from deepfeat.nn.init import init_module
+
+LIKELIHOODS = ("gaussian", "bernoulli")
+
+# A code penalty maps (corrupted input, code) to a scalar added to the loss (sparsity, contraction).
+CodePenalty = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class InputScale(nn.Module):
+    """The dataset's normalization and its inverse: ``to_raw(x) = x * std + mean``, ``from_raw`` back."""
+
+    def __init__(self, info: DataInfo) -> None:
+        super().__init__()
+        ndim = len(info.input_shape) + 1
+        shape = (1, -1) if info.kind == "vector" else (1, -1) + (1,) * (ndim - 2)
+        mean = torch.tensor(info.mean if info.mean is not None else [0.0]).view(shape)
+        std = torch.tensor(info.std if info.std is not None else [1.0]).view(shape)
+        # Not persistent: rebuilt from the DataInfo every model carries, so weights files stay clean.
+        self.register_buffer("mean", mean.float(), persistent=False)
+        self.register_buffer("std", std.float(), persistent=False)
+
+    def to_raw(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
+
+    def from_raw(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def bernoulli_target(scale: InputScale, x: torch.Tensor, learner: str) -> torch.Tensor:
+    """Raw values of ``x`` as Bernoulli targets; a :class:`DataError` unless they lie in [0, 1]."""
+    raw = scale.to_raw(x).float()
+    if raw.min() < -1e-4 or raw.max() > 1 + 1e-4:
+        raise DataError(
+            f"learner '{learner}' with likelihood 'bernoulli': expected raw inputs in [0, 1], got values in "
+            f"[{raw.min():.3g}, {raw.max():.3g}]. Use likelihood: gaussian, or scale the data to [0, 1]."
+        )
+    return raw.clamp(0, 1)
+
+
+def mean_output(output: torch.Tensor, likelihood: str, scale: InputScale) -> torch.Tensor:
+    """The decoder's expected reconstruction in the (normalized) input space."""
+    return scale.from_raw(torch.sigmoid(output.float())) if likelihood == "bernoulli" else output.float()
+
+
+class Autoencoder(Learner):
+    """Encoder -> code -> mirrored decoder, trained to reconstruct the clean input.
+
+    Shapes: ``x (B, *input_shape) -> code (B, code_dim) -> reconstruction (B, *input_shape)``.
+    ``likelihood="gaussian"`` minimizes the mean squared error, ``"bernoulli"`` the binary
+    cross-entropy on raw values in [0, 1]. ``noise`` (a :mod:`deepfeat.data.noise` spec) corrupts
+    the input in training and validation; ``code_penalty`` adds a term on the code.
+    """
+
+    def __init__(self, info: DataInfo, encoder: Any = "mlp", code_dim: int = 32, likelihood: str = "gaussian",
+                 noise: Any = None, code_activation: Any = "identity", code_penalty: CodePenalty | None = None,
+                 name: str = "autoencoder") -> None:
+        super().__init__()
+        self.info, self.name = info, name
+        self.code_dim = check_positive_int(code_dim, f"learner '{name}' code_dim")
+        self.likelihood = check_choice(likelihood, LIKELIHOODS, f"learner '{name}' likelihood")
+        self.scale = InputScale(info)
+        self.encoder = build_encoder(encoder, info.input_shape)
+        self.to_code = nn.Sequential(
+            init_module(nn.Linear(self.encoder.feature_dim, self.code_dim), "auto", "zeros", code_activation),
+            get_activation(code_activation),
+        )
+        self.decoder = build_decoder(self.encoder, self.code_dim)
+        self.noise = build_noise(noise, f"learner '{name}' noise") if noise is not None else None
+        self.code_penalty = code_penalty
+
+    @property
+    def feature_dim(self) -> int:
+        return self.code_dim
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, *input_shape) -> (B, code_dim)``."""
+        return self.to_code(self.encoder(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The code ``(B, code_dim)``."""
+        return self.encode(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``(B, *input_shape)`` in the normalized input space."""
+        return mean_output(self.decoder(code), self.likelihood, self.scale)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """``decode(encode(x))``: ``(B, *input_shape)``, normalized space."""
+        return self.decode(self.encode(x))
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with this learner's noise applied to its raw values (unchanged without noise)."""
+        if self.noise is None:
+            return x
+        return self.scale.from_raw(self.noise(self.scale.to_raw(x)))
+
+    def _errors(self, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Per-element reconstruction loss ``(B, *input_shape)`` of decoder ``output`` against clean ``x``."""
+        if self.likelihood == "bernoulli":
+            target = bernoulli_target(self.scale, x, self.name)
+            return F.binary_cross_entropy_with_logits(output.float(), target, reduction="none")
+        return (output.float() - x.float()) ** 2
+
+    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        x = batch[0]
+        x_in = self.corrupt(x)
+        penalty_fn = self.code_penalty
+        if penalty_fn is not None and getattr(penalty_fn, "needs_input_grad", False):
+            if not torch.is_grad_enabled():
+                penalty_fn = None  # a contractive term needs autograd; validation reports reconstruction only
+            else:
+                x_in = x_in.detach().requires_grad_(True)
+        code = self.encode(x_in)
+        output = self.decoder(code)
+        recon = self._errors(output, x).mean()
+        raw_mse = F.mse_loss(self.scale.to_raw(mean_output(output, self.likelihood, self.scale)), self.scale.to_raw(x))
+        out = {"loss": recon, "recon": recon.detach(), "mse": raw_mse.detach()}
+        if penalty_fn is not None:
+            penalty = penalty_fn(x_in, code)
+            out["loss"] = recon + penalty
+            out["code_penalty"] = penalty.detach()
+        return out
+
+    @torch.no_grad()
+    def score_samples(self, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly score ``(B,)``: each sample's mean reconstruction loss (higher = more anomalous)."""
+        return self._errors(self.decoder(self.encode(x)), x).flatten(1).mean(1)
+
+    def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
+        from deepfeat.ae_evaluation import evaluate_autoencoder
+
+        return evaluate_autoencoder(self, data, precision)
+
+    def plot_run(self, run_dir: Any, data: Any, precision: Any) -> list[Any]:
+        from deepfeat.ae_evaluation import plot_autoencoder
+
+        return plot_autoencoder(self, run_dir, data, precision)
+
+
+@LEARNERS.register("autoencoder", aliases=("ae",))
+def autoencoder(info: DataInfo, encoder: Any = "mlp", code_dim: int = 32, likelihood: str = "gaussian",
+                code_activation: str = "identity") -> Autoencoder:
+    """Autoencoder with a decoder mirroring the encoder (Hinton & Salakhutdinov 2006)."""
+    return Autoencoder(info, encoder, code_dim, likelihood, None, code_activation)

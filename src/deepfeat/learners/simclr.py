@@ -1,0 +1,117 @@
+"""SimCLR: features from two augmented views of each input, without labels (Chen et al. 2020).
+
+``x -> (view1, view2) -> encoder -> h (B, feature_dim) -> projection head -> z (B, projection_dim)``;
+NT-Xent pulls the two views' ``z`` together and pushes other inputs apart. ``embed`` returns ``h``:
+the features before the projection head transfer better than ``z`` (Chen et al. 2020, section 4.2).
+Representation health is logged every step (``feature_std``, ``effective_rank`` of ``h``) and a
+warning is logged when the features collapse.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+
+from deepfeat.data.augment import build_augment
+from deepfeat.data.info import DataInfo
+from deepfeat.engine.callbacks import Callback
+from deepfeat.errors import ConfigError
+from deepfeat.eval.health import effective_rank, normalized_std
+from deepfeat.keys import metric_key
+from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.build import LEARNERS
+from deepfeat.learners.contrastive_losses import nt_xent
+from deepfeat.nn.encoder import build_encoder
+from deepfeat.nn.heads import ProjectionHead
+
+log = logging.getLogger("deepfeat")
+
+
+@LEARNERS.register("simclr", aliases=("contrastive",))
+class SimCLR(Learner):
+    """Contrastive self-supervised learner: NT-Xent on projected views; ``embed(x) -> (B, feature_dim)``.
+
+    ``augment`` is ``"auto"`` (image or sequence augmentations by data kind) or an augmentation spec
+    such as ``{name: image, flip: true}``; views are drawn from a generator seeded by ``seed`` whose
+    state is saved with the weights, so a resumed run sees the same views.
+    """
+
+    def __init__(
+        self,
+        info: DataInfo,
+        encoder: Any = "cnn",
+        temperature: float = 0.5,
+        projection_dim: int = 128,
+        projection_hidden: int = 512,
+        augment: Any = "auto",
+        seed: int = 0,
+        collapse_std: float = 0.05,
+        collapse_rank: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ConfigError(f"learner.temperature: expected a positive number, got {temperature!r}. SimCLR uses 0.1-1.0.")
+        self.temperature, self.collapse_std, self.collapse_rank = temperature, collapse_std, collapse_rank
+        self.encoder = build_encoder(encoder, info.input_shape)
+        self.projector = ProjectionHead(self.encoder.feature_dim, projection_hidden, projection_dim)
+        self.augment = build_augment(augment, info.kind, "learner.augment")
+        self.seed = seed
+        self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
+
+    def views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Two augmented views of ``x (B, ...)``, stacked: ``(2B, ...)``."""
+        return torch.cat([self.augment(x, generator), self.augment(x, generator)])
+
+    def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        h = self.encoder(self.views(x, generator))  # one pass: batch norm sees both views together
+        z = self.projector(h).float()
+        b = x.shape[0]
+        loss = nt_xent(z[:b], z[b:], self.temperature)
+        with torch.no_grad():
+            return {"loss": loss, "feature_std": normalized_std(h.detach()), "effective_rank": effective_rank(h.detach())}
+
+    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        generator = torch.Generator().set_state(self.view_rng.cpu())
+        out = self._step(batch[0], generator)
+        self.view_rng.copy_(generator.get_state())
+        return out
+
+    @torch.no_grad()
+    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        # The same views every epoch, so validation losses are comparable across epochs.
+        return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
+
+    def run_callbacks(self, run_dir: Any) -> list[Callback]:
+        return [CollapseWarning(self.collapse_std, self.collapse_rank)]
+
+
+class CollapseWarning(Callback):
+    """Log a warning when an epoch's features collapse: normalized std or effective rank too low.
+
+    Healthy features have ``feature_std`` near 1 and an effective rank well above a few; a collapsed
+    encoder sends every input to one point (std -> 0) or one direction (rank -> 1).
+    """
+
+    def __init__(self, min_std: float = 0.05, min_rank: float = 2.0) -> None:
+        self.min_std, self.min_rank = min_std, min_rank
+        self.collapsed_epochs: list[int] = []
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        std = logs.get(metric_key("train", "feature_std"))
+        rank = logs.get(metric_key("train", "effective_rank"))
+        if std is None or rank is None or (std >= self.min_std and rank >= self.min_rank):
+            return
+        self.collapsed_epochs.append(epoch + 1)
+        log.warning(
+            "epoch %d: the features are collapsing (normalized std %.3g, min %.3g; effective rank %.3g, min %.3g). "
+            "Try stronger augmentations, a lower learning rate or a higher temperature.",
+            epoch + 1, std, self.min_std, rank, self.min_rank,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"collapsed_epochs": list(self.collapsed_epochs)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.collapsed_epochs = list(state["collapsed_epochs"])

@@ -1,0 +1,170 @@
+"""Low-label evaluation of transfer: test accuracy against labelled samples per class.
+
+For each number of labels per class (1, 5, 10, 50, all) three ways to use them are compared:
+``scratch`` trains the same architecture from random weights, ``linear_probe`` fits a logistic
+regression on the pretrained encoder's frozen features (:func:`deepfeat.eval.probes.linear_probe`),
+``fine_tune`` trains the pretrained encoder and a new head. The subsets are the per-class draws of
+:func:`deepfeat.eval.fewshot.draw_per_class`; networks train for a fixed number of optimizer steps
+whatever the subset size, with the one training loop (:class:`~deepfeat.engine.trainer.Trainer`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepfeat.data.splits import DataBundle, TensorSplit
+from deepfeat.engine.device import Precision
+from deepfeat.engine.inference import collect
+from deepfeat.engine.trainer import Trainer, TrainingConfig, evaluate_split
+from deepfeat.errors import ConfigError
+from deepfeat.eval.fewshot import draw_per_class
+from deepfeat.eval.probes import linear_probe
+from deepfeat.learners.build import build_learner
+from deepfeat.registry import check_kwargs
+from deepfeat.reports.figures import house_style, new_figure, save_figure
+
+METHODS = ("scratch", "linear_probe", "fine_tune")
+
+
+@dataclass
+class LowLabelConfig:
+    """Settings of the low-label evaluation (the transfer learner's ``low_label`` mapping)."""
+
+    labels_per_class: list[int | str] = field(default_factory=lambda: [1, 5, 10, 50, "all"])
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.labels_per_class if k != "all" and not (isinstance(k, int) and k >= 1)]
+        unknown = [m for m in self.methods if m not in METHODS]
+        if bad or unknown or self.steps < 1:
+            raise ConfigError(f"learner.low_label: expected labels_per_class of integers >= 1 or 'all', methods from "
+                              f"{', '.join(METHODS)} and steps >= 1, got {bad or ''} {unknown or ''} steps={self.steps}")
+
+
+def scratch_encoder(encoder: Any) -> Any:
+    """The same architecture with random weights: a backbone spec with ``pretrained: false``."""
+    if isinstance(encoder, Mapping) and str(encoder.get("name", "")).lower() == "backbone":
+        return {**encoder, "pretrained": False}
+    return encoder
+
+
+def low_label_accuracy(data: DataBundle, encoder: Any, options: Mapping[str, Any] | LowLabelConfig,
+                       learner_args: Mapping[str, Any] | None = None, precision: Precision | None = None) -> dict[str, Any]:
+    """Test accuracy ``{method: {labels_per_class: acc}, "time_s": {"method@labels": s}, "settings": {...}}``.
+
+    Flat enough for the run report's results table (rows like ``fine_tune[5]``).
+    """
+    cfg = options if isinstance(options, LowLabelConfig) else LowLabelConfig(**check_kwargs(LowLabelConfig, options, "learner.low_label"))
+    test = data.test if data.test is not None else data.val
+    if test is None or not isinstance(data.train, TensorSplit) or data.train.y is None:
+        raise ConfigError("low-label evaluation: expected an in-memory labelled train split and a test or val split")
+    y = data.train.y.numpy()
+    smallest = int(np.bincount(y).min())
+    counts = [k for k in cfg.labels_per_class if k == "all" or k <= smallest]
+    acc: dict[str, dict[str, float]] = {m: {} for m in cfg.methods}
+    secs: dict[str, float] = {}
+    for k in counts:
+        idx = np.arange(len(y)) if k == "all" else draw_per_class(y, int(k), np.random.default_rng([cfg.seed, int(k), 0]))
+        subset = DataBundle(data.info, TensorSplit(data.train.x[torch.from_numpy(idx)], data.train.y[torch.from_numpy(idx)]))
+        for method in cfg.methods:
+            t0 = time.perf_counter()
+            if method == "linear_probe":
+                acc[method][str(k)] = _probe(data, subset, test, encoder, learner_args, precision, cfg)
+            else:
+                spec = encoder if method == "fine_tune" else scratch_encoder(encoder)
+                acc[method][str(k)] = _train(data, subset, test, spec, learner_args, precision, cfg)
+            secs[f"{method}@{k}"] = round(time.perf_counter() - t0, 2)
+    settings = {**asdict(cfg), "skipped": [k for k in cfg.labels_per_class if k not in counts],
+                "train_samples": len(y), "eval_samples": len(test)}
+    return {**acc, "time_s": secs, "settings": settings}
+
+
+def accuracies(result: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """The ``{method: {labels_per_class: accuracy}}`` part of a :func:`low_label_accuracy` result."""
+    return {m: result[m] for m in METHODS if m in result}
+
+
+def _learner(data: DataBundle, encoder: Any, mode: str, learner_args: Mapping[str, Any] | None) -> Any:
+    return build_learner({"name": "transfer", "mode": mode, **(learner_args or {})}, data.info, encoder)
+
+
+def _train(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, learner_args: Mapping[str, Any] | None,
+           precision: Precision | None, cfg: LowLabelConfig) -> float:
+    learner = _learner(data, encoder, "fine_tune", learner_args)
+    batch = min(cfg.batch_size, len(subset.train))
+    per_epoch = subset.train.num_batches(batch)
+    training = TrainingConfig(epochs=math.ceil(cfg.steps / per_epoch), batch_size=batch, progress="none",
+                              restore_best=False, monitor="train/loss", device=_device(precision),
+                              precision=precision.name if precision else "auto")
+    trainer = Trainer(training, seed=cfg.seed, callbacks=learner.run_callbacks(None))
+    trainer.fit(learner, subset, optimizer={"name": "adamw", "lr": cfg.lr, "weight_decay": 0.01})
+    return evaluate_split(learner, test, "test", trainer.precision)["test/acc"]
+
+
+def _probe(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, learner_args: Mapping[str, Any] | None,
+           precision: Precision | None, cfg: LowLabelConfig) -> float:
+    learner = _learner(data, encoder, "linear_probe", learner_args)
+    precision = precision or Precision(torch.device("cpu"), None, False)
+    learner.to(precision.device)
+    train_z, train_y = collect(learner, subset.train, precision, learner.embed)
+    test_z, test_y = collect(learner, test, precision, learner.embed)
+    return float(linear_probe(train_z, train_y, test_z, test_y, seed=cfg.seed)["accuracy"])
+
+
+def _device(precision: Precision | None) -> str:
+    return "auto" if precision is None else str(precision.device)
+
+
+def low_label_table(result: Mapping[str, Any]) -> str:
+    """A markdown table: one row per method, one column per labels-per-class count."""
+    acc = accuracies(result)
+    counts = list(next(iter(acc.values())).keys())
+    lines = ["| method | " + " | ".join(f"{k}/class" for k in counts) + " |", "|---" * (len(counts) + 1) + "|"]
+    lines += [f"| {m} | " + " | ".join(f"{acc[m][k]:.3f}" for k in counts) + " |" for m in acc]
+    return "\n".join(lines)
+
+
+@house_style
+def low_label_figure(result: Mapping[str, Any]) -> Any:
+    """Test accuracy against labels per class, one line per method ('all' drawn at the right end).
+
+    The numbers themselves are in the run report's results table (rows like ``fine_tune[5]``).
+    """
+    acc = accuracies(result)
+    counts = list(next(iter(acc.values())).keys())
+    fig = new_figure(6.0, 3.8)
+    ax = fig.add_subplot()
+    xs = np.arange(len(counts))
+    for method, values in acc.items():
+        ys = [values[k] for k in counts]
+        ax.plot(xs, ys, marker="o", label=method.replace("_", " "))
+    ax.set_xticks(xs, [str(k) for k in counts])
+    ax.set_xlabel("labelled samples per class")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Accuracy with few labels")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def save_low_label_figure(result: Mapping[str, Any], run_dir: str | Path) -> Path:
+    """Add the low-label plot to a run's report (section "Transfer")."""
+    s = result["settings"]
+    return save_figure(
+        low_label_figure(result), run_dir, "low_label", title="Accuracy against labels per class", section="Transfer",
+        caption=f"Test accuracy on {s['eval_samples']} samples when only k labelled samples per class are used: "
+                f"scratch trains the same network from random weights, linear probe fits a logistic regression on the "
+                f"pretrained features, fine-tune trains the pretrained network ({s['steps']} steps each). "
+                "The gap at small k is what pretraining buys.")

@@ -1,0 +1,128 @@
+"""Encoders over token ids ``(B, T)`` int64 with 0 = padding: embedding + (bi)GRU/LSTM, or + TCN.
+
+Both pool with a masked mean over the real tokens, so how much padding follows a text never changes
+its features: the RNN runs on packed sequences (each direction stops at the text's own end) and the
+TCN's convolutions are causal (a step never sees the padding after it). ``vocab_size`` is the number
+of embedding rows: it must be at least the tokenizer's vocabulary size (its ``max_size``, 20000 by
+default for both).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from deepfeat.errors import DataError
+from deepfeat.nn.activations import ActivationSpec
+from deepfeat.nn.encoder import ENCODERS, Encoder, check_choice, check_dropout, check_positive_int
+from deepfeat.nn.init import init_module
+from deepfeat.nn.rnn import _CELLS
+from deepfeat.nn.tcn import TCNEncoder
+
+PAD_ID = 0
+
+
+def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``h`` (B, T, D) over the steps where ``mask`` (B, T) is true: ``(B, D)`` (0 for empty rows)."""
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+class _TokenEncoder(Encoder):
+    """Shared part of the token encoders: the (B, T) input check and the padded embedding."""
+
+    def _embedding(self, vocab_size: int, embed_dim: int) -> None:
+        # padding_idx keeps the <pad> row at zero and out of the gradient.
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
+        nn.init.normal_(self.embed.weight, std=embed_dim**-0.5)
+        with torch.no_grad():
+            self.embed.weight[PAD_ID].zero_()
+
+    def embed_tokens(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings ``(B, T, E)`` and the mask of real tokens ``(B, T)`` of ids ``x`` (B, T)."""
+        self.check_input(x)
+        if x.dtype not in (torch.int64, torch.int32):
+            raise DataError(f"input to the {self.name} encoder: expected token ids (int64), got {x.dtype}. "
+                            "Load text through a text dataset (kind 'tokens'), which yields int64 ids.")
+        top = int(x.max()) if x.numel() else 0
+        if top >= self.embed.num_embeddings:
+            raise DataError(f"input to the {self.name} encoder: expected token ids < vocab_size="
+                            f"{self.embed.num_embeddings}, got {top}. Raise encoder.vocab_size to the "
+                            "tokenizer's max_size or lower data.tokenizer.max_size.")
+        return self.embed(x), x != PAD_ID
+
+
+class TextRNNEncoder(_TokenEncoder):
+    """Token embedding + stacked (bi)GRU/LSTM + masked mean pooling: ``(B, T) -> (B, feature_dim)``.
+
+    ``feature_dim = hidden_size * (2 if bidirectional else 1)``. GRU: Cho et al. 2014; LSTM:
+    Hochreiter & Schmidhuber 1997.
+    """
+
+    name = "text_rnn"
+
+    def __init__(self, input_shape: Sequence[int], vocab_size: int = 20000, embed_dim: int = 64,
+                 cell: str = "gru", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
+                 dropout: float = 0.0, weight_init: Any = "auto") -> None:
+        super().__init__()
+        self._setup(
+            input_shape, "(T)", vocab_size=check_positive_int(vocab_size, "text_rnn vocab_size"),
+            embed_dim=check_positive_int(embed_dim, "text_rnn embed_dim"),
+            cell=check_choice(cell, tuple(_CELLS), "text_rnn cell"),
+            hidden_size=check_positive_int(hidden_size, "text_rnn hidden_size"),
+            num_layers=check_positive_int(num_layers, "text_rnn num_layers"), bidirectional=bool(bidirectional),
+            dropout=check_dropout(dropout, "text_rnn dropout"), weight_init=weight_init,
+        )
+        cfg = self.config
+        self._embedding(vocab_size, embed_dim)
+        self.rnn = _CELLS[cfg["cell"]](embed_dim, hidden_size, num_layers, batch_first=True,
+                                       dropout=cfg["dropout"] if num_layers > 1 else 0.0,
+                                       bidirectional=cfg["bidirectional"])
+        init_module(self.rnn, weight_init, "zeros", activation="sigmoid")
+        self.drop = nn.Dropout(cfg["dropout"])
+        self.feature_dim = hidden_size * (2 if cfg["bidirectional"] else 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T) -> (B, feature_dim)``."""
+        emb, mask = self.embed_tokens(x)
+        # Packing makes the backward direction start at each text's last real token, not in the padding.
+        lengths = mask.sum(1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(self.drop(emb), lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T, dirs * H)
+        return masked_mean(h, mask)
+
+
+class TextTCNEncoder(_TokenEncoder):
+    """Token embedding + causal dilated residual blocks (Bai et al. 2018) + masked mean pooling.
+
+    ``(B, T) -> (B, channels[-1])``; the blocks are those of the ``tcn`` encoder, over ``(B, E, T)``.
+    """
+
+    name = "text_tcn"
+
+    def __init__(self, input_shape: Sequence[int], vocab_size: int = 20000, embed_dim: int = 64,
+                 channels: Sequence[int] = (64, 64, 64), kernel_size: int = 3, dropout: float = 0.0,
+                 activation: ActivationSpec = "relu", norm: Any = "none", weight_init: Any = "auto") -> None:
+        super().__init__()
+        self._setup(input_shape, "(T)", vocab_size=check_positive_int(vocab_size, "text_tcn vocab_size"),
+                    embed_dim=check_positive_int(embed_dim, "text_tcn embed_dim"), channels=channels,
+                    kernel_size=kernel_size, dropout=dropout, activation=activation, norm=norm,
+                    weight_init=weight_init)
+        self._embedding(vocab_size, embed_dim)
+        self.tcn = TCNEncoder((embed_dim, self.input_shape[0]), channels=channels, kernel_size=kernel_size,
+                              dropout=dropout, activation=activation, norm=norm, weight_init=weight_init)
+        self.feature_dim = self.tcn.feature_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T) -> (B, feature_dim)``."""
+        emb, mask = self.embed_tokens(x)
+        h = self.tcn.blocks(emb.transpose(1, 2))  # (B, C, T), causal: padding never leaks backwards
+        return masked_mean(h.transpose(1, 2), mask)
+
+
+ENCODERS.add("text_rnn", TextRNNEncoder, aliases=("text_gru",))
+ENCODERS.add("text_tcn", TextTCNEncoder, aliases=("text_cnn",))

@@ -1,0 +1,162 @@
+"""Transfer learning: backbones load saved weights exactly, freezing freezes, LRs are discriminative."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import deepfeat
+from deepfeat.data.bundle import from_arrays
+from deepfeat.data.datasets import load_dataset
+from deepfeat.engine.export import export_model
+from deepfeat.engine.trainer import Trainer, TrainingConfig
+from deepfeat.errors import CheckpointError, ConfigError
+from deepfeat.learners.base import StepContext
+from deepfeat.learners.build import build_learner
+from deepfeat.lowlabel import (
+    accuracies,
+    low_label_accuracy,
+    low_label_table,
+    save_low_label_figure,
+)
+from deepfeat.nn.backbones import IMAGENET_MEAN, IMAGENET_STD, BackboneEncoder
+
+SMALL_CNN = {"name": "cnn", "channels": [8, 16]}
+
+
+def _reference(source: str) -> nn.Module:
+    if source.startswith("timm:"):
+        timm = pytest.importorskip("timm")
+        return timm.create_model("resnet18", pretrained=False, num_classes=10)
+    import torchvision
+
+    return torchvision.models.resnet18(num_classes=10)
+
+
+@pytest.mark.parametrize("source,suffix", [("torchvision:resnet18", ".pt"), ("timm:resnet18", ".safetensors")])
+def test_weights_file_gives_identical_features(source: str, suffix: str, tmp_path) -> None:
+    reference = _reference(source).eval()
+    with torch.no_grad():  # non-trivial batch-norm statistics, so a skipped buffer would show
+        for m in reference.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    path = tmp_path / f"weights{suffix}"
+    if suffix == ".pt":
+        torch.save(reference.state_dict(), path)
+    else:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(path))
+    encoder = BackboneEncoder((3, 32, 32), source, weights=str(path), image_size=32, input_norm="backbone").eval()
+    x = torch.rand(4, 3, 32, 32)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    reference.fc = nn.Identity()
+    with torch.no_grad():
+        expected = reference((x - mean) / std)
+        got = encoder(x)
+    assert encoder.feature_dim == 512
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_missing_weights_say_what_was_tried(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache: torchvision must try the network
+    with pytest.raises(CheckpointError, match="encoder.weights") as err:
+        BackboneEncoder((1, 8, 8), "torchvision:resnet18", pretrained=True)
+    assert "torchvision download failed" in str(err.value) and "pretrained: false" in str(err.value)
+    with pytest.raises(CheckpointError, match="not found"):
+        BackboneEncoder((1, 8, 8), "torchvision:resnet18", weights=str(tmp_path / "missing.pt"))
+    with pytest.raises(ConfigError, match="timm:<name>"):
+        BackboneEncoder((1, 8, 8), str(tmp_path))
+
+
+@pytest.mark.parametrize("encoder,shape,kind", [
+    ({"name": "mlp", "hidden": [16]}, (12,), "vector"),
+    ({"name": "rnn", "hidden_size": 8, "num_layers": 2}, (2, 10), "sequence"),
+    (SMALL_CNN, (1, 8, 8), "image"),
+])
+def test_deepfeat_run_as_backbone(encoder, shape, kind, tmp_path) -> None:
+    x = torch.randn(40, *shape)
+    data = from_arrays(x.numpy(), (np.arange(40) % 3), kind=kind, val_fraction=0.0, test_fraction=0.0)
+    source = build_learner("classifier", data.info, encoder).eval()
+    export_model(source, data.info, "classifier", encoder, tmp_path / "run" / "model")
+    learner = build_learner({"name": "transfer", "mode": "partial"}, data.info,
+                            {"name": "backbone", "source": str(tmp_path / "run")}).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(learner.embed(x[:5]), source.embed(x[:5]))
+    assert learner.head[-1].out_dim == 3 and learner.trainable_top == 1
+
+
+def test_input_adaptation_channels_and_size(tmp_path) -> None:
+    data = from_arrays(np.random.rand(20, 1, 16, 16), np.arange(20) % 2, kind="image", val_fraction=0.0, test_fraction=0.0)
+    export_model(build_learner("classifier", data.info, SMALL_CNN), data.info, "classifier", SMALL_CNN, tmp_path)
+    gray = BackboneEncoder((1, 8, 8), str(tmp_path)).eval()
+    colour = BackboneEncoder((3, 8, 8), str(tmp_path)).eval()
+    x = torch.rand(3, 1, 8, 8)
+    with torch.no_grad():  # a grey image given as three equal channels is averaged back to the same input
+        torch.testing.assert_close(colour(x.expand(-1, 3, -1, -1)), gray(x))
+    assert gray.adapt(x).shape == (3, 1, 16, 16)
+
+
+def _partial_learner(mode: str = "partial", **kw):
+    data = load_dataset("digits", val_fraction=0.0, test_fraction=0.0)
+    learner = build_learner({"name": "transfer", "mode": mode, "trainable_blocks": 1, **kw}, data.info, SMALL_CNN)
+    assert len(learner.blocks) == 2  # one block per conv stage
+    return learner, data
+
+
+def test_freezing_really_freezes() -> None:
+    learner, data = _partial_learner()
+    frozen = dict(learner.frozen_blocks()[0][1].named_buffers()) | dict(learner.frozen_blocks()[0][1].named_parameters())
+    before = {k: v.clone() for k, v in frozen.items()}
+    top = learner.blocks[-1][1]
+    top_before = [p.clone() for p in top.parameters()]
+    optimizers = learner.configure_optimizers({"name": "adamw", "lr": 1e-2, "weight_decay": 0.1})
+    learner.train()
+    for x, y in data.train.batches(64, shuffle=True, generator=torch.Generator().manual_seed(0)):
+        learner.update((x, y), optimizers, StepContext())
+        assert all(p.grad is None for p in learner.frozen_blocks()[0][1].parameters())
+    for name, value in frozen.items():
+        assert torch.equal(value, before[name]), name  # weights and batch-norm running statistics
+    assert not any(m.training for m in learner.frozen_blocks()[0][1].modules())
+    assert all(not torch.equal(p, q) for p, q in zip(top.parameters(), top_before))
+
+
+def test_discriminative_learning_rates_in_param_groups() -> None:
+    learner, _ = _partial_learner("fine_tune")
+    optimizer = learner.configure_optimizers({"name": "adamw", "lr": 1e-2, "layer_decay": 0.5})[0]
+    lrs = {g["name"].split("/")[0]: g["lr"] for g in optimizer.param_groups}
+    names = [name for name, _ in learner.lr_blocks()]
+    assert list(lrs) == names[::-1]
+    for depth, name in enumerate(reversed(names)):
+        assert lrs[name] == pytest.approx(1e-2 * 0.5**depth)
+
+
+def test_gradual_unfreezing_follows_the_schedule() -> None:
+    learner, data = _partial_learner("gradual", unfreeze_every=2, trainable_blocks=0)
+    bottom = [p.clone() for p in learner.blocks[0][1].parameters()]
+    seen = []
+
+    class Watch(deepfeat.engine.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            seen.append(learner.trainable_top)
+
+    trainer = Trainer(TrainingConfig(epochs=4, batch_size=256, progress="none", restore_best=False, precision="fp32"),
+                      callbacks=learner.run_callbacks(None) + [Watch()])
+    trainer.fit(learner, data, optimizer={"name": "adam", "lr": 1e-2})
+    assert seen == [0, 0, 1, 1]
+    assert all(torch.equal(p, q) for p, q in zip(learner.blocks[0][1].parameters(), bottom))  # never unfrozen
+
+
+def test_low_label_evaluation_table_and_plot(tmp_path) -> None:
+    data = load_dataset("digits", test_fraction=0.3)
+    options = {"labels_per_class": [1, "all"], "steps": 20, "batch_size": 64, "lr": 1e-2}
+    result = low_label_accuracy(data, SMALL_CNN, options)
+    assert set(accuracies(result)) == {"scratch", "linear_probe", "fine_tune"}
+    for method in accuracies(result).values():
+        assert set(method) == {"1", "all"} and all(0.0 <= a <= 1.0 for a in method.values())
+    assert result["fine_tune"]["all"] > 0.6  # all labels, 20 steps: well above chance (0.1)
+    assert "| fine_tune |" in low_label_table(result)
+    assert save_low_label_figure(result, tmp_path).is_file()
