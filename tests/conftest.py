@@ -12,7 +12,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 
 os.environ.setdefault("DEEPFEAT_DATA", str(SHARED_DATA))
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# The suite runs on two pytest-xdist workers (one per core of the 2-core CI machines), each with
+# one torch thread: the tests' small models gain nothing from intra-op threads, and two workers
+# with two threads each would oversubscribe the cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

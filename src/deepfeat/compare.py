@@ -43,6 +43,7 @@ class Variant:
 
     label: str
     overrides: list[str]
+    position: tuple[int, ...] = ()  # index of its value along each grid key, then among the named variants
 
 
 @dataclass
@@ -52,6 +53,7 @@ class CompareResult:
     dir: Path
     rows: list[dict[str, Any]]
     runs: list[dict[str, Any]] = field(default_factory=list)
+    styles: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def report(self) -> Path:
@@ -86,12 +88,23 @@ def make_variants(spec: CompareConfig) -> list[Variant]:
     named = list(spec.variants.items()) or [("", {})]
     keys = list(spec.grid)
     out = []
-    for combo in itertools.product(*spec.grid.values()):
-        for name, extra in named:
+    for index in itertools.product(*(range(len(v)) for v in spec.grid.values())):
+        combo = [spec.grid[k][i] for k, i in zip(keys, index)]
+        for n, (name, extra) in enumerate(named):
             parts = ([name] if name else []) + [f"{k.split('.')[-1]}={value_label(v)}" for k, v in zip(keys, combo)]
             overrides = [f"{k}={json.dumps(v)}" for k, v in [*extra.items(), *zip(keys, combo)]]
-            out.append(Variant(" ".join(parts) or "base", overrides))
+            out.append(Variant(" ".join(parts) or "base", overrides, (*index, n)))
     return out
+
+
+def line_styles(variants: list[Variant]) -> dict[str, tuple[int, int]]:
+    """``label -> (colour, line style)``: the first varying setting picks the colour, the second the style."""
+    if not variants:
+        return {}
+    varying = [d for d in range(len(variants[0].position)) if len({v.position[d] for v in variants}) > 1]
+    if len(varying) >= 2:
+        return {v.label: (v.position[varying[0]], v.position[varying[1]]) for v in variants}
+    return {v.label: (i % 10, i // 10) for i, v in enumerate(variants)}
 
 
 def _folder(label: str, seed: int) -> str:
@@ -112,12 +125,12 @@ def compare(config: Any = None, *, grid: dict[str, list[Any]] | None = None, see
         raise ConfigError("compare: expected a grid to compare, got none. Pass --grid key=v1,v2 "
                           "(e.g. --grid optimizer.lr=0.1,0.01) or add a compare: {grid: ...} section to the config")
     raw = {k: v for k, v in base.to_dict().items() if k != "compare"}
-    jobs = [(v, s, load_config(raw, [*v.overrides, f"seed={base.seed + s}"]))
-            for v in make_variants(spec) for s in range(spec.seeds)]
+    variants = make_variants(spec)
+    jobs = [(v, s, load_config(raw, [*v.overrides, f"seed={base.seed + s}"])) for v in variants for s in range(spec.seeds)]
     root = Path(out) if out else new_run_dir(Path(runs_dir), f"{base.name or base.data['name']}-compare")
     root.mkdir(parents=True, exist_ok=True)
     records = [_run(v.label, s, cfg, root) for v, s, cfg in jobs]
-    result = CompareResult(root, summarize(records, base.training.monitor), records)
+    result = CompareResult(root, summarize(records, base.training.monitor), records, line_styles(variants))
     _write_tables(result)
     write_compare_report(result, base, spec)
     return result
@@ -198,7 +211,7 @@ def _curves_figure(result: CompareResult) -> Path | None:
     metrics = [m for m in CURVE_METRICS if any(m in row for runs in curves.values() for rows in runs for row in rows)]
     if not metrics:
         return None
-    return save_figure(comparison_curves(curves, metrics), result.dir, "compare_curves", title="Curves",
+    return save_figure(comparison_curves(curves, metrics, result.styles), result.dir, "compare_curves", title="Curves",
                        section="Comparison", caption="Mean over seeds per variant (band: min to max over seeds).")
 
 

@@ -24,6 +24,7 @@ from deepfeat.data.datasets import (
 )
 from deepfeat.data.info import DataInfo, Kind
 from deepfeat.data.splits import Batch, DataBundle, Split, StreamSplit, TensorSplit
+from deepfeat.data.tokenize import TOKENIZERS, build_tokenizer, encode_texts
 
 __all__ = [
     "DATASETS",
@@ -35,10 +36,13 @@ __all__ = [
     "Split",
     "StreamSplit",
     "TensorSplit",
+    "TOKENIZERS",
     "available_datasets",
+    "build_tokenizer",
     "check_arrays",
     "check_labels",
     "data_root",
+    "encode_texts",
     "encode_labels",
     "from_arrays",
     "infer_kind",

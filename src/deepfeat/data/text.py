@@ -18,7 +18,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from deepfeat.data.bundle import LoadOptions, encode_labels, keep_classes, make_bundle, split_indices, subsample
+from deepfeat.data.bundle import (
+    LoadOptions,
+    encode_labels,
+    keep_classes,
+    make_bundle,
+    split_indices,
+    subsample,
+)
 from deepfeat.data.datasets import always_available, data_root, register_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.data.tokenize import build_tokenizer

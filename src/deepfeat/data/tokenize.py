@@ -53,7 +53,7 @@ class VocabTokenizer:
         text = text.lower() if self.lowercase else text
         return _WORD.findall(text) if self.level == "word" else list(text)
 
-    def fit(self, texts: Sequence[str]) -> "VocabTokenizer":
+    def fit(self, texts: Sequence[str]) -> VocabTokenizer:
         """Build the vocabulary ``[<pad>, <unk>, most frequent tokens...]`` from ``texts``; returns self."""
         counts = Counter(tok for text in texts for tok in self.tokens(text))
         kept = sorted((t for t, c in counts.items() if c >= self.min_freq), key=lambda t: (-counts[t], t))
@@ -90,7 +90,7 @@ class PretrainedTokenizer:
         self.max_length = max_length
         self.hf = load_hf_tokenizer(self.model)
 
-    def fit(self, texts: Sequence[str]) -> "PretrainedTokenizer":
+    def fit(self, texts: Sequence[str]) -> PretrainedTokenizer:
         return self
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

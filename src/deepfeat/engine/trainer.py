@@ -219,6 +219,11 @@ class Trainer:
         """Under several processes: ``(method, batch) -> learner.<method>(batch)`` through DistributedDataParallel."""
         if not self.dist.enabled:
             return None
+        if type(self.learner).update is not Learner.update and not getattr(self.learner, "supports_ddp", False):
+            raise ConfigError(
+                f"learner {type(self.learner).__name__} under torchrun: expected a learner whose update runs "
+                "through StepContext.call (the default update does), got one with its own update that would "
+                "skip DDP's gradient all-reduce. Train it on one process.")
         from torch.nn.parallel import DistributedDataParallel
 
         on_gpu = self.precision.device.type == "cuda"

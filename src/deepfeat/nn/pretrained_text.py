@@ -88,7 +88,7 @@ class PretrainedTextEncoder(Encoder):
         self.model.requires_grad_(bool(trainable))
         self.train(False)
 
-    def train(self, mode: bool = True) -> "PretrainedTextEncoder":
+    def train(self, mode: bool = True) -> PretrainedTextEncoder:
         """Like ``nn.Module.train``, but a fully frozen model stays in eval mode (no dropout on fixed features)."""
         frozen = not any(p.requires_grad for p in self.model.parameters())
         return super().train(mode and not frozen)

@@ -21,6 +21,7 @@ from deepfeat.reports.figures import PALETTE, house_style, new_figure, save_figu
 from deepfeat.reports.rundir import Row, as_float
 
 MAX_PANELS = 12
+LINESTYLES = ("-", "--", ":", "-.")
 SECTION = "Diagnostic plots"
 
 
@@ -122,21 +123,26 @@ def lr_find_plot(result: LRFindResult, current_lr: float | None = None) -> Figur
 
 
 @house_style
-def comparison_curves(curves: dict[str, list[list[Row]]], metrics: Sequence[str]) -> Figure:
-    """One panel per metric, one line per variant (mean over seeds, band = min..max over seeds)."""
+def comparison_curves(curves: dict[str, list[list[Row]]], metrics: Sequence[str],
+                      styles: dict[str, tuple[int, int]] | None = None) -> Figure:
+    """One panel per metric, one line per variant (mean over seeds, band = min..max over seeds).
+
+    ``styles`` maps a variant to (colour index, line-style index), so a 2-D grid reads as colour x style.
+    """
     ncols = min(3, max(len(metrics), 1))
     nrows = max(1, math.ceil(len(metrics) / ncols))
     fig = new_figure(4.3 * ncols, 3.3 * nrows + 0.5)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    colors = PALETTE if len(curves) <= len(PALETTE) else [None] * len(curves)
+    styles = styles or {label: (i % len(PALETTE), i // len(PALETTE)) for i, label in enumerate(curves)}
     for ax, metric in zip(axes, metrics):
-        for (label, runs), color in zip(curves.items(), colors):
+        for label, runs in curves.items():
+            color, dash = PALETTE[styles[label][0] % len(PALETTE)], LINESTYLES[styles[label][1] % len(LINESTYLES)]
             n = min(len(rows) for rows in runs)
             y = np.array([[as_float(r.get(metric)) for r in rows[:n]] for rows in runs])
             if not n or not np.isfinite(y).any():
                 continue
             x = np.arange(1, n + 1)
-            line, = ax.plot(x, np.nanmean(y, axis=0), color=color, label=label)
+            line, = ax.plot(x, np.nanmean(y, axis=0), color=color, linestyle=dash, label=label)
             if len(runs) > 1:
                 ax.fill_between(x, np.nanmin(y, axis=0), np.nanmax(y, axis=0), color=line.get_color(), alpha=0.15)
         ax.set_title(metric)
