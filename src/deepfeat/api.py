@@ -23,7 +23,7 @@ from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelC
 from deepfeat.engine.checkpoint import atomic_write, load_checkpoint
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.diagnostics import Diagnostics, find_callback
-from deepfeat.engine.distributed import broadcast_object, init_distributed
+from deepfeat.engine.distributed import broadcast_object, init_distributed, local_only
 from deepfeat.engine.export import export_model, export_onnx, load_model
 from deepfeat.engine.inference import iter_outputs
 from deepfeat.engine.lr_find import LRFindResult, lr_range_test
@@ -127,6 +127,13 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
         raise
     if not trainer.dist.is_main:  # rank 0 alone exports, evaluates and reports
         return Run(paths.root, cfg, data.info, learner, {})
+    with local_only():  # ... as one process: its auxiliary trainings must not wait for the other ranks
+        return _finish(cfg, data, learner, paths, state, trainer, fit_result)
+
+
+def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
+            trainer: Trainer, fit_result: FitResult) -> Run:
+    """After training: export, evaluate, write results, plot and report."""
     if state is not None and cfg.training.restore_best and paths.best.exists() and fit_result.best_epoch != fit_result.epochs:
         learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
     export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)

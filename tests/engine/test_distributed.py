@@ -100,3 +100,4 @@ def test_nt_xent_gathers_negatives_across_processes(tmp_path: Path) -> None:
     # Each process's slice gets world_size x its share; DDP then averages over the 2 processes.
     torch.testing.assert_close(torch.cat([a0, a1]) / 2, z1.grad)
     torch.testing.assert_close(torch.cat([b0, b1]) / 2, z2.grad)
+

@@ -9,8 +9,9 @@ global batch is ``batch_size * world_size``.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -33,10 +34,26 @@ class DistContext:
         return self.rank == 0
 
 
+_local_only = False
+
+
+@contextmanager
+def local_only() -> Iterator[None]:
+    """Run the block as one process even under torchrun: rank 0's evaluation after training, and
+    the auxiliary models it trains (a GAN's FID classifier, low-label baselines), must not wait for
+    collectives the other ranks never join."""
+    global _local_only
+    previous, _local_only = _local_only, True
+    try:
+        yield
+    finally:
+        _local_only = previous
+
+
 def init_distributed() -> DistContext:
     """Join the process group torchrun describes in the environment (idempotent); a 1-process context otherwise."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if world <= 1 or _local_only:
         return DistContext()
     if not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -48,7 +65,7 @@ def init_distributed() -> DistContext:
 
 def current() -> DistContext:
     """The context of an already initialized process group (or the 1-process one)."""
-    if not (dist.is_available() and dist.is_initialized()):
+    if _local_only or not (dist.is_available() and dist.is_initialized()):
         return DistContext()
     return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
