@@ -138,7 +138,7 @@ def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, st
         learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
     export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
     results, features = evaluate_learner(learner, data, cfg.evaluation, trainer.precision, cfg.training.eval_batch_size)
-    results = {"data": data.info.to_dict(), "fit": _fit_summary(fit_result, trainer), **results,
+    results = {"data": _data_summary(data.info), "fit": _fit_summary(fit_result, trainer), **results,
                **_diagnostics(trainer.callbacks, cfg, paths.root)}
     _write_results(paths, results)
     run = Run(paths.root, cfg, data.info, learner, results)
@@ -199,6 +199,14 @@ def lr_find(config: Any = None, *, out: str | Path | None = None, overrides: lis
     root.mkdir(parents=True, exist_ok=True)
     atomic_write(root / "lr_find.json", lambda tmp: Path(tmp).write_text(json.dumps(result.to_dict(), indent=2)))
     return result, save_lr_find_plot(root, result, cfg.optimizer.get("lr"))
+
+
+def _data_summary(info: DataInfo) -> dict[str, Any]:
+    """The data info for results.json; a text vocabulary is left out (it lives in model/model.json)."""
+    summary = info.to_dict()
+    if summary.get("tokenizer"):
+        summary["tokenizer"] = {k: v for k, v in summary["tokenizer"].items() if k != "vocab"}
+    return summary
 
 
 def _fit_summary(result: FitResult, trainer: Trainer) -> dict[str, Any]:
