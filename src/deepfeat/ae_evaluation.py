@@ -23,6 +23,7 @@ from deepfeat.eval.anomaly import anomaly_labels, calibrate_threshold, detection
 from deepfeat.eval.probes import knn_accuracy, linear_probe
 from deepfeat.eval.reconstruction import reconstruction_report
 from deepfeat.reports import ae_plots
+from deepfeat.reports.samples import samples_figure
 from deepfeat.reports.figures import save_figure
 
 MAX_SAMPLES = 10000
@@ -174,7 +175,7 @@ def _plot_generative(learner: Any, run_dir: Path, x: torch.Tensor) -> list[Path]
         grid = learner.scale.to_raw(learner.decode(z.flatten(0, 1))).cpu().numpy()
     grid = grid.reshape(len(dims), len(values), *grid.shape[1:])
     return [
-        save_figure(ae_plots.image_grid(samples), run_dir, "vae_samples", title="Samples from the prior",
+        save_figure(samples_figure(samples, "Samples from the prior", nrow=8), run_dir, "vae_samples", title="Samples from the prior",
                     section="Autoencoder", caption="Decoded draws z ~ N(0, I): what the model generates."),
         save_figure(ae_plots.latent_traversal(grid, [f"z{d}" for d in dims], values.tolist()), run_dir,
                     "latent_traversal", title="Latent traversal", section="Autoencoder",

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from deepfeat.api import Run, _data_spec, _write_results, load, load_data
+from deepfeat.api import Run, data_spec, write_results, load, load_data
 from deepfeat.data.datasets import load_dataset
 from deepfeat.data.noise import build_noise
 from deepfeat.engine.device import resolve_device, resolve_precision
@@ -116,7 +116,7 @@ def calibrate(run: RunLike, *, quantile: float | None = None, contamination: flo
     result = calibrate_on(r.learner, load_data(r.config), precision, quantile=quantile, contamination=contamination)
     evaluations = r.results.setdefault("evaluations", {})
     evaluations["anomaly"] = {**evaluations.get("anomaly", {}), **result}
-    _write_results(r.paths, r.results)
+    write_results(r.paths, r.results)
     return result
 
 
@@ -142,7 +142,7 @@ def interpolate(run: RunLike, x_a: Any, x_b: Any, steps: int = 8) -> np.ndarray:
 
 def load_raw(data: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """Every sample of a dataset name or file, raw (no normalization, no split): ``(N, ...)`` and labels."""
-    bundle = load_dataset(_data_spec(data), val_fraction=0.0, test_fraction=0.0, normalize=False)
+    bundle = load_dataset(data_spec(data), val_fraction=0.0, test_fraction=0.0, normalize=False)
     splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
     xs = [s.x.numpy() for s in splits]
     ys = [s.y.numpy() for s in splits if s.y is not None]
@@ -156,9 +156,9 @@ def save_array(values: np.ndarray, out: str | Path) -> Path:
     if out.suffix == ".npy":
         np.save(out, values.astype(np.float32))
     elif out.suffix == ".png" and values.ndim == 4:
-        from deepfeat.reports.ae_plots import image_grid
+        from deepfeat.reports.samples import save_image_grid
 
-        image_grid(values[:64], ncols=8).savefig(out, dpi=110, bbox_inches="tight", facecolor="white")
+        save_image_grid(values[:64], out, nrow=8)
     else:
         raise ConfigError(f"output {out}: expected a .npy file (or .png for images), got suffix {out.suffix!r}")
     return out

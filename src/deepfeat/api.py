@@ -140,7 +140,7 @@ def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, st
     results, features = evaluate_learner(learner, data, cfg.evaluation, trainer.precision, cfg.training.eval_batch_size)
     results = {"data": _data_summary(data.info), "fit": _fit_summary(fit_result, trainer), **results,
                **_diagnostics(trainer.callbacks, cfg, paths.root)}
-    _write_results(paths, results)
+    write_results(paths, results)
     run = Run(paths.root, cfg, data.info, learner, results)
     if cfg.logging.plots:
         plot_training_curves_to(paths.root)
@@ -217,7 +217,7 @@ def _fit_summary(result: FitResult, trainer: Trainer) -> dict[str, Any]:
             "channels_last": trainer.precision.channels_last}
 
 
-def _write_results(paths: RunPaths, results: dict[str, Any]) -> None:
+def write_results(paths: RunPaths, results: dict[str, Any]) -> None:
     text = json.dumps(results, indent=2, default=_json_default)
     atomic_write(paths.results, lambda tmp: Path(tmp).write_text(text))
 
@@ -250,7 +250,7 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
     run = load(run_dir)
     cfg = run.config
     if data is not None:
-        cfg = load_config(cfg, [f"data={json.dumps(_data_spec(data))}"])
+        cfg = load_config(cfg, [f"data={json.dumps(data_spec(data))}"])
     if protocol is not None:
         names = protocol.split(",") if isinstance(protocol, str) else list(protocol)
         cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
@@ -259,7 +259,7 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
     run.learner.to(precision.device)
     results, features = evaluate_learner(run.learner, bundle, cfg.evaluation, precision, cfg.training.eval_batch_size)
     merged = {**run.results, **results, "evaluations": {**run.results.get("evaluations", {}), **results["evaluations"]}}
-    _write_results(run.paths, merged)
+    write_results(run.paths, merged)
     if cfg.logging.plots:
         if features is not None and len(features.z):
             plot_features(run.dir, features, bundle.info.class_names, cfg.evaluation, cfg.seed)
@@ -269,7 +269,7 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
     return merged
 
 
-def _data_spec(data: Any) -> dict[str, Any]:
+def data_spec(data: Any) -> dict[str, Any]:
     """``"mnist"``, ``{"name": ...}`` or a file path -> a data spec."""
     if isinstance(data, dict):
         return data
@@ -307,7 +307,7 @@ def embed(run_dir: str | Path, data: Any, out: str | Path, batch_size: int = 102
     if out.suffix not in (".npy", ".csv"):
         raise ConfigError(f"embed output {out}: expected a .npy or .csv file name, got suffix {out.suffix!r}")
     run = load(run_dir)
-    bundle = load_dataset(_data_spec(data), val_fraction=0.0, test_fraction=0.0, normalize=False)
+    bundle = load_dataset(data_spec(data), val_fraction=0.0, test_fraction=0.0, normalize=False)
     if tuple(bundle.info.input_shape) != tuple(run.info.input_shape):
         raise ConfigError(f"embed data {data}: expected samples of shape {tuple(run.info.input_shape)} "
                           f"(what run {run.dir.name} was trained on), got {tuple(bundle.info.input_shape)}")

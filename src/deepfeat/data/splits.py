@@ -46,7 +46,15 @@ def epoch_order(n: int, shuffle: bool, generator: torch.Generator | None, rank: 
     return order[rank::world_size]
 
 
-class TensorSplit:
+class _Sized:
+    """What both split kinds share: the batch count of one epoch, from their ``len()``."""
+
+    def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
+        """How many batches one epoch of :meth:`batches` yields (per process)."""
+        return _count_batches(math.ceil(len(self) / world_size), batch_size, drop_last)
+
+
+class TensorSplit(_Sized):
     """An in-memory split: inputs ``x`` (N, ...) and optional labels ``y`` (N,) int64."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
@@ -64,10 +72,6 @@ class TensorSplit:
     def __repr__(self) -> str:
         labels = "unlabelled" if self.y is None else "labelled"
         return f"TensorSplit(n={len(self)}, shape={tuple(self.x.shape[1:])}, {labels})"
-
-    def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
-        """How many batches one epoch of :meth:`batches` yields (per process)."""
-        return _count_batches(math.ceil(len(self) / world_size), batch_size, drop_last)
 
     def batches(
         self,
@@ -111,7 +115,7 @@ def _collate(items: list[Any]) -> Batch:
     return xs, torch.as_tensor([int(item[1]) for item in items], dtype=torch.int64)
 
 
-class StreamSplit:
+class StreamSplit(_Sized):
     """A split read sample by sample from a map-style ``Dataset`` returning ``x`` or ``(x, y)``."""
 
     def __init__(self, dataset: Dataset, num_workers: int = 0, pin_memory: bool = False) -> None:
@@ -124,10 +128,6 @@ class StreamSplit:
 
     def __repr__(self) -> str:
         return f"StreamSplit(n={len(self)}, num_workers={self.num_workers})"
-
-    def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
-        """How many batches one epoch of :meth:`batches` yields (per process)."""
-        return _count_batches(math.ceil(len(self) / world_size), batch_size, drop_last)
 
     def batches(
         self,

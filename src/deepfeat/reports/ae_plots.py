@@ -76,26 +76,6 @@ def reconstruction_grid(rows: Mapping[str, np.ndarray], labels: Sequence[str] | 
 
 
 @house_style
-def image_grid(images: np.ndarray, ncols: int = 8, title: str | None = None) -> Figure:
-    """A grid of images ``(N, C, H, W)`` (e.g. samples from a generative model's prior)."""
-    images = np.asarray(images, dtype=np.float64)
-    n = len(images)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig = new_figure(1.0 * ncols, 1.0 * nrows + (0.3 if title else 0))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    vmin, vmax = _range(images)
-    for i, ax in enumerate(axes):
-        if i < n:
-            _show(ax, images[i], vmin, vmax)
-        else:
-            ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-@house_style
 def latent_traversal(images: np.ndarray, row_labels: Sequence[str], values: Sequence[float]) -> Figure:
     """Decodes ``(D, S, C, H, W)``: row ``d`` moves one latent unit through ``values`` (S), others fixed."""
     images = np.asarray(images, dtype=np.float64)
