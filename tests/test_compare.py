@@ -7,10 +7,19 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 
 import deepfeat
 from deepfeat.cli import main
-from deepfeat.compare import make_variants, parse_grid
+from deepfeat.compare import (
+    compare,
+    make_variants,
+    parse_grid,
+    summary_table,
+    weight_stats,
+    with_gap,
+)
 from deepfeat.config import CompareConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "configs"
@@ -23,6 +32,7 @@ training: {epochs: 2, batch_size: 128, progress: none}
 evaluation: {embedding_plots: [], protocol: [knn], knn_k: [5]}
 logging: {plots: false, report: false}
 """
+TINY_DICT = {**yaml.safe_load(TINY), "training": {"epochs": 2, "batch_size": 128, "progress": "none", "threads": 1}}
 
 
 def test_parse_grid_reads_yaml_values_including_specs() -> None:
@@ -59,6 +69,34 @@ def test_compare_cli_writes_the_table_curves_and_report(tmp_path, capsys) -> Non
     assert {r["seed"] for r in runs} == {0, 1} and all(r["time_s"] > 0 for r in runs)
     html = (root / "report.html").read_text()
     assert "Results (mean" in html and "data:image/png;base64" in html and 'href="lr=0.01-s0/report.html"' in html
+
+
+def test_a_failing_cell_is_shown_as_failed_and_the_others_complete(tmp_path) -> None:
+    result = compare(TINY_DICT, grid={"optimizer": [{"name": "adam", "lr": 0.01}, {"name": "sgd", "lr": 1.0e30}]},
+                     out=tmp_path / "cmp")
+    ok, bad = result.rows
+    assert (ok["failed"], bad["failed"]) == (0, 1)
+    header, body = summary_table(result.rows)
+    assert header[:3] == ["variant", "seeds", "failed"]
+    assert body[1][2] == "1/1" and body[1][header.index("test/acc")] == "failed"
+    assert float(body[0][header.index("test/acc")]) > 0.5  # the healthy cell is still reported
+    assert {"final train-val acc gap", "weight L2 norm", "share |w|<0.001"} <= set(header)
+    failed = next(r for r in result.runs if r["status"] == "failed")
+    assert failed["error"]["type"] == "TrainingError" and failed["error"]["epoch"] == 1
+    html = result.report.read_text()
+    assert "Failed runs" in html and "non-finite losses in a row" in html
+    rows = list(csv.reader((tmp_path / "cmp" / "compare.csv").open()))
+    assert rows[2][:3] == [bad["variant"], "1", "1/1"]
+
+
+def test_weight_stats_and_the_train_val_gap() -> None:
+    layer = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[3.0, 4.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1e-4]]))
+        layer.bias.fill_(100.0)  # biases are not weights: they change neither number
+    assert weight_stats(layer) == {"weight L2 norm": pytest.approx(5.0), "share |w|<0.001": 0.75}
+    assert with_gap({"train/acc": 1.0, "val/acc": 0.75})["train-val acc gap"] == 0.25
+    assert "train-val acc gap" not in with_gap({"train/acc": 1.0})
 
 
 def test_a_bad_grid_key_fails_before_any_run(tmp_path) -> None:

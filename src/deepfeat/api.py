@@ -32,7 +32,7 @@ from deepfeat.engine.progress import Progress
 from deepfeat.engine.rundir import RunPaths, new_run_dir
 from deepfeat.engine.seeding import seed_everything
 from deepfeat.engine.trainer import FitResult, Trainer
-from deepfeat.errors import CheckpointError, ConfigError, TrainingError
+from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.eval.diagnose import diagnose as diagnose_stats
 from deepfeat.evaluation import evaluate_learner, plot_features, plot_protocol
 from deepfeat.learners.base import Learner
@@ -122,8 +122,9 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
                       extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
     try:
         fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
-    except TrainingError:
-        _diagnostics(trainer.callbacks, cfg, paths.root)  # the verdicts explain the failure, when diagnostics are on
+    except (Exception, KeyboardInterrupt) as error:  # the run folder says why it failed, then the error goes on
+        if getattr(trainer, "dist", None) is None or trainer.dist.is_main:  # rank 0 alone writes
+            _record_failure(error, cfg, data.info, paths, trainer)
         raise
     if not trainer.dist.is_main:  # rank 0 alone exports, evaluates and reports
         return Run(paths.root, cfg, data.info, learner, {})
@@ -138,7 +139,7 @@ def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, st
         learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
     export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
     results, features = evaluate_learner(learner, data, cfg.evaluation, trainer.precision, cfg.training.eval_batch_size)
-    results = {"data": _data_summary(data.info), "fit": _fit_summary(fit_result, trainer), **results,
+    results = {"status": "completed", "data": _data_summary(data.info), "fit": _fit_summary(fit_result, trainer), **results,
                **_diagnostics(trainer.callbacks, cfg, paths.root)}
     write_results(paths, results)
     run = Run(paths.root, cfg, data.info, learner, results)
@@ -173,6 +174,33 @@ def _diagnostics(callbacks: list[Callback], cfg: Config, root: Path) -> dict[str
     if preflight and preflight.lr_test:
         extra["preflight"]["lr_test"] = preflight.lr_test.to_dict()
     return {"diagnostics": [f.to_dict() for f in findings], **extra}
+
+
+def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: RunPaths, trainer: Trainer) -> None:
+    """Write results.json with status "failed" or "interrupted", then the curves and the report.
+
+    It holds the error, where training stopped, the last checkpoint and the diagnostics verdicts.
+    Never masks ``error``: the caller re-raises it.
+    """
+    try:
+        last = trainer.last_checkpoint or (paths.last if paths.last.exists() else None)
+        history = trainer.history
+        results: dict[str, Any] = {
+            "status": "interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+            "error": {"type": type(error).__name__, "message": str(error), "epoch": trainer.epoch + 1,
+                      "step": trainer.global_step, "last_checkpoint": str(last) if last else None},
+            "data": _data_summary(info),
+            "fit": {"epochs": len(history), "steps": trainer.global_step, "skipped_steps": trainer.skipped_steps,
+                    "time_s": round(history[-1]["time_s"], 3) if history else None},
+            **_diagnostics(trainer.callbacks, cfg, paths.root),  # the verdicts often explain the failure
+        }
+        write_results(paths, results)
+        if cfg.logging.plots and history:
+            plot_training_curves_to(paths.root)
+        if cfg.logging.report:
+            write_report(paths.root)
+    except Exception as e:  # noqa: BLE001 -- recording is best effort: the original error is what the user must see
+        log.warning(f"could not record the failure in {paths.root}: {type(e).__name__}: {e}")
 
 
 def diagnose(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),

@@ -58,6 +58,9 @@ def _compare(a: argparse.Namespace) -> int:
 
     result = compare(a.config, grid=parse_grid(a.grid), seeds=a.seeds, out=a.out, overrides=a.set)
     print(table_text(result.rows))
+    failed = sum(r["failed"] for r in result.rows)
+    if failed:  # a diverging setting is a finding of the comparison, not an error of the command: exit 0
+        print(f"{failed} of {sum(r['seeds'] for r in result.rows)} runs failed: see 'Failed runs' in the report")
     print(f"report: {result.report}")
     return 0
 
@@ -102,6 +105,10 @@ def _fit(a: argparse.Namespace) -> int:
 
 
 def _print_summary(run_dir: Path, results: dict[str, Any]) -> None:
+    from deepfeat.engine.distributed import current
+
+    if not current().is_main:  # under torchrun the other ranks have no results: rank 0 speaks for the run
+        return
     test = results.get("test", {})
     parts = [f"{k} {v:.4f}" for k, v in test.items()]
     parts += [f"{name} {r['accuracy']:.4f}" for name, r in results.get("evaluations", {}).items()

@@ -2,9 +2,11 @@
 
 ``deepfeat compare CONFIG --grid optimizer.lr=0.1,0.01 --seeds 3`` trains each combination with
 :func:`deepfeat.api.fit` into ``OUT/<variant>-s<seed>/`` (a complete run folder each), then writes
-``OUT/compare.json``, ``OUT/compare.csv`` and ``OUT/report.html``: final and best metrics and wall
-time as mean ± std over seeds, and the curves of every variant overlaid. The grid and named variants
-can also live in the config's ``compare:`` section, which ``fit`` ignores.
+``OUT/compare.json``, ``OUT/compare.csv`` and ``OUT/report.html``: test, best and final metrics, the
+train-val accuracy gap, weight norm and sparsity, and wall time as mean ± std over seeds, and the
+curves of every variant overlaid. A run that fails is recorded (its own ``results.json`` says why)
+and shown as failed; the others go on. The grid and named variants can also live in the config's
+``compare:`` section, which ``fit`` ignores.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import datetime as dt
 import io
 import itertools
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from html import escape
@@ -21,20 +24,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import yaml
 
 from deepfeat.api import fit
 from deepfeat.config import CompareConfig, Config, load_config
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.engine.rundir import new_run_dir
-from deepfeat.errors import ConfigError, TrainingError
+from deepfeat.errors import ConfigError, DataError
+from deepfeat.nn.params import weight_tensors
 from deepfeat.reports.diag_plots import comparison_curves
 from deepfeat.reports.figures import save_figure
-from deepfeat.reports.html import _image, _section, _table
-from deepfeat.reports.rundir import Row, read_metrics
-from deepfeat.reports.style import CSS
+from deepfeat.reports.html import html_image, html_page, html_section, html_table
+from deepfeat.reports.rundir import Row, read_metrics, read_results
 
-CURVE_METRICS = ("train/loss", "val/loss", "val/acc")
+log = logging.getLogger("deepfeat")
+GAP = "train-val acc gap"
+# Three panels a row: accuracies (and their gap) above, losses below.
+CURVE_METRICS = ("train/acc", "val/acc", GAP, "train/loss", "val/loss")
+FINAL_METRICS = ("val/acc", GAP, "val/loss")  # train/loss is left to the curves: it includes any L1/L2 penalty
+NEAR_ZERO = 1e-3  # |w| below this counts as pruned (an L1 penalty with Adam leaves weights jittering near 0, not at 0)
 
 
 @dataclass
@@ -137,107 +146,151 @@ def compare(config: Any = None, *, grid: dict[str, list[Any]] | None = None, see
 
 
 def _run(label: str, seed: int, cfg: Config, root: Path) -> dict[str, Any]:
-    """Train one combination; a run that fails (e.g. diverges) is recorded as such and the rest go on."""
+    """Train one combination; a run that fails (diverges, raises) is recorded as failed and the rest go on."""
     folder = root / _folder(label, seed)
     try:
-        results, error = fit(cfg, out=folder).results, None
-    except TrainingError as e:
-        results, error = {}, str(e)
-    rows = read_metrics(folder) or []
+        run = fit(cfg, out=folder)
+        results, failure, weights = run.results, None, weight_stats(run.learner)
+    except Exception as e:  # noqa: BLE001 -- one failing cell must not lose the comparison: it shows as failed
+        results, weights = _saved_results(folder), {}
+        failure = results.get("error") or {"type": type(e).__name__, "message": str(e)}
+        log.warning(f"compare: run {folder.name} failed: {error_text(failure)}")
+    rows = [with_gap(r) for r in read_metrics(folder) or []]
+    last = rows[-1] if rows else {}
     fit_ = results.get("fit", {})
     findings = [f["kind"] for f in results.get("diagnostics", []) if f.get("severity") == "warning"]
-    return {"label": label, "seed": seed, "dir": folder.name, "curves": rows, "error": error,
-            "final": {k: v for k, v in (rows[-1] if rows else {}).items() if "/" in k},
+    return {"label": label, "seed": seed, "dir": folder.name, "status": "failed" if failure else "completed",
+            "error": failure, "curves": rows, "final": {k: last[k] for k in FINAL_METRICS if last.get(k) is not None},
             "test": dict(results.get("test", {})), "best": fit_.get("best", {}), "best_epoch": fit_.get("best_epoch"),
-            "time_s": fit_.get("time_s", rows[-1].get("time_s") if rows else None),
-            "findings": findings + (["training failed"] if error else [])}
+            "time_s": fit_.get("time_s", last.get("time_s")), "weights": weights,
+            "findings": findings + ([f"failed ({failure.get('type', 'error')})"] if failure else [])}
+
+
+def _saved_results(folder: Path) -> dict[str, Any]:
+    """What a failed run wrote about itself (status, error, diagnostics), or {} if it got no further."""
+    try:
+        return read_results(folder) or {}
+    except DataError:
+        return {}
+
+
+def error_text(failure: dict[str, Any]) -> str:
+    """``"TrainingError (epoch 3): training stopped ..."`` from a failed run's ``results["error"]``."""
+    where = f" (epoch {failure['epoch']})" if failure.get("epoch") is not None else ""
+    return f"{failure.get('type', 'error')}{where}: {failure.get('message', '')}"
+
+
+def with_gap(row: Row) -> Row:
+    """A metrics row plus the train-val accuracy gap, where both accuracies were logged."""
+    train, val = row.get("train/acc"), row.get("val/acc")
+    return {**row, GAP: train - val} if isinstance(train, float) and isinstance(val, float) else row
+
+
+def weight_stats(module: torch.nn.Module) -> dict[str, float]:
+    """L2 norm of all weights (biases and norm layers excluded) and the share with ``|w| < NEAR_ZERO``."""
+    weights = weight_tensors(module)
+    if not weights:
+        return {}
+    flat = torch.cat([w.detach().float().flatten().cpu() for w in weights])
+    return {"weight L2 norm": float(flat.norm()), f"share |w|<{NEAR_ZERO:g}": float((flat.abs() < NEAR_ZERO).float().mean())}
 
 
 def summarize(records: list[dict[str, Any]], monitor: str) -> list[dict[str, Any]]:
-    """One row per variant: ``{column: [value per seed]}`` for test, best and final metrics and time."""
+    """One row per variant: ``{column: [value per completed seed]}`` and how many seeds failed."""
     rows: dict[str, dict[str, Any]] = {}
     for r in records:
-        row = rows.setdefault(r["label"], {"variant": r["label"], "seeds": 0, "values": {}, "findings": set(), "dirs": []})
+        row = rows.setdefault(r["label"], {"variant": r["label"], "seeds": 0, "failed": 0, "values": {},
+                                           "findings": set(), "dirs": []})
         row["seeds"] += 1
         row["dirs"].append(r["dir"])
-        cells = {**r["test"], f"best {monitor}": r["best"].get(monitor),
-                 **{f"final {k}": r["final"].get(k) for k in ("train/loss", "val/loss") if k in r["final"]},
-                 "time_s": r["time_s"]}
+        row["findings"].update(r["findings"])
+        if r["status"] != "completed":
+            row["failed"] += 1  # its partial metrics would skew the mean: the failed count says it instead
+            continue
+        # The columns that tell variants apart come first: test and final metrics, then the weights.
+        cells = {**r["test"], **{f"final {k}": v for k, v in r["final"].items()}, **r["weights"],
+                 f"best {monitor}": r["best"].get(monitor), "time_s": r["time_s"]}
         for key, value in cells.items():
             row["values"].setdefault(key, []).append(value)
-        row["findings"].update(r["findings"])
     return [{**row, "findings": sorted(row["findings"])} for row in rows.values()]
 
 
 def mean_std(values: list[Any]) -> str:
-    """``"0.973 ± 0.004"`` over seeds (the value alone for one seed, a dash when missing)."""
+    """``"0.973 ± 0.0042"`` over seeds (the value alone for one seed, a dash when missing)."""
     arr = np.array([v for v in values if isinstance(v, (int, float))], dtype=float)
     arr = arr[np.isfinite(arr)]
     if not len(arr):
         return "\u2014"
-    return f"{arr.mean():.4g}" if len(arr) == 1 else f"{arr.mean():.4g} \u00b1 {arr.std(ddof=1):.2g}"
+    return f"{arr.mean():.3g}" if len(arr) == 1 else f"{arr.mean():.3g} \u00b1 {arr.std(ddof=1):.2g}"
 
 
-def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(k for row in rows for k in row["values"]))
+def summary_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and plain-text cells of the summary; a variant whose every seed failed reads "failed"."""
+    cols = list(dict.fromkeys(k for row in rows for k in row["values"]))
+    failed = any(r["failed"] for r in rows)
+    notes = any(r["findings"] for r in rows)  # diagnostics verdicts and failed runs, when there are any
+    header = ["variant", "seeds", *(["failed"] if failed else []), *cols, *(["diagnostics"] if notes else [])]
+    body = [[r["variant"], str(r["seeds"]), *([f"{r['failed']}/{r['seeds']}"] if failed else []),
+             *("failed" if r["failed"] == r["seeds"] else mean_std(r["values"].get(c, [])) for c in cols),
+             *([", ".join(r["findings"]) or "none"] if notes else [])] for r in rows]
+    return header, body
 
 
 def table_text(rows: list[dict[str, Any]]) -> str:
     """The summary table as aligned plain text (what the CLI prints)."""
-    cols = _columns(rows)
-    notes = any(r["findings"] for r in rows)  # diagnostics verdicts and failed runs, when there are any
-    body = [["variant", "seeds", *cols] + (["diagnostics"] if notes else [])]
-    body += [[r["variant"], str(r["seeds"]), *(mean_std(r["values"].get(c, [])) for c in cols)]
-             + ([", ".join(r["findings"]) or "none"] if notes else []) for r in rows]
-    widths = [max(len(line[i]) for line in body) for i in range(len(body[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in body)
+    header, body = summary_table(rows)
+    lines = [header, *body]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
 
 
 def _write_tables(result: CompareResult) -> None:
     data = {"rows": result.rows, "runs": [{k: v for k, v in r.items() if k != "curves"} for r in result.runs]}
     atomic_write(result.dir / "compare.json", lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, default=str)))
-    cols = _columns(result.rows)
+    header, body = summary_table(result.rows)
     buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["variant", "seeds", *cols])
-    writer.writerows([[r["variant"], r["seeds"], *(mean_std(r["values"].get(c, [])) for c in cols)] for r in result.rows])
+    csv.writer(buf).writerows([header, *body])
     atomic_write(result.dir / "compare.csv", lambda tmp: Path(tmp).write_text(buf.getvalue()))
 
 
 def _curves_figure(result: CompareResult) -> Path | None:
     curves: dict[str, list[list[Row]]] = {}
-    for r in result.runs:
-        curves.setdefault(r["label"], []).append(r["curves"])
+    for label in dict.fromkeys(r["label"] for r in result.runs):
+        runs = [r for r in result.runs if r["label"] == label and r["curves"]]
+        done = [r["curves"] for r in runs if r["status"] == "completed"]
+        # Failed seeds are left out of the mean; a variant that failed on every seed shows how far it got.
+        if done or runs:
+            curves[label] = done or [r["curves"] for r in runs]
     metrics = [m for m in CURVE_METRICS if any(m in row for runs in curves.values() for rows in runs for row in rows)]
     if not metrics:
         return None
     return save_figure(comparison_curves(curves, metrics, result.styles), result.dir, "compare_curves", title="Curves",
-                       section="Comparison", caption="Mean over seeds per variant (band: min to max over seeds).")
+                       section="Comparison", caption="Mean over seeds per variant (band: min to max over seeds). train/acc and "
+                       "train/loss are running means over each epoch in training mode (dropout on, batch statistics); "
+                       "train/loss includes any L1/L2 penalty, val/loss does not.")
 
 
 def write_compare_report(result: CompareResult, base: Config, spec: CompareConfig) -> Path:
-    """``report.html``: the grid, the summary table, overlaid curves and links to every run's own report."""
+    """``report.html``: the grid, the summary table, overlaid curves, failures and links to every run's report."""
     png = _curves_figure(result)
-    cols = _columns(result.rows)
-    has_findings = any(r["findings"] for r in result.rows)
-    header = ["variant", "seeds", *map(escape, cols)] + (["diagnostics"] if has_findings else [])
-    cells = [[escape(r["variant"]), str(r["seeds"]), *(escape(mean_std(r["values"].get(c, []))) for c in cols)]
-             + ([escape(", ".join(r["findings"]) or "none")] if has_findings else []) for r in result.rows]
+    header, body = summary_table(result.rows)
+    numeric = {i for i, h in enumerate(header) if h not in ("variant", "diagnostics")}
     links = "".join(f'<li><a href="{escape(d)}/report.html">{escape(d)}</a></li>' for r in result.rows for d in r["dirs"])
+    failures = "".join(f'<li><a href="{escape(r["dir"])}/report.html">{escape(r["dir"])}</a>: '
+                       f'{escape(error_text(r["error"]))}</li>' for r in result.runs if r["status"] != "completed")
     grid = "".join(f"<li><code>{escape(k)}</code>: {escape(', '.join(map(value_label, v)))}</li>" for k, v in spec.grid.items())
     grid += "".join(f"<li>variant <code>{escape(k)}</code>: {escape(json.dumps(v))}</li>" for k, v in spec.variants.items())
-    body = [
-        f"<header><h1>Comparison: {escape(base.name or result.dir.name)}</h1><p class=\"sub\">deepfeat compare "
-        f"\u2014 {dt.datetime.now():%Y-%m-%d %H:%M} \u2014 {spec.seeds} seed(s) per variant \u2014 "
-        f"<code>{escape(str(result.dir.resolve()))}</code></p></header>",
-        _section("What varies", f"<ul>{grid}</ul>"),
-        _section("Results (mean \u00b1 std over seeds)", _table(header, cells, set(range(1, len(cols) + 2)))),
-        _section("Curves", _image(png) if png else '<p class="missing">No per-epoch metrics.</p>'),
-        _section("Runs", f"<ul>{links}</ul>"),
+    page = [
+        (f"<header><h1>Comparison: {escape(base.name or result.dir.name)}</h1><p class=\"sub\">deepfeat compare "
+         f"\u2014 {dt.datetime.now():%Y-%m-%d %H:%M} \u2014 {spec.seeds} seed(s) per variant \u2014 "
+         f"<code>{escape(str(result.dir.resolve()))}</code></p></header>"),
+        html_section("What varies", f"<ul>{grid}</ul>"),
+        html_section("Results (mean \u00b1 std over seeds)", html_table(
+            [escape(h).replace(" ", "<br>", 1) for h in header], [list(map(escape, line)) for line in body], numeric)),
+        html_section("Failed runs", f"<ul>{failures}</ul>") if failures else "",
+        html_section("Curves", html_image(png) if png else '<p class="missing">No per-epoch metrics.</p>'),
+        html_section("Runs", f"<ul>{links}</ul>"),
     ]
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{escape(result.dir.name)} \u2014 deepfeat comparison</title><style>{CSS}</style></head>\n"
-            "<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n")
-    atomic_write(result.report, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    text = html_page(f"{result.dir.name} \u2014 deepfeat comparison", page)
+    atomic_write(result.report, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return result.report
-

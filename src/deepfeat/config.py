@@ -10,6 +10,7 @@ starts: unknown keys and names fail with the dotted path and the close match.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -19,8 +20,8 @@ import yaml
 from deepfeat.data.datasets import DATASETS
 from deepfeat.engine.diagnostics import DiagnosticsConfig
 from deepfeat.engine.trainer import TrainingConfig
-from deepfeat.eval.protocol import check_settings, resolve_protocols
 from deepfeat.errors import ConfigError
+from deepfeat.eval.protocol import check_settings, resolve_protocols
 from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.encoder import ENCODERS
 from deepfeat.nn.regularizers import REGULARIZERS
@@ -28,6 +29,8 @@ from deepfeat.optim.optimizers import OPTIMIZERS
 from deepfeat.optim.schedulers import SCHEDULERS
 from deepfeat.registry import Registry, check_kwargs, did_you_mean
 from deepfeat.typecheck import coerce, hints
+
+log = logging.getLogger("deepfeat")
 
 # Keys of the data section that configure splitting rather than the dataset source.
 DATA_SPLIT_KEYS = {"val_fraction": float, "test_fraction": float, "normalize": bool, "train_classes": list[int] | None}
@@ -37,7 +40,6 @@ DATA_SPLIT_KEYS = {"val_fraction": float, "test_fraction": float, "normalize": b
 class EvaluationConfig:
     """How learned features are evaluated after training (settings are recorded with results)."""
 
-    linear_probe: bool = True
     probe_C: float = 1.0
     knn_k: list[int] = field(default_factory=lambda: [5, 20])
     knn_metric: Literal["cosine", "euclidean"] = "cosine"
@@ -134,6 +136,7 @@ class Config:
             if f.name in _SPECS:
                 kwargs[f.name] = validate_spec(f.name, value)
             elif f.name in _SECTIONS:
+                value = _fold_linear_probe(value) if f.name == "evaluation" else value
                 kwargs[f.name] = build_section(_SECTIONS[f.name], value, f.name)
             else:
                 kwargs[f.name] = coerce(value, hints(cls)[f.name], f.name)
@@ -166,6 +169,25 @@ def validate_spec(section: str, value: Any) -> dict[str, Any]:
             raise ConfigError(f"{e} (data also takes {', '.join(DATA_SPLIT_KEYS)})") from None
         raise
     return {"name": name, **checked, **own}
+
+
+def _fold_linear_probe(value: Any) -> Any:
+    """Fold the removed ``evaluation.linear_probe`` flag into ``evaluation.protocol``, so old run folders load.
+
+    ``true`` (in every resolved config written before) changes nothing; ``false`` drops the linear probe.
+    """
+    if not isinstance(value, Mapping) or "linear_probe" not in value:
+        return value
+    value = dict(value)
+    flag = value.pop("linear_probe")
+    if not isinstance(flag, bool):
+        raise ConfigError(f"evaluation.linear_probe: expected true or false, got {flag!r}. It is replaced by "
+                          "evaluation.protocol: list the evaluators to run, e.g. protocol: [knn]")
+    if not flag:
+        value["protocol"] = [n for n in resolve_protocols(value.get("protocol", EvaluationConfig().protocol))
+                             if n != "linear_probe"]
+        log.warning(f"evaluation.linear_probe: false is deprecated; write evaluation.protocol: {value['protocol']} instead")
+    return value
 
 
 def build_section(cls: type, value: Any, where: str) -> Any:

@@ -35,7 +35,7 @@ class Features:
 
 def protocol_plan(cfg: EvaluationConfig) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """The protocols a config runs and their settings: the probe fields, then ``protocol_settings``."""
-    names = [n for n in resolve_protocols(cfg.protocol) if cfg.linear_probe or n != "linear_probe"]
+    names = resolve_protocols(cfg.protocol)
     settings: dict[str, dict[str, Any]] = {"linear_probe": {"C": cfg.probe_C},
                                            "knn": {"k": cfg.knn_k, "metric": cfg.knn_metric}}
     for name, own in cfg.protocol_settings.items():

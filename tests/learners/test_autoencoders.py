@@ -78,7 +78,7 @@ def test_one_class_digits_roc_auc_threshold_and_score_cli(tmp_path) -> None:
     cfg = {"name": "one-class", "data": {"name": "digits", "train_classes": [0]}, "encoder": MLP,
            "learner": {"name": "autoencoder", "code_dim": 8}, "optimizer": {"name": "adam", "lr": 2e-3},
            "training": {"epochs": 60, "batch_size": 32, "progress": "none"},
-           "evaluation": {"linear_probe": False, "embedding_plots": []}, "logging": {"report": False}}
+           "evaluation": {"protocol": ["knn"], "embedding_plots": []}, "logging": {"report": False}}
     run = deepfeat.fit(cfg, out=tmp_path / "run")
     result = run.results["evaluations"]["anomaly"]
     assert result["roc_auc"] >= 0.9 and result["settings"]["normal_classes"] == [0]

@@ -156,7 +156,7 @@ DIGITS_GAN = {
     "learner": {"name": "mlp_gan", "latent_dim": 32, "ema_decay": 0.99},
     "optimizer": {"name": "adam", "lr": 1e-3},
     "training": {"epochs": 25, "batch_size": 32, "restore_best": False, "progress": "none"},
-    "evaluation": {"embedding_plots": [], "linear_probe": False},
+    "evaluation": {"embedding_plots": [], "protocol": ["knn"]},
 }
 def test_gan_on_digits_covers_the_classes_and_writes_its_run(tmp_path) -> None:
     from sklearn.datasets import load_digits

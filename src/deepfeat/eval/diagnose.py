@@ -126,7 +126,11 @@ def update_size(stats: TrainingStats, cfg: DiagnosticsConfig) -> list[Finding]:
     ratios = layer_series(stats, "update_ratio")
     if not len(ratios):
         return []
-    median = np.nanmedian(np.where(np.isfinite(ratios), ratios, np.nan), axis=0)
+    finite = np.isfinite(ratios)
+    if not finite.any(axis=0).any():  # every sampled step non-finite: the non-finite verdict explains the run
+        return []
+    # Layers with no finite sample get NaN here; computed column-wise to avoid numpy's All-NaN warning.
+    median = np.array([np.median(col[ok]) if ok.any() else np.nan for col, ok in zip(ratios.T, finite.T)])
     if not np.isfinite(median).any() or np.nanmax(median) <= cfg.update_ratio:
         return []
     worst = int(np.nanargmax(median))

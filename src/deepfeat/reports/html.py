@@ -1,8 +1,9 @@
 """The run report: one self-contained ``report.html`` (inline CSS, images as data URIs, no JS).
 
 It renders whatever the run directory holds and says what is missing, so an unfinished or crashed
-run still gets a report. Every piece of text from the run is escaped: configs and class names are
-user data.
+run still gets a report (a failed run's says what stopped it). Every piece of text from the run is
+escaped: configs and class names are user data. ``html_page``, ``html_section``, ``html_table`` and
+``html_image`` are the building blocks other reports (``deepfeat compare``) reuse.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def write_report(run_dir: str | os.PathLike[str], *, last_epochs: int = 5) -> Pa
 
     body = [
         _header(run),
+        _failure(results or {}),
         "".join(f'<div class="notice">{escape(n)}</div>' for n in notices),
         _cards(results or {}, rows or []),
         _diagnostics(results or {}),
@@ -57,15 +59,19 @@ def write_report(run_dir: str | os.PathLike[str], *, last_epochs: int = 5) -> Pa
         _metrics(rows or [], last_epochs),
         _config(config),
     ]
-    page = (
+    out = run / REPORT_FILE
+    out.write_text(html_page(f"{run.resolve().name} {DASH} deepfeat report", body), encoding="utf-8")
+    return out
+
+
+def html_page(title: str, body: list[str]) -> str:
+    """A whole self-contained HTML page (house CSS inline) around already-escaped ``body`` blocks."""
+    return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(run.resolve().name)} {DASH} deepfeat report</title>"
+        f"<title>{escape(title)}</title>"
         f"<style>{CSS}</style></head>\n<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n"
     )
-    out = run / REPORT_FILE
-    out.write_text(page, encoding="utf-8")
-    return out
 
 
 def _load(reader: Callable[[Path], Any], run: Path, file: str, notices: list[str], consequence: str) -> Any:
@@ -108,11 +114,12 @@ def _duration(seconds: Any) -> str:
     return f"{minutes}m {secs:02.0f}s" if minutes else f"{secs:.1f} s"
 
 
-def _section(title: str, inner: str) -> str:
+def html_section(title: str, inner: str) -> str:
+    """A titled report section around already-escaped HTML."""
     return f"<section><h2>{escape(title)}</h2>\n{inner}\n</section>"
 
 
-def _table(header: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+def html_table(header: list[str], rows: list[list[str]], numeric: set[int]) -> str:
     """An HTML table of already-escaped cells; the ``numeric`` columns align right."""
     def cls(i: int) -> str:
         return ' class="num"' if i in numeric else ""
@@ -160,33 +167,48 @@ def _cards(results: dict[str, Any], rows: list[Row]) -> str:
     ) + "</div>"
 
 
+def _failure(results: dict[str, Any]) -> str:
+    """What stopped a failed or interrupted run: the error, where, and the checkpoint to look at."""
+    status, error = results.get("status"), results.get("error")
+    if status not in ("failed", "interrupted") or not isinstance(error, dict):
+        return ""
+    where = escape(f"It stopped in epoch {error.get('epoch', DASH)} (step {error.get('step', DASH)}).")
+    checkpoint = error.get("last_checkpoint")
+    saved = (f"The last checkpoint is <code>{escape(str(checkpoint))}</code>." if checkpoint
+             else "No checkpoint was written before it stopped.")
+    return html_section(f"Training {status}", (
+        f'<div class="notice"><strong>{escape(str(error.get("type", "Error")))}</strong>: '
+        f'{escape(str(error.get("message", "")))}</div><p>{where} {saved} Test and evaluation results were not '
+        "computed; the curves and diagnostics below cover the epochs that ran.</p>"))
+
+
 def _diagnostics(results: dict[str, Any]) -> str:
     """The verdicts of ``diagnostics`` (when it was on): warnings highlighted, each with its remedy."""
     findings = results.get("diagnostics")
     if not isinstance(findings, list):
         return ""
     if not findings:
-        return _section("Diagnostics", "<p>No problems found: no dead or saturated units, vanishing or exploding "
+        return html_section("Diagnostics", "<p>No problems found: no dead or saturated units, vanishing or exploding "
                                        "gradients, loss spikes, plateau or overfitting.</p>")
     items = "".join(
         f'<div class="notice"><strong>{escape(str(f.get("severity", "")))}</strong> '
         f'{escape(str(f.get("layer") or ""))}{": " if f.get("layer") else ""}{escape(str(f.get("evidence", "")))}'
         f' <span class="small">({escape(str(f.get("cause", "")))})</span><br>\u2192 {escape(str(f.get("remedy", "")))}</div>'
         if isinstance(f, dict) else "" for f in findings)
-    return _section("Diagnostics", items)
+    return html_section("Diagnostics", items)
 
 
 def _data(results: dict[str, Any]) -> str:
     data = results.get("data")
     if not isinstance(data, dict):
-        return _section("Data", '<p class="missing">No data summary (results.json has no "data").</p>')
+        return html_section("Data", '<p class="missing">No data summary (results.json has no "data").</p>')
     shape = " \u00d7 ".join(str(s) for s in data.get("input_shape") or []) or DASH
     names = [str(n) for n in data.get("class_names") or []]
     shown = ", ".join(names[:12]) + (f", \u2026 ({len(names)} in all)" if len(names) > 12 else "")
     classes = f"{data.get('num_classes', len(names))}" + (f" ({shown})" if names else "")
     items = [("dataset", data.get("name") or DASH), ("kind", data.get("kind", DASH)),
              ("input shape", shape), ("classes", classes)]
-    return _section("Data", '<dl class="facts">' + "".join(
+    return html_section("Data", '<dl class="facts">' + "".join(
         f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in items) + "</dl>")
 
 
@@ -207,9 +229,9 @@ def _evaluations(results: dict[str, Any]) -> str:
         for key, value in _flatten(result):
             rows.append([escape(name), escape(key), escape(_fmt(key, value)), settings])
     if not rows:
-        return _section("Results", '<p class="missing">No test or evaluation results recorded.</p>')
+        return html_section("Results", '<p class="missing">No test or evaluation results recorded.</p>')
     header = ["evaluation", "metric", "value", "settings"]
-    return _section("Results", _table(header, rows, numeric={2}))
+    return html_section("Results", html_table(header, rows, numeric={2}))
 
 
 def _flatten(result: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -225,7 +247,8 @@ def _flatten(result: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
-def _image(path: Path) -> str:
+def html_image(path: Path) -> str:
+    """A PNG file inlined as a data URI (the report stays one self-contained file)."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{escape(path.stem)}">'
 
@@ -240,7 +263,7 @@ def _plots(run: Path, entries: list[dict[str, str]]) -> str:
         listed.add(file)
         png = plots / file
         if file.endswith(".png") and png.is_file():
-            body = _image(png)
+            body = html_image(png)
         else:
             body = f'<p class="missing">Missing plot file {escape(file)}.</p>'
         figure = _figure(str(e.get("title", file)), str(e.get("caption", "")), body)
@@ -248,10 +271,10 @@ def _plots(run: Path, entries: list[dict[str, str]]) -> str:
     # PNGs saved without save_figure (no index entry) are still shown rather than silently dropped.
     for png in sorted(plots.glob("*.png")) if plots.is_dir() else []:
         if png.name not in listed:
-            sections.setdefault("Other plots", []).append(_figure(png.stem, "", _image(png)))
+            sections.setdefault("Other plots", []).append(_figure(png.stem, "", html_image(png)))
     if not sections:
-        return _section("Plots", '<p class="missing">No plots were saved for this run.</p>')
-    return "\n".join(_section(name, "\n".join(figs)) for name, figs in sections.items())
+        return html_section("Plots", '<p class="missing">No plots were saved for this run.</p>')
+    return "\n".join(html_section(name, "\n".join(figs)) for name, figs in sections.items())
 
 
 def _figure(title: str, caption: str, body: str) -> str:
@@ -261,13 +284,13 @@ def _figure(title: str, caption: str, body: str) -> str:
 
 def _metrics(rows: list[Row], last: int) -> str:
     if not rows:
-        return _section("Metrics", '<p class="missing">No per-epoch metrics recorded.</p>')
+        return html_section("Metrics", '<p class="missing">No per-epoch metrics recorded.</p>')
     header = list(rows[0])
     tail = rows[-last:]
     cells = [[escape(_cell(k, r.get(k))) for k in header] for r in tail]
     title = f"Metrics (last {len(tail)} of {len(rows)} epochs)"
     numeric = set(range(len(header)))
-    return _section(title, _table([escape(h) for h in header], cells, numeric))
+    return html_section(title, html_table([escape(h) for h in header], cells, numeric))
 
 
 def _cell(key: str, value: Any) -> str:
@@ -281,6 +304,6 @@ def _cell(key: str, value: Any) -> str:
 
 def _config(config: Any) -> str:
     if config is None:
-        return _section("Config", '<p class="missing">No resolved config.</p>')
+        return html_section("Config", '<p class="missing">No resolved config.</p>')
     text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
-    return _section("Config", f"<pre>{escape(text)}</pre>")
+    return html_section("Config", f"<pre>{escape(text)}</pre>")
