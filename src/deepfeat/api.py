@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from deepfeat.config import DATA_SPLIT_KEYS, Config, load_config
-from deepfeat.data.datasets import load_dataset
+from deepfeat.data.datasets import DATASETS, load_dataset
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
@@ -103,7 +104,7 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None) -> Run:
 def _callbacks(cfg: Config, paths: RunPaths, learner: Learner, extra: list[Callback] | None) -> list[Callback]:
     learner_callbacks = learner.run_callbacks(paths.root)
     t = cfg.training
-    cbs: list[Callback] = [Progress(t.progress), CSVLogger(paths.metrics), ModelCheckpoint(paths.checkpoints, t.checkpoint_every)]
+    cbs: list[Callback] = [Progress(t.progress), CSVLogger(paths.metrics)]
     if t.patience is not None:
         cbs.append(EarlyStopping(t.monitor, t.patience, t.mode, t.min_delta))
     if cfg.logging.tensorboard:
@@ -113,7 +114,10 @@ def _callbacks(cfg: Config, paths: RunPaths, learner: Learner, extra: list[Callb
     if cfg.diagnostics.enabled:
         cbs += [Preflight(cfg.diagnostics, cfg.optimizer)] if cfg.diagnostics.preflight else []
         cbs.append(Diagnostics(cfg.diagnostics))
-    return cbs + learner_callbacks + list(extra or [])
+    # The checkpoint comes after every callback that updates its own state at the end of an epoch (early
+    # stopping, a GAN's sample strip), so a resume continues from the state the epoch ended with.
+    checkpoint = ModelCheckpoint(paths.checkpoints, t.checkpoint_every)
+    return cbs + learner_callbacks + [checkpoint] + list(extra or [])
 
 
 def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
@@ -307,6 +311,15 @@ def data_spec(data: Any) -> dict[str, Any]:
     return {"name": text}
 
 
+def model_data_spec(info: DataInfo, data: Any) -> dict[str, Any]:
+    """``data_spec(data)`` for a model trained on ``info``: a text dataset gets the model's tokenizer
+    (vocabulary included), so new texts get the ids they would have had in training."""
+    spec = data_spec(data)
+    if info.tokenizer is not None and "tokenizer" in inspect.signature(DATASETS.get(spec["name"], "data")).parameters:
+        spec = {**spec, "tokenizer": info.tokenizer}
+    return spec
+
+
 def export(run_dir: str | Path, format: str = "safetensors", out: str | Path | None = None) -> Path:
     """Export a run's model: ``safetensors`` (+ JSON architecture) or ``onnx`` (raw input -> features)."""
     run = load(run_dir)
@@ -335,7 +348,7 @@ def embed(run_dir: str | Path, data: Any, out: str | Path, batch_size: int = 102
     if out.suffix not in (".npy", ".csv"):
         raise ConfigError(f"embed output {out}: expected a .npy or .csv file name, got suffix {out.suffix!r}")
     run = load(run_dir)
-    bundle = load_dataset(data_spec(data), val_fraction=0.0, test_fraction=0.0, normalize=False)
+    bundle = load_dataset(model_data_spec(run.info, data), val_fraction=0.0, test_fraction=0.0, normalize=False)
     if tuple(bundle.info.input_shape) != tuple(run.info.input_shape):
         raise ConfigError(f"embed data {data}: expected samples of shape {tuple(run.info.input_shape)} "
                           f"(what run {run.dir.name} was trained on), got {tuple(bundle.info.input_shape)}")

@@ -176,3 +176,20 @@ def test_gan_on_digits_covers_the_classes_and_writes_its_run(tmp_path) -> None:
     assert "gan_warnings" in saved and (run.dir / "samples" / "epoch_001.png").is_file()
     names = {e["name"] for e in json.loads((run.dir / "plots" / "index.json").read_text())}
     assert {"samples", "samples_by_epoch", "interpolation"} <= names
+
+
+def test_each_schedule_counts_its_own_optimizer_steps() -> None:
+    """With n_critic=2 the generator steps every other batch: its schedule spans those steps, without PyTorch's warning."""
+    import warnings
+
+    from deepfeat.engine.trainer import Trainer, TrainingConfig
+
+    data = _digits_like()
+    gan = build_learner({"name": "wgan_gp", "n_critic": 2}, data.info, CRITIC)
+    trainer = Trainer(TrainingConfig(epochs=3, batch_size=16, progress="none", restore_best=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Detected call of lr_scheduler.step() before optimizer.step()"
+        trainer.fit(gan, data, optimizer={"name": "adam", "lr": 1e-3}, schedule="cosine")
+    critic, generator = trainer.schedulers
+    assert (critic.per_step.last_epoch, generator.per_step.last_epoch) == (12, 6)
+    assert critic.lr == generator.lr == 0.0  # both cosines ran to their end

@@ -41,13 +41,21 @@ _local_only = False
 def local_only() -> Iterator[None]:
     """Run the block as one process even under torchrun: rank 0's evaluation after training, and
     the auxiliary models it trains (a GAN's FID classifier, low-label baselines), must not wait for
-    collectives the other ranks never join."""
+    collectives the other ranks never join.
+
+    The process group is hidden from every library meanwhile (``torch.distributed.is_initialized()``
+    is False): torchmetrics, for one, would otherwise all-gather its states in ``compute()`` and hang,
+    or worse, pair with an unrelated collective of another rank.
+    """
     global _local_only
     previous, _local_only = _local_only, True
+    is_initialized = dist.is_initialized
+    dist.is_initialized = lambda: False  # type: ignore[assignment]
     try:
         yield
     finally:
         _local_only = previous
+        dist.is_initialized = is_initialized  # type: ignore[assignment]
 
 
 def init_distributed() -> DistContext:
@@ -81,6 +89,15 @@ def all_reduce_sum(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         flat = flat.cuda()
     dist.all_reduce(flat)
     return {k: v.cpu() for k, v in zip(keys, flat)}
+
+
+def all_ranks(flag: bool) -> bool:
+    """True when ``flag`` is True on every process: ranks that must take the same branch (skip a step) agree."""
+    if not current().enabled:
+        return flag
+    value = torch.tensor(int(flag), device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
 
 
 def broadcast_object(obj: Any) -> Any:

@@ -19,7 +19,7 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.distributed import DistContext, all_reduce_sum, init_distributed
-from deepfeat.engine.seeding import epoch_generator, rng_state, set_rng_state
+from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
 from deepfeat.errors import ConfigError, TrainingError
 from deepfeat.keys import metric_key
 from deepfeat.learners.base import Learner, StepContext
@@ -153,8 +153,11 @@ class Trainer:
         self.data = data
         self.steps_per_epoch = data.train.num_batches(cfg.batch_size, self._drop_last(), self.dist.world_size)
         self.optimizers = learner.configure_optimizers(optimizer)
-        self.schedulers = [build_scheduler(schedule, o, epochs=cfg.epochs, steps_per_epoch=self.steps_per_epoch)
-                           for o in self.optimizers]
+        self.schedulers = [build_scheduler(schedule, o, epochs=cfg.epochs, steps_per_epoch=max(self.steps_per_epoch // k, 1))
+                           for o, k in zip(self.optimizers, self._update_intervals())]
+        self._steps_taken = [0] * len(self.optimizers)
+        for i, o in enumerate(self.optimizers):
+            o.register_step_post_hook(lambda *_, i=i: self._count_step(i))
         if data.val is None and cfg.monitor.startswith("val/"):
             cfg.monitor = metric_key("train", cfg.monitor.split("/", 1)[1])
         start = self._resume(resume) if resume else 0
@@ -183,6 +186,8 @@ class Trainer:
         )
 
     def _run_epoch(self, epoch: int, ctx: StepContext) -> dict[str, float]:
+        if self.dist.enabled:  # each process draws its own noise, masks and augmentations; a resume redraws the same
+            seed_everything(((self.seed * 1_000_003 + epoch) * 4099 + self.dist.rank) % 2**63)
         self._emit("on_epoch_start", epoch)
         self.learner.train()
         mean, streak = _Mean(self.dist.enabled), 0
@@ -190,6 +195,7 @@ class Trainer:
                                           drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size)
         for x, y in batches:
             batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
+            self._steps_taken = [0] * len(self.optimizers)
             metrics = self.learner.update(batch, self.optimizers, ctx)
             self.global_step += 1
             if "skipped" in metrics:
@@ -200,8 +206,7 @@ class Trainer:
             else:
                 streak = 0
                 mean.add(metrics, x.shape[0])
-                for s in self.schedulers:  # a skipped step did not happen: the schedule waits for it
-                    s.step_batch()
+            self._step_schedules()
             self._emit("on_step_end", metrics)
         logs = mean.result("train")
         if self.data.val is not None:
@@ -210,27 +215,56 @@ class Trainer:
             logs.update(val)
         return logs
 
+    def _update_intervals(self) -> tuple[int, ...]:
+        """Every how many batches each optimizer steps: a learner's ``update_intervals`` (a GAN's generator
+        every ``n_critic``-th), else every batch; each schedule spans the steps its optimizer takes."""
+        intervals = tuple(getattr(self.learner, "update_intervals", ()))
+        return intervals if len(intervals) == len(self.optimizers) else (1,) * len(self.optimizers)
+
+    def _count_step(self, i: int) -> None:
+        self._steps_taken[i] += 1
+
+    def _step_schedules(self) -> None:
+        """Advance each schedule once per step its optimizer took in this update: a skipped step, or a
+        generator resting between critic steps, did not happen, so its schedule waits."""
+        for s, taken in zip(self.schedulers, self._steps_taken):
+            for _ in range(taken):
+                s.step_batch()
+
     def _drop_last(self) -> bool:
         # A last batch of one sample breaks batch norm in training mode; drop only that case.
         per_process = -(-len(self.data.train) // self.dist.world_size)
         return per_process % self.cfg.batch_size == 1
 
     def _ddp_forward(self) -> Any:
-        """Under several processes: ``(method, batch) -> learner.<method>(batch)`` through DistributedDataParallel."""
+        """Under several processes: ``(method, batch) -> learner.<method>(batch)`` through DistributedDataParallel.
+
+        By default one DDP wrapper syncs the whole learner. A learner whose ``update`` trains parts in
+        turn (a GAN's critic and generator) names them in ``ddp_parts`` (``{method: (submodule names)}``):
+        each part gets its own wrapper, so each backward all-reduces exactly the part it trains.
+        """
         if not self.dist.enabled:
             return None
-        if type(self.learner).update is not Learner.update and not getattr(self.learner, "supports_ddp", False):
+        parts: dict[str, tuple[str, ...]] | None = getattr(self.learner, "ddp_parts", None)
+        if type(self.learner).update is not Learner.update and parts is None:
             raise ConfigError(
                 f"learner {type(self.learner).__name__} under torchrun: expected a learner whose update runs "
-                "through StepContext.call (the default update does), got one with its own update that would "
-                "skip DDP's gradient all-reduce. Train it on one process.")
+                "through StepContext.call (the default update does) or that names its ddp_parts, got one with its "
+                "own update that would skip DDP's gradient all-reduce. Train it on one process.")
+        if parts is None:
+            return self._wrap(None)
+        # In the learner's order, the same on every rank (a set's order varies with each process's hash seed).
+        wrappers = {names: self._wrap(names) for names in dict.fromkeys(parts.values())}
+        return lambda method, batch: wrappers[parts[method]](method, batch)
+
+    def _wrap(self, names: tuple[str, ...] | None) -> Any:
         from torch.nn.parallel import DistributedDataParallel
 
+        modules = None if names is None else [m for m in (getattr(self.learner, n) for n in names) if m is not None]
         on_gpu = self.precision.device.type == "cuda"
-        self._ddp = DistributedDataParallel(
-            _MethodCaller(self.learner), device_ids=[self.precision.device.index] if on_gpu else None,
+        return DistributedDataParallel(
+            _MethodCaller(self.learner, modules), device_ids=[self.precision.device.index] if on_gpu else None,
             find_unused_parameters=getattr(self.learner, "find_unused_parameters", False))
-        return self._ddp
 
     def _track_best(self, logs: dict[str, float]) -> None:
         value = logs.get(self.cfg.monitor)
@@ -270,14 +304,18 @@ class Trainer:
 
 
 class _MethodCaller(torch.nn.Module):
-    """What DDP wraps: its forward runs a learner method, so any learner trains under DDP unchanged."""
+    """What DDP wraps: its forward runs a learner method, so any learner trains under DDP unchanged.
 
-    def __init__(self, learner: Learner) -> None:
+    DDP syncs the parameters and buffers of ``modules`` (default: the whole learner).
+    """
+
+    def __init__(self, learner: Learner, modules: list[torch.nn.Module] | None = None) -> None:
         super().__init__()
-        self.learner = learner
+        self.synced = torch.nn.ModuleList(modules if modules is not None else [learner])
+        self._learner = (learner,)  # in a tuple: not registered, so DDP sees only ``synced``
 
     def forward(self, method: str, batch: Any) -> Any:
-        return getattr(self.learner, method)(batch)
+        return getattr(self._learner[0], method)(batch)
 
 
 @torch.no_grad()

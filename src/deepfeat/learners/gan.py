@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import inspect
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +44,11 @@ class GAN(Learner):
     projection discriminator of Miyato & Koyama 2018) and ``ema_decay`` (an exponential moving
     average of the generator weights, used for sampling; Karras et al. 2018).
     """
+
+    # Under torchrun the trainer wraps each player in its own DistributedDataParallel: the critic's and
+    # the generator's backward passes come at different times, and each must all-reduce only its player.
+    ddp_parts: ClassVar[dict[str, tuple[str, ...]]] = {
+        "generate_batch": ("generator",), "discriminate_batch": ("encoder", "head", "class_embed")}
 
     def __init__(
         self,
@@ -130,6 +135,14 @@ class GAN(Learner):
             x = x * x.new_tensor(info.std).view(shape) + x.new_tensor(info.mean).view(shape)
         return x.clamp(0, 1) if info.kind == "image" else x
 
+    def generate_batch(self, zy: tuple[torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
+        """:meth:`generate` of a ``(z, y)`` pair: the form ``StepContext.call`` runs through DDP."""
+        return self.generate(*zy)
+
+    def discriminate_batch(self, xy: tuple[torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
+        """:meth:`discriminate` of an ``(x, y)`` pair: the form ``StepContext.call`` runs through DDP."""
+        return self.discriminate(*xy)
+
     def _labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
         if y is None:
             raise ConfigError("learner.conditional: the batch has no labels; a conditional GAN needs labelled data.")
@@ -139,6 +152,11 @@ class GAN(Learner):
         return torch.randint(0, self.num_classes, (n,), device=device) if self.num_classes else None
 
     # -- training --------------------------------------------------------------------------------
+    @property
+    def update_intervals(self) -> tuple[int, int]:
+        """Batches per step of each optimizer ``(critic, generator)``: the trainer sizes and steps each schedule by it."""
+        return 1, self.n_critic
+
     def configure_optimizers(self, spec: Any) -> list[torch.optim.Optimizer]:
         """Two optimizers from one spec: ``[critic, generator]``; Adam/AdamW get ``betas`` unless given."""
         from deepfeat.optim.optimizers import OPTIMIZERS, build_optimizer
@@ -168,16 +186,24 @@ class GAN(Learner):
         return {k: v for k, v in self.training_step(batch).items() if k != "loss"}
 
     def update(self, batch: Batch, optimizers: list[torch.optim.Optimizer], ctx: StepContext) -> dict[str, torch.Tensor]:
-        """One critic step; every ``n_critic``-th call also one generator step (and the EMA update)."""
+        """One critic step; every ``n_critic``-th call also one generator step (and the EMA update).
+
+        Under DDP each forward through a wrapper arms that player's gradient all-reduce for the next
+        backward, so only the forwards that a backward follows go through one: the fakes carry a graph
+        on generator turns alone, and the generator step and the gradient penalty (``autograd.grad``,
+        which DDP does not reduce) score through the bare critic, whose reducer is idle by then.
+        """
         opt_d, opt_g = optimizers
         x, y = batch
         y = y if self.num_classes else None
         n = x.shape[0]
         y_fake = self._fake_labels(n, x.device)
+        g_turn = (int(self.steps) + 1) % self.n_critic == 0
         with ctx.autocast():
-            fake = self.generate(torch.randn(n, self.latent_dim, device=x.device), y_fake)
-            real_s = self.discriminate(x, y).float()
-            fake_s = self.discriminate(fake.detach(), y_fake).float()
+            with torch.set_grad_enabled(g_turn):
+                fake = ctx.call(self, "generate_batch", (torch.randn(n, self.latent_dim, device=x.device), y_fake))
+            real_s = ctx.call(self, "discriminate_batch", (x, y)).float()
+            fake_s = ctx.call(self, "discriminate_batch", (fake.detach(), y_fake)).float()
         d_loss = discriminator_loss(self.loss, real_s, fake_s)
         metrics = {"d_real": real_s.mean().detach(), "d_fake": fake_s.mean().detach(), "d_loss": d_loss.detach()}
         if self.gp_weight > 0:  # in float32: double backward through low precision is noisy
@@ -188,7 +214,7 @@ class GAN(Learner):
             d_loss = d_loss + self.penalty(self.encoder)
         ok = apply_gradients(d_loss, opt_d, None, ctx.grad_clip) is not None
         self.steps += 1
-        if int(self.steps) % self.n_critic == 0:
+        if g_turn:
             with ctx.autocast():
                 g_loss = generator_loss(self.loss, self.discriminate(fake, y_fake).float())
             ok = ok and apply_gradients(g_loss, opt_g, None, ctx.grad_clip) is not None
@@ -259,6 +285,7 @@ class GAN(Learner):
 
         self._run_dir = None if run_dir is None else Path(run_dir)
         self._monitor = GANMonitor(self, self._run_dir)
+        self._monitor.main_process_only = True  # it writes sample grids: rank 0's job under torchrun
         return [self._monitor]
 
     def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:

@@ -19,8 +19,12 @@ def apply_gradients(
     ``None`` when the loss or the gradients are not finite; then no step is taken, so non-finite
     values never reach the weights.
     """
+    from deepfeat.engine.distributed import all_ranks  # here: deepfeat.engine imports the learners, which import this
+
     optimizer.zero_grad(set_to_none=True)
-    if not torch.isfinite(loss):
+    # Under torchrun every rank must skip together: a rank that skipped its backward alone would leave
+    # the others waiting in DDP's gradient all-reduce forever.
+    if not all_ranks(bool(torch.isfinite(loss))):
         return None
     loss.backward()
     norm = torch.zeros(())
