@@ -150,10 +150,13 @@ def low_label_figure(result: Mapping[str, Any]) -> Any:
     for method, values in acc.items():
         ys = [values[k] for k in counts]
         ax.plot(xs, ys, marker="o", label=method.replace("_", " "))
-    ax.set_xticks(xs, [str(k) for k in counts])
+    total = result.get("settings", {}).get("train_samples")
+    ax.set_xticks(xs, [f"all\n({total} samples)" if k == "all" and total else str(k) for k in counts])
     ax.set_xlabel("labelled samples per class")
     ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1.02)
+    # Zoomed to the data (in steps of 0.1): the gaps between methods are a few points wide.
+    lowest = min(v for values in acc.values() for v in values.values())
+    ax.set_ylim(max(0.0, math.floor(10 * lowest - 0.5) / 10), 1.01)
     ax.set_title("Accuracy with few labels")
     ax.legend(loc="lower right")
     return fig
