@@ -13,12 +13,17 @@ Targets (issue 5): 10 of 10 classes, class-histogram KL <= 0.05. Published ancho
 features (learner.inception_weights): Lucic et al. 2018, "Are GANs Created Equal?", best MNIST FID
 about 6.7-10; domain FIDs here are not comparable to those.
 
-    python benchmarks/bench_gan.py [--quick]
+    python benchmarks/bench_gan.py [--quick] [--models dcgan wgan_gp] [--threads 1] [--classifier DIR]
+
+Full runs use the epochs of the example configs; ``--models`` reruns some models and keeps the
+other rows of the result file. Each row records the load average, since a shared machine slows it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import tempfile
 import time
@@ -39,6 +44,7 @@ from deepfeat.eval.generative import frechet_distance, kernel_distance, mode_cov
 from deepfeat.learners.build import build_learner
 
 CONFIGS = {"dcgan": "examples/configs/mnist_dcgan.yaml", "wgan_gp": "examples/configs/mnist_wgan_gp.yaml"}
+REFERENCE = "real MNIST (reference)"
 METRICS = ["fid_domain", "kid_domain", "precision", "recall", "classes_covered", "class_kl"]
 
 
@@ -52,7 +58,7 @@ def real_reference(data: Any, clf_dir: Path, n: int) -> dict[str, Any]:
     other_f, other_pred = _features(clf, train_x, precision)
     pr = precision_recall(real_f, other_f)
     cov = mode_coverage(test_y.numpy(), other_pred, 10)
-    return {"model": "real MNIST (reference)", "fid_domain": frechet_distance(real_f, other_f),
+    return {"model": REFERENCE, "fid_domain": frechet_distance(real_f, other_f),
             "kid_domain": kernel_distance(real_f, other_f)[0], "precision": pr["precision"], "recall": pr["recall"],
             "classes_covered": cov["classes_covered"], "class_kl": cov["class_kl"],
             "classifier_acc": float((real_pred == test_y.numpy()).mean())}
@@ -104,30 +110,53 @@ def reference_loop(overrides: list[str], steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+def merge_rows(previous: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` plus the rows of models not rerun now from a previous result file, reference first."""
+    fresh = {r["model"] for r in rows}
+    kept = [r for r in json.loads(previous.read_text())["rows"] if r["model"] not in fresh] if previous.is_file() else []
+    order = [REFERENCE, *CONFIGS]
+    return sorted(kept + rows, key=lambda r: order.index(r["model"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k training images, 2 epochs each (~3 min on 2 free cores)")
+    parser.add_argument("--models", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
+                        help="rerun only these; the other rows of the result file are kept")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared)")
+    parser.add_argument("--classifier", type=Path, help="folder of the shared MNIST classifier: loaded if there, "
+                        "else trained and saved there (default: a temporary folder)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     tag = "_quick" if args.quick else ""
     limit = ["data.limit=10000", "data.test_limit=2000"] if args.quick else []
-    epochs = {"dcgan": 2, "wgan_gp": 2} if args.quick else {"dcgan": 10, "wgan_gp": 10}
+    epochs = ["training.epochs=2"] if args.quick else []  # full runs: the epochs of the example configs
     n_eval = 2000 if args.quick else 5000
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         seed_everything(0)
         data = load_data(load_config(REPO / CONFIGS["dcgan"], limit))
-        rows = [real_reference(data, out / "fid_classifier", n_eval)]
-        common = limit + ["training.progress=none", f"learner.fid_classifier={out / 'fid_classifier'}",
-                          f"learner.eval_samples={n_eval}", "evaluation.embedding_plots=[]"]
-        for name in CONFIGS:
-            rows.append(run_model(name, common + [f"training.epochs={epochs[name]}"], out, tag))
-        hand = reference_loop(limit, steps=50)
-    dc = rows[1]
-    speed = {"deepfeat_s_per_step": dc["s_per_step"], "hand_written_s_per_step": hand, "ratio": dc["s_per_step"] / hand}
+        clf_dir = args.classifier or out / "fid_classifier"
+        rows = [real_reference(data, clf_dir, n_eval)]
+        common = limit + epochs + ["training.progress=none", f"training.threads={args.threads}",
+                                   f"learner.fid_classifier={clf_dir}",
+                                   f"learner.eval_samples={n_eval}", "evaluation.embedding_plots=[]"]
+        for name in args.models:
+            rows.append({**run_model(name, common, out, tag), "load_avg": [round(v, 2) for v in os.getloadavg()]})
+        hand = reference_loop(limit, steps=50) if "dcgan" in args.models else None
+    previous = RESULTS / f"gan{tag}.json"
+    speed = json.loads(previous.read_text())["speed"] if hand is None and previous.is_file() else None
+    if hand is not None:
+        dc = next(r for r in rows if r["model"] == "dcgan")
+        speed = {"deepfeat_s_per_step": dc["s_per_step"], "hand_written_s_per_step": hand,
+                 "ratio": dc["s_per_step"] / hand,  # meaningful only when the load was alike for both
+                 "load_avg": [round(v, 2) for v in os.getloadavg()]}
+    rows = merge_rows(previous, rows)
     print(f"features: {DOMAIN_LABEL}; classifier accuracy on MNIST test {rows[0]['classifier_acc']:.4f}")
-    print(table(rows, ["model", "epochs", "time_s", *METRICS, "linear_probe", "warnings"]))
-    print(f"DCGAN speed: deepfeat {speed['deepfeat_s_per_step']:.3f} s/step (incl. validation, callbacks, grids) vs "
-          f"hand-written loop {hand:.3f} s/step: ratio {speed['ratio']:.2f}")
+    print(table(rows, ["model", "epochs", "time_s", *METRICS, "linear_probe", "warnings", "load_avg"]))
+    if speed:
+        print(f"DCGAN speed: deepfeat {speed['deepfeat_s_per_step']:.3f} s/step (incl. validation, callbacks, grids) "
+              f"vs hand-written loop {speed['hand_written_s_per_step']:.3f} s/step: ratio {speed['ratio']:.2f}")
     published = "Lucic et al. 2018: best Inception FID on MNIST about 6.7-10 (not comparable to domain FID)"
     path = write_result(f"gan{tag}", {"features": DOMAIN_LABEL, "rows": rows, "speed": speed, "published": published,
                                      "targets": {"classes_covered": 10, "class_kl_max": 0.05}})

@@ -4,11 +4,14 @@ The feature extractor is a classifier deepfeat trains on the same dataset (or on
 no pretrained network can be downloaded here, and Inception features of 8x8 digits would mean
 little anyway. Those numbers are labelled as comparable only within deepfeat. With a local file of
 the standard FID Inception weights (``inception_weights``), the paper-comparable FID and KID are
-added through torchmetrics / torch-fidelity.
+added through torchmetrics / torch-fidelity (a torchvision inception_v3 state dict loads too, labelled
+as not comparable to papers).
 """
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
 DOMAIN_LABEL = "domain FID (deepfeat classifier features; comparable only within deepfeat)"
 CLASSIFIER_DIR = "fid_classifier"
+FID_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"  # torch-fidelity's port of the TF FID Inception
 
 
 def _classifier_spec(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -97,7 +101,8 @@ def evaluate_generator(gan: "GAN", data: DataBundle, precision: Precision, cache
         if data.info.num_classes >= 2 and real_y is not None:
             out.update(_domain_metrics(gan, data, precision, cache_dir, real_x, real_y, fake_x))
         if gan.inception_weights:
-            out.update(inception_metrics(gan.to_data(real_x), gan.to_data(fake_x), gan.inception_weights))
+            inception = inception_metrics(gan.to_data(real_x), gan.to_data(fake_x), gan.inception_weights)
+            out.update(inception, settings={**out.get("settings", {}), **inception["settings"]})
     if not out:
         return {"generative": {"skipped": "unlabelled data and no inception_weights: no feature extractor"}}
     out["settings"] = {**out.get("settings", {}), "real_split": name, "real_samples": n, "fake_samples": n,
@@ -124,31 +129,65 @@ def _domain_metrics(gan: "GAN", data: DataBundle, precision: Precision, cache_di
                          "coverage_min_fraction": cov["settings"]["min_fraction"]}}
 
 
-def inception_metrics(real: torch.Tensor, fake: torch.Tensor, weights: str, batch_size: int = 100) -> dict[str, Any]:
-    """Standard FID/KID (paper-comparable) from images in [0, 1] with local Inception weights.
+def _inception_state(weights: str) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """Which Inception-v3 file ``weights`` is: (a converted state dict or None to load it as is, a label).
 
-    ``weights`` is torch-fidelity's ``pt_inception-2015-12-05`` file; its extractor takes uint8 RGB
-    and resizes to 299x299 as the reference TensorFlow implementation does; grey images are repeated.
+    torch-fidelity's FID file (fc of 1008 TensorFlow classes) gives the paper-comparable FID. A
+    torchvision ``inception_v3`` state dict has the same trunk, so it loads too, without AuxLogits and
+    with a zero fc (the 2048-d pool features never use it), labelled as not comparable to papers.
+    """
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as e:  # what torch raises for other files
+        raise ConfigError(f"learner.inception_weights {weights}: expected an Inception-v3 state dict saved with "
+                          f"torch.save, got an unreadable file ({type(e).__name__}). Point it to {FID_WEIGHTS}.") from None
+    fc = state.get("fc.weight") if isinstance(state, dict) else None
+    if fc is None or tuple(fc.shape[1:]) != (2048,):
+        raise ConfigError(f"learner.inception_weights {weights}: expected an Inception-v3 state dict (fc.weight of "
+                          f"shape (classes, 2048)), got {'no fc.weight' if fc is None else tuple(fc.shape)}. "
+                          f"Point it to {FID_WEIGHTS} or a torchvision inception_v3 state dict.")
+    name = Path(weights).name
+    if fc.shape[0] == 1008 and not any(k.startswith("AuxLogits.") for k in state):
+        return None, f"Inception-v3 pool3, FID weights ({name}; comparable to papers)"
+    state = {k: v for k, v in state.items() if not k.startswith("AuxLogits.")}
+    state["fc.weight"], state["fc.bias"] = torch.zeros(1008, 2048), torch.zeros(1008)
+    return state, f"Inception-v3 pool3, torchvision weights ({name}; not the FID weights: not comparable to papers)"
+
+
+def inception_features(images: torch.Tensor, weights: str, batch_size: int = 100) -> tuple[np.ndarray, str]:
+    """2048-d Inception-v3 pool features ``(N, 2048)`` of images ``(N, C, H, W)`` in [0, 1], and their label.
+
+    ``weights`` is torch-fidelity's ``pt_inception-2015-12-05`` file (or a torchvision inception_v3
+    state dict); the extractor takes uint8 RGB and resizes to 299x299 as the reference TensorFlow
+    implementation does (Heusel et al. 2017); grey images are repeated.
     """
     if not Path(weights).is_file():
         raise ConfigError(f"learner.inception_weights {weights}: file not found. Point it to a local copy of "
-                          "pt_inception-2015-12-05-6726825d.pth (the FID Inception weights).")
-    try:
-        from torchmetrics.image.fid import NoTrainInceptionV3
+                          f"{FID_WEIGHTS} (the FID Inception weights).")
+    state, label = _inception_state(weights)
+    with tempfile.TemporaryDirectory() as tmp:  # torch-fidelity loads only from a file
+        path = weights if state is None else str(Path(tmp) / "inception.pth")
+        if state is not None:
+            torch.save(state, path)
+        try:
+            from torchmetrics.image.fid import NoTrainInceptionV3
 
-        net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=weights)
-    except ModuleNotFoundError as e:
-        raise ConfigError(f"learner.inception_weights: standard FID needs torch-fidelity ({e}). "
-                          "Install it with: pip install torch-fidelity") from None
-
-    @torch.no_grad()
-    def features(images: torch.Tensor) -> np.ndarray:
-        out = []
+            net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=path)
+        except ModuleNotFoundError as e:
+            raise ConfigError(f"learner.inception_weights: standard FID needs torch-fidelity ({e}). "
+                              "Install it with: pip install torch-fidelity") from None
+    out = []
+    with torch.no_grad():
         for xb in images.split(batch_size):
             rgb = xb.expand(-1, 3, -1, -1) if xb.shape[1] == 1 else xb
             out.append(net((rgb * 255).round().to(torch.uint8)).float().reshape(len(xb), -1))
-        return torch.cat(out).numpy()
+    return torch.cat(out).numpy(), label
 
-    real_f, fake_f = features(real), features(fake)
+
+def inception_metrics(real: torch.Tensor, fake: torch.Tensor, weights: str) -> dict[str, Any]:
+    """Standard FID/KID from images in [0, 1] with local Inception weights; settings say which weights."""
+    feats, label = inception_features(torch.cat([real, fake]), weights)  # one network load for both sets
+    real_f, fake_f = feats[: len(real)], feats[len(real):]
     kid, kid_std = kernel_distance(real_f, fake_f)
-    return {"fid_inception": frechet_distance(real_f, fake_f), "kid_inception": kid, "kid_inception_std": kid_std}
+    return {"fid_inception": frechet_distance(real_f, fake_f), "kid_inception": kid, "kid_inception_std": kid_std,
+            "settings": {"inception_features": label, "inception_weights": str(weights)}}
