@@ -31,7 +31,8 @@ QUANTILE = 0.95  # default calibration: about 5% of clean data is flagged
 NOISE_SEED = 0  # corruptions for evaluation are drawn from a fixed seed, so reruns agree
 
 
-def _eval_split(data: DataBundle) -> tuple[str, Any]:
+def eval_split(data: DataBundle) -> tuple[str, Any]:
+    """The split evaluations use: ``("test", split)``, else validation, else training."""
     return ("test", data.test) if data.test is not None else ("val", data.val) if data.val is not None else ("train", data.train)
 
 
@@ -108,7 +109,7 @@ def _pca_baseline(learner: Any, data: DataBundle, precision: Precision, clean: n
 
 def evaluate_autoencoder(learner: Any, data: DataBundle, precision: Precision) -> dict[str, Any]:
     """``{"reconstruction", "denoising" (with noise), "pca_baseline", "anomaly"}``, each with its settings."""
-    name, split = _eval_split(data)
+    name, split = eval_split(data)
     images = data.info.kind == "image"
     clean, y = _raw(learner, split, precision, lambda x: x)
     recon, _ = _raw(learner, split, precision, learner.reconstruct)
@@ -118,14 +119,20 @@ def evaluate_autoencoder(learner: Any, data: DataBundle, precision: Precision) -
     if getattr(learner, "noise", None) is not None:
         results["denoising"] = _denoising(learner, split, precision, data_range, images)
     results["pca_baseline"] = _pca_baseline(learner, data, precision, clean, y, data_range, images)
+    results["anomaly"] = evaluate_anomaly(learner, data, precision)
+    return results
+
+
+def evaluate_anomaly(learner: Any, data: DataBundle, precision: Precision) -> dict[str, Any]:
+    """Threshold calibrated on clean data; in a one-class run, ROC-AUC / AP of ``score_samples`` on the test split."""
+    name, split = eval_split(data)
     anomaly = calibrate(learner, data, precision, quantile=QUANTILE)
+    scores, y = collect(learner, split, precision, learner.score_samples, limit=MAX_SAMPLES)
     labels, normal = one_class_targets(data, y)
     if labels is not None:
-        scores, _ = collect(learner, split, precision, learner.score_samples, limit=MAX_SAMPLES)
         anomaly.update(detection_report(labels, scores, anomaly["threshold"]))
         anomaly["settings"].update({"split": name, "normal_classes": normal})
-    results["anomaly"] = anomaly
-    return results
+    return anomaly
 
 
 def _examples(split: Any, n: int = 10) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -140,7 +147,7 @@ def _examples(split: Any, n: int = 10) -> tuple[torch.Tensor, torch.Tensor | Non
 
 def plot_autoencoder(learner: Any, run_dir: Path, data: DataBundle, precision: Precision) -> list[Path]:
     """Reconstruction grid, VAE samples and traversal, anomaly-score histogram and ROC curve."""
-    name, split = _eval_split(data)
+    name, split = eval_split(data)
     names = data.info.class_names
     x, y = _examples(split)
     learner.eval()
@@ -159,7 +166,7 @@ def plot_autoencoder(learner: Any, run_dir: Path, data: DataBundle, precision: P
                          caption=f"{' / '.join(rows)} for {name} samples (one per class where labelled).")]
     if hasattr(learner, "sample") and data.info.kind == "image":
         paths += _plot_generative(learner, run_dir, x)
-    paths += _plot_anomaly(learner, run_dir, data, precision)
+    paths += plot_anomaly(learner, run_dir, data, precision)
     return paths
 
 
@@ -184,8 +191,9 @@ def _plot_generative(learner: Any, run_dir: Path, x: torch.Tensor) -> list[Path]
     ]
 
 
-def _plot_anomaly(learner: Any, run_dir: Path, data: DataBundle, precision: Precision) -> list[Path]:
-    name, split = _eval_split(data)
+def plot_anomaly(learner: Any, run_dir: Path, data: DataBundle, precision: Precision) -> list[Path]:
+    """Histogram of ``score_samples`` on the test split with the threshold; the ROC curve in a one-class run."""
+    name, split = eval_split(data)
     scores, y = collect(learner, split, precision, learner.score_samples, limit=MAX_SAMPLES)
     labels, _ = one_class_targets(data, y)
     threshold = calibrate(learner, data, precision, quantile=QUANTILE)["threshold"]

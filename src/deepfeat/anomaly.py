@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from deepfeat.api import Run, data_spec, write_results, load, load_data
+from deepfeat.api import Run, data_spec, model_data_spec, write_results, load, load_data
 from deepfeat.data.datasets import load_dataset
 from deepfeat.data.noise import build_noise
 from deepfeat.engine.device import resolve_device, resolve_precision
@@ -30,9 +30,14 @@ def _run(run: RunLike) -> Run:
     return run if isinstance(run, Run) else load(run)
 
 
+# The learners that have each method (reconstruct: every autoencoder but the sequence one).
+_KINDS = {"interpolate": "vae", "sample": "vae, dcgan, wgan_gp or mlp_gan",
+          "score_samples": "autoencoder, denoising, sparse, contractive, vae or seq_autoencoder"}
+
+
 def _require(run: Run, method: str) -> None:
     if not hasattr(run.learner, method):
-        kinds = "vae" if method == "interpolate" else "vae, dcgan, wgan_gp or mlp_gan" if method == "sample" else "autoencoder, denoising, sparse, contractive or vae"
+        kinds = _KINDS.get(method, "autoencoder, denoising, sparse, contractive or vae")
         raise ConfigError(
             f"run {run.dir.name}: expected a learner with {method}() ({kinds}), got learner "
             f"'{run.config.learner['name']}'. Train one with learner: {kinds.split(',')[0]}."
@@ -40,8 +45,9 @@ def _require(run: Run, method: str) -> None:
 
 
 def _inputs(run: Run, x: Any) -> torch.Tensor:
-    """Raw inputs ``(N, *input_shape)`` as float32 on the learner's device, shape-checked."""
-    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
+    """Raw inputs ``(N, *input_shape)`` as float32 (token ids: int64) on the learner's device, shape-checked."""
+    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    xt = xt.long() if run.info.kind == "tokens" else xt.float()
     if tuple(xt.shape[1:]) != tuple(run.info.input_shape):
         raise DataError(
             f"inputs for run {run.dir.name}: expected shape (N, {', '.join(map(str, run.info.input_shape))}), "
@@ -186,7 +192,7 @@ def score_file(run: RunLike, data: Any, out: str | Path, quantile: float | None 
         raise ConfigError(f"score output {out}: expected a .csv or .npy file name, got suffix {out.suffix!r}")
     if quantile is not None or contamination is not None:
         calibrate(r, quantile=quantile, contamination=contamination)
-    x, y = load_raw(data)
+    x, y = load_raw(model_data_spec(r.info, data))  # text: encoded with the run's vocabulary
     scores, threshold = anomaly_score(r, x), stored_threshold(r)
     flags = (scores > threshold).astype(np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,13 @@ class VocabTokenizer:
         return _WORD.findall(text) if self.level == "word" else list(text)
 
     def fit(self, texts: Sequence[str]) -> VocabTokenizer:
-        """Build the vocabulary ``[<pad>, <unk>, most frequent tokens...]`` from ``texts``; returns self."""
+        """Build the vocabulary ``[<pad>, <unk>, most frequent tokens...]`` from ``texts``; returns self.
+
+        A tokenizer built with a ``vocab`` (a saved run's ``DataInfo.tokenizer``) keeps it, so new data
+        loaded with it gets the ids the run was trained on.
+        """
+        if self.vocab is not None:
+            return self
         counts = Counter(tok for text in texts for tok in self.tokens(text))
         kept = sorted((t for t, c in counts.items() if c >= self.min_freq), key=lambda t: (-counts[t], t))
         self.vocab = [PAD, UNK, *kept[: self.max_size - 2]]

@@ -21,7 +21,7 @@ from torch import nn
 
 from deepfeat.data.info import DataInfo
 from deepfeat.data.noise import build_noise
-from deepfeat.errors import DataError
+from deepfeat.errors import ConfigError, DataError
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.activations import get_activation
@@ -85,6 +85,9 @@ class Autoencoder(Learner):
                  name: str = "autoencoder") -> None:
         super().__init__()
         self.info, self.name = info, name
+        if info.kind == "tokens":  # MSE on token ids would train silently and mean nothing
+            raise ConfigError(f"learner '{name}' at learner.name: expected vectors, images or sequences, got token ids "
+                              "from a text dataset. Use learner: seq_autoencoder for text.")
         self.code_dim = check_positive_int(code_dim, f"learner '{name}' code_dim")
         self.likelihood = check_choice(likelihood, LIKELIHOODS, f"learner '{name}' likelihood")
         self.scale = InputScale(info)

