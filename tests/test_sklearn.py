@@ -46,16 +46,25 @@ def test_sklearn_estimator_checks(estimator, check) -> None:
     check(estimator)
 
 
+TEXT_ONLY = {"seq_autoencoder"}  # learners of token ids
+
+
 @pytest.mark.parametrize("name", LEARNERS.names())
 def test_every_learner_works_as_a_transformer(name: str) -> None:
-    x = np.random.default_rng(0).random((32, 8, 8), dtype=np.float32)  # (N, H, W) images
-    y = np.arange(32) % 4
-    est = DeepFeatureTransformer(learner=name, encoder={"name": "cnn", "channels": [8, 16], "norm": "layer"},
-                                 kind="image", epochs=1, batch_size=16, random_state=0, device="cpu")
+    rng, y = np.random.default_rng(0), np.arange(32) % 4
+    if name in TEXT_ONLY:  # (N, T) token ids, right-padded with 0
+        x = rng.integers(2, 20, (32, 8)) * (np.arange(8) < rng.integers(3, 9, (32, 1)))
+        est = DeepFeatureTransformer(learner=name, encoder={"name": "text_rnn", "vocab_size": 20, "embed_dim": 8,
+                                                            "hidden_size": 8}, kind="tokens", epochs=1, batch_size=16,
+                                     random_state=0, device="cpu")
+    else:
+        x = rng.random((32, 8, 8), dtype=np.float32)  # (N, H, W) images
+        est = DeepFeatureTransformer(learner=name, encoder={"name": "cnn", "channels": [8, 16], "norm": "layer"},
+                                     kind="image", epochs=1, batch_size=16, random_state=0, device="cpu")
     labels = y if est.__sklearn_tags__().target_tags.required else None
     z = est.fit(x, labels).transform(x)
     assert z.shape == (32, est.learner_.feature_dim) and z.dtype == np.float32 and np.isfinite(z).all()
-    assert est.input_shape_ == (1, 8, 8) and est.n_features_in_ == 8
+    assert est.input_shape_ == ((8,) if name in TEXT_ONLY else (1, 8, 8)) and est.n_features_in_ == 8
     np.testing.assert_array_equal(est.fit(x, labels).transform(x), z)  # same random_state, same features
 
 

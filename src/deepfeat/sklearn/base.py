@@ -26,7 +26,7 @@ from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import DataError
 from deepfeat.learners.build import LEARNERS, build_learner
 
-InputKind = Literal["auto", "vector", "image", "sequence"]
+InputKind = Literal["auto", "vector", "image", "sequence", "tokens"]
 
 
 class DeepEstimatorBase(BaseEstimator):
@@ -37,7 +37,8 @@ class DeepEstimatorBase(BaseEstimator):
     ``lr`` (when set) overrides the optimizer's learning rate; ``epochs``, ``batch_size``,
     ``device`` and ``precision`` are the ``training:`` fields. ``kind`` says how to read ``X``:
     ``"auto"`` takes 2-D as vectors (N, F), 3-D as sequences (N, C, T), 4-D as images (N, C, H, W);
-    ``"image"`` also accepts (N, H, W) and adds the channel.
+    ``"image"`` also accepts (N, H, W) and adds the channel; ``"tokens"`` takes (N, T) integer token ids
+    (0 = padding, e.g. from ``deepfeat.data.encode_texts``) for the text encoders and ``seq_autoencoder``.
     """
 
     def __init__(self, encoder: Any = "mlp", learner: Any = "classifier", optimizer: Any = "adam",
@@ -105,9 +106,9 @@ class DeepEstimatorBase(BaseEstimator):
         """Checked inputs, label indices 0..K-1 (or None) and the sorted original labels (or None)."""
         codes = classes = None
         if y is None and not self._learner_predicts():
-            x = validate_data(self, X, allow_nd=True, dtype=np.float32)
+            x = validate_data(self, X, allow_nd=True, dtype=self._dtype())
         else:
-            x, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32)
+            x, y = validate_data(self, X, y, allow_nd=True, dtype=self._dtype())
             check_classification_targets(y)
             classes, codes = np.unique(y, return_inverse=True)
         if len(x) < 2:
@@ -120,6 +121,10 @@ class DeepEstimatorBase(BaseEstimator):
         x = self._as_samples(x)
         self.input_shape_ = tuple(x.shape[1:])
         return x, codes, classes
+
+    def _dtype(self) -> type:
+        """Token ids stay integers (embedding lookups); every other input is float32."""
+        return np.int64 if self.kind == "tokens" else np.float32
 
     def _seed(self) -> int:
         if isinstance(self.random_state, (int, np.integer)):
@@ -141,9 +146,9 @@ class DeepEstimatorBase(BaseEstimator):
         return np.require(x, requirements=["C", "W"])
 
     def _inputs(self, X: Any) -> torch.Tensor:
-        """Checked inputs ``(N, *input_shape_)`` of a fitted estimator as a float32 tensor."""
+        """Checked inputs ``(N, *input_shape_)`` of a fitted estimator: float32, or int64 token ids."""
         check_is_fitted(self)
-        x = self._as_samples(validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32))
+        x = self._as_samples(validate_data(self, X, reset=False, allow_nd=True, dtype=self._dtype()))
         if tuple(x.shape[1:]) != self.input_shape_:
             raise DataError(
                 f"input shape at {type(self).__name__}.X: expected samples of shape {self.input_shape_} "
