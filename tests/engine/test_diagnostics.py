@@ -136,10 +136,16 @@ def test_loss_spike_plateau_and_overfitting_rules() -> None:
     stuck = [{"train/loss": 2.30}, {"train/loss": 2.301}, {"train/loss": 2.299}]
     assert plateau(_stats(stuck, [2.3] * 30), cfg)[0].kind == "plateau"
     assert plateau(_stats([{"train/loss": 2.0}, {"train/loss": 0.5}], [2.3] * 30), cfg) == []
-    history = [{"train/loss": t, "val/loss": v} for t, v in [(1.0, 0.9), (0.5, 0.6), (0.2, 0.65), (0.05, 0.9)]]
-    (over,) = overfitting(_stats(history), cfg)
+    def losses(pairs: list[tuple[float, float]]) -> TrainingStats:
+        return _stats([{"train/loss": t, "val/loss": v} for t, v in pairs])
+
+    history = [(1.0, 0.9), (0.5, 0.6), (0.2, 0.75), (0.05, 0.9)]
+    (over,) = overfitting(losses(history), cfg)
     assert "from 0.6 (epoch 2) to 0.9 (epoch 4)" in over.evidence
-    assert overfitting(_stats(history[:2]), cfg) == []
+    assert overfitting(losses(history[:2]), cfg) == []
+    assert overfitting(losses([(1.0, 0.9), (0.5, 0.6), (0.2, 0.6), (0.05, 0.9)]), cfg) == []  # one noisy epoch
+    # Diverging: train/loss falls from 5e6 to 1e6 while val/loss rises, but nothing was fitted: no overfitting.
+    assert overfitting(losses([(5e6, 2.3), (3e6, 4.0), (2e6, 6.0), (1e6, 9.0)]), cfg) == []
 
 
 @pytest.mark.parametrize("field,value", [("every_n_steps", 0), ("dead_share", 1.5)])

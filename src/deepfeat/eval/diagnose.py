@@ -188,7 +188,11 @@ def overfitting(stats: TrainingStats, cfg: DiagnosticsConfig) -> list[Finding]:
     val = np.array([h["val/loss"] for h in rows])
     best = int(np.nanargmin(val))
     end = rows[-1]
-    if not (val[-1] > (1 + cfg.overfit_rise) * val[best] and end["train/loss"] < rows[best]["train/loss"]):
+    risen = val[-2:] > (1 + cfg.overfit_rise) * val[best]  # two epochs in a row: one noisy epoch is no trend
+    # Overfitting means the net fits its training data better than it ever fitted held-out data; a diverging
+    # run (train/loss exploding) also sees val/loss rise, and must not be told to regularize.
+    fits_train = end["train/loss"] < min(rows[best]["train/loss"], val[best])
+    if not (risen.all() and fits_train):
         return []
     gap = f"; train/acc {end['train/acc']:.1%} vs val/acc {end['val/acc']:.1%}" if "val/acc" in end and "train/acc" in end else ""
     return [Finding("overfitting", "warning", None,
