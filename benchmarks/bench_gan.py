@@ -15,7 +15,8 @@ about 6.7-10; domain FIDs here are not comparable to those.
 
     python benchmarks/bench_gan.py [--quick] [--models dcgan wgan_gp] [--threads 1] [--classifier DIR]
 
-Full runs use the epochs of the example configs; ``--models`` reruns some models and keeps the
+``--speed-only`` times one DCGAN epoch through ``deepfeat fit`` against the hand-written loop, back to
+back (benchmarks/results/gan_speed.json). Full runs use the epochs of the example configs; ``--models`` reruns some models and keeps the
 other rows of the result file. Each row records the load average, since a shared machine slows it.
 """
 
@@ -110,6 +111,22 @@ def reference_loop(overrides: list[str], steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+def speed_only(threads: int) -> None:
+    """One DCGAN epoch through ``deepfeat fit`` (validation, callbacks, grids included) against the hand-written
+    loop, back to back in one process, so both see the same load: seconds per step and their ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = deepfeat.fit(REPO / CONFIGS["dcgan"], out=Path(tmp) / "dcgan", overrides=[
+            "training.epochs=1", "training.progress=none", f"training.threads={threads}", "learner.eval_samples=1000",
+            "evaluation.embedding_plots=[]", "evaluation.protocol=[knn]"])
+    fit = run.results["fit"]
+    hand = reference_loop([], steps=300)
+    speed = {"epochs": 1, "steps": fit["steps"], "deepfeat_s_per_step": fit["time_s"] / fit["steps"],
+             "hand_written_s_per_step": hand, "ratio": fit["time_s"] / fit["steps"] / hand,
+             "load_avg": [round(v, 2) for v in os.getloadavg()], "threads": threads}
+    print(json.dumps(speed, indent=1))
+    print(f"written {write_result('gan_speed', speed)}")
+
+
 def merge_rows(previous: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``rows`` plus the rows of models not rerun now from a previous result file, reference first."""
     fresh = {r["model"] for r in rows}
@@ -126,8 +143,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared)")
     parser.add_argument("--classifier", type=Path, help="folder of the shared MNIST classifier: loaded if there, "
                         "else trained and saved there (default: a temporary folder)")
+    parser.add_argument("--speed-only", action="store_true", help="only the engine-vs-loop speed (one DCGAN epoch)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.speed_only:
+        return speed_only(args.threads)
     tag = "_quick" if args.quick else ""
     limit = ["data.limit=10000", "data.test_limit=2000"] if args.quick else []
     epochs = ["training.epochs=2"] if args.quick else []  # full runs: the epochs of the example configs
