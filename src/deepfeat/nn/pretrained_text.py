@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.nn.encoder import ENCODERS, Encoder
+from deepfeat.nn.text import trim_padding
 
 MINILM = "all-MiniLM-L6-v2"
 _MINILM_NAMES = {MINILM.lower(), f"sentence-transformers/{MINILM}".lower(), "minilm"}
@@ -96,10 +97,7 @@ class PretrainedTextEncoder(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` ids padded with the model's pad id -> ``(B, feature_dim)``."""
         self.check_input(x)
-        if x.numel() and not (torch.compiler.is_compiling() or torch.jit.is_tracing()):
-            # Ids are right-padded to the tokenizer's max_length; the columns past the batch's longest
-            # text are padding only, and a transformer costs as much per padding column as per token.
-            x = x[:, : max(int((x != self.pad_id).sum(1).max()), 1)]
+        x = trim_padding(x, self.pad_id)  # a transformer costs as much per padding column as per token
         mask = (x != self.pad_id).long()
         h = self.model(input_ids=x, attention_mask=mask).last_hidden_state  # (B, T, D)
         m = mask.unsqueeze(-1).to(h.dtype)

@@ -32,6 +32,16 @@ from deepfeat.nn.tcn import TCNEncoder
 PAD_ID, UNK_ID = 0, 1  # the ids deepfeat.data.tokenize gives <pad> and <unk>
 
 
+def trim_padding(x: torch.Tensor, pad_id: int = PAD_ID) -> torch.Tensor:
+    """Right-padded ids ``(B, T)`` cut to the batch's longest text: padding columns cost compute, not meaning.
+
+    Left whole while tracing or exporting (ONNX), whose graphs need the fixed length.
+    """
+    if not x.numel() or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return x
+    return x[:, : max(int((x != pad_id).sum(1).max()), 1)]
+
+
 def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``h`` (B, T, D) over the steps where ``mask`` (B, T) is true: ``(B, D)`` (0 for empty rows)."""
     m = mask.unsqueeze(-1).to(h.dtype)
@@ -127,8 +137,10 @@ class TextTCNEncoder(_TokenEncoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T) -> (B, feature_dim)``."""
         emb, mask = self.embed_tokens(x)
-        h = self.tcn.blocks(emb.transpose(1, 2))  # (B, C, T), causal: padding never leaks backwards
-        return masked_mean(h.transpose(1, 2), mask)
+        # Causal blocks: padding never leaks backwards, so the trailing padding columns are dropped unseen.
+        keep = trim_padding(x).shape[1]
+        h = self.tcn.blocks(emb[:, :keep].transpose(1, 2))  # (B, C, T')
+        return masked_mean(h.transpose(1, 2), mask[:, :keep])
 
 
 class TokenDecoder(nn.Module):
