@@ -154,7 +154,12 @@ def comparison_curves(curves: dict[str, list[list[Row]]], metrics: Sequence[str]
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize=8)
+    if len(axes) > len(metrics):  # an empty panel holds the legend, one variant per line, readable
+        axes[len(metrics)].set_visible(True)
+        axes[len(metrics)].axis("off")
+        axes[len(metrics)].legend(handles, labels, loc="center", fontsize=9, frameon=False, title="variant")
+    else:
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(6, len(labels)), fontsize=8)
     return fig
 
 
