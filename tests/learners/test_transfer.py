@@ -160,3 +160,23 @@ def test_low_label_evaluation_table_and_plot(tmp_path) -> None:
     assert result["fine_tune"]["all"] > 0.6  # all labels, 20 steps: well above chance (0.1)
     assert "| fine_tune |" in low_label_table(result)
     assert save_low_label_figure(result, tmp_path).is_file()
+
+
+def test_fine_tuning_ends_with_head_statistics_of_the_final_features() -> None:
+    """Precise BN: the head's running mean/var are those of the final encoder's training features, not a
+    trailing average of features the fine-tuning has since moved away from."""
+    learner, data = _partial_learner("fine_tune")
+    trainer = Trainer(TrainingConfig(epochs=1, batch_size=64, progress="none", restore_best=False, precision="fp32"),
+                      callbacks=learner.run_callbacks(None))
+    trainer.fit(learner, data, optimizer={"name": "adam", "lr": 3e-2})
+    learner.eval()
+    with torch.no_grad():  # the same batches the recalibration saw; batch norm averages their statistics
+        per_batch = [learner.encoder(x) for x, _ in data.train.batches(64) if len(x) > 1]
+    norm = learner.head[0]
+    torch.testing.assert_close(norm.running_mean, torch.stack([f.mean(0) for f in per_batch]).mean(0),
+                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(norm.running_var, torch.stack([f.var(0) for f in per_batch]).mean(0),
+                               rtol=1e-4, atol=1e-5)
+    assert norm.momentum == 0.1 and learner.training is False
+    probe, _ = _partial_learner("linear_probe")
+    assert not any(type(c).__name__ == "HeadNormRecalibration" for c in probe.run_callbacks(None))  # frozen features

@@ -132,7 +132,30 @@ class TransferLearner(Learner):
 
     # -- run hooks --------------------------------------------------------------------------------
     def run_callbacks(self, run_dir: Any) -> list[Callback]:
-        return [GradualUnfreezing(self)] if self.mode == "gradual" else []
+        callbacks: list[Callback] = [GradualUnfreezing(self)] if self.mode == "gradual" else []
+        return callbacks + ([HeadNormRecalibration(self)] if self.mode != "linear_probe" else [])
+
+    @torch.no_grad()
+    def recalibrate_head_norm(self, batches: Any, prepare: Any, autocast: Any) -> None:
+        """Recompute the head's feature statistics with the final encoder over ``batches`` (precise BN).
+
+        The running mean/variance of the head's batch norm trail the features by ~1/momentum steps;
+        when fine-tuning moves the features, a short run ends with stale statistics and a shifted
+        decision threshold (Wu & Johnson 2021, "Rethinking 'Batch' in BatchNorm", section 3).
+        """
+        norm, was_training = self.head[0], self.training
+        self.eval()
+        norm.reset_running_stats()
+        momentum, norm.momentum = norm.momentum, None  # a cumulative average: every batch counts equally
+        norm.train()
+        try:
+            for x, _ in batches:
+                if len(x) > 1:  # batch norm cannot take statistics of one sample
+                    with autocast():
+                        norm(self.encoder(prepare(x)).float())
+        finally:
+            norm.momentum = momentum
+            self.train(was_training)
 
     def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
         if self.low_label_spec["options"] is None:
@@ -149,6 +172,17 @@ class TransferLearner(Learner):
         from deepfeat.lowlabel import save_low_label_figure
 
         return [save_low_label_figure(self.low_label_result, run_dir)]
+
+
+class HeadNormRecalibration(Callback):
+    """After fine-tuning (best weights restored), the head's batch-norm statistics of the final features."""
+
+    def __init__(self, learner: TransferLearner) -> None:
+        self.learner = learner
+
+    def on_fit_end(self, trainer: Any) -> None:
+        batches = trainer.data.train.batches(trainer.cfg.batch_size, shuffle=False)
+        self.learner.recalibrate_head_norm(batches, trainer.precision.prepare_input, trainer.precision.autocast)
 
 
 class GradualUnfreezing(Callback):
