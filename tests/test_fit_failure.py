@@ -84,3 +84,18 @@ def test_recording_the_failure_never_masks_the_error(tmp_path, monkeypatch) -> N
     monkeypatch.setattr(deepfeat.api, "write_results", broken)
     with pytest.raises(RuntimeError, match="boom in a user callback"):
         deepfeat.fit(TINY, out=tmp_path / "run", callbacks=[Boom(at=1)])
+
+
+def test_a_failure_after_training_is_recorded_with_its_phase(tmp_path, monkeypatch) -> None:
+    """Training ends, then evaluation raises: the run folder still says what happened, and the error goes on."""
+    def broken(*args, **kwargs):
+        raise ValueError("evaluation exploded")
+
+    monkeypatch.setattr(deepfeat.api, "evaluate_learner", broken)
+    with pytest.raises(ValueError, match="evaluation exploded"):
+        deepfeat.fit({**TINY, "training": {**TINY["training"], "epochs": 2}}, out=tmp_path / "run")
+    r = results(tmp_path / "run")
+    assert r["status"] == "failed" and r["error"]["phase"] == "after training" and r["fit"]["epochs"] == 2
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()  # exported before evaluation failed
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "Run failed after training" in html and "evaluation exploded" in html

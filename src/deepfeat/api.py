@@ -133,7 +133,11 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
     if not trainer.dist.is_main:  # rank 0 alone exports, evaluates and reports
         return Run(paths.root, cfg, data.info, learner, {})
     with local_only():  # ... as one process: its auxiliary trainings must not wait for the other ranks
-        return _finish(cfg, data, learner, paths, state, trainer, fit_result)
+        try:
+            return _finish(cfg, data, learner, paths, state, trainer, fit_result)
+        except (Exception, KeyboardInterrupt) as error:  # trained, then export/evaluation failed: say so too
+            _record_failure(error, cfg, data.info, paths, trainer, phase="after training")
+            raise
 
 
 def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
@@ -180,10 +184,12 @@ def _diagnostics(callbacks: list[Callback], cfg: Config, root: Path) -> dict[str
     return {"diagnostics": [f.to_dict() for f in findings], **extra}
 
 
-def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: RunPaths, trainer: Trainer) -> None:
+def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: RunPaths, trainer: Trainer,
+                    phase: str = "training") -> None:
     """Write results.json with status "failed" or "interrupted", then the curves and the report.
 
-    It holds the error, where training stopped, the last checkpoint and the diagnostics verdicts.
+    It holds the error, the phase ("training", or "after training": export, evaluation, plots), where
+    training stopped, the last checkpoint and the diagnostics verdicts.
     Never masks ``error``: the caller re-raises it.
     """
     try:
@@ -191,7 +197,7 @@ def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: Ru
         history = trainer.history
         results: dict[str, Any] = {
             "status": "interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
-            "error": {"type": type(error).__name__, "message": str(error), "epoch": trainer.epoch + 1,
+            "error": {"type": type(error).__name__, "message": str(error), "phase": phase, "epoch": trainer.epoch + 1,
                       "step": trainer.global_step, "last_checkpoint": str(last) if last else None},
             "data": _data_summary(info),
             "fit": {"epochs": len(history), "steps": trainer.global_step, "skipped_steps": trainer.skipped_steps,

@@ -172,11 +172,14 @@ def _failure(results: dict[str, Any]) -> str:
     status, error = results.get("status"), results.get("error")
     if status not in ("failed", "interrupted") or not isinstance(error, dict):
         return ""
-    where = escape(f"It stopped in epoch {error.get('epoch', DASH)} (step {error.get('step', DASH)}).")
+    after = error.get("phase") == "after training"
+    where = escape(f"Training finished ({error.get('epoch', DASH)} epochs, {error.get('step', DASH)} steps); export or "
+                   "evaluation then failed." if after else
+                   f"It stopped in epoch {error.get('epoch', DASH)} (step {error.get('step', DASH)}).")
     checkpoint = error.get("last_checkpoint")
     saved = (f"The last checkpoint is <code>{escape(str(checkpoint))}</code>." if checkpoint
              else "No checkpoint was written before it stopped.")
-    return html_section(f"Training {status}", (
+    return html_section(f"Run {status} after training" if after else f"Training {status}", (
         f'<div class="notice"><strong>{escape(str(error.get("type", "Error")))}</strong>: '
         f'{escape(str(error.get("message", "")))}</div><p>{where} {saved} Test and evaluation results were not '
         "computed; the curves and diagnostics below cover the epochs that ran.</p>"))
