@@ -19,8 +19,11 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
-def _seed() -> None:
+def _seed_and_one_thread():
+    """Every test starts seeded with one torch thread, whatever a previous test's run set (training.threads)."""
     torch.manual_seed(0)
+    torch.set_num_threads(1)
+    yield
 
 
 @pytest.fixture

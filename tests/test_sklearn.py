@@ -20,15 +20,6 @@ from deepfeat.sklearn import DeepClassifier, DeepFeatureTransformer
 TINY = dict(encoder={"name": "mlp", "hidden": [16]}, epochs=5, batch_size=32, lr=1e-2, random_state=0, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny networks: on a shared 2-core machine one thread is ~10x faster than two contending ones.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     x, y = load_digits(return_X_y=True)

@@ -27,14 +27,6 @@ from deepfeat.learners.vae import gaussian_kl
 MLP = {"name": "mlp", "hidden": [256, 128]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small MLPs gain nothing from a second thread, and on a shared, busy machine two OpenMP
-    # threads per process run ~20x slower than one (measured: 15.7 s vs 0.65 s for 5 epochs).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 FAST = {"batch_size": 64, "progress": "none", "restore_best": False}
 
 

@@ -19,14 +19,6 @@ from deepfeat.nn.decoders import ConvDecoder
 CONFIG = load_config(Path(__file__).resolve().parents[2] / "examples" / "configs" / "mnist_denoising.yaml")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _denoise(learner, noisy: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         out = learner.reconstruct(learner.scale.from_raw(torch.as_tensor(noisy, dtype=torch.float32)))

@@ -13,7 +13,8 @@ work on raw values (pixels in [0, 1]), which :class:`InputScale` recovers.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +72,35 @@ def mean_output(output: torch.Tensor, likelihood: str, scale: InputScale) -> tor
     return scale.from_raw(torch.sigmoid(output.float())) if likelihood == "bernoulli" else output.float()
 
 
-class Autoencoder(Learner):
+class CodeLearner(Learner):
+    """A learner whose features are a code: ``encoder -> linear -> activation``, ``(B, code_dim)``.
+
+    The shared front of the autoencoders (image, vector, sequence and token); subclasses add a decoder.
+    """
+
+    def build_code(self, encoder: Any, info: DataInfo, code_dim: int, code_activation: Any, name: str) -> None:
+        """Set ``encoder``, ``code_dim`` and ``to_code`` (Linear with ``auto`` init + the activation)."""
+        self.code_dim = check_positive_int(code_dim, f"learner '{name}' code_dim")
+        self.encoder = build_encoder(encoder, info.input_shape)
+        self.to_code = nn.Sequential(
+            init_module(nn.Linear(self.encoder.feature_dim, self.code_dim), "auto", "zeros", code_activation),
+            get_activation(code_activation),
+        )
+
+    @property
+    def feature_dim(self) -> int:
+        return self.code_dim
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, *input_shape) -> (B, code_dim)``."""
+        return self.to_code(self.encoder(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The code ``(B, code_dim)``."""
+        return self.encode(x)
+
+
+class Autoencoder(CodeLearner):
     """Encoder -> code -> mirrored decoder, trained to reconstruct the clean input.
 
     Shapes: ``x (B, *input_shape) -> code (B, code_dim) -> reconstruction (B, *input_shape)``.
@@ -88,29 +117,12 @@ class Autoencoder(Learner):
         if info.kind == "tokens":  # MSE on token ids would train silently and mean nothing
             raise ConfigError(f"learner '{name}' at learner.name: expected vectors, images or sequences, got token ids "
                               "from a text dataset. Use learner: seq_autoencoder for text.")
-        self.code_dim = check_positive_int(code_dim, f"learner '{name}' code_dim")
         self.likelihood = check_choice(likelihood, LIKELIHOODS, f"learner '{name}' likelihood")
         self.scale = InputScale(info)
-        self.encoder = build_encoder(encoder, info.input_shape)
-        self.to_code = nn.Sequential(
-            init_module(nn.Linear(self.encoder.feature_dim, self.code_dim), "auto", "zeros", code_activation),
-            get_activation(code_activation),
-        )
+        self.build_code(encoder, info, code_dim, code_activation, name)
         self.decoder = build_decoder(self.encoder, self.code_dim)
         self.noise = build_noise(noise, f"learner '{name}' noise") if noise is not None else None
         self.code_penalty = code_penalty
-
-    @property
-    def feature_dim(self) -> int:
-        return self.code_dim
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, *input_shape) -> (B, code_dim)``."""
-        return self.to_code(self.encoder(x))
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The code ``(B, code_dim)``."""
-        return self.encode(x)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Reconstruction ``(B, *input_shape)`` in the normalized input space."""

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,12 @@ from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner, StepContext
 from deepfeat.learners.build import LEARNERS
-from deepfeat.learners.gan_losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty
+from deepfeat.learners.gan_losses import (
+    LOSSES,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+)
 from deepfeat.nn.discriminators import has_batch_norm, spectral_normalize
 from deepfeat.nn.encoder import build_encoder, check_choice, check_positive_int
 from deepfeat.nn.generators import ConvGenerator, MLPGenerator
@@ -281,11 +287,11 @@ class GAN(Learner):
     # -- run hooks -------------------------------------------------------------------------------
     def run_callbacks(self, run_dir: Any) -> list[Any]:
         """The sample grid per epoch and the mode-collapse / divergence monitor."""
-        from deepfeat.reports.gan_monitor import GANMonitor  # a higher floor: only a run needs it
+        # Imported here, a higher floor: only a run needs it.
+        from deepfeat.reports.gan_monitor import GANMonitor
 
         self._run_dir = None if run_dir is None else Path(run_dir)
         self._monitor = GANMonitor(self, self._run_dir)
-        self._monitor.main_process_only = True  # it writes sample grids: rank 0's job under torchrun
         return [self._monitor]
 
     def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:

@@ -19,7 +19,8 @@ that reads the previous tokens, and its own reconstruction metrics (token accura
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,11 +29,10 @@ from torch import nn
 
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError, DataError
-from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.autoencoder import CodeLearner
+from deepfeat.learners.base import Batch
 from deepfeat.learners.build import LEARNERS
-from deepfeat.nn.activations import get_activation
-from deepfeat.nn.encoder import build_encoder, check_positive_int
-from deepfeat.nn.init import init_module
+from deepfeat.nn.encoder import check_positive_int
 from deepfeat.nn.text import PAD_ID, TokenDecoder
 
 # Texts per forward pass in evaluation: the logits of 1,024 texts x 48 tokens x a 7,000-word
@@ -68,7 +68,7 @@ def _vocab_size(info: DataInfo, encoder: nn.Module, given: int | None) -> int:
     return int(size)
 
 
-class SeqAutoencoder(Learner):
+class SeqAutoencoder(CodeLearner):
     """Token sequence autoencoder: ``ids (B, T) -> code (B, code_dim) -> logits (B, T, vocab_size)``.
 
     ``encoder`` is any token encoder (``text_rnn`` by default, ``text_tcn``, ``pretrained_text``);
@@ -84,29 +84,12 @@ class SeqAutoencoder(Learner):
             raise DataError(f"learner 'seq_autoencoder' at learner: expected token ids (a text dataset, kind 'tokens'), "
                             f"got kind '{info.kind}'. Use learner: autoencoder for {info.kind} data.")
         self.info = info
-        self.code_dim = check_positive_int(code_dim, "learner 'seq_autoencoder' code_dim")
-        self.encoder = build_encoder(encoder, info.input_shape)
-        self.to_code = nn.Sequential(
-            init_module(nn.Linear(self.encoder.feature_dim, self.code_dim), "auto", "zeros", code_activation),
-            get_activation(code_activation),
-        )
+        self.build_code(encoder, info, code_dim, code_activation, "seq_autoencoder")
         self.vocab_size = _vocab_size(info, self.encoder, vocab_size)
         where = "learner 'seq_autoencoder'"
         self.decoder = TokenDecoder(self.code_dim, self.vocab_size, check_positive_int(embed_dim, f"{where} embed_dim"),
                                     check_positive_int(hidden_size, f"{where} hidden_size"),
                                     check_positive_int(num_layers, f"{where} num_layers"), word_dropout)
-
-    @property
-    def feature_dim(self) -> int:
-        return self.code_dim
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T) -> (B, code_dim)``."""
-        return self.to_code(self.encoder(x))
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The code ``(B, code_dim)``."""
-        return self.encode(x)
 
     def _check_ids(self, x: torch.Tensor) -> None:
         top = int(x.max()) if x.numel() else 0

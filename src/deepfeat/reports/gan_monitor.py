@@ -51,7 +51,9 @@ class GANMonitor(Callback):
     With ``run_dir=None`` (training outside a run folder) it only checks and logs.
     """
 
-    def __init__(self, learner: "GAN", run_dir: Path | None) -> None:
+    main_process_only = True  # it writes sample grids: rank 0's job under torchrun
+
+    def __init__(self, learner: GAN, run_dir: Path | None) -> None:
         self.learner, self.run_dir = learner, None if run_dir is None else Path(run_dir)
         self.images = learner.info.kind == "image" and run_dir is not None  # without a run folder: checks only
         self.strip: list[tuple[int, torch.Tensor]] = []
@@ -59,11 +61,11 @@ class GANMonitor(Callback):
         self.first: float | None = None
         self.real_diversity, self.peak = 0.0, 0.0
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         x, _ = next(iter(trainer.data.train.batches(len(self.learner.fixed_z))))
         self.real_diversity = diversity(self.learner.to_data(x))
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         samples = self.learner.fixed_samples()
         last = epoch + 1 == trainer.cfg.epochs or trainer.should_stop
         self._check(epoch + 1, logs, diversity(samples), last)
@@ -132,7 +134,7 @@ class GANMonitor(Callback):
         self.real_diversity, self.peak = state["real_diversity"], state["peak"]
 
 
-def plot_final_samples(learner: "GAN", run_dir: Path) -> list[Path]:
+def plot_final_samples(learner: GAN, run_dir: Path) -> list[Path]:
     """Latent interpolations and, for a conditional GAN, one row of samples per class (images only)."""
     if learner.info.kind != "image":
         return []
