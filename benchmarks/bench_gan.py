@@ -40,7 +40,7 @@ from deepfeat.api import load_data
 from deepfeat.config import load_config
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.seeding import seed_everything
-from deepfeat.eval.gan_eval import DOMAIN_LABEL, _features, domain_classifier
+from deepfeat.run.evaluations.generative import DOMAIN_LABEL, _features, domain_classifier
 from deepfeat.eval.generative import frechet_distance, kernel_distance, mode_coverage, precision_recall
 from deepfeat.learners.build import build_learner
 

@@ -2,7 +2,7 @@
 
 One fixed, seeded, stratified split of the UCI SMS Spam Collection (80% train / 20% test, 13.4%
 spam in both). For each labels-per-class budget one seeded subset of the training split is drawn
-(:func:`deepfeat.eval.fewshot.draw_per_class`, the draw of :mod:`deepfeat.lowlabel`) and every method
+(:func:`deepfeat.eval.fewshot.draw_per_class`, the draw of :mod:`deepfeat.run.evaluations.low_label`) and every method
 trains on that same subset; all are scored on the same test split (accuracy, spam F1, ROC-AUC of the
 spam probability, by scikit-learn) with the wall time of each cell:
 
@@ -181,7 +181,7 @@ def run_cell(method: str, idx: np.ndarray, raw: RawSplit, bundles: dict[str, Dat
 
 
 def labelled_indices(y_train: np.ndarray, k: int | str) -> np.ndarray:
-    """Training-split indices of the ``k``-labels-per-class subset (the draw of :mod:`deepfeat.lowlabel`)."""
+    """Training-split indices of the ``k``-labels-per-class subset (the draw of :mod:`deepfeat.run.evaluations.low_label`)."""
     if k == "all":
         return np.arange(len(y_train))
     return draw_per_class(y_train, int(k), np.random.default_rng([SEED, int(k), 0]))

@@ -28,13 +28,13 @@ from _common import table, write_result
 
 from deepfeat.data.datasets import load_dataset
 from deepfeat.engine.device import Precision
-from deepfeat.engine.export import export_model
+from deepfeat.run.model_io import export_model
 from deepfeat.engine.inference import collect
 from deepfeat.engine.seeding import seed_everything
 from deepfeat.engine.trainer import Trainer, TrainingConfig, evaluate_split
 from deepfeat.eval.probes import linear_probe
 from deepfeat.learners.build import build_learner
-from deepfeat.lowlabel import (
+from deepfeat.run.evaluations.low_label import (
     LowLabelConfig,
     accuracies,
     low_label_accuracy,

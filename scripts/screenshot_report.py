@@ -22,11 +22,13 @@ def find_browser() -> str | None:
 
 def screenshot(report: Path, out: Path, *, width: int = 1280, height: int = 2400, browser: str | None = None) -> Path:
     """Render ``report`` (an HTML file) at ``width`` x ``height`` CSS pixels into the PNG ``out``."""
-    browser = browser or find_browser()
-    if browser is None:
-        raise FileNotFoundError(f"no Chromium-family browser found on PATH (tried {', '.join(BROWSERS)})")
+    # The input is checked before the browser: a wrong path is the same error on every machine.
     if not report.is_file():
         raise FileNotFoundError(f"report not found at {report}")
+    browser = shutil.which(browser) if browser else find_browser()
+    if browser is None:
+        raise FileNotFoundError(f"no Chromium-family browser found (tried {', '.join(BROWSERS)}); "
+                                "install one (apt-get install chromium) or pass --browser PATH")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     # A fresh profile per run: no shared state, and no lock clashes with other browser instances.

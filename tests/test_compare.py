@@ -12,7 +12,7 @@ import yaml
 
 import deepfeat
 from deepfeat.cli import main
-from deepfeat.compare import (
+from deepfeat.run.compare import (
     compare,
     make_variants,
     parse_grid,

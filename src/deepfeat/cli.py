@@ -54,7 +54,7 @@ def _lr_find(a: argparse.Namespace) -> int:
 
 
 def _compare(a: argparse.Namespace) -> int:
-    from deepfeat.compare import compare, parse_grid, table_text
+    from deepfeat.run.compare import compare, parse_grid, table_text
 
     result = compare(a.config, grid=parse_grid(a.grid), seeds=a.seeds, out=a.out, overrides=a.set)
     print(table_text(result.rows))
@@ -68,7 +68,7 @@ def _compare(a: argparse.Namespace) -> int:
 def _denoise(a: argparse.Namespace) -> int:
     import yaml
 
-    from deepfeat.anomaly import denoise_file
+    from deepfeat.run.apply import denoise_file
 
     noise = yaml.safe_load(a.noise) if a.noise else None
     print(f"denoised samples written to {denoise_file(a.run, a.data, a.out, noise, a.seed)}")
@@ -76,7 +76,7 @@ def _denoise(a: argparse.Namespace) -> int:
 
 
 def _score(a: argparse.Namespace) -> int:
-    from deepfeat.anomaly import score_file
+    from deepfeat.run.apply import score_file
 
     out, summary = score_file(a.run, a.data, a.out, a.quantile, a.contamination)
     print(f"scored {summary['samples']} samples: {summary['flagged']:.1%} above threshold {summary['threshold']:.4g}")
@@ -85,7 +85,7 @@ def _score(a: argparse.Namespace) -> int:
 
 
 def _sample(a: argparse.Namespace) -> int:
-    from deepfeat.anomaly import sample_file
+    from deepfeat.run.apply import sample_file
 
     print(f"samples written to {sample_file(a.run, a.n, a.out, a.seed)}")
     return 0
@@ -284,9 +284,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unknown_command(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The one-line complaint about a mistyped command, with the close match (argparse lists all of them)."""
+    import difflib
+
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    # The top-level options (--debug, -v, -h) take no value, so the first other word is the command.
+    word = next((w for w in argv if not w.startswith("-")), None)
+    if word is None or word in commands:
+        return None
+    close = difflib.get_close_matches(word, list(commands), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else f" Expected one of: {', '.join(commands)}."
+    return f"unknown command '{word}'.{hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deepfeat`` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    unknown = _unknown_command(parser, argv)
+    if unknown:
+        print(f"error: {unknown}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     from deepfeat.errors import DeepfeatError
 

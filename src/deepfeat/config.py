@@ -21,11 +21,12 @@ from deepfeat.data.datasets import DATASETS
 from deepfeat.engine.diagnostics import DiagnosticsConfig
 from deepfeat.engine.trainer import TrainingConfig
 from deepfeat.errors import ConfigError
-from deepfeat.eval.protocol import check_settings, resolve_protocols
+from deepfeat.eval.probes import EVALUATORS
+from deepfeat.eval.protocol import PROTOCOLS, check_settings, resolve_protocols
 from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.encoder import ENCODERS
 from deepfeat.nn.regularizers import REGULARIZERS
-from deepfeat.optim.optimizers import OPTIMIZERS
+from deepfeat.optim.optimizers import OPTIMIZERS, check_hyperparameters
 from deepfeat.optim.schedulers import SCHEDULERS
 from deepfeat.registry import Registry, check_kwargs, did_you_mean
 from deepfeat.typecheck import coerce, hints
@@ -47,13 +48,20 @@ class EvaluationConfig:
     embedding_plots: list[Literal["pca", "tsne", "umap"]] = field(default_factory=lambda: ["pca", "tsne"])
     # Evaluators run on the features (deepfeat.eval.protocol): linear, knn, cluster, fewshot, health.
     protocol: list[str] = field(default_factory=lambda: ["linear", "knn"])
-    # Per-protocol overrides of the pinned settings, e.g. {fewshot: {draws: 10}}.
-    protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Settings of any evaluation by name: a feature protocol's ({fewshot: {draws: 10}}) or one a learner's
+    # run declares ({low_label: {labels_per_class: [1, 5, 10]}, generative: {samples: 2000}}).
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # the former name of settings
 
     def __post_init__(self) -> None:
         resolve_protocols(self.protocol)  # unknown names fail when the config loads, not after training
-        for name, settings in self.protocol_settings.items():
-            check_settings(resolve_protocols([name])[0], settings)
+        self.settings = {**self.protocol_settings, **self.settings}
+        self.protocol_settings = {}
+        for name, settings in self.settings.items():
+            if not isinstance(settings, dict):
+                raise ConfigError(f"evaluation.settings.{name}: expected a mapping of its settings, got {settings!r}")
+            if name in EVALUATORS and EVALUATORS.canonical(name) in PROTOCOLS:
+                check_settings(resolve_protocols([name])[0], settings)
 
 
 @dataclass
@@ -128,6 +136,7 @@ class Config:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
         _reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], "")
+        raw = _move_evaluation_settings(raw)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in raw:
@@ -168,7 +177,33 @@ def validate_spec(section: str, value: Any) -> dict[str, Any]:
         if section == "data" and "unknown key" in str(e):
             raise ConfigError(f"{e} (data also takes {', '.join(DATA_SPLIT_KEYS)})") from None
         raise
+    if section == "optimizer":
+        check_hyperparameters(checked, section)  # fail before a run folder exists, not when training starts
     return {"name": name, **checked, **own}
+
+
+# Evaluation settings that learners once took, and where they live now (evaluation.settings.<name>.<key>).
+MOVED_TO_EVALUATION = {"low_label": ("low_label", None), "eval_samples": ("generative", "samples"),
+                       "fid_classifier": ("generative", "classifier"),
+                       "inception_weights": ("generative", "inception_weights")}
+
+
+def _move_evaluation_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """Move evaluation settings out of ``learner:`` into ``evaluation.settings``, so old configs and run folders load."""
+    learner = raw.get("learner")
+    if not isinstance(learner, Mapping) or not MOVED_TO_EVALUATION.keys() & learner.keys():
+        return raw
+    learner, evaluation = dict(learner), dict(raw.get("evaluation") or {})
+    settings = {k: dict(v) for k, v in (evaluation.get("settings") or {}).items()}
+    for key in MOVED_TO_EVALUATION.keys() & learner.keys():
+        name, inner = MOVED_TO_EVALUATION[key]
+        value = learner.pop(key)
+        if value is None:
+            continue
+        settings[name] = {**settings.get(name, {}), **(dict(value) if inner is None else {inner: value})}
+        where = f"evaluation.settings.{name}" + (f".{inner}" if inner else "")
+        log.warning(f"learner.{key} is deprecated: write it as {where}")
+    return {**raw, "learner": learner, "evaluation": {**evaluation, "settings": settings}}
 
 
 def _fold_linear_probe(value: Any) -> Any:
@@ -254,15 +289,32 @@ def load_config(source: str | Path | Mapping[str, Any] | Config | None = None, o
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML file's top-level mapping, with errors that name the file."""
+    """A YAML file's top-level mapping, with errors that name the file.
+
+    Read with ``yaml.safe_load``: tags such as ``!!python/object`` are refused, so a config can never
+    build objects or run code.
+    """
     if not path.is_file():
         raise ConfigError(f"config file {path}: not found. Check the path (relative paths are from {Path.cwd()}).")
     try:
         raw = yaml.safe_load(path.read_text())
+    except yaml.constructor.ConstructorError as e:
+        raise ConfigError(f"config file {path}: expected plain YAML data, got {_yaml_problem(e)}. Tags such as "
+                          "!!python/object are refused (configs never build objects); write the value as plain data.") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path}: not valid YAML ({e})") from None
+        raise ConfigError(f"config file {path}: not valid YAML ({_yaml_problem(e)}). Fix the file there.") from None
     if raw is None:
-        return {}
+        raise ConfigError(f"config file {path} is empty: expected sections such as data, encoder, learner, optimizer, "
+                          "training. Start from a file in examples/configs, or write {} to use every default.")
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path}: expected a mapping of sections, got {type(raw).__name__}")
     return raw
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where it is."""
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if problem is None:
+        return " ".join(str(error).split())
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)

@@ -225,7 +225,7 @@ def test_a_non_finite_loss_on_one_rank_skips_the_step_on_every_rank(tmp_path: Pa
 def _untrained_fid_classifier(folder: Path) -> str:
     """A random digits classifier for the GAN's domain FID: these tests check the mechanics, not the score."""
     from deepfeat.data.datasets import load_dataset
-    from deepfeat.engine.export import export_model
+    from deepfeat.run.model_io import export_model
     from deepfeat.learners.build import build_learner
 
     info, encoder = load_dataset("digits").info, {"name": "mlp", "hidden": [16]}

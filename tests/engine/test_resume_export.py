@@ -58,10 +58,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path) -> None
 def test_checkpoint_is_atomic_and_loads_weights_only(tmp_path) -> None:
     path = tmp_path / "c.pt"
     save_checkpoint(path, {"x": torch.ones(3), "meta": {"epoch": 1}})
-    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temporary file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "c.pt.sha256"]  # no temporary file left behind
     assert load_checkpoint(path)["meta"]["epoch"] == 1
     path.write_bytes(b"truncated")
-    with pytest.raises(CheckpointError, match="cannot be read"):
+    with pytest.raises(CheckpointError, match="failed its checksum"):
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match="found none"):
         load_checkpoint(tmp_path / "missing.pt")
@@ -75,7 +75,7 @@ def test_exported_model_reloads_in_a_fresh_process_with_identical_outputs(tmp_pa
         expected = run.learner.cpu().eval().embed(x).numpy()
     code = (
         "import sys, numpy as np, torch\n"
-        "from deepfeat.engine.export import load_model\n"
+        "from deepfeat.run.model_io import load_model\n"
         "learner, info = load_model(sys.argv[1])\n"
         "x = torch.from_numpy(np.load(sys.argv[2]))\n"
         "with torch.no_grad(): np.save(sys.argv[3], learner.embed(x).numpy())\n"

@@ -15,7 +15,7 @@ import torch
 from deepfeat.data.bundle import from_arrays
 from deepfeat.engine.device import resolve_precision
 from deepfeat.errors import ConfigError
-from deepfeat.eval.gan_eval import evaluate_generator, inception_features
+from deepfeat.run.evaluations.generative import evaluate_generator, inception_features
 from deepfeat.learners.build import build_learner
 
 pytest.importorskip("torch_fidelity")

@@ -12,7 +12,7 @@ import torch
 
 import deepfeat  # noqa: F401  (registers everything)
 from deepfeat.data.bundle import from_arrays
-from deepfeat.engine.export import export_model, load_model
+from deepfeat.run.model_io import export_model, load_model
 from deepfeat.learners.base import StepContext
 from deepfeat.learners.build import LEARNERS, build_learner
 

@@ -10,7 +10,7 @@ import torch
 
 from deepfeat.config import load_config
 from deepfeat.data.datasets import load_dataset
-from deepfeat.engine.export import export_model, load_model
+from deepfeat.run.model_io import export_model, load_model
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.eval.reconstruction import psnr
 from deepfeat.learners.build import build_learner

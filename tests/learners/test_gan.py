@@ -11,13 +11,13 @@ import torch
 
 import deepfeat
 from deepfeat.data.bundle import from_arrays
-from deepfeat.engine.export import export_model, load_model
+from deepfeat.run.model_io import export_model, load_model
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import StepContext
 from deepfeat.learners.build import build_learner
 from deepfeat.learners.gan_losses import discriminator_loss, generator_loss, gradient_penalty
 from deepfeat.nn.generators import ConvGenerator, MLPGenerator
-from deepfeat.reports.gan_monitor import GANMonitor, milestones
+from deepfeat.run.observers import GANMonitor, milestones
 
 CRITIC = {"name": "cnn", "channels": [8, 16], "norm": "layer"}
 

@@ -10,10 +10,10 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import deepfeat
-from deepfeat.anomaly import anomaly_score, predict_anomaly, score_file
+from deepfeat.run.apply import anomaly_score, predict_anomaly, score_file
 from deepfeat.api import load_data
 from deepfeat.data.info import DataInfo
-from deepfeat.engine.export import export_model, load_model
+from deepfeat.run.model_io import export_model, load_model
 from deepfeat.errors import ConfigError, DataError
 from deepfeat.learners.build import build_learner
 from deepfeat.learners.seq_autoencoder import decode_ids, sequence_nll, token_nll

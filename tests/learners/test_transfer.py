@@ -10,12 +10,12 @@ from torch import nn
 import deepfeat
 from deepfeat.data.bundle import from_arrays
 from deepfeat.data.datasets import load_dataset
-from deepfeat.engine.export import export_model
+from deepfeat.run.model_io import export_model
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.learners.base import StepContext
 from deepfeat.learners.build import build_learner
-from deepfeat.lowlabel import (
+from deepfeat.run.evaluations.low_label import (
     accuracies,
     low_label_accuracy,
     low_label_table,
@@ -63,7 +63,7 @@ def test_weights_file_gives_identical_features(source: str, suffix: str, tmp_pat
 
 def test_missing_weights_say_what_was_tried(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache: torchvision must try the network
-    with pytest.raises(CheckpointError, match="encoder.weights") as err:
+    with pytest.raises(ConfigError, match="encoder.weights") as err:
         BackboneEncoder((1, 8, 8), "torchvision:resnet18", pretrained=True)
     assert "torchvision download failed" in str(err.value) and "pretrained: false" in str(err.value)
     with pytest.raises(CheckpointError, match="not found"):

@@ -10,7 +10,7 @@ import torch
 
 from deepfeat.data import load_dataset
 from deepfeat.data.tokenize import encode_texts
-from deepfeat.engine.export import export_model, load_model
+from deepfeat.run.model_io import export_model, load_model
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import DataError
 from deepfeat.learners.build import build_learner

@@ -38,3 +38,14 @@ def test_screenshot_script_reports_missing_file(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 2 and "not found" in proc.stderr
+
+
+def test_screenshot_script_reports_missing_browser(full_run: Path, tmp_path: Path) -> None:
+    write_report(full_run)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(full_run), "--out", str(tmp_path / "x.png"),
+         "--browser", str(tmp_path / "no-such-browser")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2 and "no Chromium-family browser found" in proc.stderr
+    assert not (tmp_path / "x.png").exists()

@@ -7,6 +7,7 @@ run code.
 from __future__ import annotations
 
 import csv
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +62,16 @@ def read_csv(
         numbered = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if row]
     header = numbered.pop(0)[1] if numbered and not all(_is_number(c) for c in numbered[0][1]) else None
     if not numbered:
-        raise DataError(f"CSV file at {where}.path: expected data rows, got none in {path}. Check the file.")
+        raise DataError(f"CSV file at {where}.path: expected data rows, got none in {path} "
+                        f"({'an empty file' if path.stat().st_size == 0 else 'a header only'}). Check the file.")
     lines, rows = [n for n, _ in numbered], [row for _, row in numbered]
     width = len(header or rows[0])
     for line, row in numbered:
         if len(row) != width:
+            last = " It is the last row: the file may be truncated (copy it again)." if line == lines[-1] else ""
             raise DataError(
                 f"CSV row at {path}:{line}: expected {width} columns, got {len(row)}. "
-                "Make every row the same length."
+                f"Make every row the same length.{last}"
             )
     table = np.array(rows, dtype=str)
     col = _label_index(header, label_column, width, where)
@@ -92,7 +95,33 @@ def read_csv(
     return x, codes, names
 
 
+def _truncated(path: Path, expected: str, detail: str) -> DataError:
+    size = path.stat().st_size
+    return DataError(f"file {path} is empty or truncated: expected {expected}, got {size} bytes ({detail}). "
+                     "Write or copy the file again.")
+
+
+# NumPy's words for a .npy file that ends early (header or data cut off).
+_NPY_CUT = ("EOF", "Failed to read all data", "No data left")
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """The array in a .npy file (no pickle); DataError naming the file when it is empty or cut off."""
+    expected = "a NumPy .npy array (numpy.save)"
+    if path.stat().st_size == 0:
+        raise _truncated(path, expected, "no data")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (EOFError, ValueError) as e:
+        if isinstance(e, EOFError) or any(word in str(e) for word in _NPY_CUT):
+            raise _truncated(path, expected, str(e).split(". ")[0]) from None
+        raise
+
+
 def _read_npz(path: Path, x_key: str, y_key: str, where: str) -> dict[str, np.ndarray | None]:
+    # A .npz is a zip archive whose directory is at the end: a cut-off file has none.
+    if path.stat().st_size == 0 or not zipfile.is_zipfile(path):
+        raise _truncated(path, "a NumPy .npz archive (numpy.savez)", "not a complete zip archive")
     with np.load(path, allow_pickle=False) as archive:
         if x_key not in archive:
             raise DataError(
@@ -109,7 +138,7 @@ def _read_file(
     """The arrays x, y, x_test, y_test in ``file`` (missing ones None) and text class names, if any."""
     suffix = file.suffix.lower()
     if suffix == ".npy":
-        return {"x": np.load(file, allow_pickle=False), "y": None, "x_test": None, "y_test": None}, None
+        return {"x": _read_npy(file), "y": None, "x_test": None, "y_test": None}, None
     if suffix == ".npz":
         return _read_npz(file, x_key, y_key, where), None
     if suffix == ".csv":
@@ -119,6 +148,17 @@ def _read_file(
         f"data file at {where}.path: expected a .npy, .npz or .csv file, got '{suffix or file.name}'. "
         "Convert the data to one of these formats."
     )
+
+
+def _check_samples(x: np.ndarray | None, file: Path, options: LoadOptions) -> None:
+    """A file with one sample cannot be split into train/val/test: say so before splitting leaves val empty."""
+    split = options.val_fraction > 0 or options.test_fraction > 0
+    if x is not None and x.ndim >= 1 and len(x) == 1 and split:
+        raise DataError(
+            f"data file {file} at {options.where}.path: expected at least 2 samples (rows) to split into "
+            f"train/val/test, got 1 sample of shape {tuple(x.shape[1:])}. Add samples (one per row), or set "
+            f"{options.where}.val_fraction: 0 and {options.where}.test_fraction: 0 to keep the file unsplit."
+        )
 
 
 @register_dataset("arrays", aliases=("file",), available=always_available("any .npy/.npz/.csv path"))
@@ -153,6 +193,7 @@ def arrays(
             f"{file}: {exc}. Check that the file is complete and holds numeric arrays (object arrays "
             "need pickle, which is refused)."
         ) from exc
+    _check_samples(data["x"], file, options)
     return make_bundle(
         data["x"], data["y"], kind, file.name, class_names=class_names,
         x_test=data["x_test"], y_test=data["y_test"] if data["x_test"] is not None else None,

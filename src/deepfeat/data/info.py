@@ -47,6 +47,13 @@ class DataInfo:
         std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
         return (x - mean) / std
 
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Undo :meth:`normalize`: normalized values back to data space (images: pixels clamped to [0, 1])."""
+        if self.mean is not None and self.std is not None:
+            shape = self._stat_shape(x.dim())
+            x = x * x.new_tensor(self.std).view(shape) + x.new_tensor(self.mean).view(shape)
+        return x.clamp(0, 1) if self.kind == "image" else x
+
     def _stat_shape(self, ndim: int) -> tuple[int, ...]:
         if self.kind == "vector":
             return (1, -1)

@@ -118,6 +118,8 @@ def _collate(items: list[Any]) -> Batch:
 class StreamSplit(_Sized):
     """A split read sample by sample from a map-style ``Dataset`` returning ``x`` or ``(x, y)``."""
 
+    y: torch.Tensor | None = None  # labels are read with the samples, never held as one tensor
+
     def __init__(self, dataset: Dataset, num_workers: int = 0, pin_memory: bool = False) -> None:
         self.dataset = dataset
         self.num_workers = num_workers

@@ -18,7 +18,7 @@ import torch
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
-from deepfeat.engine.distributed import DistContext, all_reduce_sum, init_distributed
+from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
 from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
 from deepfeat.errors import ConfigError, TrainingError
 from deepfeat.keys import metric_key
@@ -161,7 +161,8 @@ class Trainer:
         if data.val is None and cfg.monitor.startswith("val/"):
             cfg.monitor = metric_key("train", cfg.monitor.split("/", 1)[1])
         start = self._resume(resume) if resume else 0
-        ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward())
+        ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward(),
+                          all_ranks=all_ranks if self.dist.enabled else bool)
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
         self._emit("on_fit_start")
         for epoch in range(start, cfg.epochs):
@@ -178,6 +179,8 @@ class Trainer:
                 break
         if cfg.restore_best and self.best_state is not None and self.best_epoch != self.epoch + 1:
             self.learner.load_state_dict(self.best_state)
+        self.learner.on_fit_end(data.train.batches(cfg.batch_size, shuffle=False), self.precision.prepare_input,
+                                self.precision.autocast)
         self._emit("on_fit_end")
         return FitResult(
             epochs=self.epoch + 1, steps=self.global_step, time_s=time.perf_counter() - t0,
@@ -188,6 +191,9 @@ class Trainer:
     def _run_epoch(self, epoch: int, ctx: StepContext) -> dict[str, float]:
         if self.dist.enabled:  # each process draws its own noise, masks and augmentations; a resume redraws the same
             seed_everything(((self.seed * 1_000_003 + epoch) * 4099 + self.dist.rank) % 2**63)
+        message = self.learner.on_epoch_start(epoch)
+        if message:
+            self.log(message)
         self._emit("on_epoch_start", epoch)
         self.learner.train()
         mean, streak = _Mean(self.dist.enabled), 0
@@ -218,7 +224,7 @@ class Trainer:
     def _update_intervals(self) -> tuple[int, ...]:
         """Every how many batches each optimizer steps: a learner's ``update_intervals`` (a GAN's generator
         every ``n_critic``-th), else every batch; each schedule spans the steps its optimizer takes."""
-        intervals = tuple(getattr(self.learner, "update_intervals", ()))
+        intervals = tuple(self.learner.update_intervals)
         return intervals if len(intervals) == len(self.optimizers) else (1,) * len(self.optimizers)
 
     def _count_step(self, i: int) -> None:
@@ -245,7 +251,7 @@ class Trainer:
         """
         if not self.dist.enabled:
             return None
-        parts: dict[str, tuple[str, ...]] | None = getattr(self.learner, "ddp_parts", None)
+        parts = self.learner.ddp_parts
         if type(self.learner).update is not Learner.update and parts is None:
             raise ConfigError(
                 f"learner {type(self.learner).__name__} under torchrun: expected a learner whose update runs "
@@ -264,7 +270,7 @@ class Trainer:
         on_gpu = self.precision.device.type == "cuda"
         return DistributedDataParallel(
             _MethodCaller(self.learner, modules), device_ids=[self.precision.device.index] if on_gpu else None,
-            find_unused_parameters=getattr(self.learner, "find_unused_parameters", False))
+            find_unused_parameters=self.learner.find_unused_parameters)
 
     def _track_best(self, logs: dict[str, float]) -> None:
         value = logs.get(self.cfg.monitor)

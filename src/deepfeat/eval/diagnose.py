@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from deepfeat.engine.diagnostics import DiagnosticsConfig, Finding, TrainingStats
+from deepfeat.eval.training_stats import DiagnosticsConfig, Finding, TrainingStats
 
 Check = Callable[[TrainingStats, DiagnosticsConfig], list[Finding]]
 SPIKE_WINDOW = 20  # steps in the running median a loss spike is measured against

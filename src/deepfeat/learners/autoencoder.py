@@ -109,6 +109,12 @@ class Autoencoder(CodeLearner):
     the input in training and validation; ``code_penalty`` adds a term on the code.
     """
 
+    capabilities = frozenset({"reconstructs", "scores"})
+    evaluations = ("reconstruction", "pca_baseline", "anomaly")
+    figures = ("reconstructions", "anomaly_scores", "roc_curve")
+    headline = (("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"), ("test PSNR", "evaluations.reconstruction.psnr"),
+                ("PCA PSNR", "evaluations.pca_baseline.psnr"), ("linear probe accuracy", "evaluations.linear_probe.accuracy"))
+
     def __init__(self, info: DataInfo, encoder: Any = "mlp", code_dim: int = 32, likelihood: str = "gaussian",
                  noise: Any = None, code_activation: Any = "identity", code_penalty: CodePenalty | None = None,
                  name: str = "autoencoder") -> None:
@@ -123,6 +129,14 @@ class Autoencoder(CodeLearner):
         self.decoder = build_decoder(self.encoder, self.code_dim)
         self.noise = build_noise(noise, f"learner '{name}' noise") if noise is not None else None
         self.code_penalty = code_penalty
+        if self.noise is not None:  # a denoiser: its run measures denoising and leads with it
+            self.capabilities = self.capabilities | {"denoises"}
+            self.evaluations = ("reconstruction", "denoising", "pca_baseline", "anomaly")
+            self.figures = ("reconstructions", "roc_curve")
+            self.headline = (("denoised PSNR", "evaluations.denoising.psnr_denoised"),
+                             ("noisy PSNR", "evaluations.denoising.psnr_noisy"),
+                             ("denoised SSIM", "evaluations.denoising.ssim_denoised"),
+                             ("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"))
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Reconstruction ``(B, *input_shape)`` in the normalized input space."""
@@ -169,16 +183,6 @@ class Autoencoder(CodeLearner):
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score ``(B,)``: each sample's mean reconstruction loss (higher = more anomalous)."""
         return self._errors(self.decoder(self.encode(x)), x).flatten(1).mean(1)
-
-    def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
-        from deepfeat.ae_evaluation import evaluate_autoencoder
-
-        return evaluate_autoencoder(self, data, precision)
-
-    def plot_run(self, run_dir: Any, data: Any, precision: Any) -> list[Any]:
-        from deepfeat.ae_evaluation import plot_autoencoder
-
-        return plot_autoencoder(self, run_dir, data, precision)
 
 
 @LEARNERS.register("autoencoder", aliases=("ae",))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ClassVar, ContextManager
 
 import torch
 from torch import nn
@@ -26,11 +26,18 @@ class StepContext:
 
     ``forward`` is set under DistributedDataParallel: ``forward(method, batch)`` runs
     ``learner.<method>(batch)`` through the DDP wrapper so gradients are all-reduced in backward.
+    ``all_ranks(flag)`` is true when ``flag`` holds on every process (``bool`` on one process): a
+    non-finite loss on any rank skips the step on all of them.
     """
 
     autocast: Callable[[], ContextManager[Any]] = field(default=nullcontext)
     grad_clip: float | None = None
     forward: Callable[[str, Any], dict[str, torch.Tensor]] | None = None
+    all_ranks: Callable[[bool], bool] = bool
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
+        """Backward, clip and step ``optimizer`` (see :func:`~deepfeat.optim.step.apply_gradients`); ``None`` if skipped."""
+        return apply_gradients(loss, optimizer, None, self.grad_clip, self.all_ranks)
 
     def call(self, learner: nn.Module, method: str, batch: Any) -> dict[str, torch.Tensor]:
         """``learner.<method>(batch)``, through DDP when training on several processes."""
@@ -45,10 +52,47 @@ class Learner(nn.Module):
     Subclasses set ``self.encoder`` (an encoder with ``feature_dim``) and implement
     ``training_step``. ``penalty`` is an optional weight regularizer ``module -> scalar`` added
     to the loss in :meth:`update` (L1/L2 on weights, built from the config's ``regularization``).
+
+    Besides the methods, a learner *declares* (DESIGN.md section 3); every attribute the trainer or the
+    run layer reads is here with its default, so nothing above probes a learner with ``hasattr``:
+
+    - ``capabilities``: what it can do, from :data:`~deepfeat.learners.capabilities.CAPABILITIES`
+      (``classifies``, ``reconstructs``, ``denoises``, ``scores``, ``generates``, ``interpolates``);
+      each promises the methods of the protocol of that name in :mod:`deepfeat.learners.capabilities`.
+    - ``evaluations``, ``figures``, ``observers``: what its run should produce, by name in the run
+      layer's registries (``deepfeat list evaluations`` / ``figures`` / ``observers``).
+    - ``headline``: ``(label, dotted path into results.json)`` pairs the report leads with.
+    - for the trainer: ``update_intervals`` (every how many batches each optimizer steps),
+      ``ddp_parts`` (``{method: submodule names}`` when ``update`` trains parts in turn),
+      ``find_unused_parameters`` (for DDP), and the hooks :meth:`on_epoch_start` / :meth:`on_fit_end`,
+      the only places where a learner changes its own training between steps.
     """
 
     encoder: nn.Module
     penalty: Callable[[nn.Module], torch.Tensor] | None = None
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    evaluations: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
+    observers: tuple[str, ...] = ()
+    headline: tuple[tuple[str, str], ...] = (("linear probe accuracy", "evaluations.linear_probe.accuracy"),)
+
+    update_intervals: tuple[int, ...] = ()
+    ddp_parts: ClassVar[dict[str, tuple[str, ...]] | None] = None
+    find_unused_parameters: ClassVar[bool] = False
+
+    def can(self, capability: str) -> bool:
+        """Whether this learner declares ``capability`` (see :attr:`capabilities`)."""
+        return capability in self.capabilities
+
+    def on_epoch_start(self, epoch: int) -> str | None:
+        """Called by the trainer before each epoch (0-based); may change what trains. Returns a message to log."""
+        return None
+
+    def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
+                   autocast: Callable[[], ContextManager[Any]]) -> None:
+        """Called by the trainer once after training (best weights restored) with the training batches
+        (unshuffled), the input preparation and the autocast context: e.g. to recompute norm statistics."""
 
     def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Loss and metrics on one batch; must hold ``"loss"`` (a scalar tensor with grad)."""
@@ -73,22 +117,6 @@ class Learner(nn.Module):
 
         return [build_optimizer(spec, self)]
 
-    # -- optional run hooks --------------------------------------------------------------------
-    # A learner may add what only it can measure or show; the run workflow calls these after
-    # training (and, for callbacks, before). Defaults add nothing.
-
-    def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
-        """Extra evaluations on a :class:`~deepfeat.data.splits.DataBundle`: ``{name: {..., "settings": {...}}}``."""
-        return {}
-
-    def plot_run(self, run_dir: Any, data: Any, precision: Any) -> list[Any]:
-        """Extra figures saved with :func:`deepfeat.reports.figures.save_figure`; returns their paths."""
-        return []
-
-    def run_callbacks(self, run_dir: Any) -> list[Any]:
-        """Extra training callbacks (e.g. a GAN's sample grid per epoch)."""
-        return []
-
     def update(
         self, batch: Batch, optimizers: list[torch.optim.Optimizer], ctx: StepContext
     ) -> dict[str, torch.Tensor]:
@@ -98,7 +126,7 @@ class Learner(nn.Module):
         loss = out["loss"].float()
         if self.penalty is not None:
             loss = loss + self.penalty(self)
-        norm = apply_gradients(loss, optimizers[0], None, ctx.grad_clip)
+        norm = ctx.step(loss, optimizers[0])
         metrics = {k: v.detach() for k, v in out.items()}
         metrics["loss"] = loss.detach()
         if norm is None:

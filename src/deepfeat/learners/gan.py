@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -36,7 +35,6 @@ from deepfeat.learners.gan_losses import (
 from deepfeat.nn.discriminators import has_batch_norm, spectral_normalize
 from deepfeat.nn.encoder import build_encoder, check_choice, check_positive_int
 from deepfeat.nn.generators import ConvGenerator, MLPGenerator
-from deepfeat.optim.step import apply_gradients
 
 FIXED_SEED = 1234  # the fixed noise batch is the same for every run, so grids compare across runs too
 
@@ -53,7 +51,16 @@ class GAN(Learner):
 
     # Under torchrun the trainer wraps each player in its own DistributedDataParallel: the critic's and
     # the generator's backward passes come at different times, and each must all-reduce only its player.
-    ddp_parts: ClassVar[dict[str, tuple[str, ...]]] = {
+    capabilities = frozenset({"generates"})
+    evaluations = ("generative",)
+    figures = ("gan_samples",)
+    observers = ("gan_monitor",)
+    headline = (("domain FID", "evaluations.generative.fid_domain"),
+                ("classes covered", "evaluations.generative.classes_covered"),
+                ("Inception FID", "evaluations.generative.fid_inception"),
+                ("precision", "evaluations.generative.precision"), ("recall", "evaluations.generative.recall"))
+
+    ddp_parts: ClassVar[dict[str, tuple[str, ...]] | None] = {
         "generate_batch": ("generator",), "discriminate_batch": ("encoder", "head", "class_embed")}
 
     def __init__(
@@ -72,16 +79,12 @@ class GAN(Learner):
         ema_decay: float = 0.0,
         betas: tuple[float, float] = (0.5, 0.999),
         num_fixed: int = 64,
-        eval_samples: int = 2000,
-        fid_classifier: str | None = None,
-        inception_weights: str | None = None,
     ) -> None:
         super().__init__()
         self.info = info
         self.loss = check_choice(loss, LOSSES, "learner.loss")
         self.n_critic = check_positive_int(n_critic, "learner.n_critic")
         self.gp_weight, self.betas, self.ema_decay = float(gp_weight), tuple(betas), float(ema_decay)
-        self.eval_samples, self.fid_classifier, self.inception_weights = eval_samples, fid_classifier, inception_weights
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"learner.ema_decay: expected a number in [0, 1), got {ema_decay!r}. Typical: 0.999.")
         if conditional and info.num_classes < 2:
@@ -135,11 +138,7 @@ class GAN(Learner):
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized samples back to data space (images: pixels clamped to [0, 1])."""
-        info = self.info
-        if info.mean is not None and info.std is not None:
-            shape = (1, -1) if info.kind == "vector" else (1, -1) + (1,) * (x.dim() - 2)
-            x = x * x.new_tensor(info.std).view(shape) + x.new_tensor(info.mean).view(shape)
-        return x.clamp(0, 1) if info.kind == "image" else x
+        return self.info.denormalize(x)
 
     def generate_batch(self, zy: tuple[torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
         """:meth:`generate` of a ``(z, y)`` pair: the form ``StepContext.call`` runs through DDP."""
@@ -218,12 +217,12 @@ class GAN(Learner):
             metrics["gp"] = gp.detach()
         if self.penalty is not None:
             d_loss = d_loss + self.penalty(self.encoder)
-        ok = apply_gradients(d_loss, opt_d, None, ctx.grad_clip) is not None
+        ok = ctx.step(d_loss, opt_d) is not None
         self.steps += 1
         if g_turn:
             with ctx.autocast():
                 g_loss = generator_loss(self.loss, self.discriminate(fake, y_fake).float())
-            ok = ok and apply_gradients(g_loss, opt_g, None, ctx.grad_clip) is not None
+            ok = ok and ctx.step(g_loss, opt_g) is not None
             self._last_g = g_loss.detach()
             self._update_ema()
         metrics.update(loss=d_loss.detach(), g_loss=self._last_g.to(d_loss.device))
@@ -245,7 +244,7 @@ class GAN(Learner):
 
     # -- sampling --------------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, seed: int | None = None,
+    def sample(self, n: int, seed: int | None = None, labels: torch.Tensor | None = None,
                batch_size: int = 1024) -> torch.Tensor:
         """``n`` samples ``(n, *input_shape)`` in data space (EMA generator when there is one)."""
         g = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -283,32 +282,6 @@ class GAN(Learner):
             outs.append(self.to_data(self.generate(z[i: i + batch_size].to(device), y, ema=True)).float().cpu())
         self.train(was_training)
         return torch.cat(outs) if outs else torch.zeros(0, *self.info.input_shape)
-
-    # -- run hooks -------------------------------------------------------------------------------
-    def run_callbacks(self, run_dir: Any) -> list[Any]:
-        """The sample grid per epoch and the mode-collapse / divergence monitor."""
-        # Imported here, a higher floor: only a run needs it.
-        from deepfeat.reports.gan_monitor import GANMonitor
-
-        self._run_dir = None if run_dir is None else Path(run_dir)
-        self._monitor = GANMonitor(self, self._run_dir)
-        return [self._monitor]
-
-    def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
-        """Domain FID/KID, precision/recall and mode coverage of samples; the training warnings."""
-        from deepfeat.eval.gan_eval import evaluate_generator
-
-        results = evaluate_generator(self, data, precision, cache_dir=getattr(self, "_run_dir", None))
-        monitor = getattr(self, "_monitor", None)
-        if monitor is not None:
-            results["gan_warnings"] = monitor.summary()
-        return results
-
-    def plot_run(self, run_dir: Any, data: Any, precision: Any) -> list[Any]:
-        """The final sample grid and latent interpolations (images only)."""
-        from deepfeat.reports.gan_monitor import plot_final_samples
-
-        return plot_final_samples(self, Path(run_dir))
 
 
 def _preset(name: str, description: str, **defaults: Any) -> None:

@@ -6,7 +6,7 @@ sequence learning"; the decoder conditioning of Bowman et al. 2016). ``embed`` r
 ``score_samples`` each text's mean per-token negative log-likelihood, so a long message is not more
 anomalous for being long. Trained on one class (``data.train_classes``, e.g. ham only), texts of
 the other classes (spam) score higher: the run's evaluation reports ROC-AUC / AP and stores the
-calibrated threshold that :mod:`deepfeat.anomaly` and ``deepfeat score`` use. For that, fit the
+calibrated threshold that :mod:`deepfeat.run.apply` and ``deepfeat score`` use. For that, fit the
 vocabulary so that ``<unk>`` never occurs in training (``min_freq: 1``, ``max_size`` above the normal
 class's vocabulary): an unseen word then costs many nats. Where ``<unk>`` is frequent in training it
 becomes a cheap, typical token, and texts full of unseen words look normal.
@@ -18,11 +18,9 @@ that reads the previous tokens, and its own reconstruction metrics (token accura
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -75,6 +73,14 @@ class SeqAutoencoder(CodeLearner):
     the decoder is a :class:`~deepfeat.nn.text.TokenDecoder` with its own embedding of
     ``embed_dim`` and a GRU of ``hidden_size`` x ``num_layers``.
     """
+
+    capabilities = frozenset({"scores"})
+    evaluations = ("text_reconstruction", "anomaly")
+    figures = ("text_reconstructions", "anomaly_scores", "roc_curve")
+    headline = (("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"),
+                ("token accuracy", "evaluations.text_reconstruction.token_accuracy"),
+                ("perplexity", "evaluations.text_reconstruction.perplexity"),
+                ("linear probe accuracy", "evaluations.linear_probe.accuracy"))
 
     def __init__(self, info: DataInfo, encoder: Any = "text_rnn", code_dim: int = 64, embed_dim: int = 64,
                  hidden_size: int = 128, num_layers: int = 1, word_dropout: float = 0.0,
@@ -136,54 +142,6 @@ class SeqAutoencoder(CodeLearner):
         out = F.pad(self.decoder.greedy(self.encode(x), longest), (0, x.shape[1] - longest))
         return torch.where(x != PAD_ID, out, torch.zeros_like(out))
 
-    def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
-        from deepfeat.ae_evaluation import evaluate_anomaly
-
-        return {"reconstruction": text_reconstruction(self, data, precision),
-                "anomaly": evaluate_anomaly(self, data, precision)}
-
-    def plot_run(self, run_dir: Any, data: Any, precision: Any) -> list[Any]:
-        from deepfeat.ae_evaluation import plot_anomaly
-
-        return [plot_text_reconstructions(self, run_dir, data, precision), *plot_anomaly(self, run_dir, data, precision)]
-
-
-def _summary(c: np.ndarray) -> dict[str, float]:
-    """Corpus-level metrics from per-text rows ``(N, 4)``: summed NLL, tokens, teacher-forced and greedy hits."""
-    tokens = max(float(c[:, 1].sum()), 1.0)
-    nll = float(c[:, 0].sum()) / tokens
-    return {"token_nll": nll, "perplexity": math.exp(min(nll, 700.0)), "token_accuracy": float(c[:, 2].sum()) / tokens,
-            "greedy_token_accuracy": float(c[:, 3].sum()) / tokens,
-            "exact_match": float((c[:, 3] == c[:, 1]).mean()) if len(c) else 0.0}
-
-
-def text_reconstruction(learner: SeqAutoencoder, data: Any, precision: Any) -> dict[str, Any]:
-    """Token NLL, perplexity, teacher-forced and greedy token accuracy on the evaluation split's normal texts.
-
-    In a one-class run (``data.train_classes``) the metrics cover the classes seen in training, and
-    ``token_nll_anomalies`` the others; greedy decoding runs from the code alone, as long as the input.
-    """
-    from deepfeat.ae_evaluation import MAX_SAMPLES, eval_split, one_class_targets
-    from deepfeat.engine.inference import collect
-
-    def counts(x: torch.Tensor) -> torch.Tensor:  # (B, 4)
-        rebuilt = learner.reconstruct_tokens(x)
-        logits, x = learner.logits(x)
-        mask = x != PAD_ID
-        hits = (logits.argmax(-1) == x) & mask, (rebuilt[:, : x.shape[1]] == x) & mask
-        return torch.stack([token_nll(logits, x).sum(1), mask.sum(1), hits[0].sum(1), hits[1].sum(1)], 1).float()
-
-    name, split = eval_split(data)
-    c, y = collect(learner, split, precision, counts, batch_size=CHUNK, limit=MAX_SAMPLES)
-    anomalous, normal = one_class_targets(data, y)
-    keep = anomalous == 0 if anomalous is not None else np.ones(len(c), bool)
-    out: dict[str, Any] = _summary(c[keep])
-    if anomalous is not None:
-        out["token_nll_anomalies"] = _summary(c[~keep])["token_nll"]
-    out["settings"] = {"split": name, "samples": int(keep.sum()), "decoding": "greedy, as long as the input",
-                       **({"normal_classes": normal} if anomalous is not None else {})}
-    return out
-
 
 def decode_ids(ids: Sequence[int], tokenizer: dict[str, Any]) -> str:
     """Token ids of one text back to text with a run's tokenizer (``DataInfo.tokenizer``); ``<pad>`` dropped."""
@@ -194,39 +152,6 @@ def decode_ids(ids: Sequence[int], tokenizer: dict[str, Any]) -> str:
     from deepfeat.data.tokenize import build_tokenizer
 
     return str(build_tokenizer(tokenizer).hf.decode(list(ids), skip_special_tokens=True))
-
-
-def _examples(split: Any, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``n`` texts of a split, as many of each class as there are (first texts where unlabelled)."""
-    x, y = next(iter(split.batches(1024)))
-    if y is None:
-        return x[:n], None
-    classes = torch.unique(y).tolist()
-    idx = [i for c in classes for i in torch.nonzero(y == c).flatten()[: n // len(classes)].tolist()]
-    return x[idx], y[idx]
-
-
-def plot_text_reconstructions(learner: SeqAutoencoder, run_dir: Any, data: Any, precision: Any, n: int = 8) -> Any:
-    """A figure of ``n`` texts of the evaluation split (each class where labelled) and their greedy decodings."""
-    from deepfeat.ae_evaluation import eval_split
-    from deepfeat.reports.figures import save_figure
-    from deepfeat.reports.text_plots import text_reconstruction_table
-
-    name, split = eval_split(data)
-    x, y = _examples(split, n)
-    learner.eval()
-    rebuilt = learner.reconstruct_tokens(precision.prepare_input(x)).cpu()
-    tok, names = learner.info.tokenizer or {}, learner.info.class_names
-    rows = []
-    for i, (src, out) in enumerate(zip(x.tolist(), rebuilt.tolist())):
-        real = [a for a in src if a != PAD_ID]
-        hits = sum(a == b for a, b in zip(src, out) if a != PAD_ID)
-        label = names[int(y[i])] if y is not None and names else ""
-        rows.append((label, decode_ids(src, tok), decode_ids(out, tok), f"{hits}/{len(real)} tokens recovered"))
-    return save_figure(text_reconstruction_table(rows), run_dir, "text_reconstructions", title="Reconstructions",
-                       section="Autoencoder",
-                       caption=f"{name.capitalize()} texts and the greedy decoding of their codes (as many tokens as "
-                               "the input); out-of-vocabulary words show as <unk>.")
 
 
 @LEARNERS.register("seq_autoencoder", aliases=("seq_ae", "text_autoencoder"))

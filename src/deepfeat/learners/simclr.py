@@ -9,24 +9,19 @@ warning is logged when the features collapse.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import torch
 
 from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
-from deepfeat.engine.callbacks import Callback
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
-from deepfeat.keys import metric_key
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.contrastive_losses import nt_xent
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import ProjectionHead
-
-log = logging.getLogger("deepfeat")
 
 
 @LEARNERS.register("simclr", aliases=("contrastive",))
@@ -82,36 +77,3 @@ class SimCLR(Learner):
     def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         # The same views every epoch, so validation losses are comparable across epochs.
         return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
-
-    def run_callbacks(self, run_dir: Any) -> list[Callback]:
-        return [CollapseWarning(self.collapse_std, self.collapse_rank)]
-
-
-class CollapseWarning(Callback):
-    """Log a warning when an epoch's features collapse: normalized std or effective rank too low.
-
-    Healthy features have ``feature_std`` near 1 and an effective rank well above a few; a collapsed
-    encoder sends every input to one point (std -> 0) or one direction (rank -> 1).
-    """
-
-    def __init__(self, min_std: float = 0.05, min_rank: float = 2.0) -> None:
-        self.min_std, self.min_rank = min_std, min_rank
-        self.collapsed_epochs: list[int] = []
-
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
-        std = logs.get(metric_key("train", "feature_std"))
-        rank = logs.get(metric_key("train", "effective_rank"))
-        if std is None or rank is None or (std >= self.min_std and rank >= self.min_rank):
-            return
-        self.collapsed_epochs.append(epoch + 1)
-        log.warning(
-            "epoch %d: the features are collapsing (normalized std %.3g, min %.3g; effective rank %.3g, min %.3g). "
-            "Try stronger augmentations, a lower learning rate or a higher temperature.",
-            epoch + 1, std, self.min_std, rank, self.min_rank,
-        )
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"collapsed_epochs": list(self.collapsed_epochs)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.collapsed_epochs = list(state["collapsed_epochs"])

@@ -22,6 +22,10 @@ class Classifier(Learner):
     Shapes: ``x (B, *input_shape) -> logits (B, num_classes)``; ``embed(x) -> (B, feature_dim)``.
     """
 
+    capabilities = frozenset({"classifies"})
+    figures = ("confusion_matrix",)
+    headline = (("test accuracy", "test.test/acc"), ("linear probe accuracy", "evaluations.linear_probe.accuracy"))
+
     def __init__(self, info: DataInfo, encoder: Any = "mlp", label_smoothing: float = 0.0, head_dropout: float = 0.0) -> None:
         super().__init__()
         if info.num_classes < 2:

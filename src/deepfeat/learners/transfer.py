@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepfeat.data.info import DataInfo
-from deepfeat.engine.callbacks import Callback
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
@@ -35,9 +34,14 @@ class TransferLearner(Learner):
     """Encoder (usually ``{name: backbone, source: ...}``) + a new linear head for ``info.num_classes``.
 
     Shapes: ``x (B, *input_shape) -> logits (B, num_classes)``; ``embed(x) -> (B, feature_dim)``.
-    ``low_label`` (e.g. ``{labels_per_class: [1, 5, 10, 50, all]}``) adds the low-label evaluation
-    of :mod:`deepfeat.lowlabel` to the run's results and report.
+    Its run adds the low-label comparison (scratch / linear probe / fine-tune at 1, 5, 10, ... labels per
+    class) when the config has ``evaluation.settings.low_label`` (e.g. ``{labels_per_class: [1, 5, 10, all]}``).
     """
+
+    capabilities = frozenset({"classifies"})
+    evaluations = ("low_label",)
+    figures = ("confusion_matrix", "low_label")
+    headline = (("test accuracy", "test.test/acc"), ("linear probe accuracy", "evaluations.linear_probe.accuracy"))
 
     def __init__(
         self,
@@ -49,7 +53,6 @@ class TransferLearner(Learner):
         bn: Literal["freeze", "train"] = "freeze",
         head_dropout: float = 0.0,
         label_smoothing: float = 0.0,
-        low_label: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if info.num_classes < 2:
@@ -68,9 +71,6 @@ class TransferLearner(Learner):
         lr_blocks = getattr(self.encoder, "lr_blocks", None)
         self.blocks = lr_blocks() if callable(lr_blocks) else module_blocks(self.encoder)
         self.initial_blocks = {"linear_probe": 0, "fine_tune": len(self.blocks)}.get(mode, trainable_blocks)
-        self.low_label_spec = {"info": info, "encoder": encoder, "options": low_label,
-                               "learner": {"bn": bn, "head_dropout": head_dropout, "label_smoothing": label_smoothing}}
-        self.low_label_result: dict[str, Any] | None = None
         self.set_trainable(self.initial_blocks)
 
     # -- freezing --------------------------------------------------------------------------------
@@ -130,10 +130,21 @@ class TransferLearner(Learner):
         """Class probabilities ``(B, num_classes)``."""
         return self(x).float().softmax(1)
 
-    # -- run hooks --------------------------------------------------------------------------------
-    def run_callbacks(self, run_dir: Any) -> list[Callback]:
-        callbacks: list[Callback] = [GradualUnfreezing(self)] if self.mode == "gradual" else []
-        return callbacks + ([HeadNormRecalibration(self)] if self.mode != "linear_probe" else [])
+    # -- what changes training between steps (called by the trainer) -------------------------------
+    def on_epoch_start(self, epoch: int) -> str | None:
+        """``gradual`` mode: train ``initial + epoch // unfreeze_every`` top blocks (Howard & Ruder 2018)."""
+        if self.mode != "gradual":
+            return None
+        before = self.trainable_top
+        self.set_trainable(self.initial_blocks + epoch // self.unfreeze_every)
+        if self.trainable_top == before:
+            return None
+        return f"epoch {epoch + 1}: {self.trainable_top} of {len(self.blocks)} encoder blocks trainable"
+
+    def on_fit_end(self, batches: Any, prepare: Any, autocast: Any) -> None:
+        """After fine-tuning (best weights restored): the head's batch-norm statistics of the final features."""
+        if self.mode != "linear_probe":
+            self.recalibrate_head_norm(batches, prepare, autocast)
 
     @torch.no_grad()
     def recalibrate_head_norm(self, batches: Any, prepare: Any, autocast: Any) -> None:
@@ -156,44 +167,3 @@ class TransferLearner(Learner):
         finally:
             norm.momentum = momentum
             self.train(was_training)
-
-    def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
-        if self.low_label_spec["options"] is None:
-            return {}
-        from deepfeat.lowlabel import low_label_accuracy
-
-        spec = self.low_label_spec
-        self.low_label_result = low_label_accuracy(data, spec["encoder"], spec["options"], spec["learner"], precision)
-        return {"low_label": self.low_label_result}
-
-    def plot_run(self, run_dir: Any, data: Any, precision: Any) -> list[Any]:
-        if self.low_label_result is None:
-            return []
-        from deepfeat.lowlabel import save_low_label_figure
-
-        return [save_low_label_figure(self.low_label_result, run_dir)]
-
-
-class HeadNormRecalibration(Callback):
-    """After fine-tuning (best weights restored), the head's batch-norm statistics of the final features."""
-
-    def __init__(self, learner: TransferLearner) -> None:
-        self.learner = learner
-
-    def on_fit_end(self, trainer: Any) -> None:
-        batches = trainer.data.train.batches(trainer.cfg.batch_size, shuffle=False)
-        self.learner.recalibrate_head_norm(batches, trainer.precision.prepare_input, trainer.precision.autocast)
-
-
-class GradualUnfreezing(Callback):
-    """At each epoch start, train ``initial + epoch // unfreeze_every`` top blocks (Howard & Ruder 2018)."""
-
-    def __init__(self, learner: TransferLearner) -> None:
-        self.learner = learner
-
-    def on_epoch_start(self, trainer: Any, epoch: int) -> None:
-        learner = self.learner
-        before = learner.trainable_top
-        learner.set_trainable(learner.initial_blocks + epoch // learner.unfreeze_every)
-        if learner.trainable_top != before:
-            trainer.log(f"epoch {epoch + 1}: {learner.trainable_top} of {len(learner.blocks)} encoder blocks trainable")

@@ -47,6 +47,12 @@ class VAE(Learner):
     more factorized code (Higgins et al. 2017). Metrics: ``nll``, ``kl``, ``elbo`` (per sample, nats).
     """
 
+    capabilities = frozenset({"reconstructs", "scores", "generates", "interpolates"})
+    evaluations = ("reconstruction", "pca_baseline", "anomaly")
+    figures = ("reconstructions", "vae_samples", "latent_traversal", "anomaly_scores", "roc_curve")
+    headline = (("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"), ("test PSNR", "evaluations.reconstruction.psnr"),
+                ("PCA PSNR", "evaluations.pca_baseline.psnr"), ("linear probe accuracy", "evaluations.linear_probe.accuracy"))
+
     def __init__(self, info: DataInfo, encoder: Any = "mlp", code_dim: int = 16, likelihood: str = "gaussian",
                  beta: float = 1.0) -> None:
         super().__init__()
@@ -115,11 +121,12 @@ class VAE(Learner):
         return self.nll(self.decoder(mu), x) + gaussian_kl(mu, logvar)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` decoded draws from the prior: ``(n, *input_shape)``, normalized space."""
+    def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """``n`` decoded draws from the prior: ``(n, *input_shape)``, data space (as the dataset stores it)."""
         device = next(self.parameters()).device
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
         z = torch.randn(n, self.code_dim, generator=generator).to(device)
-        return self.decode(z)
+        return self.scale.to_raw(self.decode(z))
 
     @torch.no_grad()
     def interpolate(self, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8) -> torch.Tensor:
@@ -129,13 +136,3 @@ class VAE(Learner):
         z = (1 - t) * mu_a.unsqueeze(1) + t * mu_b.unsqueeze(1)  # (B, steps, D)
         out = self.decode(z.flatten(0, 1))
         return out.view(x_a.shape[0], steps, *out.shape[1:])
-
-    def evaluate_run(self, data: Any, precision: Any) -> dict[str, Any]:
-        from deepfeat.ae_evaluation import evaluate_autoencoder
-
-        return evaluate_autoencoder(self, data, precision)
-
-    def plot_run(self, run_dir: Any, data: Any, precision: Any) -> list[Any]:
-        from deepfeat.ae_evaluation import plot_autoencoder
-
-        return plot_autoencoder(self, run_dir, data, precision)

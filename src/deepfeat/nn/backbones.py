@@ -13,8 +13,9 @@ features in deep neural networks?").
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from torch import nn
 
 from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.nn.encoder import ENCODERS, Encoder
+from deepfeat.registry import Registry
 
 # ImageNet statistics: what timm and torchvision models expect after scaling pixels to [0, 1].
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -96,12 +98,82 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], head: str | None
         )
 
 
-def _no_weights(source: str, tried: str, hint: str) -> CheckpointError:
-    return CheckpointError(
-        f"pretrained weights for '{source}' at encoder.source: expected them from the hub or a local file, got "
-        f"neither ({tried}). Save the state dict on a machine with internet ({hint}), copy the file here and set "
-        "encoder.weights: <file>, or set encoder.pretrained: false to start from random weights."
+def _no_weights(source: str, tried: str, hint: str, cache: str) -> ConfigError:
+    return ConfigError(
+        f"pretrained weights for '{source}' at encoder.source: expected a local copy or the hub, got neither ({tried}). "
+        f"Save the state dict where the hub is reachable ({hint}), copy the file here and set encoder.weights: <file>; "
+        f"or fill the {cache} here; or set encoder.pretrained: false to start from random weights."
     )
+
+
+def _truthy(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _unreachable(url: str, timeout: float = 3.0) -> str | None:
+    """Why ``url``'s host cannot be used now (None when it answers): hubs retry for about a minute offline.
+
+    Behind a proxy only the proxy reaches the host, so the library is left to try.
+    """
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    parts = urlparse(url)
+    host = parts.hostname or url
+    failure: list[str | None] = [f"no answer within {timeout:g} s"]
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, parts.port or 443), timeout=timeout).close()
+            failure[0] = None
+        except OSError as e:
+            failure[0] = e.strerror or str(e)
+
+    # A thread bounds the DNS lookup too, which create_connection's timeout does not cover.
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return None if failure[0] is None else f"{host} cannot be reached: {failure[0]}"
+
+
+@contextlib.contextmanager
+def _hf_cache_only() -> Iterator[None]:
+    """Hugging Face hub calls inside answer from the local cache only, at once, without requests or retries.
+
+    huggingface_hub reads HF_HUB_OFFLINE once, at import, so its module constant is switched instead.
+    """
+    from huggingface_hub import constants
+
+    was = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = was
+
+
+def _timm_pretrained(timm: Any, name: str) -> nn.Module:
+    """timm's pretrained ``name``: from the Hugging Face cache, else one hub attempt unless offline."""
+    from huggingface_hub import constants
+
+    args = (f"timm:{name}", f"torch.save(timm.create_model('{name}', pretrained=True).state_dict(), '{name}.pt')",
+            f"Hugging Face cache ({constants.HF_HUB_CACHE})")
+    try:
+        with _hf_cache_only():
+            return timm.create_model(name, pretrained=True, num_classes=0)
+    except Exception:  # noqa: BLE001 - not cached (or the cache is unusable): the hub is next
+        pass
+    offline = next((f"{v} is set" for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if _truthy(v)), None)
+    offline = offline or _unreachable(constants.ENDPOINT)
+    if offline:
+        raise _no_weights(args[0], f"not in the Hugging Face cache, and {offline}", *args[1:]) from None
+    try:
+        return timm.create_model(name, pretrained=True, num_classes=0)
+    except Exception as e:  # noqa: BLE001 - network and cache errors come in many types
+        raise _no_weights(args[0], f"the Hugging Face hub failed: {str(e).splitlines()[0][:160]}", *args[1:]) from None
 
 
 def _timm(name: str, pretrained: bool, weights: str | None) -> tuple[nn.Module, dict[str, Any]]:
@@ -113,17 +185,30 @@ def _timm(name: str, pretrained: bool, weights: str | None) -> tuple[nn.Module, 
     if not timm.is_model(name.split(".")[0]):
         raise ConfigError(f"encoder source 'timm:{name}': expected a timm model name, got {name!r}. "
                           "See timm.list_models() for the names.")
-    hub = pretrained and weights is None
-    try:
-        model = timm.create_model(name, pretrained=hub, num_classes=0)
-    except Exception as e:  # noqa: BLE001 - network and cache errors come in many types
-        raise _no_weights(f"timm:{name}", f"the Hugging Face hub failed: {str(e).splitlines()[0][:160]}; no weights file was given",
-                          f"torch.save(timm.create_model('{name}', pretrained=True).state_dict(), '{name}.pt')") from None
+    if pretrained and weights is None:
+        model = _timm_pretrained(timm, name)
+    else:
+        model = timm.create_model(name, pretrained=False, num_classes=0)
     cfg = model.pretrained_cfg
     if weights is not None and pretrained:
         load_into(model, read_weights(weights, "encoder.weights"), cfg.get("classifier"), "encoder.weights")
     size = cfg.get("input_size", (3, 224, 224))
     return model, {"channels": size[0], "size": size[1:], "mean": cfg.get("mean", IMAGENET_MEAN), "std": cfg.get("std", IMAGENET_STD)}
+
+
+def _torchvision_pretrained(models: Any, name: str) -> nn.Module:
+    """torchvision's pretrained ``name``: from torch's hub cache, else one download unless the host is unreachable."""
+    url = models.get_model_weights(name).DEFAULT.url
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    args = (f"torchvision:{name}", f"torch.save(torchvision.models.get_model('{name}', weights='DEFAULT').state_dict(), "
+            f"'{name}.pt')", f"torch hub cache ({cached.parent})")
+    offline = None if cached.is_file() else _unreachable(url)
+    if offline:
+        raise _no_weights(args[0], f"the torchvision download failed: not in the torch hub cache, and {offline}", *args[1:])
+    try:
+        return models.get_model(name, weights="DEFAULT")
+    except Exception as e:  # noqa: BLE001 - network and cache errors come in many types
+        raise _no_weights(args[0], f"the torchvision download failed: {str(e).splitlines()[0][:160]}", *args[1:]) from None
 
 
 def _torchvision(name: str, pretrained: bool, weights: str | None) -> tuple[nn.Module, dict[str, Any]]:
@@ -132,13 +217,10 @@ def _torchvision(name: str, pretrained: bool, weights: str | None) -> tuple[nn.M
     if name not in models.list_models():
         raise ConfigError(f"encoder source 'torchvision:{name}': expected a torchvision model name, got {name!r}. "
                           "See torchvision.models.list_models() for the names.")
-    hub = pretrained and weights is None
-    try:
-        model = models.get_model(name, weights="DEFAULT" if hub else None)
-    except Exception as e:  # noqa: BLE001
-        raise _no_weights(f"torchvision:{name}", f"the torchvision download failed: {str(e).splitlines()[0][:160]}; "
-                          "no weights file was given", f"torch.save(torchvision.models.get_model('{name}', "
-                          f"weights='DEFAULT').state_dict(), '{name}.pt')") from None
+    if pretrained and weights is None:
+        model = _torchvision_pretrained(models, name)
+    else:
+        model = models.get_model(name, weights=None)
     head = next((h for h in _HEAD_NAMES if isinstance(getattr(model, h, None), nn.Module)), None)
     if head is not None:
         setattr(model, head, nn.Identity())  # the saved classifier, of any size, is left out when loading
@@ -147,33 +229,20 @@ def _torchvision(name: str, pretrained: bool, weights: str | None) -> tuple[nn.M
     return model, {"channels": 3, "size": (224, 224), "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 
 
-def _deepfeat(source: str, pretrained: bool, weights: str | None) -> tuple[nn.Module, dict[str, Any]]:
-    from deepfeat.data.info import DataInfo
-    from deepfeat.engine.export import load_model
-    from deepfeat.learners.build import build_learner
-
-    folder = Path(source).expanduser()
-    folder = folder / "model" if (folder / "model" / "model.json").is_file() else folder
-    if not (folder / "model.json").is_file():
-        raise ConfigError(f"encoder source at encoder.source: expected timm:<name>, torchvision:<name>, a run folder or an "
-                          f"exported model folder, got {source!r} (no model.json there). Pass the folder `deepfeat fit` printed.")
-    if pretrained and weights is None:
-        learner, info = load_model(folder)
-    else:
-        meta = json.loads((folder / "model.json").read_text())
-        info = DataInfo.from_dict(meta["data"])
-        learner = build_learner(meta["learner"], info, meta["encoder"])
-        if weights is not None and pretrained:
-            load_into(learner, read_weights(weights, "encoder.weights"), None, "encoder.weights")
-    return learner.encoder.float(), {"channels": info.input_shape[0], "size": info.input_shape[1:], "mean": info.mean,
-                                     "std": info.std, "shape": tuple(info.input_shape), "kind": info.kind}
-
-
 def _split_source(source: str) -> tuple[str, str]:
     kind, sep, name = source.partition(":")
-    if sep and kind.lower() in ("timm", "torchvision"):
+    if sep and kind.lower() in SOURCES:
         return kind.lower(), name
-    return "deepfeat", source
+    return "folder", source
+
+
+# Where pretrained networks come from: ``name -> loader(name, pretrained, weights) -> (module, expects)``.
+# ``expects`` describes the input the network was trained on (channels, size, mean, std; for a vector
+# network also shape and kind). timm and torchvision register here; the run layer registers ``folder``
+# (a deepfeat run or exported model), which needs the learner registry above this floor.
+SOURCES: Registry[Any] = Registry("backbone source")
+SOURCES.add("timm", _timm, description="a timm model name: timm:<name>")
+SOURCES.add("torchvision", _torchvision, description="a torchvision model name: torchvision:<name>")
 
 
 class BackboneEncoder(Encoder):
@@ -202,8 +271,7 @@ class BackboneEncoder(Encoder):
         self._setup(input_shape, None, source=source, pretrained=pretrained, weights=weights,
                     image_size=image_size, input_norm=input_norm)
         kind, name = _split_source(source)
-        loader = {"timm": _timm, "torchvision": _torchvision, "deepfeat": _deepfeat}[kind]
-        self.model, expects = loader(name, pretrained, weights)
+        self.model, expects = SOURCES.get(kind, "encoder.source")(name, pretrained, weights)
         self.vector = expects.get("kind") == "vector"
         if self.vector and tuple(expects["shape"]) != self.input_shape:
             raise ConfigError(f"input_shape of the backbone encoder: expected {tuple(expects['shape'])} (what '{source}' "

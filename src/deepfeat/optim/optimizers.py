@@ -7,7 +7,8 @@ shrinks scales and offsets the network needs and buys no regularization.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import math
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -81,6 +82,28 @@ def adagrad(
     return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=weight_decay)
 
 
+# Hyper-parameter ranges torch would only check when the optimizer is built, after the run folder exists.
+_BOUNDS: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "lr": ("a number > 0", lambda v: v > 0),
+    "weight_decay": ("a number >= 0", lambda v: v >= 0),
+    "momentum": ("a number >= 0", lambda v: v >= 0),
+    "eps": ("a number >= 0", lambda v: v >= 0),
+    "alpha": ("a number >= 0", lambda v: v >= 0),
+}
+
+
+def check_hyperparameters(kwargs: Mapping[str, Any], where: str = "optimizer") -> None:
+    """ConfigError when a (type-coerced) optimizer hyper-parameter is out of range: lr <= 0, weight_decay < 0, ..."""
+    for key, (expected, ok) in _BOUNDS.items():
+        value = kwargs.get(key)
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and ok(value)):
+            raise ConfigError(f"{where}.{key}: expected {expected}, got {value:g}. Typical values: lr 1e-4 to 1e-1, "
+                              "weight_decay 0 to 0.1, momentum 0 to 0.99.")
+    betas = kwargs.get("betas")
+    if betas is not None and not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+        raise ConfigError(f"{where}.betas: expected two numbers in [0, 1), got {list(betas)}. The default is [0.9, 0.999].")
+
+
 def _groups(module: nn.Module, prefix: str = "", **extra: Any) -> list[ParamGroup]:
     decay, no_decay = split_decay_params(module)
     groups = [
@@ -122,6 +145,7 @@ def build_optimizer(spec: Any, model: nn.Module, where: str = "optimizer") -> to
     factory = OPTIMIZERS.get(name)
     layer_decay = coerce(kwargs.pop("layer_decay", None), float | None, f"{where}.layer_decay")
     kwargs = check_kwargs(factory, kwargs, where, skip=1)
+    check_hyperparameters(kwargs, where)
     if layer_decay is None:
         groups = _groups(model)
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 
@@ -12,6 +12,7 @@ def apply_gradients(
     optimizer: torch.optim.Optimizer,
     params: Iterable[torch.nn.Parameter] | None = None,
     grad_clip: float | None = None,
+    all_ranks: Callable[[bool], bool] = bool,
 ) -> torch.Tensor | None:
     """Backpropagate ``loss`` and step ``optimizer``.
 
@@ -19,8 +20,6 @@ def apply_gradients(
     ``None`` when the loss or the gradients are not finite; then no step is taken, so non-finite
     values never reach the weights.
     """
-    from deepfeat.engine.distributed import all_ranks  # here: deepfeat.engine imports the learners, which import this
-
     optimizer.zero_grad(set_to_none=True)
     # Under torchrun every rank must skip together: a rank that skipped its backward alone would leave
     # the others waiting in DDP's gradient all-reduce forever.

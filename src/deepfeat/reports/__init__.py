@@ -11,7 +11,7 @@ from deepfeat.reports.plots import (
     plot_training_curves_to,
     training_curves,
 )
-from deepfeat.reports.rundir import read_config, read_metrics, read_results
+from deepfeat.reports.readers import read_config, read_metrics, read_results
 
 __all__ = [
     "PALETTE",

@@ -9,16 +9,18 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from deepfeat.engine.diagnostics import TrainingStats
-from deepfeat.engine.lr_find import LRFindResult
+from deepfeat.eval.training_stats import TrainingStats
+
+if TYPE_CHECKING:  # a type only: the reports draw a finished result and never run the engine
+    from deepfeat.engine.lr_find import LRFindResult
 from deepfeat.reports.figures import PALETTE, house_style, new_figure, save_figure
-from deepfeat.reports.rundir import Row, as_float
+from deepfeat.reports.readers import Row, as_float
 
 MAX_PANELS = 12
 LINESTYLES = ("-", "--", ":", "-.")

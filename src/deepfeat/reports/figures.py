@@ -24,8 +24,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from deepfeat.errors import ConfigError
+from deepfeat.layout import PLOTS_DIR
 
-PLOTS_DIR = "plots"
 INDEX_FILE = "index.json"
 DPI = 110
 

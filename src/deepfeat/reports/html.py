@@ -18,19 +18,11 @@ from typing import Any, Callable
 import yaml
 
 from deepfeat.errors import DeepfeatError
-from deepfeat.reports.figures import PLOTS_DIR, read_index
-from deepfeat.reports.rundir import (
-    CONFIG_FILE,
-    METRICS_FILE,
-    RESULTS_FILE,
-    Row,
-    read_config,
-    read_metrics,
-    read_results,
-)
+from deepfeat.layout import CONFIG_FILE, METRICS_FILE, PLOTS_DIR, REPORT_FILE, RESULTS_FILE
+from deepfeat.reports.figures import read_index
+from deepfeat.reports.readers import Row, read_config, read_metrics, read_results
 from deepfeat.reports.style import CSS
 
-REPORT_FILE = "report.html"
 DASH = "\u2014"
 
 
@@ -152,19 +144,46 @@ def _cards(results: dict[str, Any], rows: list[Row]) -> str:
     at = f"at epoch {fit['best_epoch']}" if fit.get("best_epoch") is not None else ""
     skipped = fit.get("skipped_steps")
     steps = f"{_fmt('', fit.get('steps'))} steps" if fit.get("steps") is not None else ""
-    cards = [
-        ("test accuracy", _fmt("acc", test.get("test/acc")), "", ""),
+    cards = [(c["label"], _fmt(str(c["key"]).rsplit(".", 1)[-1], c["value"]), "", "lead") for c in _headline(results)]
+    if not cards and "test/acc" in test:  # a run written before learners declared their headline
+        cards = [("test accuracy", _fmt("acc", test["test/acc"]), "", "lead")]
+    cards += [
         (f"best {best_key}", _fmt(best_key, best_value), at, ""),
         ("epochs", _fmt("", epochs), "stopped early" if fit.get("stopped_early") else "", ""),
         ("wall time", _duration(time_s), steps, ""),
         # Skipped steps mean non-finite losses: worth a warning colour when there are any.
         ("skipped steps", _fmt("", skipped), "non-finite losses", "warn" if skipped else ""),
     ]
+    if fit.get("device"):
+        layout = "channels_last" if fit.get("channels_last") else ""
+        cards.append(("device", f"{fit['device']} {fit.get('precision', '')}".strip(), layout, ""))
+    if fit.get("parameters") is not None:
+        trainable = fit.get("trainable_parameters")
+        note = f"{_count(trainable)} trainable" if trainable is not None and trainable != fit["parameters"] else ""
+        cards.append(("parameters", _count(fit["parameters"]), note, ""))
     return '<div class="cards">' + "".join(
         f'<div class="card {cls}"><div class="label">{escape(label)}</div>'
         f'<div class="value">{escape(value)}</div><div class="note">{escape(note)}</div></div>'
         for label, value, note, cls in cards
     ) + "</div>"
+
+
+def _headline(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The learner's headline metrics recorded in results.json (``[{label, key, value}]``), well-formed ones only."""
+    cards = results.get("headline")
+    if not isinstance(cards, list):
+        return []
+    return [c for c in cards if isinstance(c, dict) and {"label", "key", "value"} <= c.keys()]
+
+
+def _count(n: Any) -> str:
+    """A parameter count as people say it: 1.2M, 35.1k, 812."""
+    if not isinstance(n, (int, float)):
+        return DASH
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(int(n))
 
 
 def _failure(results: dict[str, Any]) -> str:
@@ -228,9 +247,10 @@ def _evaluations(results: dict[str, Any]) -> str:
         if not isinstance(result, dict):
             rows.append([escape(name), "", escape(_fmt(name, result)), DASH])
             continue
+        # The settings once per evaluation, on its first row: they are the same for all its metrics.
         settings = f'<span class="small">{_settings(result.get("settings"))}</span>'
-        for key, value in _flatten(result):
-            rows.append([escape(name), escape(key), escape(_fmt(key, value)), settings])
+        for i, (key, value) in enumerate(_flatten(result)):
+            rows.append([escape(name) if i == 0 else "", escape(key), escape(_fmt(key, value)), settings if i == 0 else ""])
     if not rows:
         return html_section("Results", '<p class="missing">No test or evaluation results recorded.</p>')
     header = ["evaluation", "metric", "value", "settings"]

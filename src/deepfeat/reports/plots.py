@@ -21,7 +21,7 @@ from deepfeat.errors import DataError
 from deepfeat.keys import SPLITS, split_key
 from deepfeat.reports.embedding import project
 from deepfeat.reports.figures import PALETTE, house_style, new_figure, save_figure
-from deepfeat.reports.rundir import Row, as_float, read_metrics, read_results
+from deepfeat.reports.readers import Row, as_float, read_metrics, read_results
 
 # One colour per split in every plot, so "val" always looks the same.
 SPLIT_COLORS = {split: PALETTE[i] for i, split in enumerate(SPLITS)}

@@ -23,6 +23,7 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 .card { background: var(--card); border: 1px solid var(--line); border-top: 4px solid var(--accent);
         border-radius: 8px; padding: 10px 14px; }
 .card.warn { border-top-color: var(--warn); }
+.card.lead { border-top-color: #2ca02c; background: #f5fbf5; }
 .card .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .card .value { font-size: 26px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .card .note { color: var(--muted); font-size: 12px; min-height: 1.2em; }

@@ -1,4 +1,7 @@
-"""The run directory layout (DESIGN.md section 2), named in one place."""
+"""The run directory layout (DESIGN.md section 2): every file name of a run folder, named in one place.
+
+A bottom-floor module: the engine writes checkpoints into it, the reports read it, the run layer owns it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,15 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.csv"
+RESULTS_FILE = "results.json"
+REPORT_FILE = "report.html"
+PLOTS_DIR = "plots"
+MODEL_DIR = "model"
+CHECKPOINTS_DIR = "checkpoints"
+LOCK_FILE = ".lock"
 
 
 @dataclass(frozen=True)
@@ -16,15 +28,15 @@ class RunPaths:
 
     @property
     def config(self) -> Path:
-        return self.root / "config.yaml"
+        return self.root / CONFIG_FILE
 
     @property
     def metrics(self) -> Path:
-        return self.root / "metrics.csv"
+        return self.root / METRICS_FILE
 
     @property
     def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+        return self.root / CHECKPOINTS_DIR
 
     @property
     def last(self) -> Path:
@@ -36,19 +48,23 @@ class RunPaths:
 
     @property
     def model(self) -> Path:
-        return self.root / "model"
+        return self.root / MODEL_DIR
 
     @property
     def plots(self) -> Path:
-        return self.root / "plots"
+        return self.root / PLOTS_DIR
 
     @property
     def results(self) -> Path:
-        return self.root / "results.json"
+        return self.root / RESULTS_FILE
 
     @property
     def report(self) -> Path:
-        return self.root / "report.html"
+        return self.root / REPORT_FILE
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_FILE
 
     @property
     def log(self) -> Path:

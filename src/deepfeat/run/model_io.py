@@ -15,9 +15,10 @@ from safetensors.torch import load_file, save_file
 
 from deepfeat.data.info import DataInfo
 from deepfeat.engine.checkpoint import atomic_write
-from deepfeat.errors import CheckpointError
+from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
+from deepfeat.nn.backbones import SOURCES, load_into, read_weights
 
 FORMAT = "deepfeat-model/1"
 
@@ -77,3 +78,23 @@ def export_onnx(learner: Learner, info: DataInfo, path: Path) -> Path:
     torch.onnx.export(model, (example,), str(path), input_names=["input"], output_names=["features"],
                       dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}}, dynamo=True)
     return path
+
+
+@SOURCES.register("folder")
+def _run_folder(source: str, pretrained: bool, weights: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A deepfeat run folder or exported model folder as a backbone: its learner's encoder."""
+    folder = Path(source).expanduser()
+    folder = folder / "model" if (folder / "model" / "model.json").is_file() else folder
+    if not (folder / "model.json").is_file():
+        raise ConfigError(f"encoder source at encoder.source: expected timm:<name>, torchvision:<name>, a run folder or an "
+                          f"exported model folder, got {source!r} (no model.json there). Pass the folder `deepfeat fit` printed.")
+    if pretrained and weights is None:
+        learner, info = load_model(folder)
+    else:
+        meta = json.loads((folder / "model.json").read_text())
+        info = DataInfo.from_dict(meta["data"])
+        learner = build_learner(meta["learner"], info, meta["encoder"])
+        if weights is not None and pretrained:
+            load_into(learner, read_weights(weights, "encoder.weights"), None, "encoder.weights")
+    return learner.encoder.float(), {"channels": info.input_shape[0], "size": info.input_shape[1:], "mean": info.mean,
+                                     "std": info.std, "shape": tuple(info.input_shape), "kind": info.kind}

@@ -3,7 +3,8 @@
 The feature extractor is a classifier deepfeat trains on the same dataset (or one the user gives):
 no pretrained network can be downloaded here, and Inception features of 8x8 digits would mean
 little anyway. Those numbers are labelled as comparable only within deepfeat. With a local file of
-the standard FID Inception weights (``inception_weights``), the paper-comparable FID and KID are
+the standard FID Inception weights (``evaluation.settings.generative.inception_weights``), the
+paper-comparable FID and KID are
 added through torchmetrics / torch-fidelity (a torchvision inception_v3 state dict loads too, labelled
 as not comparable to papers).
 """
@@ -13,22 +14,22 @@ from __future__ import annotations
 import pickle
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
-from deepfeat.engine.export import export_model, load_model
+from deepfeat.run.model_io import export_model, load_model
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.eval.generative import frechet_distance, kernel_distance, mode_coverage, precision_recall
 from deepfeat.learners.build import build_learner
 from deepfeat.learners.supervised import Classifier
-
-if TYPE_CHECKING:
-    from deepfeat.learners.gan import GAN
+from deepfeat.reports.figures import save_figure
+from deepfeat.reports.samples import rows_figure
+from deepfeat.run.registries import FIGURES, RunContext, evaluation
 
 DOMAIN_LABEL = "domain FID (deepfeat classifier features; comparable only within deepfeat)"
 CLASSIFIER_DIR = "fid_classifier"
@@ -54,10 +55,10 @@ def domain_classifier(data: DataBundle, cache_dir: Path | None = None, path: str
             if tuple(info.input_shape) != tuple(data.info.input_shape) or info.num_classes != data.info.num_classes:
                 raise CheckpointError(f"FID classifier at {folder}: expected a model of {data.info.input_shape} inputs and "
                                       f"{data.info.num_classes} classes, got {info.input_shape} and {info.num_classes}. "
-                                      "Point fid_classifier to a deepfeat classifier of this dataset.")
+                                      "Point evaluation.settings.generative.classifier to a deepfeat classifier of this dataset.")
             return learner  # type: ignore[return-value]
         if path:
-            raise CheckpointError(f"learner.fid_classifier {path}: expected an exported deepfeat model folder "
+            raise CheckpointError(f"evaluation.settings.generative.classifier {path}: expected an exported deepfeat model folder "
                                   "(model.json + model.safetensors). Export one with `deepfeat export RUN`.")
     spec, encoder = _classifier_spec(data.info.kind)
     clf = build_learner(spec, data.info, encoder)
@@ -84,42 +85,46 @@ def _features(clf: Classifier, x: torch.Tensor, precision: Precision, batch_size
     return torch.cat(feats).numpy(), torch.cat(preds).numpy()
 
 
-def evaluate_generator(gan: "GAN", data: DataBundle, precision: Precision, cache_dir: Path | None = None,
-                       seed: int = 0) -> dict[str, Any]:
-    """``{"generative": {fid_domain, kid_domain, precision, recall, classes_covered, class_kl, settings}}``.
+@evaluation("generative")
+def generative(ctx: RunContext, samples: int = 2000, classifier: str | None = None,
+               inception_weights: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """Domain FID/KID, precision/recall and mode coverage of ``samples`` generated samples against as many real ones.
 
-    Real samples are the first ``gan.eval_samples`` of the test split (else val, else train); as many
-    samples are generated with a fixed seed.
+    Real samples are the first ``samples`` of the test split (else val, else train); the generated ones
+    come from a fixed ``seed``. ``classifier``: an exported deepfeat classifier of this dataset for the
+    domain features (default: one trained here and cached in the run folder); ``inception_weights``: a
+    local file of the FID Inception weights for paper-comparable FID/KID.
     """
-    name, split = next((n, s) for n, s in (("test", data.test), ("val", data.val), ("train", data.train)) if s is not None)
-    n = min(gan.eval_samples, len(split))
+    gan, data = ctx.learner, ctx.data
+    name, split = ctx.eval_split()
+    n = min(samples, len(split))
     real_x, real_y = next(iter(split.batches(n)))
+    cache = ctx.run_dir / CLASSIFIER_DIR if ctx.run_dir is not None else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        fake_x = gan.info.normalize(gan.sample(n, seed=seed))
+        fake_x = data.info.normalize(gan.sample(n, seed=seed))
         out: dict[str, Any] = {}
         if data.info.num_classes >= 2 and real_y is not None:
-            out.update(_domain_metrics(gan, data, precision, cache_dir, real_x, real_y, fake_x))
-        if gan.inception_weights:
-            inception = inception_metrics(gan.to_data(real_x), gan.to_data(fake_x), gan.inception_weights)
+            out.update(_domain_metrics(data, ctx.precision, cache, classifier, real_x, real_y, fake_x))
+        if inception_weights:
+            inception = inception_metrics(data.info.denormalize(real_x), data.info.denormalize(fake_x), inception_weights)
             out.update(inception, settings={**out.get("settings", {}), **inception["settings"]})
     if not out:
-        return {"generative": {"skipped": "unlabelled data and no inception_weights: no feature extractor"}}
+        return {"skipped": "unlabelled data and no inception_weights: no feature extractor"}
     out["settings"] = {**out.get("settings", {}), "real_split": name, "real_samples": n, "fake_samples": n,
-                       "ema": gan.generator_ema is not None}
-    return {"generative": out}
+                       "ema": bool(ctx.config.learner.get("ema_decay"))}
+    return out
 
 
-def _domain_metrics(gan: "GAN", data: DataBundle, precision: Precision, cache_dir: Path | None,
+def _domain_metrics(data: DataBundle, precision: Precision, cache: Path | None, classifier: str | None,
                     real_x: torch.Tensor, real_y: torch.Tensor, fake_x: torch.Tensor) -> dict[str, Any]:
-    cache = cache_dir / CLASSIFIER_DIR if cache_dir is not None else None
-    clf = domain_classifier(data, cache, gan.fid_classifier)
+    clf = domain_classifier(data, cache, classifier)
     real_f, real_pred = _features(clf, real_x, precision)
     fake_f, fake_pred = _features(clf, fake_x, precision)
     kid, kid_std = kernel_distance(real_f, fake_f)
     pr = precision_recall(real_f, fake_f)
     cov = mode_coverage(real_y.numpy(), fake_pred, data.info.num_classes)
-    source = gan.fid_classifier or (str(cache) if cache else "trained in memory")
+    source = classifier or (str(cache) if cache else "trained in memory")
     return {"fid_domain": frechet_distance(real_f, fake_f), "kid_domain": kid, "kid_domain_std": kid_std,
             "precision": pr["precision"], "recall": pr["recall"],
             "classes_covered": cov["classes_covered"], "class_kl": cov["class_kl"],
@@ -191,3 +196,27 @@ def inception_metrics(real: torch.Tensor, fake: torch.Tensor, weights: str) -> d
     kid, kid_std = kernel_distance(real_f, fake_f)
     return {"fid_inception": frechet_distance(real_f, fake_f), "kid_inception": kid, "kid_inception_std": kid_std,
             "settings": {"inception_features": label, "inception_weights": str(weights)}}
+
+
+@FIGURES.register("gan_samples")
+def gan_samples(ctx: RunContext) -> list[Path]:
+    """Latent interpolations and, for a conditional GAN, one row of samples per class (images only)."""
+    learner, run_dir = ctx.learner, ctx.run_dir
+    if learner.info.kind != "image":
+        return []
+    paths = []
+    walks = learner.interpolate(steps=10, paths=6)
+    rows = [(f"path {i + 1}", row) for i, row in enumerate(walks)]
+    paths.append(save_figure(
+        rows_figure(rows, "Latent interpolation", xlabel="z_a  \u2192  z_b (spherical interpolation)"),
+        run_dir, "interpolation", title="Latent interpolation", section="Samples",
+        caption="Each row walks from one random latent to another; smooth changes mean the generator learned a "
+                "continuous map rather than memorizing samples."))
+    if learner.num_classes:
+        names = learner.info.class_names or [str(c) for c in range(learner.num_classes)]
+        labels = torch.arange(learner.num_classes).repeat_interleave(10)
+        x = learner.sample(len(labels), labels=labels, seed=0).view(learner.num_classes, 10, *learner.info.input_shape)
+        paths.append(save_figure(rows_figure([(names[c], x[c]) for c in range(learner.num_classes)], "Samples by class"),
+                                 run_dir, "samples_by_class", title="Samples by class", section="Samples",
+                                 caption="Ten samples per requested class from the conditional generator."))
+    return paths

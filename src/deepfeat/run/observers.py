@@ -1,6 +1,6 @@
-"""What a GAN run shows while it trains: sample grids of the fixed noise, and health warnings.
+"""Observers a learner's run adds by name (``Learner.observers``): they watch training and never change it.
 
-:class:`GANMonitor` is the callback a GAN learner adds to its run (``run_callbacks``). Every epoch
+``gan_monitor`` (:class:`GANMonitor`): what a GAN run shows while it trains. Every epoch
 it writes ``samples/epoch_NNN.png`` (the fixed noise batch, so epochs compare pixel for pixel); at
 about ten evenly spaced epochs it refreshes the report's grid and its epoch-by-epoch strip. It
 watches for the classic failures and says so in the log and in ``results.json``:
@@ -8,6 +8,8 @@ watches for the classic failures and says so in the log and in ``results.json``:
 - the critic wins outright (discriminator loss near 0: no useful gradient for the generator),
 - the generator loss (or the Wasserstein estimate) explodes,
 - the samples stop varying (mode collapse): their mean pairwise distance falls far below the data's.
+
+``collapse_warning`` (:class:`CollapseWarning`): a self-supervised run's warning when features collapse.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from deepfeat.engine.callbacks import Callback
+from deepfeat.keys import metric_key
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.samples import rows_figure, samples_figure, save_image_grid
+from deepfeat.run.registries import OBSERVERS, Observer
 
 if TYPE_CHECKING:
     from deepfeat.engine.trainer import Trainer
@@ -45,13 +48,11 @@ def milestones(epochs: int, count: int = STRIP_ROWS) -> set[int]:
     return {round(1 + i * (epochs - 1) / max(n - 1, 1)) for i in range(n)}
 
 
-class GANMonitor(Callback):
+class GANMonitor(Observer):
     """Per-epoch sample grids and mode-collapse / divergence warnings for a :class:`GAN` run.
 
     With ``run_dir=None`` (training outside a run folder) it only checks and logs.
     """
-
-    main_process_only = True  # it writes sample grids: rank 0's job under torchrun
 
     def __init__(self, learner: GAN, run_dir: Path | None) -> None:
         self.learner, self.run_dir = learner, None if run_dir is None else Path(run_dir)
@@ -134,23 +135,49 @@ class GANMonitor(Callback):
         self.real_diversity, self.peak = state["real_diversity"], state["peak"]
 
 
-def plot_final_samples(learner: GAN, run_dir: Path) -> list[Path]:
-    """Latent interpolations and, for a conditional GAN, one row of samples per class (images only)."""
-    if learner.info.kind != "image":
-        return []
-    paths = []
-    walks = learner.interpolate(steps=10, paths=6)
-    rows = [(f"path {i + 1}", row) for i, row in enumerate(walks)]
-    paths.append(save_figure(
-        rows_figure(rows, "Latent interpolation", xlabel="z_a  \u2192  z_b (spherical interpolation)"),
-        run_dir, "interpolation", title="Latent interpolation", section="Samples",
-        caption="Each row walks from one random latent to another; smooth changes mean the generator learned a "
-                "continuous map rather than memorizing samples."))
-    if learner.num_classes:
-        names = learner.info.class_names or [str(c) for c in range(learner.num_classes)]
-        labels = torch.arange(learner.num_classes).repeat_interleave(10)
-        x = learner.sample(len(labels), labels=labels, seed=0).view(learner.num_classes, 10, *learner.info.input_shape)
-        paths.append(save_figure(rows_figure([(names[c], x[c]) for c in range(learner.num_classes)], "Samples by class"),
-                                 run_dir, "samples_by_class", title="Samples by class", section="Samples",
-                                 caption="Ten samples per requested class from the conditional generator."))
-    return paths
+class CollapseWarning(Observer):
+    """Log a warning when an epoch's features collapse: normalized std or effective rank too low.
+
+    Healthy features have ``feature_std`` near 1 and an effective rank well above a few; a collapsed
+    encoder sends every input to one point (std -> 0) or one direction (rank -> 1).
+    """
+
+    def __init__(self, min_std: float = 0.05, min_rank: float = 2.0) -> None:
+        self.min_std, self.min_rank = min_std, min_rank
+        self.collapsed_epochs: list[int] = []
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        std = logs.get(metric_key("train", "feature_std"))
+        rank = logs.get(metric_key("train", "effective_rank"))
+        if std is None or rank is None or (std >= self.min_std and rank >= self.min_rank):
+            return
+        self.collapsed_epochs.append(epoch + 1)
+        log.warning(
+            "epoch %d: the features are collapsing (normalized std %.3g, min %.3g; effective rank %.3g, min %.3g). "
+            "Try stronger augmentations, a lower learning rate or a higher temperature.",
+            epoch + 1, std, self.min_std, rank, self.min_rank,
+        )
+
+    def summary(self) -> dict[str, Any] | None:
+        if not self.collapsed_epochs:
+            return None
+        return {"collapsed_epochs": list(self.collapsed_epochs),
+                "settings": {"min_feature_std": self.min_std, "min_effective_rank": self.min_rank}}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"collapsed_epochs": list(self.collapsed_epochs)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.collapsed_epochs = list(state["collapsed_epochs"])
+
+
+@OBSERVERS.register("gan_monitor")
+def gan_monitor(learner: Any, run_dir: Path | None) -> GANMonitor:
+    """Sample grids of the fixed noise per epoch; warnings on a winning critic, exploding loss, mode collapse."""
+    return GANMonitor(learner, run_dir)
+
+
+@OBSERVERS.register("collapse_warning")
+def collapse_warning(learner: Any, run_dir: Path | None) -> CollapseWarning:
+    """A warning when an epoch's features collapse (SimCLR's ``collapse_std`` / ``collapse_rank``)."""
+    return CollapseWarning(learner.collapse_std, learner.collapse_rank)

@@ -30,6 +30,7 @@ from deepfeat.eval.probes import linear_probe
 from deepfeat.learners.build import build_learner
 from deepfeat.registry import check_kwargs
 from deepfeat.reports.figures import house_style, new_figure, save_figure
+from deepfeat.run.registries import FIGURES, RunContext, evaluation
 
 METHODS = ("scratch", "linear_probe", "fine_tune")
 
@@ -108,7 +109,7 @@ def _train(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, learne
     training = TrainingConfig(epochs=math.ceil(cfg.steps / per_epoch), batch_size=batch, progress="none",
                               restore_best=False, monitor="train/loss", device=_device(precision),
                               precision=precision.name if precision else "auto")
-    trainer = Trainer(training, seed=cfg.seed, callbacks=learner.run_callbacks(None))
+    trainer = Trainer(training, seed=cfg.seed)
     trainer.fit(learner, subset, optimizer={"name": "adamw", "lr": cfg.lr, "weight_decay": 0.01})
     return evaluate_split(learner, test, "test", trainer.precision)["test/acc"]
 
@@ -171,3 +172,23 @@ def save_low_label_figure(result: Mapping[str, Any], run_dir: str | Path) -> Pat
                 f"scratch trains the same network from random weights, linear probe fits a logistic regression on the "
                 f"pretrained features, fine-tune trains the pretrained network ({s['steps']} steps each). "
                 "The gap at small k is what pretraining buys.")
+
+
+@evaluation("low_label", opt_in=True)
+def low_label(ctx: RunContext, labels_per_class: list[int | str] | None = None, methods: list[str] | None = None,
+              steps: int = 300, batch_size: int = 64, lr: float = 1e-3, seed: int = 0) -> dict[str, Any]:
+    """Scratch vs linear probe vs fine-tune of the run's encoder spec at 1, 5, 10, 50, all labels per class.
+
+    Runs when the config gives ``evaluation.settings.low_label`` (each point trains networks: minutes).
+    """
+    options = LowLabelConfig(**{k: v for k, v in {"labels_per_class": labels_per_class, "methods": methods}.items()
+                                if v is not None}, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    learner_args = {k: v for k, v in ctx.config.learner.items() if k in ("bn", "head_dropout", "label_smoothing")}
+    return low_label_accuracy(ctx.data, ctx.config.encoder, options, learner_args, ctx.precision)
+
+
+@FIGURES.register("low_label")
+def low_label_plot(ctx: RunContext) -> list[Path]:
+    """The low-label curve, when the low-label evaluation ran."""
+    result = ctx.results.get("low_label")
+    return [save_low_label_figure(result, ctx.run_dir)] if result else []

@@ -1,7 +1,8 @@
-"""Evaluate a trained learner on its data: test metrics, feature probes, and the standard plots.
+"""What every run gets: test metrics, the feature protocols (probes), and the standard figures.
 
 The probes are the pure functions of ``deepfeat.eval``; this module only extracts features with
-the learner and records each result next to the settings that produced it.
+the learner and records each result next to the settings that produced it. The confusion matrix is
+a registered figure that classifiers declare.
 """
 
 from __future__ import annotations
@@ -17,30 +18,32 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
 from deepfeat.engine.inference import collect
 from deepfeat.engine.trainer import evaluate_split
+from deepfeat.eval.probes import EVALUATORS
 from deepfeat.eval.protocol import resolve_protocols, run_protocol
 from deepfeat.learners.base import Learner
 from deepfeat.reports.figures import PALETTE, house_style, new_figure, save_figure
 from deepfeat.reports.plots import confusion_matrix_plot, embedding_map
+from deepfeat.run.registries import FIGURES, RunContext
 
 
 @dataclass
 class Features:
-    """Features ``z (N, D)`` of the evaluation split, its labels and (for classifiers) predictions."""
+    """Features ``z (N, D)`` of the evaluation split and its labels."""
 
     z: np.ndarray
     y: np.ndarray | None
-    predictions: np.ndarray | None = None
     split: str = "test"
 
 
 def protocol_plan(cfg: EvaluationConfig) -> tuple[list[str], dict[str, dict[str, Any]]]:
-    """The protocols a config runs and their settings: the probe fields, then ``protocol_settings``."""
+    """The protocols a config runs and their settings: the probe fields, then ``evaluation.settings``."""
     names = resolve_protocols(cfg.protocol)
     settings: dict[str, dict[str, Any]] = {"linear_probe": {"C": cfg.probe_C},
                                            "knn": {"k": cfg.knn_k, "metric": cfg.knn_metric}}
-    for name, own in cfg.protocol_settings.items():
-        key = resolve_protocols([name])[0]
-        settings[key] = {**settings.get(key, {}), **own}
+    for name, own in cfg.settings.items():
+        if name in EVALUATORS:  # the other entries are settings of the run layer's evaluations
+            key = resolve_protocols([name])[0]
+            settings[key] = {**settings.get(key, {}), **own}
     return names, settings
 
 
@@ -54,18 +57,12 @@ def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, 
     train_z, train_y = collect(learner, data.train, precision, learner.embed, batch_size, cfg.max_samples)
     z, y = collect(learner, split, precision, learner.embed, batch_size, cfg.max_samples)
     names, settings = protocol_plan(cfg)
-    evaluations = run_protocol(train_z, train_y, z, y, names, settings, eval_split=split_name)
-    predictions = None
-    if hasattr(learner, "predict_proba") and y is not None:
-        logits, _ = collect(learner, split, precision, learner, batch_size, cfg.max_samples)
-        predictions = logits.argmax(1)
-    evaluations.update(learner.evaluate_run(data, precision))
-    results["evaluations"] = evaluations
-    return results, Features(z, y, predictions, split_name)
+    results["evaluations"] = run_protocol(train_z, train_y, z, y, names, settings, eval_split=split_name)
+    return results, Features(z, y, split_name)
 
 
 def plot_features(run_dir: Path, features: Features, class_names: list[str], cfg: EvaluationConfig, seed: int = 0) -> list[Path]:
-    """Embedding maps (one per method in ``cfg.embedding_plots``) and, for classifiers, a confusion matrix."""
+    """Embedding maps, one per method in ``cfg.embedding_plots``."""
     paths = []
     for method in cfg.embedding_plots:
         fig = embedding_map(features.z, features.y, method=method, class_names=class_names or None, seed=seed)
@@ -73,11 +70,6 @@ def plot_features(run_dir: Path, features: Features, class_names: list[str], cfg
             fig, run_dir, f"embedding_{method}", title=f"Learned features ({method.upper()})", section="Features",
             caption=f"The {features.split} split's features projected to 2-D with {method.upper()}, coloured by label: "
                     "well-separated clusters mean the features carry the class."))
-    if features.predictions is not None and features.y is not None:
-        fig = confusion_matrix_plot(features.y, features.predictions, class_names or None)
-        paths.append(save_figure(
-            fig, run_dir, "confusion_matrix", title="Confusion matrix", section="Evaluation",
-            caption=f"Predictions of the trained classifier on the {features.split} split (rows: true class)."))
     return paths
 
 
@@ -119,3 +111,16 @@ def plot_protocol(run_dir: Path, evaluations: dict[str, Any]) -> list[Path]:
         fig, run_dir, "fewshot_curve", title="Few-label accuracy", section="Evaluation",
         caption="Test accuracy of a linear probe trained on k labelled samples per class (seeded draws; band: "
                 "one std over draws). Features that reach the all-labels line with few labels transfer well.")]
+
+
+@FIGURES.register("confusion_matrix")
+def confusion_matrix(ctx: RunContext) -> list[Path]:
+    """Predictions of a classifier on the evaluation split against the true classes."""
+    name, split = ctx.eval_split()
+    learner = ctx.learner
+    probs, y = collect(learner, split, ctx.precision, learner.predict_proba, limit=ctx.max_samples)
+    if y is None:
+        return []
+    fig = confusion_matrix_plot(y, probs.argmax(1), ctx.data.info.class_names or None)
+    return [save_figure(fig, ctx.run_dir, "confusion_matrix", title="Confusion matrix", section="Evaluation",
+                        caption=f"Predictions of the trained classifier on the {name} split (rows: true class).")]

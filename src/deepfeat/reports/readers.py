@@ -16,10 +16,7 @@ from typing import Any
 import yaml
 
 from deepfeat.errors import DataError
-
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.csv"
-RESULTS_FILE = "results.json"
+from deepfeat.layout import CONFIG_FILE, METRICS_FILE, RESULTS_FILE
 
 Row = dict[str, Any]
 

@@ -1,7 +1,7 @@
 """Comparisons: every combination of a grid of settings x seeds, one normal run each, one report.
 
 ``deepfeat compare CONFIG --grid optimizer.lr=0.1,0.01 --seeds 3`` trains each combination with
-:func:`deepfeat.api.fit` into ``OUT/<variant>-s<seed>/`` (a complete run folder each), then writes
+:func:`deepfeat.run.fit.fit` into ``OUT/<variant>-s<seed>/`` (a complete run folder each), then writes
 ``OUT/compare.json``, ``OUT/compare.csv`` and ``OUT/report.html``: test, best and final metrics, the
 train-val accuracy gap, weight norm and sparsity, and wall time as mean ± std over seeds, and the
 curves of every variant overlaid. A run that fails is recorded (its own ``results.json`` says why)
@@ -27,16 +27,16 @@ import numpy as np
 import torch
 import yaml
 
-from deepfeat.api import fit
+from deepfeat.run.fit import fit
 from deepfeat.config import CompareConfig, Config, load_config
 from deepfeat.engine.checkpoint import atomic_write
-from deepfeat.engine.rundir import new_run_dir
+from deepfeat.layout import new_run_dir
 from deepfeat.errors import ConfigError, DataError
 from deepfeat.nn.params import weight_tensors
 from deepfeat.reports.diag_plots import comparison_curves
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.html import html_image, html_page, html_section, html_table
-from deepfeat.reports.rundir import Row, read_metrics, read_results
+from deepfeat.reports.readers import Row, read_metrics, read_results
 
 log = logging.getLogger("deepfeat")
 GAP = "train-val acc gap"

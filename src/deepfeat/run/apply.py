@@ -1,6 +1,6 @@
-"""What a user does with a trained autoencoder or VAE: reconstruct, denoise, score anomalies, sample.
+"""Applying a trained run: embed, reconstruct, denoise, score anomalies, sample.
 
-Every function takes a run (a :class:`~deepfeat.api.Run` or its folder) and raw inputs
+Every function takes a run (a :class:`~deepfeat.run.runs.Run` or its folder) and raw inputs
 ``(N, *input_shape)`` as the dataset stores them (pixels in [0, 1]); the run's own training
 normalization is applied inside, and outputs come back raw.
 
@@ -17,11 +17,13 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from deepfeat.api import Run, data_spec, model_data_spec, write_results, load, load_data
 from deepfeat.data.datasets import load_dataset
 from deepfeat.data.noise import build_noise
 from deepfeat.engine.device import resolve_device, resolve_precision
+from deepfeat.engine.inference import iter_outputs
 from deepfeat.errors import CheckpointError, ConfigError, DataError
+from deepfeat.run.results import write_results
+from deepfeat.run.runs import Run, data_spec, load, load_data, model_data_spec
 
 RunLike = Run | str | Path
 
@@ -113,7 +115,7 @@ def predict_anomaly(run: RunLike, x: Any, threshold: float | None = None) -> np.
 
 def calibrate(run: RunLike, *, quantile: float | None = None, contamination: float | None = None) -> dict[str, Any]:
     """Re-calibrate the threshold on the run's clean validation split and store it in ``results.json``."""
-    from deepfeat.ae_evaluation import calibrate as calibrate_on
+    from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
 
     r = _run(run)
     _require(r, "score_samples")
@@ -209,3 +211,59 @@ def score_file(run: RunLike, data: Any, out: str | Path, quantile: float | None 
 def sample_file(run: RunLike, n: int, out: str | Path, seed: int = 0) -> Path:
     """``n`` samples of a VAE or GAN run into ``out`` (.npy, or a .png grid for images)."""
     return save_array(sample(run, n, seed), out)
+
+
+def embed(run_dir: str | Path, data: Any, out: str | Path, batch_size: int = 1024) -> Path:
+    """Write the features of every sample of ``data`` to ``out`` (.npy or .csv), batch by batch.
+
+    The run's own training-split normalization is applied, never statistics of the new data. Rows
+    follow the dataset's order (its train split, then its own test split where it has one).
+    """
+    out = Path(out)
+    if out.suffix not in (".npy", ".csv"):
+        raise ConfigError(f"embed output {out}: expected a .npy or .csv file name, got suffix {out.suffix!r}")
+    run = load(run_dir)
+    bundle = load_dataset(model_data_spec(run.info, data), val_fraction=0.0, test_fraction=0.0, normalize=False)
+    if tuple(bundle.info.input_shape) != tuple(run.info.input_shape):
+        raise ConfigError(f"embed data {data}: expected samples of shape {tuple(run.info.input_shape)} "
+                          f"(what run {run.dir.name} was trained on), got {tuple(bundle.info.input_shape)}")
+    splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
+    precision = resolve_precision("fp32", resolve_device(run.config.training.device), run.learner)
+    run.learner.to(precision.device)
+    fn = lambda x: run.learner.embed(run.info.normalize(x))  # noqa: E731
+    total, dim = sum(len(s) for s in splits), run.learner.feature_dim
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _FeatureWriter(out, total, dim) as writer:
+        for split in splits:
+            for z, _ in iter_outputs(run.learner, split, precision, fn, batch_size):
+                writer.write(z)
+    return out
+
+
+class _FeatureWriter:
+    """Append ``(B, D)`` float32 batches to a .npy memmap or a .csv file without holding them all."""
+
+    def __init__(self, path: Path, total: int, dim: int) -> None:
+        self.path, self.total, self.dim, self.row = path, total, dim, 0
+
+    def __enter__(self) -> "_FeatureWriter":
+        if self.path.suffix == ".npy":
+            self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32, shape=(self.total, self.dim))
+        else:
+            self.file = open(self.path, "w")
+            self.file.write(",".join(f"f{i}" for i in range(self.dim)) + "\n")
+        return self
+
+    def write(self, z: np.ndarray) -> None:
+        if self.path.suffix == ".npy":
+            self.array[self.row: self.row + len(z)] = z
+        else:
+            np.savetxt(self.file, z, delimiter=",", fmt="%.6g")
+        self.row += len(z)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.path.suffix == ".npy":
+            self.array.flush()
+            del self.array
+        else:
+            self.file.close()

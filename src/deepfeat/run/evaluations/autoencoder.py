@@ -1,0 +1,236 @@
+"""Evaluations and figures of learners that reconstruct or score: autoencoders, VAEs, sequence autoencoders.
+
+``reconstruction`` measures MSE, PSNR (and SSIM for images) on the evaluation split; ``denoising`` the
+same for corrupted inputs and their reconstructions; ``pca_baseline`` PCA with as many components as
+the code; ``anomaly`` calibrates a threshold on the clean validation split and, in a one-class run
+(train and val hold only some classes, see ``data.train_classes``), reports ROC-AUC / average
+precision with the other classes as anomalies. The threshold is stored in ``results.json`` under
+``evaluations.anomaly.threshold``, where ``deepfeat score`` finds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from deepfeat.data.splits import DataBundle
+from deepfeat.engine.device import Precision
+from deepfeat.engine.inference import collect
+from deepfeat.eval.anomaly import anomaly_labels, calibrate_threshold, detection_report, roc_points
+from deepfeat.eval.probes import knn_accuracy, linear_probe
+from deepfeat.eval.reconstruction import reconstruction_report
+from deepfeat.reports import ae_plots
+from deepfeat.reports.figures import save_figure
+from deepfeat.reports.samples import samples_figure
+from deepfeat.run.registries import FIGURES, RunContext, evaluation
+
+QUANTILE = 0.95  # default calibration: about 5% of clean data is flagged
+NOISE_SEED = 0  # corruptions for evaluation are drawn from a fixed seed, so reruns agree
+
+
+def _raw(ctx: RunContext, split: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Raw values of ``fn(x)`` over a split (``to_raw`` of the learner's input scale): ``(N, *input_shape)``, labels."""
+    learner = ctx.learner
+    return collect(learner, split, ctx.precision, lambda x: learner.scale.to_raw(fn(x)), limit=ctx.max_samples)
+
+
+def _data_range(reference: np.ndarray) -> float:
+    # Pixels in [0, 1] have a range of 1 by definition; anything else uses the reference's own span.
+    lo, hi = float(reference.min()), float(reference.max())
+    return 1.0 if lo >= 0 and hi <= 1 else hi - lo
+
+
+def one_class_targets(data: DataBundle, y: np.ndarray | None) -> tuple[np.ndarray | None, list[int]]:
+    """Binary anomaly labels for class labels ``y`` (classes absent from training are anomalies), and the normal classes.
+
+    ``None`` for the labels when ``y`` is missing or every class was seen in training (nothing is anomalous).
+    """
+    train_y = data.train.y
+    if y is None or train_y is None:
+        return None, []
+    normal = sorted(int(c) for c in torch.unique(train_y).tolist())
+    labels = anomaly_labels(y, normal)
+    return (labels if 0 < labels.sum() < len(labels) else None), normal
+
+
+def calibrate(learner: Any, data: DataBundle, precision: Precision, limit: int | None = None, **how: Any) -> dict[str, Any]:
+    """Threshold from the scores of the clean validation split (the training split when there is none)."""
+    name, split = ("val", data.val) if data.val is not None else ("train", data.train)
+    scores, _ = collect(learner, split, precision, learner.score_samples, limit=limit)
+    result = calibrate_threshold(scores, **how)
+    result["settings"]["calibration_split"] = name
+    return result
+
+
+@evaluation("reconstruction")
+def reconstruction(ctx: RunContext) -> dict[str, Any]:
+    """MSE, PSNR (and SSIM for images) of reconstructions of the evaluation split, in raw units."""
+    name, split = ctx.eval_split()
+    clean, _ = _raw(ctx, split, lambda x: x)
+    recon, _ = _raw(ctx, split, ctx.learner.reconstruct)
+    out = reconstruction_report(clean, recon, _data_range(clean), ctx.data.info.kind == "image")
+    out["settings"].update({"split": name, "samples": len(clean)})
+    return out
+
+
+@evaluation("denoising")
+def denoising(ctx: RunContext) -> dict[str, Any]:
+    """PSNR/SSIM of the corrupted input and of its reconstruction against the clean input."""
+    learner, images = ctx.learner, ctx.data.info.kind == "image"
+    _, split = ctx.eval_split()
+
+    def noisy_and_denoised(x: torch.Tensor) -> torch.Tensor:  # (B, 2, *input_shape), raw values
+        noisy = learner.corrupt(x)
+        return torch.stack([learner.scale.to_raw(noisy), learner.scale.to_raw(learner.reconstruct(noisy))], 1)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(NOISE_SEED)
+        out, _ = collect(learner, split, ctx.precision, noisy_and_denoised, limit=ctx.max_samples)
+    clean, _ = _raw(ctx, split, lambda x: x)
+    data_range = _data_range(clean)
+    noisy = reconstruction_report(clean, out[:, 0], data_range, images)
+    denoised = reconstruction_report(clean, out[:, 1], data_range, images)
+    return {"psnr_noisy": noisy["psnr"], "psnr_denoised": denoised["psnr"], "psnr_gain": denoised["psnr"] - noisy["psnr"],
+            "mse_noisy": noisy["mse"], "mse_denoised": denoised["mse"],
+            **({"ssim_noisy": noisy["ssim"], "ssim_denoised": denoised["ssim"]} if images else {}),
+            "settings": {"noise": repr(learner.noise), "seed": NOISE_SEED, **denoised["settings"]}}
+
+
+@evaluation("pca_baseline")
+def pca_baseline(ctx: RunContext) -> dict[str, Any]:
+    """PCA with ``code_dim`` components on raw training inputs: its reconstruction and its codes' probes."""
+    from sklearn.decomposition import PCA
+
+    _, split = ctx.eval_split()
+    clean, y = _raw(ctx, split, lambda x: x)
+    train, train_y = _raw(ctx, ctx.data.train, lambda x: x)
+    k = min(ctx.learner.code_dim, train.shape[0], int(np.prod(train.shape[1:])))
+    pca = PCA(n_components=k, random_state=0).fit(train.reshape(len(train), -1))
+    codes = pca.transform(clean.reshape(len(clean), -1))
+    recon = pca.inverse_transform(codes).reshape(clean.shape)
+    out = reconstruction_report(clean, recon, _data_range(clean), ctx.data.info.kind == "image")
+    if train_y is not None and y is not None and len(np.unique(train_y)) >= 2:
+        train_codes = pca.transform(train.reshape(len(train), -1))
+        out["linear_probe_accuracy"] = linear_probe(train_codes, train_y, codes, y)["accuracy"]
+        out["knn_accuracy"] = knn_accuracy(train_codes, train_y, codes, y, k=5)["accuracy"]
+    out["settings"] = {**out["settings"], "n_components": k, "fit_on": "train (raw inputs)", "knn_k": 5}
+    return out
+
+
+@evaluation("anomaly")
+def anomaly(ctx: RunContext, quantile: float = QUANTILE) -> dict[str, Any]:
+    """Threshold calibrated on clean data; in a one-class run, ROC-AUC / AP of ``score_samples`` on the test split."""
+    name, split = ctx.eval_split()
+    result = calibrate(ctx.learner, ctx.data, ctx.precision, ctx.max_samples, quantile=quantile)
+    scores, y = collect(ctx.learner, split, ctx.precision, ctx.learner.score_samples, limit=ctx.max_samples)
+    labels, normal = one_class_targets(ctx.data, y)
+    if labels is not None:
+        result.update(detection_report(labels, scores, result["threshold"]))
+        result["settings"].update({"split": name, "normal_classes": normal})
+    return result
+
+
+def _examples(split: Any, n: int = 10) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Up to ``n`` samples of a split, one per class where labelled, and their labels."""
+    x, y = next(iter(split.batches(1024)))
+    if y is None:
+        return x[:n], None
+    first = [int(torch.nonzero(y == c)[0]) for c in torch.unique(y)[:n]]
+    idx = torch.tensor(first + [i for i in range(len(y)) if i not in first][: n - len(first)])
+    return x[idx], y[idx]
+
+
+@FIGURES.register("reconstructions")
+def reconstructions(ctx: RunContext) -> list[Path]:
+    """Inputs (corrupted inputs for a denoiser) and their reconstructions, one per class where labelled."""
+    learner, names = ctx.learner, ctx.data.info.class_names
+    name, split = ctx.eval_split()
+    x, y = _examples(split)
+    learner.eval()
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(NOISE_SEED)
+        x = ctx.precision.prepare_input(x)
+        rows = {"input": x}
+        if learner.can("denoises"):
+            rows["corrupted"] = learner.corrupt(x)
+            rows["denoised"] = learner.reconstruct(rows["corrupted"])
+        else:
+            rows["reconstruction"] = learner.reconstruct(x)
+        rows = {k: learner.scale.to_raw(v.float()).cpu().numpy() for k, v in rows.items()}
+    labels = [names[int(c)] if names else str(int(c)) for c in y] if y is not None else None
+    return [save_figure(ae_plots.reconstruction_grid(rows, labels), ctx.run_dir, "reconstructions",
+                        title="Reconstructions", section="Autoencoder",
+                        caption=f"{' / '.join(rows)} for {name} samples (one per class where labelled).")]
+
+
+@FIGURES.register("vae_samples")
+def vae_samples(ctx: RunContext) -> list[Path]:
+    """Decoded draws from the prior (images only)."""
+    if ctx.data.info.kind != "image":
+        return []
+    samples = ctx.learner.sample(32, seed=NOISE_SEED).float().cpu().numpy()
+    return [save_figure(samples_figure(samples, "Samples from the prior", nrow=8), ctx.run_dir, "vae_samples",
+                        title="Samples from the prior", section="Autoencoder",
+                        caption="Decoded draws z ~ N(0, I): what the model generates.")]
+
+
+@FIGURES.register("latent_traversal")
+def latent_traversal(ctx: RunContext) -> list[Path]:
+    """One sample's posterior mean with each latent unit swept over -3..3 (images only)."""
+    if ctx.data.info.kind != "image":
+        return []
+    learner = ctx.learner
+    x, _ = _examples(ctx.eval_split()[1], 1)
+    with torch.no_grad():
+        mu = learner.embed(ctx.precision.prepare_input(x[:1]))
+        values = torch.linspace(-3, 3, 9)
+        dims = list(range(min(learner.code_dim, 8)))
+        z = mu.repeat(len(dims), len(values), 1)  # (D, S, code_dim)
+        for row, d in enumerate(dims):
+            z[row, :, d] = values.to(z.device)
+        grid = learner.scale.to_raw(learner.decode(z.flatten(0, 1))).cpu().numpy()
+    grid = grid.reshape(len(dims), len(values), *grid.shape[1:])
+    return [save_figure(ae_plots.latent_traversal(grid, [f"z{d}" for d in dims], values.tolist()), ctx.run_dir,
+                        "latent_traversal", title="Latent traversal", section="Autoencoder",
+                        caption="Starting from one sample's posterior mean, each row sets one latent unit to -3..3 "
+                                "(prior standard deviations); a unit that changes nothing is unused.")]
+
+
+def _scores(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Scores of the evaluation split, their one-class labels (or ``None``) and the recorded threshold."""
+    _, split = ctx.eval_split()
+    scores, y = collect(ctx.learner, split, ctx.precision, ctx.learner.score_samples, limit=ctx.max_samples)
+    labels, _ = one_class_targets(ctx.data, y)
+    recorded = ctx.results.get("anomaly") or {}
+    threshold = recorded.get("threshold")
+    if threshold is None:
+        threshold = calibrate(ctx.learner, ctx.data, ctx.precision, ctx.max_samples, quantile=QUANTILE)["threshold"]
+    return scores, labels, float(threshold)
+
+
+@FIGURES.register("anomaly_scores")
+def anomaly_scores(ctx: RunContext) -> list[Path]:
+    """Histogram of ``score_samples`` on the evaluation split with the calibrated threshold."""
+    scores, labels, threshold = _scores(ctx)
+    name = ctx.eval_split()[0]
+    return [save_figure(ae_plots.score_histogram(scores, labels, threshold), ctx.run_dir, "anomaly_scores",
+                        title="Anomaly scores", section="Anomaly detection",
+                        caption=f"Per-sample anomaly scores on the {name} split; the dashed line is the threshold "
+                                "calibrated on clean validation scores.")]
+
+
+@FIGURES.register("roc_curve")
+def roc_curve(ctx: RunContext) -> list[Path]:
+    """The ROC curve of a one-class run (classes absent from training are the anomalies); none otherwise."""
+    scores, labels, threshold = _scores(ctx)
+    if labels is None:
+        return []
+    fpr, tpr, _ = roc_points(labels, scores)
+    report = detection_report(labels, scores, threshold)
+    point = (report["false_positive_rate"], report["recall"])
+    return [save_figure(ae_plots.roc_plot(fpr, tpr, report["roc_auc"], point), ctx.run_dir, "roc_curve",
+                        title="ROC curve", section="Anomaly detection",
+                        caption="Classes absent from training are the anomalies; the dot is the calibrated threshold.")]

@@ -1,0 +1,263 @@
+"""What happens to a run: fit, resume, finish (export, evaluate, plot, report), and the later passes over a
+finished run (evaluate again, export, re-report). :mod:`deepfeat.api` is the public face over it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from deepfeat.config import Config, load_config
+from deepfeat.data.info import DataInfo
+from deepfeat.data.splits import DataBundle
+from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
+from deepfeat.engine.checkpoint import atomic_write, load_checkpoint
+from deepfeat.engine.device import resolve_device, resolve_precision
+from deepfeat.engine.diagnostics import Diagnostics, find_callback
+from deepfeat.engine.distributed import broadcast_object, init_distributed, local_only
+from deepfeat.engine.lr_find import LRFindResult, lr_range_test
+from deepfeat.engine.preflight import Preflight
+from deepfeat.engine.progress import Progress
+from deepfeat.engine.seeding import seed_everything
+from deepfeat.engine.trainer import FitResult, Trainer
+from deepfeat.errors import ConfigError
+from deepfeat.eval.diagnose import diagnose as diagnose_stats
+from deepfeat.layout import RunPaths, new_run_dir
+from deepfeat.learners.base import Learner
+from deepfeat.learners.build import build_learner
+from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
+from deepfeat.reports.html import write_report
+from deepfeat.reports.plots import plot_training_curves_to
+from deepfeat.run.evaluations.features import evaluate_learner, plot_features, plot_protocol
+from deepfeat.run.model_io import export_model, export_onnx
+from deepfeat.run.results import data_summary, fit_summary, write_results
+from deepfeat.run.produce import build_observers, draw_figures, headline, observer_results, run_evaluations
+from deepfeat.run.registries import RunContext, check_settings
+from deepfeat.run.runs import Run, data_spec, load, load_data
+
+log = logging.getLogger("deepfeat")
+
+
+def fit(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+        runs_dir: str | Path = "runs", callbacks: list[Callback] | None = None) -> Run:
+    """Validate a config, train, evaluate, plot and report; returns the :class:`Run`.
+
+    ``out`` is the run folder (created); by default a new ``runs/<name>-<time>`` folder.
+    """
+    cfg = load_config(config, overrides)
+    check_settings(cfg)
+    dist = init_distributed()
+    seed_everything(cfg.seed)
+    data = load_data(cfg)
+    learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
+    if out is not None and RunPaths(Path(out)).last.exists():
+        raise ConfigError(f"run folder {out}: already holds a run. Use `deepfeat resume {out}` or another --out.")
+    root = None
+    if dist.is_main:  # under torchrun, rank 0 names the folder and tells the others
+        root = Path(out) if out is not None else new_run_dir(Path(runs_dir), cfg.name or f"{cfg.data['name']}-{cfg.learner['name']}")
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write(RunPaths(root).config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
+    paths = RunPaths(Path(broadcast_object(str(root) if root else None)))
+    return _train(cfg, data, learner, paths, None, callbacks)
+
+
+def resume(run_dir: str | Path, callbacks: list[Callback] | None = None) -> Run:
+    """Continue a run from ``checkpoints/last.pt``; ends with the weights an uninterrupted run would have."""
+    init_distributed()
+    paths = RunPaths(Path(run_dir))
+    state = load_checkpoint(paths.last)
+    cfg = Config.from_dict(state["config"])
+    seed_everything(cfg.seed)
+    data = load_data(cfg)
+    learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
+    return _train(cfg, data, learner, paths, state, callbacks)
+
+
+def _callbacks(cfg: Config, paths: RunPaths, observers: list[Callback], extra: list[Callback] | None) -> list[Callback]:
+    t = cfg.training
+    cbs: list[Callback] = [Progress(t.progress), CSVLogger(paths.metrics)]
+    if t.patience is not None:
+        cbs.append(EarlyStopping(t.monitor, t.patience, t.mode, t.min_delta))
+    if cfg.logging.tensorboard:
+        from deepfeat.engine.tensorboard import TensorBoardLogger
+
+        cbs.append(TensorBoardLogger(paths.root / "tensorboard"))
+    if cfg.diagnostics.enabled:
+        cbs += [Preflight(cfg.diagnostics, cfg.optimizer)] if cfg.diagnostics.preflight else []
+        cbs.append(Diagnostics(cfg.diagnostics))
+    # The checkpoint comes after every callback that updates its own state at the end of an epoch (early
+    # stopping, a GAN's sample strip), so a resume continues from the state the epoch ended with.
+    checkpoint = ModelCheckpoint(paths.checkpoints, t.checkpoint_every)
+    return cbs + observers + [checkpoint] + list(extra or [])
+
+
+def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
+           extra: list[Callback] | None) -> Run:
+    observers = build_observers(learner, paths.root)
+    trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, list(observers.values()), extra),
+                      extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
+    try:
+        fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
+    except (Exception, KeyboardInterrupt) as error:  # the run folder says why it failed, then the error goes on
+        if getattr(trainer, "dist", None) is None or trainer.dist.is_main:  # rank 0 alone writes
+            _record_failure(error, cfg, data.info, paths, trainer)
+        raise
+    if not trainer.dist.is_main:  # rank 0 alone exports, evaluates and reports
+        return Run(paths.root, cfg, data.info, learner, {})
+    with local_only():  # ... as one process: its auxiliary trainings must not wait for the other ranks
+        try:
+            return _finish(cfg, data, learner, paths, state, trainer, fit_result, observers)
+        except (Exception, KeyboardInterrupt) as error:  # trained, then export/evaluation failed: say so too
+            _record_failure(error, cfg, data.info, paths, trainer, phase="after training")
+            raise
+
+
+def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
+            trainer: Trainer, fit_result: FitResult, observers: dict[str, Any]) -> Run:
+    """After training: export, evaluate, write results, plot and report."""
+    if state is not None and cfg.training.restore_best and paths.best.exists() and fit_result.best_epoch != fit_result.epochs:
+        learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
+    export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
+    base = {"status": "completed", "data": data_summary(data.info), "fit": fit_summary(fit_result, trainer, learner),
+            "evaluations": observer_results(observers), **_diagnostics(trainer.callbacks, cfg, paths.root)}
+    results = _evaluate(learner, data, cfg, trainer.precision, paths, base)
+    return Run(paths.root, cfg, data.info, learner, results)
+
+
+def _evaluate(learner: Learner, data: DataBundle, cfg: Config, precision: Any, paths: RunPaths,
+              previous: dict[str, Any]) -> dict[str, Any]:
+    """Test metrics, feature protocols and the learner's declared evaluations joined to ``previous``; results.json,
+    then the figures (standard and declared) and the report."""
+    results, features = evaluate_learner(learner, data, cfg.evaluation, precision, cfg.training.eval_batch_size)
+    ctx = RunContext(learner, data, precision, cfg, paths.root, {**previous.get("evaluations", {}), **results["evaluations"]})
+    run_evaluations(ctx)
+    results = {**previous, **results, "evaluations": ctx.results}
+    results["headline"] = headline(learner, results)
+    write_results(paths, results)
+    if cfg.logging.plots:
+        plot_training_curves_to(paths.root)
+        if features is not None and len(features.z):
+            plot_features(paths.root, features, data.info.class_names, cfg.evaluation, cfg.seed)
+        plot_protocol(paths.root, results["evaluations"])
+        draw_figures(ctx)
+    if cfg.logging.report:
+        write_report(paths.root)
+    return results
+
+
+def _diagnostics(callbacks: list[Callback], cfg: Config, root: Path) -> dict[str, Any]:
+    """Findings of the diagnostics callbacks, logged as warnings and plotted; {} when diagnostics are off."""
+    diag, pre = find_callback(callbacks, Diagnostics), find_callback(callbacks, Preflight)
+    if diag is None:
+        return {}
+    diag.finish()
+    preflight = pre.result if pre is not None and pre.result is not None else None
+    findings = diagnose_stats(diag.stats, cfg.diagnostics, preflight.findings if preflight else ())
+    logged = set(preflight.findings) if preflight else set()  # pre-flight warnings were logged at the start
+    for f in findings:
+        if f.severity == "warning" and f not in logged:
+            log.warning(f"diagnostics: {f}")
+    if cfg.logging.plots:
+        save_diagnostic_plots(root, diag.stats)
+        if preflight and preflight.lr_test:
+            save_lr_find_plot(root, preflight.lr_test, diag.stats.context.get("lr"))
+    extra = {"preflight": {"profile": preflight.profile}} if preflight else {}
+    if preflight and preflight.lr_test:
+        extra["preflight"]["lr_test"] = preflight.lr_test.to_dict()
+    return {"diagnostics": [f.to_dict() for f in findings], **extra}
+
+
+def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: RunPaths, trainer: Trainer,
+                    phase: str = "training") -> None:
+    """Write results.json with status "failed" or "interrupted", then the curves and the report.
+
+    It holds the error, the phase ("training", or "after training": export, evaluation, plots), where
+    training stopped, the last checkpoint and the diagnostics verdicts.
+    Never masks ``error``: the caller re-raises it.
+    """
+    try:
+        last = trainer.last_checkpoint or (paths.last if paths.last.exists() else None)
+        history = trainer.history
+        results: dict[str, Any] = {
+            "status": "interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+            "error": {"type": type(error).__name__, "message": str(error), "phase": phase, "epoch": trainer.epoch + 1,
+                      "step": trainer.global_step, "last_checkpoint": str(last) if last else None},
+            "data": data_summary(info),
+            "fit": {"epochs": len(history), "steps": trainer.global_step, "skipped_steps": trainer.skipped_steps,
+                    "time_s": round(history[-1]["time_s"], 3) if history else None},
+            **_diagnostics(trainer.callbacks, cfg, paths.root),  # the verdicts often explain the failure
+        }
+        write_results(paths, results)
+        if cfg.logging.plots and history:
+            plot_training_curves_to(paths.root)
+        if cfg.logging.report:
+            write_report(paths.root)
+    except Exception as e:  # noqa: BLE001 -- recording is best effort: the original error is what the user must see
+        log.warning(f"could not record the failure in {paths.root}: {type(e).__name__}: {e}")
+
+
+def diagnose(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+             epochs: int = 3, runs_dir: str | Path = "runs") -> Run:
+    """A short run (at most ``epochs``) with diagnostics and the LR check on; findings in ``results["diagnostics"]``."""
+    cfg = load_config(config, overrides)
+    short = [f"training.epochs={min(cfg.training.epochs, epochs)}", "diagnostics.enabled=true", "diagnostics.lr_check=true",
+             f"diagnostics.every_n_steps={min(cfg.diagnostics.every_n_steps, 10)}", "evaluation.embedding_plots=[]"]
+    return fit(cfg, out=out, overrides=short, runs_dir=runs_dir)
+
+
+def lr_find(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+            steps: int = 100, min_lr: float = 1e-7, max_lr: float = 10.0, runs_dir: str | Path = "runs") -> tuple[LRFindResult, Path]:
+    """LR range test (Smith 2017) for a config's model and data; writes ``lr_find.json`` and the plot into a folder."""
+    cfg = load_config(config, overrides)
+    seed_everything(cfg.seed)
+    data = load_data(cfg)
+    learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
+    t = cfg.training
+    precision = resolve_precision(t.precision, resolve_device(t.device), learner, t.channels_last)
+    result = lr_range_test(precision.prepare_model(learner), data.train, cfg.optimizer, precision, batch_size=t.batch_size,
+                           steps=steps, min_lr=min_lr, max_lr=max_lr, seed=cfg.seed)
+    root = Path(out) if out else new_run_dir(Path(runs_dir), f"{cfg.name or cfg.data['name']}-lr-find")
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write(root / "lr_find.json", lambda tmp: Path(tmp).write_text(json.dumps(result.to_dict(), indent=2)))
+    return result, save_lr_find_plot(root, result, cfg.optimizer.get("lr"))
+
+
+def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | None = None) -> dict[str, Any]:
+    """Re-run the evaluation of a finished run (optionally on another dataset) and update results.json.
+
+    ``protocol`` (``"linear,knn,cluster,fewshot,health"`` or a list) replaces the config's
+    ``evaluation.protocol``; new results join those already recorded (each with its settings).
+    """
+    run = load(run_dir)
+    cfg = run.config
+    if data is not None:
+        cfg = load_config(cfg, [f"data={json.dumps(data_spec(data))}"])
+    if protocol is not None:
+        names = protocol.split(",") if isinstance(protocol, str) else list(protocol)
+        cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
+    bundle = load_data(cfg)
+    precision = resolve_precision("fp32", resolve_device(cfg.training.device), run.learner)
+    run.learner.to(precision.device)
+    return _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)
+
+
+def export(run_dir: str | Path, format: str = "safetensors", out: str | Path | None = None) -> Path:
+    """Export a run's model: ``safetensors`` (+ JSON architecture) or ``onnx`` (raw input -> features)."""
+    run = load(run_dir)
+    if format == "safetensors":
+        target = Path(out) if out else run.paths.model
+        return export_model(run.learner, run.info, run.config.learner, run.config.encoder, target)
+    if format == "onnx":
+        return export_onnx(run.learner, run.info, Path(out) if out else run.paths.model / "model.onnx")
+    raise ConfigError(f"export format: expected safetensors or onnx, got {format!r}")
+
+
+def report(run_dir: str | Path) -> Path:
+    """Re-draw the training curves and rebuild ``report.html`` for a run folder."""
+    root = Path(run_dir)
+    plot_training_curves_to(root)
+    return write_report(root)
+
+

@@ -1,0 +1,59 @@
+"""Carry out what a learner declares for its run: its observers, evaluations, figures and headline.
+
+The one place that reads ``Learner.observers`` / ``.evaluations`` / ``.figures`` / ``.headline``; each
+name is looked up in :mod:`deepfeat.run.registries`, so a new family of learners needs no edit here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from deepfeat.learners.base import Learner
+from deepfeat.registry import check_kwargs
+from deepfeat.run.registries import EVALUATIONS, FIGURES, OBSERVERS, OPT_IN, Observer, RunContext
+
+
+def build_observers(learner: Learner, run_dir: Path | None) -> dict[str, Observer]:
+    """The observers the learner's run declares, by name, ready to be passed to the trainer as callbacks."""
+    return {name: OBSERVERS.get(name, "learner observers")(learner, run_dir) for name in learner.observers}
+
+
+def observer_results(observers: dict[str, Observer]) -> dict[str, Any]:
+    """What each observer saw, for ``results.json`` (those with nothing to say are left out)."""
+    return {name: summary for name, obs in observers.items() if (summary := obs.summary()) is not None}
+
+
+def run_evaluations(ctx: RunContext) -> dict[str, Any]:
+    """Run the learner's declared evaluations with their configured settings; results go into ``ctx.results``.
+
+    An opt-in evaluation (one that trains networks of its own) runs only when the config gives its
+    settings (``evaluation.settings.<name>``).
+    """
+    for name in ctx.learner.evaluations:
+        settings = ctx.config.evaluation.settings.get(name)
+        if name in OPT_IN and settings is None:
+            continue
+        fn = EVALUATIONS.get(name, "learner evaluations")
+        result = fn(ctx, **check_kwargs(fn, settings or {}, f"evaluation.settings.{name}", skip=1))
+        if result is not None:
+            ctx.results[name] = result
+    return ctx.results
+
+
+def draw_figures(ctx: RunContext) -> list[Path]:
+    """Draw the learner's declared figures into the run folder; returns the files written."""
+    return [path for name in ctx.learner.figures for path in FIGURES.get(name, "learner figures")(ctx)]
+
+
+def headline(learner: Learner, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The learner's headline metrics found in ``results`` (a missing one, e.g. ROC-AUC of a run that is not
+    one-class, is left out): ``[{"label", "key", "value"}]`` for the report's cards and the terminal."""
+    cards = []
+    for label, key in learner.headline:
+        value: Any = results
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            cards.append({"label": label, "key": key, "value": value})
+    return cards

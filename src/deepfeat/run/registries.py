@@ -1,0 +1,109 @@
+"""What a run produces after (and while) training, as registries: evaluations, figures, observers.
+
+A learner declares by name what its run wants (``Learner.evaluations``, ``.figures``, ``.observers``);
+the run layer looks each name up here and calls it with one :class:`RunContext`. Adding a family of
+learners means registering its entries in a file of its own, never editing the run layer:
+
+    @EVALUATIONS.register("reconstruction")
+    def reconstruction(ctx: RunContext) -> dict | None: ...      # -> results.json "evaluations"
+
+    @FIGURES.register("reconstructions")
+    def reconstructions(ctx: RunContext) -> list[Path]: ...      # -> plots/*.png and the report
+
+    @OBSERVERS.register("gan_monitor")
+    def gan_monitor(learner, run_dir) -> Observer: ...           # a callback that watches training
+
+An evaluation's keyword arguments are its settings, given in the config as
+``evaluation.settings.<name>`` and recorded with its result; ``opt_in`` evaluations (costly extra
+trainings) run only when their settings are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from deepfeat.config import Config
+from deepfeat.data.splits import DataBundle
+from deepfeat.engine.callbacks import Callback
+from deepfeat.engine.device import Precision
+from deepfeat.eval.probes import EVALUATORS
+from deepfeat.learners.base import Learner
+from deepfeat.registry import Registry, check_kwargs
+
+
+@dataclass
+class RunContext:
+    """What an evaluation or a figure may use: the trained learner, its data, precision, config and folder.
+
+    ``results`` holds the evaluations recorded so far, so a figure draws what an evaluation measured
+    instead of measuring it again.
+    """
+
+    learner: Learner
+    data: DataBundle
+    precision: Precision
+    config: Config
+    run_dir: Path | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_samples(self) -> int:
+        """At most this many samples of a split are evaluated (``evaluation.max_samples``)."""
+        return self.config.evaluation.max_samples
+
+    def eval_split(self) -> tuple[str, Any]:
+        """The split evaluations use: ``("test", split)``, else validation, else training."""
+        d = self.data
+        return ("test", d.test) if d.test is not None else ("val", d.val) if d.val is not None else ("train", d.train)
+
+    def calibration_split(self) -> tuple[str, Any]:
+        """Clean held-out data for thresholds: validation, else training."""
+        return ("val", self.data.val) if self.data.val is not None else ("train", self.data.train)
+
+
+class Observer(Callback):
+    """A callback a learner's run adds by name; it observes and may leave a summary in ``results.json``."""
+
+    main_process_only = True  # it logs and draws: rank 0's job under torchrun
+
+    def summary(self) -> dict[str, Any] | None:
+        """What it saw, recorded under ``evaluations.<its name>``; ``None`` for nothing."""
+        return None
+
+
+Evaluation = Callable[..., "dict[str, Any] | None"]
+Figure = Callable[[RunContext], "list[Path]"]
+
+EVALUATIONS: Registry[Evaluation] = Registry("evaluation")
+FIGURES: Registry[Figure] = Registry("figure")
+OBSERVERS: Registry[Observer] = Registry("observer")
+OPT_IN: set[str] = set()
+
+
+def evaluation(name: str, *, opt_in: bool = False, description: str | None = None) -> Callable[[Evaluation], Evaluation]:
+    """Register an evaluation ``fn(ctx, **settings) -> {metric: value, ..., "settings": {...}} | None``."""
+    def deco(fn: Evaluation) -> Evaluation:
+        EVALUATIONS.add(name, fn, description=description)
+        if opt_in:
+            OPT_IN.add(name)
+        return fn
+
+    return deco
+
+
+def evaluation_settings(config: Config, name: str) -> dict[str, Any] | None:
+    """The configured settings of evaluation ``name`` (``None`` when the config gives none)."""
+    return config.evaluation.settings.get(name)
+
+
+def check_settings(config: Config) -> None:
+    """Every ``evaluation.settings`` entry names an evaluation (of the run layer or a feature protocol)
+    and only its arguments. Called before a run folder exists, so a typo fails at once, not after training.
+    """
+    for name, settings in config.evaluation.settings.items():
+        if name in EVALUATORS:
+            continue  # a feature protocol's: checked when the config loads (deepfeat.eval.protocol.check_settings)
+        fn = EVALUATIONS.get(name, "evaluation.settings")
+        check_kwargs(fn, settings, f"evaluation.settings.{name}", skip=1)
