@@ -10,7 +10,7 @@
    ratio shows what the engine (callbacks, validation, checkpoints) costs per step.
 
 Targets (issue 5): 10 of 10 classes, class-histogram KL <= 0.05. Published anchors need Inception
-features (learner.inception_weights): Lucic et al. 2018, "Are GANs Created Equal?", best MNIST FID
+features (evaluation.settings.generative.inception_weights): Lucic et al. 2018, "Are GANs Created Equal?", best MNIST FID
 about 6.7-10; domain FIDs here are not comparable to those.
 
     python benchmarks/bench_gan.py [--quick] [--models dcgan wgan_gp] [--threads 1] [--classifier DIR]
@@ -75,7 +75,7 @@ def run_model(name: str, overrides: list[str], out: Path, tag: str) -> dict[str,
     gen = ev["generative"]
     return {"model": name, "epochs": fit["epochs"], "steps": fit["steps"], "time_s": fit["time_s"],
             "s_per_step": fit["time_s"] / fit["steps"], **{k: gen[k] for k in METRICS},
-            "warnings": ", ".join(k for k in ev["gan_warnings"] if k not in ("count", "settings")) or "none",
+            "warnings": ", ".join(k for k in ev["gan_monitor"] if k not in ("count", "settings")) or "none",
             "linear_probe": ev.get("linear_probe", {}).get("accuracy"), "grid": str(grid.relative_to(REPO))}
 
 
@@ -116,7 +116,7 @@ def speed_only(threads: int) -> None:
     loop, back to back in one process, so both see the same load: seconds per step and their ratio."""
     with tempfile.TemporaryDirectory() as tmp:
         run = deepfeat.fit(REPO / CONFIGS["dcgan"], out=Path(tmp) / "dcgan", overrides=[
-            "training.epochs=1", "training.progress=none", f"training.threads={threads}", "learner.eval_samples=1000",
+            "training.epochs=1", "training.progress=none", f"training.threads={threads}", "evaluation.settings.generative.samples=1000",
             "evaluation.embedding_plots=[]", "evaluation.protocol=[knn]"])
     fit = run.results["fit"]
     hand = reference_loop([], steps=300)
@@ -159,8 +159,8 @@ def main() -> None:
         clf_dir = args.classifier or out / "fid_classifier"
         rows = [real_reference(data, clf_dir, n_eval)]
         common = limit + epochs + ["training.progress=none", f"training.threads={args.threads}",
-                                   f"learner.fid_classifier={clf_dir}",
-                                   f"learner.eval_samples={n_eval}", "evaluation.embedding_plots=[]"]
+                                   f"evaluation.settings.generative.classifier={clf_dir}",
+                                   f"evaluation.settings.generative.samples={n_eval}", "evaluation.embedding_plots=[]"]
         for name in args.models:
             rows.append({**run_model(name, common, out, tag), "load_avg": [round(v, 2) for v in os.getloadavg()]})
         hand = reference_loop(limit, steps=50) if "dcgan" in args.models else None

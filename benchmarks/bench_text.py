@@ -137,7 +137,7 @@ def train_network(method: str, data: DataBundle, subset: DataBundle, test: Tenso
     cfg = TrainingConfig(epochs=epochs, batch_size=batch, progress="none", restore_best=False,
                          monitor="train/loss", device="cpu", precision="fp32", threads=torch.get_num_threads())
     schedule = {"name": "cosine", "warmup_epochs": spec.get("warmup", 0.0) * epochs}
-    Trainer(cfg, seed=SEED, callbacks=learner.run_callbacks(None)).fit(
+    Trainer(cfg, seed=SEED).fit(
         learner, subset, optimizer=spec["optimizer"], schedule=schedule)
     return collect(learner, test, CPU, learner.predict_proba, batch_size=64)[0]
 

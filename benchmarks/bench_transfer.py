@@ -64,7 +64,7 @@ def pretrain(kind: str, mnist: Any, epochs: int, out: Path) -> dict[str, Any]:
     learner = build_learner(spec, mnist.info, CNN)
     cfg = TrainingConfig(epochs=epochs, batch_size=batch, progress="none", monitor="train/loss",
                          restore_best=False, threads=1)
-    trainer = Trainer(cfg, seed=0, callbacks=learner.run_callbacks(None))
+    trainer = Trainer(cfg, seed=0)
     fit = trainer.fit(learner, mnist, optimizer=optimizer, schedule={"name": "cosine"})
     load = load_1min()
     export_model(learner, mnist.info, spec, CNN, out)

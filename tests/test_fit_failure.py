@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import deepfeat
-import deepfeat.run.fit
+import deepfeat.run.workflow
 from deepfeat.engine.callbacks import Callback
 
 TINY = {"data": {"name": "digits"}, "encoder": {"name": "mlp", "hidden": [16]},
@@ -81,7 +81,7 @@ def test_recording_the_failure_never_masks_the_error(tmp_path, monkeypatch) -> N
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(deepfeat.run.fit, "write_results", broken)
+    monkeypatch.setattr(deepfeat.run.workflow, "write_results", broken)
     with pytest.raises(RuntimeError, match="boom in a user callback"):
         deepfeat.fit(TINY, out=tmp_path / "run", callbacks=[Boom(at=1)])
 
@@ -91,7 +91,7 @@ def test_a_failure_after_training_is_recorded_with_its_phase(tmp_path, monkeypat
     def broken(*args, **kwargs):
         raise ValueError("evaluation exploded")
 
-    monkeypatch.setattr(deepfeat.run.fit, "evaluate_learner", broken)
+    monkeypatch.setattr(deepfeat.run.workflow, "evaluate_learner", broken)
     with pytest.raises(ValueError, match="evaluation exploded"):
         deepfeat.fit({**TINY, "training": {**TINY["training"], "epochs": 2}}, out=tmp_path / "run")
     r = results(tmp_path / "run")

@@ -42,7 +42,7 @@ GAN = {
     "data": {"name": "digits"},
     "encoder": {"name": "mlp", "hidden": [32]},
     "learner": {"name": "wgan_gp", "generator": "mlp", "generator_hidden": [32], "latent_dim": 8, "n_critic": 2,
-                "ema_decay": 0.9, "eval_samples": 200},
+                "ema_decay": 0.9},
     "optimizer": {"name": "adam", "lr": 1e-3},
     "schedule": {"name": "cosine"},
     "training": {"epochs": 2, "batch_size": 32, "restore_best": False, "progress": "none"},
@@ -197,17 +197,19 @@ def test_nt_xent_gathers_negatives_across_processes(tmp_path: Path) -> None:
 def _one_rank_non_finite(dump: str) -> None:
     from torch.nn.parallel import DistributedDataParallel
 
-    from deepfeat.optim.step import apply_gradients
+    from deepfeat.engine.distributed import all_ranks
+    from deepfeat.learners.base import StepContext
 
     dist.init_process_group("gloo")
+    ctx = StepContext(all_ranks=all_ranks)  # what the trainer lends a learner under torchrun
     rank = dist.get_rank()
     torch.manual_seed(0)
     model = DistributedDataParallel(torch.nn.Linear(3, 1))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x = torch.ones(4, 3) * (rank + 1)
     bad = model(x).sum() * (float("nan") if rank == 1 else 1.0)  # non-finite on rank 1 only
-    skipped = apply_gradients(bad, opt) is None
-    stepped = apply_gradients(model(x).sum(), opt) is not None  # the next step works on both ranks
+    skipped = ctx.step(bad, opt) is None
+    stepped = ctx.step(model(x).sum(), opt) is not None  # the next step works on both ranks
     out: list[Any] = [None, None]
     dist.all_gather_object(out, (skipped, stepped, torch.cat([p.detach().flatten() for p in model.parameters()])))
     if rank == 0:
@@ -234,7 +236,8 @@ def _untrained_fid_classifier(folder: Path) -> str:
 
 
 def test_gan_on_two_processes_syncs_both_players_writes_on_rank_0_and_resumes_exactly(tmp_path: Path) -> None:
-    cfg = {**GAN, "learner": {**GAN["learner"], "fid_classifier": _untrained_fid_classifier(tmp_path / "fid")}}
+    generative = {"samples": 200, "classifier": _untrained_fid_classifier(tmp_path / "fid")}
+    cfg = {**GAN, "evaluation": {**GAN.get("evaluation", {}), "settings": {"generative": generative}}}
     whole, resumed = str(tmp_path / "whole"), str(tmp_path / "resumed")
     _forked(run_jobs, [("fit", cfg, whole), ("interrupt", cfg, resumed)], str(tmp_path / "first.pt"))
     rank0, rank1 = torch.load(tmp_path / "first.pt", weights_only=False)

@@ -15,7 +15,9 @@ import torch
 from deepfeat.data.bundle import from_arrays
 from deepfeat.engine.device import resolve_precision
 from deepfeat.errors import ConfigError
-from deepfeat.run.evaluations.generative import evaluate_generator, inception_features
+from deepfeat.config import Config
+from deepfeat.run.evaluations.generative import generative, inception_features
+from deepfeat.run.registries import RunContext
 from deepfeat.learners.build import build_learner
 
 pytest.importorskip("torch_fidelity")
@@ -51,12 +53,11 @@ def test_both_weight_files_load_give_the_same_2048_d_trunk_features_and_say_whic
     assert "FID weights" in fid_label and "comparable to papers" in fid_label and "not" not in fid_label
 
 
-def test_evaluate_generator_adds_inception_metrics_with_the_extractor_label(weights) -> None:
+def test_generative_evaluation_adds_inception_metrics_with_the_extractor_label(weights) -> None:
     data = from_arrays(_images(4, 1).numpy(), kind="image", val_fraction=0.0, test_fraction=0.0)  # unlabelled
-    gan = build_learner({"name": "dcgan", "eval_samples": 4, "inception_weights": str(weights["torchvision"])},
-                        data.info, {"name": "cnn", "channels": [8], "norm": "layer"})
+    gan = build_learner({"name": "dcgan"}, data.info, {"name": "cnn", "channels": [8], "norm": "layer"})
     precision = resolve_precision("fp32", torch.device("cpu"), gan)
-    gen = evaluate_generator(gan, data, precision)["generative"]
+    gen = generative(RunContext(gan, data, precision, Config()), samples=4, inception_weights=str(weights["torchvision"]))
     assert gen["fid_inception"] > 0 and np.isfinite(gen["kid_inception"])
     assert "torchvision weights" in gen["settings"]["inception_features"]
     assert gen["settings"]["inception_weights"] == str(weights["torchvision"])

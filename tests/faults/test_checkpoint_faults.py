@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from deepfeat.engine.checkpoint import (
-    atomic_write, checksum_path, load_checkpoint, remove_stale_temps, save_checkpoint, verify_checksum, write_checksum,
+    atomic_write,
+    checksum_path,
+    load_checkpoint,
+    remove_stale_temps,
+    save_checkpoint,
+    verify_checksum,
+    write_checksum,
 )
 from deepfeat.errors import CheckpointError
 

@@ -173,7 +173,7 @@ def test_gan_on_digits_covers_the_classes_and_writes_its_run(tmp_path) -> None:
     assert gen["settings"]["features"].startswith("domain FID") and gen["classes_covered"] >= 8
     assert math.isfinite(gen["fid_domain"]) and 0 <= gen["precision"] <= 1
     saved = json.loads((run.dir / "results.json").read_text())["evaluations"]
-    assert "gan_warnings" in saved and (run.dir / "samples" / "epoch_001.png").is_file()
+    assert "gan_monitor" in saved and (run.dir / "samples" / "epoch_001.png").is_file()
     names = {e["name"] for e in json.loads((run.dir / "plots" / "index.json").read_text())}
     assert {"samples", "samples_by_epoch", "interpolation"} <= names
 

@@ -86,7 +86,7 @@ def test_ham_trained_seq_autoencoder_scores_spam_higher(sms_run: deepfeat.Run) -
     # Measured 0.85 ROC-AUC on this 1,500-message slice (300 test messages, 4 epochs); chance is 0.5, and
     # a vocabulary with frequent <unk> in training gave 0.32 (spam, full of unseen words, looked typical).
     assert anomaly["roc_auc"] > 0.75 and anomaly["settings"]["normal_classes"] == [0], anomaly
-    recon = sms_run.results["evaluations"]["reconstruction"]
+    recon = sms_run.results["evaluations"]["text_reconstruction"]
     assert 0 < recon["token_accuracy"] <= 1 and recon["perplexity"] > 1
     plots = {p.name for p in (sms_run.dir / "plots").glob("*.png")}
     assert {"text_reconstructions.png", "anomaly_scores.png", "roc_curve.png"} <= plots

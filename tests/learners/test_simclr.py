@@ -17,7 +17,7 @@ from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.eval.probes import knn_accuracy
 from deepfeat.learners.build import build_learner
 from deepfeat.learners.contrastive_losses import nt_xent
-from deepfeat.learners.simclr import CollapseWarning
+from deepfeat.run.observers import CollapseWarning
 
 
 def _nt_xent_loop(z1: torch.Tensor, z2: torch.Tensor, t: float) -> float:

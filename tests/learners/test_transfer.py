@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -144,7 +146,7 @@ def test_gradual_unfreezing_follows_the_schedule() -> None:
             seen.append(learner.trainable_top)
 
     trainer = Trainer(TrainingConfig(epochs=4, batch_size=256, progress="none", restore_best=False, precision="fp32"),
-                      callbacks=learner.run_callbacks(None) + [Watch()])
+                      callbacks=[Watch()])
     trainer.fit(learner, data, optimizer={"name": "adam", "lr": 1e-2})
     assert seen == [0, 0, 1, 1]
     assert all(torch.equal(p, q) for p, q in zip(learner.blocks[0][1].parameters(), bottom))  # never unfrozen
@@ -166,8 +168,7 @@ def test_fine_tuning_ends_with_head_statistics_of_the_final_features() -> None:
     """Precise BN: the head's running mean/var are those of the final encoder's training features, not a
     trailing average of features the fine-tuning has since moved away from."""
     learner, data = _partial_learner("fine_tune")
-    trainer = Trainer(TrainingConfig(epochs=1, batch_size=64, progress="none", restore_best=False, precision="fp32"),
-                      callbacks=learner.run_callbacks(None))
+    trainer = Trainer(TrainingConfig(epochs=1, batch_size=64, progress="none", restore_best=False, precision="fp32"))
     trainer.fit(learner, data, optimizer={"name": "adam", "lr": 3e-2})
     learner.eval()
     with torch.no_grad():  # the same batches the recalibration saw; batch norm averages their statistics
@@ -178,5 +179,7 @@ def test_fine_tuning_ends_with_head_statistics_of_the_final_features() -> None:
     torch.testing.assert_close(norm.running_var, torch.stack([f.var(0) for f in per_batch]).mean(0),
                                rtol=1e-4, atol=1e-5)
     assert norm.momentum == 0.1 and learner.training is False
-    probe, _ = _partial_learner("linear_probe")
-    assert not any(type(c).__name__ == "HeadNormRecalibration" for c in probe.run_callbacks(None))  # frozen features
+    probe, probe_data = _partial_learner("linear_probe")
+    before = probe.head[0].running_mean.clone()
+    probe.on_fit_end(probe_data.train.batches(64), lambda x: x, contextlib.nullcontext)
+    assert torch.equal(probe.head[0].running_mean, before)  # frozen features: nothing to recalibrate

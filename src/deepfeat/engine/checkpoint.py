@@ -193,7 +193,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         # weights_only passed explicitly: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD then cannot switch it off.
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file; each becomes one message
         raise _read_error(path, e, other) from None
 
 

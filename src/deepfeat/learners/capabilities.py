@@ -22,6 +22,7 @@ class Classifies(Protocol):
 @runtime_checkable
 class Reconstructs(Protocol):
     code_dim: int
+    scale: torch.nn.Module  # to_raw / from_raw between normalized and raw (dataset) values
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, *input_shape) -> (B, *input_shape)``, normalized space."""
@@ -32,6 +33,8 @@ class Reconstructs(Protocol):
 
 @runtime_checkable
 class Denoises(Reconstructs, Protocol):
+    noise: torch.nn.Module  # applied to raw values (what the dataset stores)
+
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` with the learner's own noise applied: ``(B, *input_shape)``, normalized space."""
 

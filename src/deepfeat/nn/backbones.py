@@ -155,17 +155,24 @@ def _hf_cache_only() -> Iterator[None]:
         constants.HF_HUB_OFFLINE = was
 
 
+def _timm_cached(timm: Any, name: str) -> nn.Module | None:
+    """timm's pretrained ``name`` from the Hugging Face cache alone; None when it is not there."""
+    try:
+        with _hf_cache_only():
+            return timm.create_model(name, pretrained=True, num_classes=0)
+    except Exception:  # noqa: BLE001 - not cached, or the cache is unusable: the hub is tried next
+        return None
+
+
 def _timm_pretrained(timm: Any, name: str) -> nn.Module:
     """timm's pretrained ``name``: from the Hugging Face cache, else one hub attempt unless offline."""
     from huggingface_hub import constants
 
+    cached = _timm_cached(timm, name)
+    if cached is not None:
+        return cached
     args = (f"timm:{name}", f"torch.save(timm.create_model('{name}', pretrained=True).state_dict(), '{name}.pt')",
             f"Hugging Face cache ({constants.HF_HUB_CACHE})")
-    try:
-        with _hf_cache_only():
-            return timm.create_model(name, pretrained=True, num_classes=0)
-    except Exception:  # noqa: BLE001 - not cached (or the cache is unusable): the hub is next
-        pass
     offline = next((f"{v} is set" for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if _truthy(v)), None)
     offline = offline or _unreachable(constants.ENDPOINT)
     if offline:
@@ -200,8 +207,8 @@ def _torchvision_pretrained(models: Any, name: str) -> nn.Module:
     """torchvision's pretrained ``name``: from torch's hub cache, else one download unless the host is unreachable."""
     url = models.get_model_weights(name).DEFAULT.url
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
-    args = (f"torchvision:{name}", f"torch.save(torchvision.models.get_model('{name}', weights='DEFAULT').state_dict(), "
-            f"'{name}.pt')", f"torch hub cache ({cached.parent})")
+    hint = f"torch.save(torchvision.models.get_model('{name}', weights='DEFAULT').state_dict(), '{name}.pt')"
+    args = (f"torchvision:{name}", hint, f"torch hub cache ({cached.parent})")
     offline = None if cached.is_file() else _unreachable(url)
     if offline:
         raise _no_weights(args[0], f"the torchvision download failed: not in the torch hub cache, and {offline}", *args[1:])

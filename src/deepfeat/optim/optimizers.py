@@ -8,7 +8,8 @@ shrinks scales and offsets the network needs and buys no regularization.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import nn

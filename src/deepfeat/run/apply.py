@@ -32,17 +32,13 @@ def _run(run: RunLike) -> Run:
     return run if isinstance(run, Run) else load(run)
 
 
-# The learners that have each method (reconstruct: every autoencoder but the sequence one).
-_KINDS = {"interpolate": "vae", "sample": "vae, dcgan, wgan_gp or mlp_gan",
-          "score_samples": "autoencoder, denoising, sparse, contractive, vae or seq_autoencoder"}
-
-
-def _require(run: Run, method: str) -> None:
-    if not hasattr(run.learner, method):
-        kinds = _KINDS.get(method, "autoencoder, denoising, sparse, contractive or vae")
+def _require(run: Run, capability: str) -> None:
+    """Refuse, with the fix, to apply to ``run`` what its learner does not declare (``Learner.capabilities``)."""
+    if not run.learner.can(capability):
+        can = ", ".join(sorted(run.learner.capabilities)) or "none of reconstructs, scores, generates"
         raise ConfigError(
-            f"run {run.dir.name}: expected a learner with {method}() ({kinds}), got learner "
-            f"'{run.config.learner['name']}'. Train one with learner: {kinds.split(',')[0]}."
+            f"run {run.dir.name}: expected a learner that {capability}, got learner '{run.config.learner['name']}' "
+            f"(it {can}). Train a learner that {capability}: `deepfeat list learners` describes each."
         )
 
 
@@ -70,7 +66,7 @@ def _batched(run: Run, x: Any, fn: Callable[[torch.Tensor], torch.Tensor], batch
 def reconstruct(run: RunLike, x: Any, batch_size: int = 1024) -> np.ndarray:
     """Reconstructions ``(N, *input_shape)``; for a denoising autoencoder, the denoised inputs."""
     r = _run(run)
-    _require(r, "reconstruct")
+    _require(r, "reconstructs")
     return _batched(r, x, lambda b: r.learner.scale.to_raw(r.learner.reconstruct(b)), batch_size)
 
 
@@ -80,7 +76,7 @@ denoise = reconstruct
 def corrupt(run: RunLike, x: Any, noise: Any = None, seed: int = 0) -> np.ndarray:
     """``x`` corrupted by ``noise`` (a :mod:`deepfeat.data.noise` spec; default: the run's own noise)."""
     r = _run(run)
-    module = build_noise(noise) if noise is not None else getattr(r.learner, "noise", None)
+    module = build_noise(noise) if noise is not None else r.learner.noise if r.learner.can("denoises") else None
     if module is None:
         raise ConfigError(f"corrupt for run {r.dir.name}: expected a noise spec such as {{name: gaussian, sigma: 0.5}}, "
                           "got none and the run was not trained with noise.")
@@ -92,14 +88,14 @@ def corrupt(run: RunLike, x: Any, noise: Any = None, seed: int = 0) -> np.ndarra
 def anomaly_score(run: RunLike, x: Any, batch_size: int = 1024) -> np.ndarray:
     """Per-sample anomaly scores ``(N,)``: reconstruction error, or the negative ELBO for a VAE."""
     r = _run(run)
-    _require(r, "score_samples")
+    _require(r, "scores")
     return _batched(r, x, r.learner.score_samples, batch_size)
 
 
 def stored_threshold(run: RunLike) -> float:
     """The threshold calibrated after training (``results.json``: ``evaluations.anomaly.threshold``)."""
     r = _run(run)
-    anomaly = r.results.get("evaluations", {}).get("anomaly", {})
+    anomaly = (r.results.evaluations or {}).get("anomaly", {})
     if "threshold" not in anomaly:
         raise CheckpointError(f"run {r.dir}: expected a calibrated threshold in results.json, found none. "
                               f"Run `deepfeat score {r.dir} --quantile 0.95 ...` to calibrate one.")
@@ -118,11 +114,12 @@ def calibrate(run: RunLike, *, quantile: float | None = None, contamination: flo
     from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
 
     r = _run(run)
-    _require(r, "score_samples")
+    _require(r, "scores")
     precision = resolve_precision("fp32", resolve_device(r.config.training.device), r.learner)
     r.learner.to(precision.device)
-    result = calibrate_on(r.learner, load_data(r.config), precision, quantile=quantile, contamination=contamination)
-    evaluations = r.results.setdefault("evaluations", {})
+    result = calibrate_on(r.learner, load_data(r.config), precision, r.config.evaluation.max_samples,
+                          quantile=quantile, contamination=contamination)
+    evaluations = r.results.evaluations = r.results.evaluations or {}
     evaluations["anomaly"] = {**evaluations.get("anomaly", {}), **result}
     write_results(r.paths, r.results)
     return result
@@ -131,17 +128,14 @@ def calibrate(run: RunLike, *, quantile: float | None = None, contamination: flo
 def sample(run: RunLike, n: int = 64, seed: int = 0) -> np.ndarray:
     """``n`` samples from a VAE's prior (decoded) or a GAN's generator: ``(n, *input_shape)``, data space."""
     r = _run(run)
-    _require(r, "sample")
-    if not hasattr(r.learner, "scale"):  # a GAN (dcgan, wgan_gp, mlp_gan) samples in data space itself
-        return r.learner.sample(n, seed=seed).float().cpu().numpy()
-    out = r.learner.sample(n, torch.Generator().manual_seed(seed))
-    return r.learner.scale.to_raw(out).float().cpu().numpy()
+    _require(r, "generates")
+    return r.learner.sample(n, seed=seed).float().cpu().numpy()
 
 
 def interpolate(run: RunLike, x_a: Any, x_b: Any, steps: int = 8) -> np.ndarray:
     """Decodes along the latent line from each ``x_a`` to ``x_b`` (N, ...): ``(N, steps, *input_shape)``."""
     r = _run(run)
-    _require(r, "interpolate")
+    _require(r, "interpolates")
     a, b = (r.info.normalize(_inputs(r, x)) for x in (x_a, x_b))
     with torch.no_grad():
         out = r.learner.eval().interpolate(a, b, steps)

@@ -1,7 +1,7 @@
 """Comparisons: every combination of a grid of settings x seeds, one normal run each, one report.
 
 ``deepfeat compare CONFIG --grid optimizer.lr=0.1,0.01 --seeds 3`` trains each combination with
-:func:`deepfeat.run.fit.fit` into ``OUT/<variant>-s<seed>/`` (a complete run folder each), then writes
+:func:`deepfeat.run.workflow.fit` into ``OUT/<variant>-s<seed>/`` (a complete run folder each), then writes
 ``OUT/compare.json``, ``OUT/compare.csv`` and ``OUT/report.html``: test, best and final metrics, the
 train-val accuracy gap, weight norm and sparsity, and wall time as mean ± std over seeds, and the
 curves of every variant overlaid. A run that fails is recorded (its own ``results.json`` says why)
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import yaml
 
-from deepfeat.run.fit import fit
+from deepfeat.run.workflow import fit
 from deepfeat.config import CompareConfig, Config, load_config
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.layout import new_run_dir

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from deepfeat.config import MOVED_TO_EVALUATION
 from deepfeat.data.info import DataInfo
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.errors import CheckpointError, ConfigError
@@ -46,12 +47,20 @@ def load_model(directory: Path) -> tuple[Learner, DataInfo]:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"exported model at {meta_path}: expected format {FORMAT}, got {meta.get('format')!r}")
     info = DataInfo.from_dict(meta["data"])
-    learner = build_learner(meta["learner"], info, meta["encoder"])
+    learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
     try:
         learner.load_state_dict(load_file(str(weights)))
     except RuntimeError as e:
         raise CheckpointError(f"exported model at {directory}: weights do not match the architecture ({e})") from None
     return learner.eval(), info
+
+
+def _current_spec(spec: Any) -> Any:
+    """A learner spec without the evaluation settings learners once took (model folders written before they
+    moved to ``evaluation.settings``), so old models load."""
+    if not isinstance(spec, dict):
+        return spec
+    return {k: v for k, v in spec.items() if k not in MOVED_TO_EVALUATION}
 
 
 class _Embedder(torch.nn.Module):
@@ -93,7 +102,7 @@ def _run_folder(source: str, pretrained: bool, weights: str | None) -> tuple[tor
     else:
         meta = json.loads((folder / "model.json").read_text())
         info = DataInfo.from_dict(meta["data"])
-        learner = build_learner(meta["learner"], info, meta["encoder"])
+        learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
         if weights is not None and pretrained:
             load_into(learner, read_weights(weights, "encoder.weights"), None, "encoder.weights")
     return learner.encoder.float(), {"channels": info.input_shape[0], "size": info.input_shape[1:], "mean": info.mean,

@@ -15,7 +15,7 @@ from deepfeat.errors import CheckpointError
 from deepfeat.layout import RunPaths
 from deepfeat.learners.base import Learner
 from deepfeat.run.model_io import load_model
-from deepfeat.run.results import read_results_file
+from deepfeat.run.results import Results, read_results_file
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Run:
     config: Config
     info: DataInfo
     learner: Learner
-    results: dict[str, Any] = field(default_factory=dict)
+    results: Results = field(default_factory=Results)
 
     @property
     def paths(self) -> RunPaths:
@@ -47,7 +47,7 @@ def load(run_dir: str | Path) -> Run:
         raise CheckpointError(f"run folder {paths.root}: not found. Pass the folder `deepfeat fit` printed.")
     cfg = load_config(paths.config)
     learner, info = load_model(paths.model)
-    results = read_results_file(paths)
+    results = read_results_file(paths) or Results()
     return Run(paths.root, cfg, info, learner, results)
 
 

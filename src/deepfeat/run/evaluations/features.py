@@ -18,6 +18,7 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
 from deepfeat.engine.inference import collect
 from deepfeat.engine.trainer import evaluate_split
+from deepfeat.errors import TrainingError
 from deepfeat.eval.probes import EVALUATORS
 from deepfeat.eval.protocol import resolve_protocols, run_protocol
 from deepfeat.learners.base import Learner
@@ -56,9 +57,21 @@ def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, 
     results: dict[str, Any] = {"test": evaluate_split(learner, split, split_name, precision, batch_size)}
     train_z, train_y = collect(learner, data.train, precision, learner.embed, batch_size, cfg.max_samples)
     z, y = collect(learner, split, precision, learner.embed, batch_size, cfg.max_samples)
+    check_finite_features({"train": train_z, split_name: z})
     names, settings = protocol_plan(cfg)
     results["evaluations"] = run_protocol(train_z, train_y, z, y, names, settings, eval_split=split_name)
     return results, Features(z, y, split_name)
+
+
+def check_finite_features(features: dict[str, np.ndarray]) -> None:
+    """Stop before any probe or plot sees NaN/inf features (t-SNE on NaN can kill the process), saying why."""
+    for split, z in features.items():
+        bad = int((~np.isfinite(z)).any(axis=1).sum()) if z.size else 0
+        if bad:
+            raise TrainingError(
+                f"features of the {split} split are not finite for {bad} of {len(z)} samples: the trained network "
+                "outputs NaN/inf (its activations overflowed or collapsed). No probe or plot was run on them. "
+                "Lower the learning rate, add normalization (norm: batch), or run `deepfeat diagnose` on the config.")
 
 
 def plot_features(run_dir: Path, features: Features, class_names: list[str], cfg: EvaluationConfig, seed: int = 0) -> list[Path]:

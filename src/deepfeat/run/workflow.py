@@ -4,6 +4,7 @@ finished run (evaluate again, export, re-report). :mod:`deepfeat.api` is the pub
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -32,7 +33,7 @@ from deepfeat.reports.html import write_report
 from deepfeat.reports.plots import plot_training_curves_to
 from deepfeat.run.evaluations.features import evaluate_learner, plot_features, plot_protocol
 from deepfeat.run.model_io import export_model, export_onnx
-from deepfeat.run.results import data_summary, fit_summary, write_results
+from deepfeat.run.results import Results, check_finite_weights, data_summary, fit_summary, write_results
 from deepfeat.run.produce import build_observers, draw_figures, headline, observer_results, run_evaluations
 from deepfeat.run.registries import RunContext, check_settings
 from deepfeat.run.runs import Run, data_spec, load, load_data
@@ -105,7 +106,7 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
             _record_failure(error, cfg, data.info, paths, trainer)
         raise
     if not trainer.dist.is_main:  # rank 0 alone exports, evaluates and reports
-        return Run(paths.root, cfg, data.info, learner, {})
+        return Run(paths.root, cfg, data.info, learner, Results())
     with local_only():  # ... as one process: its auxiliary trainings must not wait for the other ranks
         try:
             return _finish(cfg, data, learner, paths, state, trainer, fit_result, observers)
@@ -119,28 +120,29 @@ def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, st
     """After training: export, evaluate, write results, plot and report."""
     if state is not None and cfg.training.restore_best and paths.best.exists() and fit_result.best_epoch != fit_result.epochs:
         learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
+    check_finite_weights(learner, fit_result.skipped_steps)
     export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
-    base = {"status": "completed", "data": data_summary(data.info), "fit": fit_summary(fit_result, trainer, learner),
-            "evaluations": observer_results(observers), **_diagnostics(trainer.callbacks, cfg, paths.root)}
+    base = Results(data=data_summary(data.info), fit=fit_summary(fit_result, trainer, learner),
+                   evaluations=observer_results(observers), **_diagnostics(trainer.callbacks, cfg, paths.root))
     results = _evaluate(learner, data, cfg, trainer.precision, paths, base)
     return Run(paths.root, cfg, data.info, learner, results)
 
 
 def _evaluate(learner: Learner, data: DataBundle, cfg: Config, precision: Any, paths: RunPaths,
-              previous: dict[str, Any]) -> dict[str, Any]:
+              previous: Results) -> Results:
     """Test metrics, feature protocols and the learner's declared evaluations joined to ``previous``; results.json,
     then the figures (standard and declared) and the report."""
-    results, features = evaluate_learner(learner, data, cfg.evaluation, precision, cfg.training.eval_batch_size)
-    ctx = RunContext(learner, data, precision, cfg, paths.root, {**previous.get("evaluations", {}), **results["evaluations"]})
+    measured, features = evaluate_learner(learner, data, cfg.evaluation, precision, cfg.training.eval_batch_size)
+    ctx = RunContext(learner, data, precision, cfg, paths.root, {**(previous.evaluations or {}), **measured["evaluations"]})
     run_evaluations(ctx)
-    results = {**previous, **results, "evaluations": ctx.results}
-    results["headline"] = headline(learner, results)
+    results = dataclasses.replace(previous, test=measured["test"], evaluations=ctx.results)
+    results.headline = headline(learner, results.to_dict())
     write_results(paths, results)
     if cfg.logging.plots:
         plot_training_curves_to(paths.root)
         if features is not None and len(features.z):
             plot_features(paths.root, features, data.info.class_names, cfg.evaluation, cfg.seed)
-        plot_protocol(paths.root, results["evaluations"])
+        plot_protocol(paths.root, results.evaluations)
         draw_figures(ctx)
     if cfg.logging.report:
         write_report(paths.root)
@@ -180,15 +182,15 @@ def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: Ru
     try:
         last = trainer.last_checkpoint or (paths.last if paths.last.exists() else None)
         history = trainer.history
-        results: dict[str, Any] = {
-            "status": "interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
-            "error": {"type": type(error).__name__, "message": str(error), "phase": phase, "epoch": trainer.epoch + 1,
-                      "step": trainer.global_step, "last_checkpoint": str(last) if last else None},
-            "data": data_summary(info),
-            "fit": {"epochs": len(history), "steps": trainer.global_step, "skipped_steps": trainer.skipped_steps,
-                    "time_s": round(history[-1]["time_s"], 3) if history else None},
+        results = Results(
+            status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+            error={"type": type(error).__name__, "message": str(error), "phase": phase, "epoch": trainer.epoch + 1,
+                   "step": trainer.global_step, "last_checkpoint": str(last) if last else None},
+            data=data_summary(info),
+            fit={"epochs": len(history), "steps": trainer.global_step, "skipped_steps": trainer.skipped_steps,
+                 "time_s": round(history[-1]["time_s"], 3) if history else None},
             **_diagnostics(trainer.callbacks, cfg, paths.root),  # the verdicts often explain the failure
-        }
+        )
         write_results(paths, results)
         if cfg.logging.plots and history:
             plot_training_curves_to(paths.root)
