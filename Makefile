@@ -18,9 +18,16 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/deepfeat fit -c examples/configs/digits_cnn.yaml
 
-## The default test suite (a few minutes on 2 cores).
+## The floors of the package (import-linter contracts in pyproject.toml), then the default test suite
+## (a few minutes on 2 cores; tests marked slow are left out).
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
+
+## Every test, the slow end-to-end ones included.
+test-all: install
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -m "slow or not slow"
 
 ## Every benchmark (MNIST from ../shared/data); results go to benchmarks/results/.
 bench: install

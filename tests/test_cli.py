@@ -66,6 +66,11 @@ def test_evaluate_embed_report_export(fitted) -> None:
     np.testing.assert_allclose(np.loadtxt(tmp / "z.csv", delimiter=",", skiprows=1), z, rtol=1e-4, atol=1e-5)
     r = deepfeat("report", str(run), cwd=tmp)
     assert r.returncode == 0 and "report.html" in r.stdout
+
+
+@pytest.mark.slow
+def test_export_onnx(fitted) -> None:
+    tmp, run = fitted
     r = deepfeat("export", str(run), "--format", "onnx", cwd=tmp)
     assert r.returncode == 0, r.stderr
     assert (run / "model" / "model.onnx").stat().st_size > 1000

@@ -37,7 +37,8 @@ def _diagnose(a: argparse.Namespace) -> int:
         print(f"{f['severity']}: {f['message']}")
     if not any(f["severity"] == "warning" for f in findings):
         print(f"no problems found in {run.results['fit']['epochs']} epochs")
-    print(f"report: {run.dir / 'report.html'}")
+    if run.config.logging.report:
+        print(f"report: {run.paths.report}")
     return 0
 
 
@@ -100,12 +101,14 @@ def _fit(a: argparse.Namespace) -> int:
         print(cfg.to_yaml(), end="")
         return 0
     run = fit(cfg, out=a.out)
-    _print_summary(run.dir, run.results)
+    _print_summary(run.dir, run.results, run.config.logging.report)
     return 0
 
 
-def _print_summary(run_dir: Path, results: dict[str, Any]) -> None:
+def _print_summary(run_dir: Path, results: dict[str, Any], report: bool) -> None:
+    """The test metrics, the run folder and, when ``report`` (logging.report) wrote it, the report."""
     from deepfeat.engine.distributed import current
+    from deepfeat.layout import RunPaths
 
     if not current().is_main:  # under torchrun the other ranks have no results: rank 0 speaks for the run
         return
@@ -115,24 +118,27 @@ def _print_summary(run_dir: Path, results: dict[str, Any]) -> None:
               if isinstance(r, dict) and isinstance(r.get("accuracy"), float)]
     print(f"done: {'  '.join(parts)}")
     print(f"run folder: {run_dir}")
-    print(f"report:     {run_dir / 'report.html'}")
+    if report:
+        print(f"report:     {RunPaths(run_dir).report}")
 
 
 def _resume(a: argparse.Namespace) -> int:
     from deepfeat.api import resume
 
     run = resume(a.run)
-    _print_summary(run.dir, run.results)
+    _print_summary(run.dir, run.results, run.config.logging.report)
     return 0
 
 
 def _evaluate(a: argparse.Namespace) -> int:
     from deepfeat.api import evaluate
+    from deepfeat.config import load_config
+    from deepfeat.layout import RunPaths
 
     results = evaluate(a.run, a.data, a.protocol)
     for name, result in results.get("evaluations", {}).items():
         print(f"{name:<13} {_numbers(result)}")
-    _print_summary(Path(a.run), results)
+    _print_summary(Path(a.run), results, load_config(RunPaths(Path(a.run)).config).logging.report)
     return 0
 
 
@@ -163,7 +169,12 @@ def _report(a: argparse.Namespace) -> int:
 
 def _export(a: argparse.Namespace) -> int:
     from deepfeat.api import export
+    from deepfeat.layout import RunPaths
+    from deepfeat.run.runs import restore_model
 
+    source = restore_model(a.run)  # a missing or damaged model/ is rebuilt from the checkpoint first
+    if source is not None:
+        print(f"rebuilt {RunPaths(Path(a.run)).model} from {source}")
     print(f"exported: {export(a.run, a.format, a.out)}")
     return 0
 

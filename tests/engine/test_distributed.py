@@ -8,6 +8,8 @@ that one rank never joins fails the test instead of hanging it.
 
 from __future__ import annotations
 
+import pytest
+
 import multiprocessing
 import os
 import socket
@@ -144,6 +146,7 @@ def _flat(run: deepfeat.Run) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in run.learner.parameters()])
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
     """Under torchrun, a classifier and an autoencoder: 2 processes x 32 samples per step train like 1 x 64."""
     per_process = [(CFG, tmp_path / "clf"), (AUTOENCODER, tmp_path / "ae")]

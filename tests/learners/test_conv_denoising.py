@@ -25,6 +25,7 @@ def _denoise(learner, noisy: np.ndarray) -> np.ndarray:
     return learner.scale.to_raw(out).numpy()
 
 
+@pytest.mark.slow
 def test_conv_denoiser_of_the_mnist_config_denoises_digits_and_reloads(tmp_path) -> None:
     data = load_dataset("digits")
     learner = build_learner(CONFIG.learner, data.info, CONFIG.encoder)

@@ -158,6 +158,7 @@ DIGITS_GAN = {
     "training": {"epochs": 25, "batch_size": 32, "restore_best": False, "progress": "none"},
     "evaluation": {"embedding_plots": [], "protocol": ["knn"]},
 }
+@pytest.mark.slow
 def test_gan_on_digits_covers_the_classes_and_writes_its_run(tmp_path) -> None:
     from sklearn.datasets import load_digits
     from sklearn.svm import SVC

@@ -27,6 +27,7 @@ def test_mlp_on_digits_reaches_97_5_percent(tmp_path) -> None:
     assert run.results["evaluations"]["linear_probe"]["accuracy"] >= 0.95
 
 
+@pytest.mark.slow
 def test_cnn_on_digits_reaches_99_percent(tmp_path) -> None:
     cfg = deepfeat.load_config(CONFIGS / "digits_cnn.yaml").to_dict()
     cfg.update(evaluation=COMMON["evaluation"], logging=COMMON["logging"])

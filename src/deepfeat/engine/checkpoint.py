@@ -105,11 +105,27 @@ def write_checksum(path: Path) -> str:
     return digest
 
 
-def verify_checksum(path: Path, alternative: Path | None = None, what: str = "checkpoint") -> bool:
+def write_verified(path: Path, write: Any) -> None:
+    """:func:`atomic_write` ``path`` through ``write(tmp_path)``, then its ``.sha256`` sidecar."""
+    path = Path(path)
+
+    def write_then_drop_sum(tmp: str) -> None:
+        write(tmp)
+        # Drop the old sum before the new file lands: a crash between the two steps then leaves a file
+        # without a sidecar (loaded unchecked), never a good file with a stale sum (refused).
+        checksum_path(path).unlink(missing_ok=True)
+
+    atomic_write(path, write_then_drop_sum)
+    write_checksum(path)
+
+
+def verify_checksum(path: Path, alternative: Path | None = None, what: str = "checkpoint",
+                    fix: str | None = None) -> bool:
     """Check ``path`` against its ``.sha256`` sidecar: True when it matches, False when there is no sidecar.
 
     Files written before sidecars existed have none and pass unchecked. A mismatch raises
-    CheckpointError naming ``alternative`` (another copy to use instead) when it exists.
+    CheckpointError ending with ``fix``, or else naming ``alternative`` (another copy to use instead)
+    when it exists.
     """
     path = Path(path)
     sidecar = checksum_path(path)
@@ -119,7 +135,7 @@ def verify_checksum(path: Path, alternative: Path | None = None, what: str = "ch
     if expected == [_sha256(path)]:
         return True
     raise CheckpointError(f"{what} {path} failed its checksum (the file changed after it was written; "
-                          f"expected sha256 {''.join(expected)[:12]}..., recorded in {sidecar.name}). {_instead(alternative)}")
+                          f"expected sha256 {''.join(expected)[:12]}..., recorded in {sidecar.name}). {fix or _instead(alternative)}")
 
 
 def _instead(alternative: Path | None) -> str:
@@ -145,16 +161,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     A failed write (disk full, say) leaves the previous checkpoint and its sidecar as they were.
     """
     path = Path(path)
-
-    def write(tmp: str) -> None:
-        torch.save(state, tmp)
-        # Drop the old sum before the new file lands: a crash between the two steps then leaves a file
-        # without a sidecar (loaded unchecked), never a good file with a stale sum (refused).
-        checksum_path(path).unlink(missing_ok=True)
-
     try:
-        atomic_write(path, write)
-        write_checksum(path)
+        write_verified(path, lambda tmp: torch.save(state, tmp))
     except (OSError, RuntimeError) as e:
         error = _write_error(path, e)
         if error is None:

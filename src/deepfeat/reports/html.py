@@ -147,8 +147,9 @@ def _cards(results: dict[str, Any], rows: list[Row]) -> str:
     cards = [(c["label"], _fmt(str(c["key"]).rsplit(".", 1)[-1], c["value"]), "", "lead") for c in _headline(results)]
     if not cards and "test/acc" in test:  # a run written before learners declared their headline
         cards = [("test accuracy", _fmt("acc", test["test/acc"]), "", "lead")]
+    if best_value is not None or not cards:  # a run that ranks no epochs (a GAN) has no best to show
+        cards.append((f"best {best_key}", _fmt(best_key, best_value), at, ""))
     cards += [
-        (f"best {best_key}", _fmt(best_key, best_value), at, ""),
         ("epochs", _fmt("", epochs), "stopped early" if fit.get("stopped_early") else "", ""),
         ("wall time", _duration(time_s), steps, ""),
         # Skipped steps mean non-finite losses: worth a warning colour when there are any.

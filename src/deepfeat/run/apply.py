@@ -198,7 +198,7 @@ def score_file(run: RunLike, data: Any, out: str | Path, quantile: float | None 
         columns = [scores, flags] + ([y] if y is not None else [])
         header = "score,anomaly" + (",label" if y is not None else "")
         np.savetxt(out, np.column_stack(columns), delimiter=",", header=header, comments="",
-                   fmt=["%.6g", "%d"] + (["%d"] if y is not None else []))
+                   fmt=["%.9g", "%d"] + (["%d"] if y is not None else []))
     return out, {"samples": len(scores), "flagged": float(flags.mean()) if len(flags) else 0.0, "threshold": threshold}
 
 
@@ -252,7 +252,7 @@ class _FeatureWriter:
         if self.path.suffix == ".npy":
             self.array[self.row: self.row + len(z)] = z
         else:
-            np.savetxt(self.file, z, delimiter=",", fmt="%.6g")
+            np.savetxt(self.file, z, delimiter=",", fmt="%.9g")  # float32 round-trips with 9 digits
         self.row += len(z)
 
     def __exit__(self, *exc: Any) -> None:

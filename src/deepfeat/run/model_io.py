@@ -15,44 +15,91 @@ from safetensors.torch import load_file, save_file
 
 from deepfeat.config import MOVED_TO_EVALUATION
 from deepfeat.data.info import DataInfo
-from deepfeat.engine.checkpoint import atomic_write
+from deepfeat.engine.checkpoint import verify_checksum, write_verified
 from deepfeat.errors import CheckpointError, ConfigError
+from deepfeat.layout import CHECKPOINTS_DIR, MODEL_DIR
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
 from deepfeat.nn.backbones import SOURCES, load_into, read_weights
 
 FORMAT = "deepfeat-model/1"
+WEIGHTS_FILE, META_FILE = "model.safetensors", "model.json"
 
 
 def export_model(learner: Learner, info: DataInfo, learner_spec: Any, encoder_spec: Any, directory: Path) -> Path:
-    """Write ``model.safetensors`` and ``model.json`` into ``directory``; returns the directory."""
+    """Write ``model.safetensors`` and ``model.json``, each with a ``.sha256`` sidecar, into ``directory``."""
     directory = Path(directory)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in learner.state_dict().items()}
-    atomic_write(directory / "model.safetensors", lambda tmp: save_file(state, tmp))
+    write_verified(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp))
     meta = {"format": FORMAT, "learner": learner_spec, "encoder": encoder_spec, "data": info.to_dict(),
             "feature_dim": learner.feature_dim}
-    atomic_write(directory / "model.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    write_verified(directory / META_FILE, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
     return directory
 
 
 def load_model(directory: Path) -> tuple[Learner, DataInfo]:
-    """Rebuild an exported learner (in eval mode) and its data info from ``directory``."""
+    """Rebuild an exported learner (in eval mode) and its data info from ``directory``.
+
+    CheckpointError, naming the file and how to rebuild it, when a file is missing, empty, truncated,
+    changed since it was written (``.sha256`` sidecars) or does not fit the architecture.
+    """
     directory = Path(directory)
-    meta_path, weights = directory / "model.json", directory / "model.safetensors"
+    meta_path, weights = directory / META_FILE, directory / WEIGHTS_FILE
+    fix = rebuild_hint(directory)
     if not meta_path.is_file() or not weights.is_file():
-        raise CheckpointError(f"exported model at {directory}: expected model.json and model.safetensors, found "
-                              f"{sorted(p.name for p in directory.glob('*')) if directory.is_dir() else 'no folder'}. "
-                              "Run `deepfeat export RUN` first.")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"exported model at {meta_path}: expected format {FORMAT}, got {meta.get('format')!r}")
+        raise CheckpointError(f"exported model at {directory}: expected {META_FILE} and {WEIGHTS_FILE}, found "
+                              f"{sorted(p.name for p in directory.glob('*')) if directory.is_dir() else 'no folder'}. {fix}")
+    meta = _read_meta(meta_path, fix)
     info = DataInfo.from_dict(meta["data"])
     learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
     try:
-        learner.load_state_dict(load_file(str(weights)))
+        learner.load_state_dict(_read_weights(weights, fix))
     except RuntimeError as e:
         raise CheckpointError(f"exported model at {directory}: weights do not match the architecture ({e})") from None
     return learner.eval(), info
+
+
+def rebuild_hint(directory: Path) -> str:
+    """How to get a good ``directory`` back: from the run's checkpoint for a run's ``model/``, else from its run."""
+    run = directory.parent
+    if directory.name == MODEL_DIR and (run / CHECKPOINTS_DIR).is_dir():
+        return f"Rebuild it from the run's checkpoint: `deepfeat export {run}`."
+    return f"Copy it again, or export it again from its run: `deepfeat export RUN --out {directory}`."
+
+
+def _check_file(path: Path, fix: str) -> None:
+    """Refuse an empty file or one that changed since export (its sidecar; folders from before sidecars pass)."""
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"exported model file {path} is empty (0 bytes): it was cut off while being written. {fix}")
+    verify_checksum(path, what="exported model file", fix=fix)
+
+
+def _read_meta(path: Path, fix: str) -> dict[str, Any]:
+    """The parsed ``model.json``, checked: format and the keys :func:`load_model` reads."""
+    _check_file(path, fix)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"exported model file {path}: expected JSON, got a parse error ({e}); the file is "
+                              f"truncated or damaged. {fix}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"exported model at {path}: expected format {FORMAT}, got {found!r}. {fix}")
+    missing = [k for k in ("learner", "encoder", "data") if k not in meta]
+    if missing:
+        raise CheckpointError(f"exported model at {path}: expected the keys learner, encoder and data, got no "
+                              f"{', '.join(missing)}. {fix}")
+    return meta
+
+
+def _read_weights(path: Path, fix: str) -> dict[str, torch.Tensor]:
+    _check_file(path, fix)
+    try:
+        return load_file(str(path))
+    except Exception as e:  # noqa: BLE001 - safetensors raises SafetensorError, OSError, ...; each becomes one message
+        first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise CheckpointError(f"exported model file {path} cannot be read ({first}): it is truncated or damaged "
+                              f"({path.stat().st_size} bytes). {fix}") from None
 
 
 def _current_spec(spec: Any) -> Any:
@@ -93,14 +140,14 @@ def export_onnx(learner: Learner, info: DataInfo, path: Path) -> Path:
 def _run_folder(source: str, pretrained: bool, weights: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A deepfeat run folder or exported model folder as a backbone: its learner's encoder."""
     folder = Path(source).expanduser()
-    folder = folder / "model" if (folder / "model" / "model.json").is_file() else folder
-    if not (folder / "model.json").is_file():
+    folder = folder / MODEL_DIR if (folder / MODEL_DIR / META_FILE).is_file() else folder
+    if not (folder / META_FILE).is_file():
         raise ConfigError(f"encoder source at encoder.source: expected timm:<name>, torchvision:<name>, a run folder or an "
                           f"exported model folder, got {source!r} (no model.json there). Pass the folder `deepfeat fit` printed.")
     if pretrained and weights is None:
         learner, info = load_model(folder)
     else:
-        meta = json.loads((folder / "model.json").read_text())
+        meta = _read_meta(folder / META_FILE, rebuild_hint(folder))
         info = DataInfo.from_dict(meta["data"])
         learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
         if weights is not None and pretrained:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from deepfeat.config import DATA_SPLIT_KEYS, Config, load_config
 from deepfeat.data.datasets import DATASETS, load_dataset
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
+from deepfeat.engine.checkpoint import load_checkpoint
+from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.errors import CheckpointError
 from deepfeat.layout import RunPaths
 from deepfeat.learners.base import Learner
-from deepfeat.run.model_io import load_model
+from deepfeat.learners.build import build_learner
+from deepfeat.run.model_io import export_model, load_model, rebuild_hint
 from deepfeat.run.results import Results, read_results_file
 
 
@@ -42,13 +45,61 @@ def load_data(cfg: Config) -> DataBundle:
 
 def load(run_dir: str | Path) -> Run:
     """Load a finished run: config, data info, and the exported model (in eval mode)."""
-    paths = RunPaths(Path(run_dir))
-    if not paths.root.is_dir():
-        raise CheckpointError(f"run folder {paths.root}: not found. Pass the folder `deepfeat fit` printed.")
+    paths = _existing(run_dir)
     cfg = load_config(paths.config)
     learner, info = load_model(paths.model)
     results = read_results_file(paths) or Results()
     return Run(paths.root, cfg, info, learner, results)
+
+
+def _existing(run_dir: str | Path) -> RunPaths:
+    paths = RunPaths(Path(run_dir))
+    if not paths.root.is_dir():
+        raise CheckpointError(f"run folder {paths.root}: not found. Pass the folder `deepfeat fit` printed.")
+    return paths
+
+
+def restore_model(run_dir: str | Path) -> Path | None:
+    """Rebuild a completed run's ``model/`` from its checkpoint when it is missing or damaged.
+
+    The checkpoint is the one holding the weights the run exported: ``best.pt`` under
+    ``training.restore_best`` (where one was written), else ``last.pt``; the learner is rebuilt from
+    ``config.yaml`` and its end-of-fit hook runs again. Returns that checkpoint, or None when
+    ``model/`` loads as it is.
+    """
+    paths = _existing(run_dir)
+    try:
+        load_model(paths.model)
+        return None
+    except CheckpointError as e:
+        damage = str(e).removesuffix(f" {rebuild_hint(paths.model)}").rstrip(".")
+    results = read_results_file(paths)
+    if results is None or results.status != "completed":
+        status = f"status {results.status}" if results else "no results.json"
+        raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected a completed run, got "
+                              f"{status}. Finish the run first: `deepfeat resume {paths.root}`.")
+    cfg = load_config(paths.config)
+    source = paths.best if cfg.training.restore_best and paths.best.is_file() else paths.last
+    if not source.is_file():
+        raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected the checkpoint {source}, "
+                              f"found none. Retrain: `deepfeat fit -c {paths.config} --out NEW_FOLDER`.")
+    state = load_checkpoint(source)
+    info = DataInfo.from_dict(state["data_info"])
+    learner = build_learner(cfg.learner, info, cfg.encoder, cfg.regularization)
+    try:
+        learner.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {source}: weights do not match the architecture of {paths.config} ({e}). "
+                              "Retrain with this deepfeat version.") from None
+    precision = resolve_precision("fp32", resolve_device(cfg.training.device), learner)
+    learner.to(precision.device).on_fit_end(_train_batches(cfg), precision.prepare_input, precision.autocast)
+    export_model(learner, info, cfg.learner, cfg.encoder, paths.model)
+    return source
+
+
+def _train_batches(cfg: Config) -> Iterator[Any]:
+    """The training batches as the trainer's end-of-fit hook saw them; the data loads only if a learner asks."""
+    yield from load_data(cfg).train.batches(cfg.training.batch_size, shuffle=False)
 
 
 def data_spec(data: Any) -> dict[str, Any]:

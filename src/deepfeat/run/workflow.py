@@ -7,14 +7,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from deepfeat.config import Config, load_config
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
-from deepfeat.engine.checkpoint import atomic_write, load_checkpoint
+from deepfeat.engine.checkpoint import atomic_write, load_checkpoint, remove_stale_temps
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.diagnostics import Diagnostics, find_callback
 from deepfeat.engine.distributed import broadcast_object, init_distributed, local_only
@@ -23,7 +24,7 @@ from deepfeat.engine.preflight import Preflight
 from deepfeat.engine.progress import Progress
 from deepfeat.engine.seeding import seed_everything
 from deepfeat.engine.trainer import FitResult, Trainer
-from deepfeat.errors import ConfigError
+from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError
 from deepfeat.eval.diagnose import diagnose as diagnose_stats
 from deepfeat.layout import RunPaths, new_run_dir
 from deepfeat.learners.base import Learner
@@ -32,48 +33,116 @@ from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
 from deepfeat.reports.html import write_report
 from deepfeat.reports.plots import plot_training_curves_to
 from deepfeat.run.evaluations.features import evaluate_learner, plot_features, plot_protocol
+from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
 from deepfeat.run.model_io import export_model, export_onnx
-from deepfeat.run.results import Results, check_finite_weights, data_summary, fit_summary, write_results
+from deepfeat.run.results import (Results, check_finite_weights, data_summary, fit_summary, read_results_file,
+                                  write_results)
 from deepfeat.run.produce import build_observers, draw_figures, headline, observer_results, run_evaluations
 from deepfeat.run.registries import RunContext, check_settings
 from deepfeat.run.runs import Run, data_spec, load, load_data
 
 log = logging.getLogger("deepfeat")
 
+_FIT_FIX = "Wait for it, or use another --out."
+_RESUME_FIX = "Wait for it to end; one process at a time trains a run."
+# Temporaries younger than this may belong to a live writer that takes no lock (`deepfeat evaluate`, `report`).
+_STALE_AFTER_S = 60.0
+
 
 def fit(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
         runs_dir: str | Path = "runs", callbacks: list[Callback] | None = None) -> Run:
     """Validate a config, train, evaluate, plot and report; returns the :class:`Run`.
 
-    ``out`` is the run folder (created); by default a new ``runs/<name>-<time>`` folder.
+    ``out`` is the run folder (created); by default a new ``runs/<name>-<time>`` folder. The folder is
+    locked while the run lasts: a folder in use or already holding a run is refused (ConfigError).
     """
     cfg = load_config(config, overrides)
     check_settings(cfg)
     dist = init_distributed()
+    if out is not None:  # refused before the data loads: the answer must not wait for it
+        _on_main(dist, lambda: _check_free(Path(out)))
     seed_everything(cfg.seed)
     data = load_data(cfg)
     learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
-    if out is not None and RunPaths(Path(out)).last.exists():
-        raise ConfigError(f"run folder {out}: already holds a run. Use `deepfeat resume {out}` or another --out.")
-    root = None
-    if dist.is_main:  # under torchrun, rank 0 names the folder and tells the others
-        root = Path(out) if out is not None else new_run_dir(Path(runs_dir), cfg.name or f"{cfg.data['name']}-{cfg.learner['name']}")
-        root.mkdir(parents=True, exist_ok=True)
-        atomic_write(RunPaths(root).config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
-    paths = RunPaths(Path(broadcast_object(str(root) if root else None)))
-    return _train(cfg, data, learner, paths, None, callbacks)
+    with ExitStack() as owner:  # rank 0 holds the folder's lock until the run has ended, however it ends
+        root = _on_main(dist, lambda: str(_claim(cfg, out, runs_dir, owner)))
+        return _train(cfg, data, learner, RunPaths(Path(root)), None, callbacks)
 
 
 def resume(run_dir: str | Path, callbacks: list[Callback] | None = None) -> Run:
-    """Continue a run from ``checkpoints/last.pt``; ends with the weights an uninterrupted run would have."""
-    init_distributed()
+    """Continue a run from ``checkpoints/last.pt``; ends with the weights an uninterrupted run would have.
+
+    Refuses (ConfigError) a run folder another process is using and a run that already finished.
+    """
+    dist = init_distributed()
     paths = RunPaths(Path(run_dir))
-    state = load_checkpoint(paths.last)
-    cfg = Config.from_dict(state["config"])
-    seed_everything(cfg.seed)
-    data = load_data(cfg)
-    learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
-    return _train(cfg, data, learner, paths, state, callbacks)
+    with ExitStack() as owner:
+        _on_main(dist, lambda: _take_over(paths, owner))
+        state = load_checkpoint(paths.last)
+        cfg = Config.from_dict(state["config"])
+        seed_everything(cfg.seed)
+        data = load_data(cfg)
+        learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
+        return _train(cfg, data, learner, paths, state, callbacks)
+
+
+def _on_main(dist: Any, fn: Callable[[], Any]) -> Any:
+    """``fn()`` on rank 0, its result, or the deepfeat error it raised, shared with every rank (a rank that
+    waited for a result that never comes would hang)."""
+    result = error = None
+    if dist.is_main:
+        try:
+            result = fn()
+        except DeepfeatError as e:
+            error = e
+    result, error = broadcast_object((result, error))
+    if error is not None:
+        raise error
+    return result
+
+
+def _check_free(root: Path) -> None:
+    """Refuse an existing ``root`` that another process holds or that already holds a run."""
+    check_unlocked(root, _FIT_FIX)
+    refuse_existing_run(root)
+
+
+def _claim(cfg: Config, out: str | Path | None, runs_dir: str | Path, owner: ExitStack) -> Path:
+    """The new run's folder, created and locked for as long as ``owner`` lasts, holding the resolved config."""
+    root = Path(out) if out is not None else new_run_dir(Path(runs_dir), cfg.name or f"{cfg.data['name']}-{cfg.learner['name']}")
+    owner.enter_context(run_lock(root, _FIT_FIX))
+    refuse_existing_run(root)  # again under the lock: another run may have ended in it since _check_free
+    atomic_write(RunPaths(root).config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
+    return root
+
+
+def _take_over(paths: RunPaths, owner: ExitStack) -> None:
+    """Lock an interrupted or failed run's folder for ``owner`` and clear the temporaries its crash left."""
+    if not paths.root.is_dir():
+        raise CheckpointError(f"run folder {paths.root}: not found. Pass the folder `deepfeat fit` printed.")
+    owner.enter_context(run_lock(paths.root, _RESUME_FIX))
+    for path in remove_stale_temps(paths.root, older_than_s=_STALE_AFTER_S):
+        log.info(f"removed {path}, left by an interrupted write")
+    _refuse_finished(paths)
+    if not paths.last.is_file():
+        raise CheckpointError(f"run {paths.root} has no checkpoint to resume from: expected {paths.last}, found none "
+                              f"(the run stopped before its first checkpoint). Start it again: `deepfeat fit -c "
+                              f"{paths.config} --out NEW_FOLDER`.")
+
+
+def _refuse_finished(paths: RunPaths) -> None:
+    """ConfigError when results.json says the run completed: resuming it would only evaluate it again."""
+    try:
+        results = read_results_file(paths)
+    except DataError:  # a damaged results.json: the resumed run writes a new one
+        return
+    if results is not None and results.status == "completed":
+        epochs = results.fit.get("epochs", "?")
+        longer = f"training.epochs={2 * epochs}" if isinstance(epochs, int) else "training.epochs=M"
+        raise ConfigError(
+            f"run {paths.root} already finished ({epochs} epochs): resume continues interrupted or failed runs. "
+            f"Use `deepfeat evaluate {paths.root}` to re-evaluate it, or `deepfeat fit -c {paths.config} --set "
+            f"{longer} --out NEW_FOLDER` for a longer run.")
 
 
 def _callbacks(cfg: Config, paths: RunPaths, observers: list[Callback], extra: list[Callback] | None) -> list[Callback]:

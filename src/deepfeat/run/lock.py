@@ -1,0 +1,98 @@
+"""One owner per run folder: ``fit`` and ``resume`` hold an OS lock on ``<run>/.lock`` while they run.
+
+The lock is ``flock`` on the open file: the kernel drops it when the holder ends, however it ends
+(an exception, Ctrl-C, ``kill -9``), so it is never left stale. The file itself stays: deleting it
+would let a waiting process and a new one lock two different files of the same name. It holds the
+holder's pid while held, for the message a second process gets.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from deepfeat.errors import ConfigError
+from deepfeat.layout import CHECKPOINTS_DIR, CONFIG_FILE, METRICS_FILE, MODEL_DIR, RESULTS_FILE, RunPaths
+
+log = logging.getLogger("deepfeat")
+
+# What makes a folder a run: `fit --out` refuses a folder holding any of them.
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, RESULTS_FILE, CHECKPOINTS_DIR, MODEL_DIR)
+
+
+@contextmanager
+def run_lock(root: Path | None, fix: str) -> Iterator[None]:
+    """Hold ``root/.lock`` (exclusive, non-blocking) for the ``with`` block; ``root=None`` holds nothing.
+
+    Creates ``root``. Raises ConfigError naming the holder's pid, ending with ``fix``, when another
+    process holds the lock.
+    """
+    if root is None:  # under torchrun, ranks other than 0 leave the folder to rank 0
+        yield
+        return
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = RunPaths(root).lock
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        locked = _lock(fd, path, fix)
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        if locked:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        if locked:
+            os.ftruncate(fd, 0)  # a pid left behind would name a process that no longer owns the folder
+        os.close(fd)  # closing the file releases the lock
+
+
+def check_unlocked(root: Path, fix: str) -> None:
+    """ConfigError, as :func:`run_lock` raises it, when another process holds ``root``'s lock; creates nothing."""
+    path = RunPaths(Path(root)).lock
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # never locked: nobody holds it
+        return
+    try:
+        _lock(fd, path, fix)
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int, path: Path, fix: str) -> bool:
+    """Take the lock; False where the file system has no locks (the run goes on unlocked, with a warning)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ConfigError(f"run folder {path.parent} is in use by another deepfeat process (pid {_holder(path)}). "
+                          f"{fix}") from None
+    except OSError as e:  # e.g. ENOLCK on some network file systems: run unlocked rather than not at all
+        log.warning(f"could not lock {path} ({e.strerror}); two deepfeat processes could write this run folder at once")
+        return False
+    return True
+
+
+def _holder(path: Path) -> str:
+    try:
+        return path.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def refuse_existing_run(root: Path) -> None:
+    """ConfigError when ``root`` already holds a run's files: a new run there would mix with the old one."""
+    paths = RunPaths(Path(root))
+    found = [name for name in RUN_FILES if (paths.root / name).exists()]
+    if found:
+        fix = f"Use another --out (or `deepfeat resume {root}` if that run was interrupted)." if paths.last.is_file() \
+            else "It has no checkpoint to resume from: use another --out, or delete the folder first."
+        raise ConfigError(f"run folder {root} already holds a run ({', '.join(found)}): expected a new or empty "
+                          f"folder for --out. {fix}")
