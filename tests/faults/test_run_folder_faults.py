@@ -89,6 +89,20 @@ def test_a_second_fit_or_resume_on_a_folder_in_use_is_refused_at_once(tmp_path: 
                                                      "results.json"]
 
 
+def test_a_killed_run_leaves_no_stale_lock_and_resumes(tmp_path: Path, tiny) -> None:
+    run, started, config = tmp_path / "run", tmp_path / "started", _config(tmp_path, tiny)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run), str(started), str(tmp_path / "never"), str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for(started, holder)
+    holder.kill()  # SIGKILL: no finally block runs, the kernel alone releases the lock
+    holder.communicate(timeout=60)
+    assert (run / ".lock").read_text() == f"{holder.pid}\n"  # the dead holder's pid is still written ...
+    resumed = deepfeat.resume(run)  # ... but nobody holds the lock
+    assert resumed.results.status == "completed" and len((run / "metrics.csv").read_text().splitlines()) == 3
+    assert (run / ".lock").read_text() == ""
+
+
+@pytest.mark.slow  # two CLI processes starting at once: 10-30 s on two cores
 def test_two_fits_racing_for_one_folder_exactly_one_runs(tmp_path: Path, tiny) -> None:
     run, config = tmp_path / "run", _config(tmp_path, tiny, epochs=1)
     command = [sys.executable, "-m", "deepfeat.cli", "fit", "-c", str(config), "--out", str(run)]

@@ -22,7 +22,7 @@ from deepfeat.run.compare import (
 )
 from deepfeat.config import CompareConfig
 
-CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs"
 TINY = """
 name: tiny
 data: {name: digits}
