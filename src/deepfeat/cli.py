@@ -112,10 +112,9 @@ def _print_summary(run_dir: Path, results: dict[str, Any], report: bool) -> None
 
     if not current().is_main:  # under torchrun the other ranks have no results: rank 0 speaks for the run
         return
-    test = results.get("test", {})
-    parts = [f"{k} {v:.4f}" for k, v in test.items()]
-    parts += [f"{name} {r['accuracy']:.4f}" for name, r in results.get("evaluations", {}).items()
-              if isinstance(r, dict) and isinstance(r.get("accuracy"), float)]
+    # The learner's headline metrics first (PSNR for a denoiser, FID for a GAN, ...), then the test metrics.
+    parts = [f"{c['label']} {c['value']:.4g}" for c in results.get("headline") or []]
+    parts += [f"{k} {v:.4f}" for k, v in (results.get("test") or {}).items()]
     print(f"done: {'  '.join(parts)}")
     print(f"run folder: {run_dir}")
     if report:

@@ -58,7 +58,6 @@ def test_the_report_line_is_printed_only_when_the_report_was_written(tmp_path, t
     assert ("report:" in out) is report
 
 
-@pytest.mark.xfail(strict=True, reason="data/checks.py says 'before training' whatever the command (issue 15)")
 def test_embed_on_data_with_nan_does_not_talk_about_training(finished_run, tmp_path, capsys) -> None:
     import numpy as np
 
@@ -72,7 +71,6 @@ def test_embed_on_data_with_nan_does_not_talk_about_training(finished_run, tmp_p
     assert not (tmp_path / "z.npy").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="nn/mlp.py, cnn.py, tcn.py build activations without where= (issue 15)")
 def test_an_unknown_encoder_activation_is_reported_at_encoder_activation(tmp_path, tiny, capsys) -> None:
     import yaml
 

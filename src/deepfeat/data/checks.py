@@ -99,7 +99,7 @@ def _check_features(xa: np.ndarray, where: str, kind: str | None) -> None:
             first = int(np.argmax(bad.any(axis=1)))
             raise DataError(
                 f"input values at {where}.x: expected finite numbers, got {count} NaN or inf values "
-                f"(first in sample {first}). Impute or drop those samples before training."
+                f"(first in sample {first}). Impute or drop those samples first."
             )
 
 

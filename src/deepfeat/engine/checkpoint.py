@@ -134,8 +134,8 @@ def verify_checksum(path: Path, alternative: Path | None = None, what: str = "ch
     expected = sidecar.read_text().split()[:1]
     if expected == [_sha256(path)]:
         return True
-    raise CheckpointError(f"{what} {path} failed its checksum (the file changed after it was written; "
-                          f"expected sha256 {''.join(expected)[:12]}..., recorded in {sidecar.name}). {fix or _instead(alternative)}")
+    raise CheckpointError(f"{what} {path} failed its checksum (the file changed after it was written; expected sha256 "
+                          f"{''.join(expected)[:12]}..., recorded in {sidecar.name}). {fix or _instead(alternative)}")
 
 
 def _instead(alternative: Path | None) -> str:

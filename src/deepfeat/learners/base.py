@@ -75,7 +75,8 @@ class Learner(nn.Module):
     evaluations: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
     observers: tuple[str, ...] = ()
-    headline: tuple[tuple[str, str], ...] = (("linear probe accuracy", "evaluations.linear_probe.accuracy"),)
+    headline: tuple[tuple[str, str], ...] = (("linear probe accuracy", "evaluations.linear_probe.accuracy"),
+                                             ("kNN accuracy", "evaluations.knn.accuracy"))
 
     update_intervals: tuple[int, ...] = ()
     ddp_parts: ClassVar[dict[str, tuple[str, ...]] | None] = None

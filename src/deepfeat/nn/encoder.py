@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from deepfeat.errors import ConfigError, DataError
+from deepfeat.nn.activations import split_activation
 from deepfeat.registry import Registry, did_you_mean
 
 ENCODERS: Registry[nn.Module] = Registry("encoder")
@@ -30,6 +31,9 @@ def build_encoder(spec: Any, input_shape: Sequence[int], where: str = "encoder")
         raise ConfigError(
             f"input_shape at {where}: expected a list of sizes such as (1, 28, 28), got {input_shape!r}"
         ) from None
+    if isinstance(spec, Mapping) and isinstance(spec.get("activation"), (str, Mapping)):
+        # Checked here, where its config key is known; the encoders' own layers would report it as "activation".
+        split_activation(spec["activation"], f"{where}.activation")
     return ENCODERS.build(spec, shape, where=where)
 
 

@@ -83,18 +83,24 @@ def restore_model(run_dir: str | Path) -> Path | None:
     if not source.is_file():
         raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected the checkpoint {source}, "
                               f"found none. Retrain: `deepfeat fit -c {paths.config} --out NEW_FOLDER`.")
-    state = load_checkpoint(source)
+    learner, info = _learner_at_fit_end(cfg, source)
+    export_model(learner, info, cfg.learner, cfg.encoder, paths.model)
+    return source
+
+
+def _learner_at_fit_end(cfg: Config, checkpoint: Path) -> tuple[Learner, DataInfo]:
+    """The learner as training left it: the checkpoint's weights, then the end-of-fit hook (e.g. precise BN)."""
+    state = load_checkpoint(checkpoint)
     info = DataInfo.from_dict(state["data_info"])
     learner = build_learner(cfg.learner, info, cfg.encoder, cfg.regularization)
     try:
         learner.load_state_dict(state["model"])
     except RuntimeError as e:
-        raise CheckpointError(f"checkpoint {source}: weights do not match the architecture of {paths.config} ({e}). "
-                              "Retrain with this deepfeat version.") from None
+        raise CheckpointError(f"checkpoint {checkpoint}: expected weights of the architecture in config.yaml, got "
+                              f"others ({str(e).splitlines()[0]}). Retrain, or restore the run's config.yaml.") from None
     precision = resolve_precision("fp32", resolve_device(cfg.training.device), learner)
     learner.to(precision.device).on_fit_end(_train_batches(cfg), precision.prepare_input, precision.autocast)
-    export_model(learner, info, cfg.learner, cfg.encoder, paths.model)
-    return source
+    return learner, info
 
 
 def _train_batches(cfg: Config) -> Iterator[Any]:

@@ -39,7 +39,7 @@ from deepfeat.run.results import (Results, check_finite_weights, data_summary, f
                                   write_results)
 from deepfeat.run.produce import build_observers, draw_figures, headline, observer_results, run_evaluations
 from deepfeat.run.registries import RunContext, check_settings
-from deepfeat.run.runs import Run, data_spec, load, load_data
+from deepfeat.run.runs import Run, data_spec, load, load_data, restore_model
 
 log = logging.getLogger("deepfeat")
 
@@ -315,7 +315,13 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
 
 
 def export(run_dir: str | Path, format: str = "safetensors", out: str | Path | None = None) -> Path:
-    """Export a run's model: ``safetensors`` (+ JSON architecture) or ``onnx`` (raw input -> features)."""
+    """Export a run's model: ``safetensors`` (+ JSON architecture) or ``onnx`` (raw input -> features).
+
+    A missing or damaged ``model/`` of a completed run is first rebuilt from its checkpoint.
+    """
+    source = restore_model(run_dir)
+    if source is not None:
+        log.warning(f"model/ of {run_dir} was missing or damaged: rebuilt it from {source}")
     run = load(run_dir)
     if format == "safetensors":
         target = Path(out) if out else run.paths.model
