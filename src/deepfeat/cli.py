@@ -113,8 +113,10 @@ def _print_summary(run_dir: Path, results: dict[str, Any], report: bool) -> None
     if not current().is_main:  # under torchrun the other ranks have no results: rank 0 speaks for the run
         return
     # The learner's headline metrics first (PSNR for a denoiser, FID for a GAN, ...), then the test metrics.
-    parts = [f"{c['label']} {c['value']:.4g}" for c in results.get("headline") or []]
-    parts += [f"{k} {v:.4f}" for k, v in (results.get("test") or {}).items()]
+    headline = results.get("headline") or []
+    shown = {c["key"] for c in headline}
+    parts = [f"{c['label']} {c['value']:.4g}" for c in headline]
+    parts += [f"{k} {v:.4f}" for k, v in (results.get("test") or {}).items() if f"test.{k}" not in shown]
     print(f"done: {'  '.join(parts)}")
     print(f"run folder: {run_dir}")
     if report:
