@@ -20,6 +20,16 @@ from deepfeat.sklearn import DeepClassifier, DeepFeatureTransformer
 TINY = dict(encoder={"name": "mlp", "hidden": [16]}, epochs=5, batch_size=32, lr=1e-2, random_state=0, device="cpu")
 
 
+class SmallNet:
+    """A user's own encoder factory: ``input_shape -> nn.Module`` (picklable, with a stable repr for test ids)."""
+
+    def __call__(self, input_shape: tuple[int, ...]) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(input_shape)), 16), torch.nn.ReLU())
+
+    def __repr__(self) -> str:
+        return "SmallNet()"
+
+
 @pytest.fixture(scope="module")
 def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     x, y = load_digits(return_X_y=True)
@@ -32,6 +42,7 @@ def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     DeepClassifier(**TINY),
     DeepFeatureTransformer(**TINY),
     DeepFeatureTransformer(learner={"name": "autoencoder", "code_dim": 4}, **TINY),
+    DeepClassifier(**{**TINY, "encoder": SmallNet()}),
 ])
 def test_sklearn_estimator_checks(estimator, check) -> None:
     check(estimator)
@@ -118,3 +129,13 @@ def test_pipeline_and_grid_search_on_digits(digits) -> None:
     assert search.best_params_ == {"features__lr": 1e-2}  # 20 epochs at 1e-4 barely move the weights
     assert search.score(xte, yte) > 0.88  # 0.915 measured; chance is 0.1
     assert search.best_estimator_["features"].transform(xte).shape == (len(xte), 32)
+
+
+def test_a_module_instance_trains_and_the_callers_module_is_left_untouched(digits) -> None:
+    x, y, xt, yt = digits
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU())
+    before = net[0].weight.clone()
+    clf = DeepClassifier(**{**TINY, "encoder": net, "epochs": 10}).fit(x, y)
+    assert clf.score(xt, yt) > 0.85  # measured 0.89; chance is 0.1
+    assert torch.equal(net[0].weight, before)  # fitted a copy: refits start from the same weights
+    assert clf.predict(xt[:3]).shape == (3,)

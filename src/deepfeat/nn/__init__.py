@@ -12,7 +12,8 @@ from deepfeat.nn.activations import (
     split_activation,
 )
 from deepfeat.nn.cnn import BasicBlock, CNNEncoder
-from deepfeat.nn.encoder import ENCODERS, Encoder, build_encoder
+from deepfeat.nn.custom import register_encoder
+from deepfeat.nn.encoder import ENCODERS, Encoder, ModuleEncoder, build_encoder
 from deepfeat.nn.heads import LinearHead, ProjectionHead
 from deepfeat.nn.init import INITIALIZERS, Initializer, fans, get_initializer, init_module
 from deepfeat.nn.mlp import MLP, MLPEncoder
@@ -27,7 +28,7 @@ from deepfeat.nn.pretrained_text import PretrainedTextEncoder
 __all__ = [
     "ACTIVATIONS", "ActivationSpec", "Family", "activation_family", "get_activation",
     "split_activation",
-    "BasicBlock", "CNNEncoder", "ENCODERS", "Encoder", "build_encoder",
+    "BasicBlock", "CNNEncoder", "ENCODERS", "Encoder", "ModuleEncoder", "build_encoder", "register_encoder",
     "LinearHead", "ProjectionHead",
     "INITIALIZERS", "Initializer", "fans", "get_initializer", "init_module",
     "MLP", "MLPEncoder", "NORMS", "ChannelLayerNorm", "make_norm", "norm_name",

@@ -11,7 +11,8 @@ serialize).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import inspect
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -31,6 +32,9 @@ def build_encoder(spec: Any, input_shape: Sequence[int], where: str = "encoder")
         raise ConfigError(
             f"input_shape at {where}: expected a list of sizes such as (1, 28, 28), got {input_shape!r}"
         ) from None
+    module = module_encoder(spec, shape)
+    if module is not None:  # the user's own nn.Module (instance, class or factory), as Keras' get() takes
+        return module
     if isinstance(spec, Mapping) and isinstance(spec.get("activation"), (str, Mapping)):
         # Checked here, where its config key is known; the encoders' own layers would report it as "activation".
         split_activation(spec["activation"], f"{where}.activation")
@@ -78,6 +82,67 @@ class Encoder(nn.Module):
                 f"(B, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}. Build the encoder with input_shape={tuple(x.shape[1:])} "
                 "or reshape the batch (images are (B, C, H, W), sequences (B, C, T))."
             )
+
+
+PYTHON = "python"  # the encoder name a run records for a module passed as a Python object
+
+
+class ModuleEncoder(Encoder):
+    """A user's module as an encoder: ``(B, *input_shape) -> module -> (B, feature_dim)``."""
+
+    def __init__(self, module: nn.Module, input_shape: Sequence[int], name: str = PYTHON, **config: Any) -> None:
+        super().__init__()
+        self.name = name
+        self._setup(input_shape, None, **config)
+        if name == PYTHON:
+            self.config["class"] = f"{type(module).__module__}.{type(module).__qualname__}"
+        self.module = module
+        self.feature_dim = _feature_dim(module, self.input_shape, self.config["class"] if name == PYTHON else name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return self.module(x)
+
+
+def _feature_dim(module: nn.Module, input_shape: tuple[int, ...], label: str) -> int:
+    """The module's declared ``feature_dim``, else the width of one dry forward pass (eval mode, no grad)."""
+    declared = getattr(module, "feature_dim", None)  # an optional attribute of user code, as timm's num_features
+    if isinstance(declared, int) and declared > 0:
+        return declared
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros(2, *input_shape))
+    except Exception as e:  # noqa: BLE001 -- the user's module: say which input it could not take
+        raise ConfigError(f"encoder {label}: expected a module that takes a batch (B, {', '.join(map(str, input_shape))}), "
+                          f"got an error on a dry run: {type(e).__name__}: {e}") from None
+    finally:
+        module.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 2:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ConfigError(f"encoder {label}: expected features of shape (B, D) from a batch of 2, got {shape}. "
+                          "Flatten or pool the module's output (e.g. end it with nn.Flatten()).")
+    return int(out.shape[1])
+
+
+def module_encoder(spec: Any, input_shape: Sequence[int]) -> ModuleEncoder | None:
+    """``spec`` as an encoder when it is a Python object (an ``nn.Module`` instance, class or factory), else ``None``."""
+    if isinstance(spec, nn.Module):
+        return spec if isinstance(spec, Encoder) else ModuleEncoder(spec, input_shape)
+    if callable(spec):  # a class or a factory
+        return ModuleEncoder(construct(spec, input_shape, {}), input_shape)
+    return None
+
+
+def construct(factory: Callable[..., Any], input_shape: Sequence[int], kwargs: dict[str, Any]) -> nn.Module:
+    """``factory(input_shape, **kwargs)`` when it takes ``input_shape``, else ``factory(**kwargs)``; an ``nn.Module``."""
+    takes_shape = "input_shape" in inspect.signature(factory).parameters
+    module = factory(tuple(input_shape), **kwargs) if takes_shape else factory(**kwargs)
+    if not isinstance(module, nn.Module):
+        raise ConfigError(f"encoder factory {getattr(factory, '__name__', factory)!r}: expected it to return an "
+                          f"nn.Module, got {type(module).__name__}")
+    return module
 
 
 def check_positive_int(value: Any, where: str) -> int:

@@ -12,7 +12,7 @@ normalization is applied inside, and outputs come back raw.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from deepfeat.data.datasets import load_dataset
 from deepfeat.data.noise import build_noise
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.inference import iter_outputs
-from deepfeat.errors import CheckpointError, ConfigError, DataError
+from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.run.results import write_results
 from deepfeat.run.runs import Run, data_spec, load, load_data, model_data_spec
 
@@ -42,32 +42,11 @@ def _require(run: Run, capability: str) -> None:
         )
 
 
-def _inputs(run: Run, x: Any) -> torch.Tensor:
-    """Raw inputs ``(N, *input_shape)`` as float32 (token ids: int64) on the learner's device, shape-checked."""
-    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    xt = xt.long() if run.info.kind == "tokens" else xt.float()
-    if tuple(xt.shape[1:]) != tuple(run.info.input_shape):
-        raise DataError(
-            f"inputs for run {run.dir.name}: expected shape (N, {', '.join(map(str, run.info.input_shape))}), "
-            f"got {tuple(xt.shape)}. Pass samples shaped like the training data."
-        )
-    return xt.to(next(run.learner.parameters()).device)
-
-
-def _batched(run: Run, x: Any, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 1024) -> np.ndarray:
-    """``fn`` over raw inputs ``x`` (N, *input_shape), normalized on the way in, batch by batch."""
-    xt = _inputs(run, x)
-    run.learner.eval()
-    with torch.no_grad():
-        outs = [fn(run.info.normalize(xt[i:i + batch_size])).float().cpu().numpy() for i in range(0, len(xt), batch_size)]
-    return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
-
-
 def reconstruct(run: RunLike, x: Any, batch_size: int = 1024) -> np.ndarray:
     """Reconstructions ``(N, *input_shape)``; for a denoising autoencoder, the denoised inputs."""
     r = _run(run)
     _require(r, "reconstructs")
-    return _batched(r, x, lambda b: r.learner.scale.to_raw(r.learner.reconstruct(b)), batch_size)
+    return r.apply(lambda b: r.learner.scale.to_raw(r.learner.reconstruct(b)), x, batch_size)
 
 
 denoise = reconstruct
@@ -89,7 +68,7 @@ def anomaly_score(run: RunLike, x: Any, batch_size: int = 1024) -> np.ndarray:
     """Per-sample anomaly scores ``(N,)``: reconstruction error, or the negative ELBO for a VAE."""
     r = _run(run)
     _require(r, "scores")
-    return _batched(r, x, r.learner.score_samples, batch_size)
+    return r.apply(r.learner.score_samples, x, batch_size)
 
 
 def stored_threshold(run: RunLike) -> float:
@@ -136,7 +115,7 @@ def interpolate(run: RunLike, x_a: Any, x_b: Any, steps: int = 8) -> np.ndarray:
     """Decodes along the latent line from each ``x_a`` to ``x_b`` (N, ...): ``(N, steps, *input_shape)``."""
     r = _run(run)
     _require(r, "interpolates")
-    a, b = (r.info.normalize(_inputs(r, x)) for x in (x_a, x_b))
+    a, b = (r.info.normalize(r.inputs(x)) for x in (x_a, x_b))
     with torch.no_grad():
         out = r.learner.eval().interpolate(a, b, steps)
     return r.learner.scale.to_raw(out.flatten(0, 1)).view(out.shape).cpu().numpy()
@@ -207,30 +186,46 @@ def sample_file(run: RunLike, n: int, out: str | Path, seed: int = 0) -> Path:
     return save_array(sample(run, n, seed), out)
 
 
-def embed(run_dir: str | Path, data: Any, out: str | Path, batch_size: int = 1024) -> Path:
-    """Write the features of every sample of ``data`` to ``out`` (.npy or .csv), batch by batch.
+def embed(run: RunLike, data: Any, out: str | Path | None = None, batch_size: int = 1024) -> Any:
+    """Features of ``data`` with a run's model: in memory, or streamed to ``out`` (.npy or .csv).
 
-    The run's own training-split normalization is applied, never statistics of the new data. Rows
-    follow the dataset's order (its train split, then its own test split where it has one).
+    ``data`` is raw samples (a numpy array or tensor ``(N, *input_shape)``, as the dataset stores them),
+    or a dataset name, file or folder (every sample: its train split, then its own test split where it
+    has one). The run's own training-split normalization is applied, never statistics of the new data.
+    Returns the ``(N, feature_dim)`` array when ``out`` is None, else the path written.
     """
+    r = _run(run)
+    if isinstance(data, (np.ndarray, torch.Tensor)):  # raw samples in memory, not a name or a path
+        z = r.embed(data, batch_size)
+        if out is None:
+            return z
+        with _FeatureWriter(_feature_file(out), len(z), z.shape[1]) as writer:
+            writer.write(z)
+        return Path(out)
+    if out is None:
+        raise ConfigError(f"embed of {data!r}: expected an output file (out=features.npy or .csv) for a dataset, "
+                          "or samples as an array to get the features back in memory.")
+    out = _feature_file(out)
+    bundle = load_dataset(model_data_spec(r.info, data), val_fraction=0.0, test_fraction=0.0, normalize=False)
+    if tuple(bundle.info.input_shape) != tuple(r.info.input_shape):
+        raise ConfigError(f"embed data {data}: expected samples of shape {tuple(r.info.input_shape)} "
+                          f"(what run {r.dir.name} was trained on), got {tuple(bundle.info.input_shape)}")
+    splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
+    precision = resolve_precision("fp32", resolve_device(r.config.training.device), r.learner)
+    r.learner.to(precision.device)
+    fn = lambda x: r.learner.embed(r.info.normalize(x))  # noqa: E731
+    with _FeatureWriter(out, sum(len(s) for s in splits), r.learner.feature_dim) as writer:
+        for split in splits:
+            for z, _ in iter_outputs(r.learner, split, precision, fn, batch_size):
+                writer.write(z)
+    return out
+
+
+def _feature_file(out: str | Path) -> Path:
     out = Path(out)
     if out.suffix not in (".npy", ".csv"):
         raise ConfigError(f"embed output {out}: expected a .npy or .csv file name, got suffix {out.suffix!r}")
-    run = load(run_dir)
-    bundle = load_dataset(model_data_spec(run.info, data), val_fraction=0.0, test_fraction=0.0, normalize=False)
-    if tuple(bundle.info.input_shape) != tuple(run.info.input_shape):
-        raise ConfigError(f"embed data {data}: expected samples of shape {tuple(run.info.input_shape)} "
-                          f"(what run {run.dir.name} was trained on), got {tuple(bundle.info.input_shape)}")
-    splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
-    precision = resolve_precision("fp32", resolve_device(run.config.training.device), run.learner)
-    run.learner.to(precision.device)
-    fn = lambda x: run.learner.embed(run.info.normalize(x))  # noqa: E731
-    total, dim = sum(len(s) for s in splits), run.learner.feature_dim
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _FeatureWriter(out, total, dim) as writer:
-        for split in splits:
-            for z, _ in iter_outputs(run.learner, split, precision, fn, batch_size):
-                writer.write(z)
     return out
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Mapping
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
 
 from deepfeat.config import DATA_SPLIT_KEYS, Config, load_config
 from deepfeat.data.datasets import DATASETS, load_dataset
+from deepfeat.data.in_memory import memory_spec
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.checkpoint import load_checkpoint
 from deepfeat.engine.device import resolve_device, resolve_precision
-from deepfeat.errors import CheckpointError
+from deepfeat.errors import CheckpointError, ConfigError, DataError
 from deepfeat.layout import RunPaths
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
@@ -35,12 +41,73 @@ class Run:
     def paths(self) -> RunPaths:
         return RunPaths(self.dir)
 
+    def inputs(self, x: Any) -> torch.Tensor:
+        """Raw samples ``(N, *input_shape)`` (numpy or torch) as float32 (token ids: int64) on the learner's device."""
+        xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+        xt = xt.long() if self.info.kind == "tokens" else xt.float()
+        if xt.dim() == len(self.info.input_shape):  # one sample
+            xt = xt.unsqueeze(0)
+        if tuple(xt.shape[1:]) != tuple(self.info.input_shape):
+            raise DataError(
+                f"inputs for run {self.dir.name}: expected shape (N, {', '.join(map(str, self.info.input_shape))}), "
+                f"got {tuple(xt.shape)}. Pass samples shaped like the training data."
+            )
+        return xt.to(next(self.learner.parameters()).device)
 
-def load_data(cfg: Config) -> DataBundle:
-    """The config's dataset, split and normalized as configured."""
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor], x: Any, batch_size: int = 1024) -> np.ndarray:
+        """``fn`` over raw samples ``x`` batch by batch, the run's own training normalization applied on the way in."""
+        xt = self.inputs(x)
+        self.learner.eval()
+        with torch.no_grad():
+            outs = [fn(self.info.normalize(xt[i:i + batch_size])).float().cpu().numpy()
+                    for i in range(0, len(xt), batch_size)]
+        return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+
+    def embed(self, x: Any, batch_size: int = 1024) -> np.ndarray:
+        """Features ``(N, feature_dim)`` of raw samples ``x`` (numpy or torch, as the dataset stores them).
+
+        Unlike ``learner.embed``, which takes a batch already normalized with the run's statistics, this
+        normalizes for you: the safe way to featurize new data.
+        """
+        return self.apply(self.learner.embed, x, batch_size)
+
+    transform = embed  # the scikit-learn name
+
+
+def load_data(cfg: Config, data: Any = None, test: Any = None) -> DataBundle:
+    """The config's dataset, split and normalized as configured; ``data`` / ``test``: samples in memory for
+    a config whose dataset is ``in_memory`` (see :func:`in_memory_config`)."""
     spec = {k: v for k, v in cfg.data.items() if k not in DATA_SPLIT_KEYS}
     split = {k: cfg.data[k] for k in DATA_SPLIT_KEYS if k in cfg.data}
+    if data is not None:
+        spec.update(memory_spec(data, test))
     return load_dataset(spec, seed=cfg.seed, **split)
+
+
+def is_in_memory(data: Any) -> bool:
+    """Whether ``data`` is samples in memory (an array, a tensor, or a pair of them) rather than a dataset spec."""
+    first = data[0] if isinstance(data, tuple) else data
+    return isinstance(first, (np.ndarray, torch.Tensor))
+
+
+def in_memory_config(cfg: Config) -> Config:
+    """``cfg`` with its dataset replaced by the ``in_memory`` source, keeping the split settings."""
+    split = {k: cfg.data[k] for k in DATA_SPLIT_KEYS if k in cfg.data}
+    return dataclasses.replace(cfg, data={"name": "in_memory", **split})
+
+
+def split_python_encoder(config: Any) -> tuple[Any, Any]:
+    """A config mapping whose ``encoder`` is a Python object (an ``nn.Module`` instance, class or factory), and
+    that object apart: the config records ``{name: python, class: ...}``; ``(config, None)`` otherwise."""
+    encoder = config.get("encoder") if isinstance(config, Mapping) else None
+    if encoder is None or isinstance(encoder, (str, Mapping)):
+        return config, None
+    if not callable(encoder) and not isinstance(encoder, torch.nn.Module):
+        raise ConfigError(f"encoder: expected a registered name, a {{name: ...}} mapping or an nn.Module (instance, "
+                          f"class or factory), got {type(encoder).__name__}")
+    source = type(encoder) if isinstance(encoder, torch.nn.Module) else encoder  # the class or factory
+    label = f"{source.__module__}.{getattr(source, '__qualname__', type(source).__qualname__)}"
+    return {**config, "encoder": {"name": "python", "class": label}}, encoder
 
 
 def load(run_dir: str | Path) -> Run:

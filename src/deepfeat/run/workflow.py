@@ -39,7 +39,8 @@ from deepfeat.run.results import (Results, check_finite_weights, data_summary, f
                                   write_results)
 from deepfeat.run.produce import build_observers, draw_figures, headline, observer_results, run_evaluations
 from deepfeat.run.registries import RunContext, check_settings
-from deepfeat.run.runs import Run, data_spec, load, load_data, restore_model
+from deepfeat.run.runs import (Run, data_spec, in_memory_config, is_in_memory, load, load_data, restore_model,
+                               split_python_encoder)
 
 log = logging.getLogger("deepfeat")
 
@@ -49,30 +50,39 @@ _RESUME_FIX = "Wait for it to end; one process at a time trains a run."
 _STALE_AFTER_S = 60.0
 
 
-def fit(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-        runs_dir: str | Path = "runs", callbacks: list[Callback] | None = None) -> Run:
+def fit(config: Any = None, *, data: Any = None, test: Any = None, out: str | Path | None = None,
+        overrides: list[str] | tuple[str, ...] = (), runs_dir: str | Path = "runs",
+        callbacks: list[Callback] | None = None) -> Run:
     """Validate a config, train, evaluate, plot and report; returns the :class:`Run`.
 
-    ``out`` is the run folder (created); by default a new ``runs/<name>-<time>`` folder. The folder is
-    locked while the run lasts: a folder in use or already holding a run is refused (ConfigError).
+    ``config`` is a YAML file, a mapping or a :class:`Config`; in a mapping ``encoder`` may also be your
+    own ``nn.Module`` (an instance, a class or a factory). ``data`` (``X`` or ``(X, y)``, numpy or torch)
+    trains on samples in memory instead of the config's dataset, split and normalized as configured;
+    ``test`` (likewise) is kept as the test split. ``out`` is the run folder (created); by default a new
+    ``runs/<name>-<time>`` folder. The folder is locked while the run lasts: a folder in use or already
+    holding a run is refused (ConfigError).
     """
+    config, encoder = split_python_encoder(config)
     cfg = load_config(config, overrides)
+    if data is not None:
+        cfg = in_memory_config(cfg)
     check_settings(cfg)
     dist = init_distributed()
     if out is not None:  # refused before the data loads: the answer must not wait for it
         _on_main(dist, lambda: _check_free(Path(out)))
     seed_everything(cfg.seed)
-    data = load_data(cfg)
-    learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
+    bundle = load_data(cfg, data, test)
+    learner = build_learner(cfg.learner, bundle.info, encoder or cfg.encoder, cfg.regularization)
     with ExitStack() as owner:  # rank 0 holds the folder's lock until the run has ended, however it ends
         root = _on_main(dist, lambda: str(_claim(cfg, out, runs_dir, owner)))
-        return _train(cfg, data, learner, RunPaths(Path(root)), None, callbacks)
+        return _train(cfg, bundle, learner, RunPaths(Path(root)), None, callbacks)
 
 
-def resume(run_dir: str | Path, callbacks: list[Callback] | None = None) -> Run:
+def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data: Any = None, test: Any = None) -> Run:
     """Continue a run from ``checkpoints/last.pt``; ends with the weights an uninterrupted run would have.
 
-    Refuses (ConfigError) a run folder another process is using and a run that already finished.
+    A run trained on samples in memory takes them again as ``data`` / ``test``. Refuses (ConfigError) a
+    run folder another process is using and a run that already finished.
     """
     dist = init_distributed()
     paths = RunPaths(Path(run_dir))
@@ -81,9 +91,9 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None) -> Run:
         state = load_checkpoint(paths.last)
         cfg = Config.from_dict(state["config"])
         seed_everything(cfg.seed)
-        data = load_data(cfg)
-        learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
-        return _train(cfg, data, learner, paths, state, callbacks)
+        bundle = load_data(cfg, data, test)
+        learner = build_learner(cfg.learner, bundle.info, cfg.encoder, cfg.regularization)
+        return _train(cfg, bundle, learner, paths, state, callbacks)
 
 
 def _on_main(dist: Any, fn: Callable[[], Any]) -> Any:
@@ -295,20 +305,26 @@ def lr_find(config: Any = None, *, out: str | Path | None = None, overrides: lis
     return result, save_lr_find_plot(root, result, cfg.optimizer.get("lr"))
 
 
-def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | None = None) -> dict[str, Any]:
-    """Re-run the evaluation of a finished run (optionally on another dataset) and update results.json.
+def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | None = None, *,
+             test: Any = None) -> Results:
+    """Re-run the evaluation of a finished run (optionally on other data) and update results.json.
 
-    ``protocol`` (``"linear,knn,cluster,fewshot,health"`` or a list) replaces the config's
-    ``evaluation.protocol``; new results join those already recorded (each with its settings).
+    ``data`` is a dataset name, file or ``{name: ...}`` spec, or samples in memory (``X`` / ``(X, y)``,
+    with an optional ``test`` likewise), as :func:`fit` takes them. ``protocol``
+    (``"linear,knn,cluster,fewshot,health"`` or a list) replaces the config's ``evaluation.protocol``;
+    new results join those already recorded (each with its settings).
     """
     run = load(run_dir)
     cfg = run.config
-    if data is not None:
+    memory = is_in_memory(data)
+    if memory:
+        cfg = in_memory_config(cfg)
+    elif data is not None:
         cfg = load_config(cfg, [f"data={json.dumps(data_spec(data))}"])
     if protocol is not None:
         names = protocol.split(",") if isinstance(protocol, str) else list(protocol)
         cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
-    bundle = load_data(cfg)
+    bundle = load_data(cfg, data if memory else None, test)
     precision = resolve_precision("fp32", resolve_device(cfg.training.device), run.learner)
     run.learner.to(precision.device)
     return _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)

@@ -7,6 +7,7 @@ it with the one :class:`~deepfeat.engine.trainer.Trainer`; nothing here is a sec
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal
 
 import numpy as np
@@ -37,7 +38,8 @@ class DeepEstimatorBase(BaseEstimator):
     ``lr`` (when set) overrides the optimizer's learning rate; ``epochs``, ``batch_size``,
     ``device`` and ``precision`` are the ``training:`` fields. ``kind`` says how to read ``X``:
     ``"auto"`` takes 2-D as vectors (N, F), 3-D as sequences (N, C, T), 4-D as images (N, C, H, W);
-    ``"image"`` also accepts (N, H, W) and adds the channel; ``"tokens"`` takes (N, T) integer token ids
+    ``"image"`` also accepts (N, H, W) and adds the channel; ``encoder`` may also be your own ``nn.Module``
+    (an instance, copied at each fit, a class or a factory); ``"tokens"`` takes (N, T) integer token ids
     (0 = padding, e.g. from ``deepfeat.data.encode_texts``) for the text encoders and ``seq_autoencoder``.
     """
 
@@ -90,7 +92,9 @@ class DeepEstimatorBase(BaseEstimator):
             data = from_arrays(x, codes, self.kind_, seed=seed, val_fraction=self.val_fraction, test_fraction=0.0,
                                normalize=self.normalize, name="sklearn",
                                class_names=None if classes is None else [str(c) for c in classes])
-            learner = build_learner(self.learner, data.info, self.encoder, self.regularization)
+            # A module instance is copied, so each fit starts from its initial weights (scikit-learn's contract).
+            encoder = copy.deepcopy(self.encoder) if isinstance(self.encoder, torch.nn.Module) else self.encoder
+            learner = build_learner(self.learner, data.info, encoder, self.regularization)
             callbacks = [Progress("line")] if self.verbose else []
             cfg = TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, device=self.device,
                                  precision=self.precision)  # type: ignore[arg-type]

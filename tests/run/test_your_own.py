@@ -1,0 +1,79 @@
+"""Your own model and data: an nn.Module (instance, class, registered name) on arrays in memory, and embedding
+raw samples with the run's own normalization."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+
+import deepfeat
+from deepfeat.errors import ConfigError, DataError
+
+DIGITS = load_digits()
+X = (DIGITS.images / 16.0)[:, None].astype(np.float32)  # (1797, 1, 8, 8), pixels in [0, 1]
+Y = DIGITS.target
+QUICK = {"training": {"epochs": 8, "batch_size": 64, "progress": "none"}, "optimizer": {"name": "adam", "lr": 3e-3},
+         "evaluation": {"embedding_plots": [], "protocol": ["knn"], "knn_k": [5]}, "logging": {"plots": False}}
+
+
+class SmallCNN(nn.Module):
+    """A user's network: no feature_dim declared, so deepfeat infers it (width * 4) with a dry forward pass."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+@pytest.mark.parametrize("encoder", [SmallCNN(width=16), SmallCNN], ids=["instance", "class"])
+def test_a_module_trains_on_arrays_in_memory_and_embeds_raw_samples(encoder, tmp_path: Path) -> None:
+    run = deepfeat.fit({**QUICK, "encoder": encoder}, data=(X, Y), out=tmp_path / "run")
+    assert run.config.data["name"] == "in_memory" and run.config.encoder["name"] == "python"
+    assert run.results["test"]["test/acc"] > 0.8  # measured 0.9+; chance is 0.1
+    assert run.learner.feature_dim == 64
+    z = run.embed(X[:10])  # raw pixels: the run normalizes them itself
+    expected = run.learner.eval().embed(run.info.normalize(torch.from_numpy(X[:10]))).detach().numpy()
+    np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run.transform(torch.from_numpy(X[0])), z[:1], rtol=1e-5, atol=1e-6)  # one sample
+    np.testing.assert_array_equal(deepfeat.embed(run, X[:10]), z)  # an array in, an array back
+    with pytest.raises(DataError, match=r"expected shape \(N, 1, 8, 8\)"):
+        run.embed(X[:2, :, :4])
+    with pytest.raises(ConfigError, match="register_encoder"):  # a Python object cannot be rebuilt by name
+        deepfeat.load(run.dir)
+
+
+def test_a_registered_module_is_used_by_name_and_its_run_loads_back(tmp_path: Path) -> None:
+    deepfeat.register_encoder("test_small_cnn")(SmallCNN)
+    cfg = {**QUICK, "encoder": {"name": "test_small_cnn", "width": 8}}
+    run = deepfeat.fit(cfg, data=(X, Y), out=tmp_path / "run")
+    again = deepfeat.load(run.dir)
+    assert again.config.encoder == {"name": "test_small_cnn", "width": 8} and again.learner.feature_dim == 32
+    np.testing.assert_array_equal(again.embed(X[:5]), run.embed(X[:5]))
+    with pytest.raises(ConfigError, match="Did you mean 'width'"):
+        deepfeat.fit({**cfg, "encoder": {"name": "test_small_cnn", "widht": 8}}, data=(X, Y), out=tmp_path / "typo")
+
+
+def test_a_run_on_arrays_resumes_and_re_evaluates_with_the_same_arrays(tmp_path: Path) -> None:
+    cfg = {**QUICK, "encoder": {"name": "mlp", "hidden": [32]}, "training": {**QUICK["training"], "epochs": 2}}
+    whole = deepfeat.fit(cfg, data=(X, Y), test=(X[:200], Y[:200]), out=tmp_path / "whole")
+    assert whole.results["test"]["test/acc"] > 0.5 and whole.results["evaluations"]["knn"]["settings"]["eval_samples"] == 200
+    with pytest.raises(DataError, match="pass them again"):
+        deepfeat.evaluate(whole.dir)
+    again = deepfeat.evaluate(whole.dir, data=(X, Y), test=(X[:200], Y[:200]))
+    assert again["test"] == pytest.approx(whole.results["test"])
+
+    class Stop(deepfeat.engine.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        deepfeat.fit(cfg, data=(X, Y), test=(X[:200], Y[:200]), out=tmp_path / "cut", callbacks=[Stop()])
+    resumed = deepfeat.resume(tmp_path / "cut", data=(X, Y), test=(X[:200], Y[:200]))
+    assert resumed.results["test"] == pytest.approx(whole.results["test"])  # the same split, the same weights
