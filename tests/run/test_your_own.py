@@ -77,3 +77,30 @@ def test_a_run_on_arrays_resumes_and_re_evaluates_with_the_same_arrays(tmp_path:
         deepfeat.fit(cfg, data=(X, Y), test=(X[:200], Y[:200]), out=tmp_path / "cut", callbacks=[Stop()])
     resumed = deepfeat.resume(tmp_path / "cut", data=(X, Y), test=(X[:200], Y[:200]))
     assert resumed.results["test"] == pytest.approx(whole.results["test"])  # the same split, the same weights
+
+
+class DigitsDataset(torch.utils.data.Dataset):
+    """A user's map-style dataset of (x, y) samples, without a ``targets`` attribute (labels read in one pass)."""
+
+    def __len__(self) -> int:
+        return len(Y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(X[i]), int(Y[i])
+
+
+def test_a_torch_dataset_is_streamed_split_and_normalized_like_the_same_arrays(tmp_path: Path) -> None:
+    from deepfeat.data.splits import StreamSplit
+    from deepfeat.run.runs import in_memory_config, load_data
+
+    cfg = deepfeat.load_config({**QUICK, "encoder": {"name": "cnn", "channels": [16]}})
+    streamed = load_data(in_memory_config(cfg), DigitsDataset())
+    arrays = load_data(in_memory_config(cfg), (X, Y))
+    assert isinstance(streamed.train, StreamSplit)  # read batch by batch, not copied into a tensor
+    assert [len(s) for s in streamed.splits().values()] == [len(s) for s in arrays.splits().values()]
+    assert streamed.info.num_classes == 10 and streamed.info.input_shape == (1, 8, 8)
+    assert streamed.info.mean == pytest.approx(arrays.info.mean, abs=0.01)  # stats from 512 sampled images
+    x, _ = next(streamed.train.batches(512))
+    assert abs(float(x.mean())) < 0.1 and abs(float(x.std()) - 1) < 0.1  # normalized as it streams
+    run = deepfeat.fit({**QUICK, "encoder": {"name": "cnn", "channels": [16]}}, data=DigitsDataset(), out=tmp_path / "ds")
+    assert run.results["evaluations"]["knn"]["accuracy"] > 0.8

@@ -1,5 +1,10 @@
-"""Samples passed in Python (numpy arrays or tensors) as a dataset, with the checks, splits and normalization
-of every registered source.
+"""Samples passed in Python (numpy arrays, tensors, or a torch ``Dataset``) as a dataset, with the checks,
+splits and normalization of every registered source.
+
+A map-style ``torch.utils.data.Dataset`` returning ``x`` or ``(x, y)`` (integer labels 0..K-1) is streamed
+batch by batch, never copied into memory: it is split by index (seeded; stratified when its labels are
+known), and normalized per sample with statistics of at most ``STATS_SAMPLES`` training samples. Its
+labels are read from a ``targets`` attribute (torchvision's convention) or, without one, in one pass.
 
 ``deepfeat.fit(config, data=(X, y), test=(X_test, y_test))`` records ``data: {name: in_memory}`` in the
 run's config; a later ``resume`` or ``evaluate`` of that run takes the same arrays again (they are not
@@ -11,10 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from deepfeat.data.bundle import LoadOptions, make_bundle
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, make_bundle, split_indices
+from deepfeat.data.checks import infer_kind
 from deepfeat.data.datasets import always_available, register_dataset
-from deepfeat.data.info import Kind
-from deepfeat.data.splits import DataBundle
+from deepfeat.data.info import DataInfo, Kind
+from deepfeat.data.splits import DataBundle, StreamSplit
 from deepfeat.errors import DataError
 
 
@@ -22,6 +32,8 @@ from deepfeat.errors import DataError
 def in_memory(x: Any = None, y: Any = None, x_test: Any = None, y_test: Any = None, kind: Kind | None = None,
               class_names: Sequence[str] | None = None, *, options: LoadOptions = LoadOptions()) -> DataBundle:
     """Arrays or tensors ``x`` (N, ...) and labels ``y`` (N,) given in Python; ``x_test`` keeps its own test split."""
+    if isinstance(x, Dataset) and not isinstance(x, torch.Tensor):
+        return _dataset_bundle(x, x_test, kind, class_names, options)
     if x is None:
         raise DataError(f"data 'in_memory' at {options.where}: expected samples passed in Python, got none. This run "
                         "was trained on arrays given to deepfeat.fit(config, data=(X, y)): pass them again, e.g. "
@@ -43,3 +55,61 @@ def _pair(value: Any, where: str) -> tuple[Any, Any]:
             raise DataError(f"{where}: expected X or a pair (X, y) of arrays, got a tuple of {len(value)} items")
         return value
     return value, None
+
+
+STATS_SAMPLES = 512
+
+
+class _Normalized(Dataset):
+    """A dataset's samples normalized with ``info``'s statistics, one at a time, as they are read."""
+
+    def __init__(self, dataset: Dataset, info: DataInfo) -> None:
+        self.dataset, self.info = dataset, info
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> Any:
+        x, y = _sample(self.dataset[i])
+        x = self.info.normalize(x.unsqueeze(0)).squeeze(0)
+        return x if y is None else (x, y)
+
+
+def _sample(item: Any) -> tuple[torch.Tensor, Any]:
+    """``(x as a float tensor, y or None)`` of one dataset item (``x`` or ``(x, y)``)."""
+    x, y = item if isinstance(item, (tuple, list)) else (item, None)
+    return torch.as_tensor(x, dtype=torch.float32), y
+
+
+def _labels(dataset: Dataset) -> np.ndarray:
+    targets = getattr(dataset, "targets", None)  # torchvision's datasets keep their labels there
+    if targets is not None:
+        return np.asarray(targets, dtype=np.int64)
+    return np.array([int(_sample(dataset[i])[1]) for i in range(len(dataset))], dtype=np.int64)  # type: ignore[arg-type]
+
+
+def _dataset_bundle(dataset: Dataset, test: Any, kind: Kind | None, class_names: Sequence[str] | None,
+                    options: LoadOptions) -> DataBundle:
+    """A streamed :class:`DataBundle` over a map-style dataset: split by index, normalized per sample."""
+    where, n = options.where, len(dataset)  # type: ignore[arg-type]
+    if n < 2:
+        raise DataError(f"dataset at {where}: expected at least 2 samples, got {n}")
+    x0, y0 = _sample(dataset[0])
+    kind = kind or infer_kind(x0.dim() + 1, f"{where}.x")
+    labels = _labels(dataset) if y0 is not None else None
+    if labels is not None and labels.min() < 0:
+        raise DataError(f"labels of the dataset at {where}: expected integers 0..K-1, got {int(labels.min())}")
+    check_fractions(options.val_fraction, 0.0 if test is not None else options.test_fraction, where)
+    fractions = [options.val_fraction] if test is not None else [options.val_fraction, options.test_fraction]
+    parts: list[Dataset] = [Subset(dataset, idx.tolist()) for idx in split_indices(n, labels, fractions, options.seed)]
+    if test is not None:
+        parts.append(test)
+    num_classes = int(labels.max()) + 1 if labels is not None else 0
+    names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
+    info = DataInfo(kind, tuple(x0.shape), num_classes, names, name=f"dataset:{type(dataset).__name__}")
+    if options.normalize and kind != "tokens":
+        picks = np.random.default_rng(options.seed).permutation(len(parts[0]))[:STATS_SAMPLES]  # type: ignore[arg-type]
+        info.mean, info.std = channel_stats(torch.stack([_sample(parts[0][int(i)])[0] for i in picks]), kind)
+        parts = [_Normalized(part, info) for part in parts]
+    train, *rest = [StreamSplit(part) if len(part) else None for part in parts]  # type: ignore[arg-type]
+    return DataBundle(info, train, *rest)

@@ -85,9 +85,10 @@ def load_data(cfg: Config, data: Any = None, test: Any = None) -> DataBundle:
 
 
 def is_in_memory(data: Any) -> bool:
-    """Whether ``data`` is samples in memory (an array, a tensor, or a pair of them) rather than a dataset spec."""
+    """Whether ``data`` is samples given in Python (an array, a tensor, a pair of them, or a torch ``Dataset``)
+    rather than a dataset name, file or spec."""
     first = data[0] if isinstance(data, tuple) else data
-    return isinstance(first, (np.ndarray, torch.Tensor))
+    return isinstance(first, (np.ndarray, torch.Tensor, torch.utils.data.Dataset))
 
 
 def in_memory_config(cfg: Config) -> Config:
