@@ -29,6 +29,18 @@ def _seed_and_one_thread():
 
 
 @pytest.fixture
+def isolated_registries(monkeypatch):
+    """What a test registers (encoders, learners, datasets) is gone after it, so other tests see the built-ins only."""
+    from deepfeat.data.datasets import DATASETS
+    from deepfeat.learners.build import LEARNERS
+    from deepfeat.nn.encoder import ENCODERS
+
+    for registry in (ENCODERS, LEARNERS, DATASETS):
+        monkeypatch.setattr(registry, "_entries", dict(registry._entries))
+        monkeypatch.setattr(registry, "_aliases", dict(registry._aliases))
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """The offline data folder; tests needing MNIST are skipped when it is absent."""
     if not (SHARED_DATA / "MNIST" / "raw").is_dir():

@@ -14,7 +14,7 @@ def _python_block(section: str) -> str:
     return re.search(r"```python\n(.*?)```", body, re.S).group(1)
 
 
-def test_your_own_model_and_data_example_runs_as_written(tmp_path: Path, monkeypatch) -> None:
+def test_your_own_model_and_data_example_runs_as_written(tmp_path: Path, monkeypatch, isolated_registries) -> None:
     monkeypatch.chdir(tmp_path)  # its runs/ folder goes here
     scope: dict = {}
     exec(compile(_python_block("Your own model and data"), "README.md", "exec"), scope)  # noqa: S102

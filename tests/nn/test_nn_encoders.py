@@ -25,8 +25,9 @@ INPUTS = {
 }
 # Token encoders take int64 ids, not random floats: their conformance test is in test_nn_text.py.
 TOKEN_ENCODERS = {"text_rnn", "text_tcn", "pretrained_text"}
-# `backbone` wraps a pretrained network given by `source`: tested in tests/learners/test_transfer.py.
-ELSEWHERE = TOKEN_ENCODERS | {"backbone"}
+# `backbone` wraps a pretrained network given by `source`: tested in tests/learners/test_transfer.py;
+# `python` stands for a user's module passed as a Python object: tested in tests/run/test_your_own.py.
+ELSEWHERE = TOKEN_ENCODERS | {"backbone", "python"}
 CASES = [(name, shape) for name in ENCODERS.names() if name not in ELSEWHERE for shape in INPUTS.get(name, [()])]
 
 

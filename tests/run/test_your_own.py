@@ -49,7 +49,7 @@ def test_a_module_trains_on_arrays_in_memory_and_embeds_raw_samples(encoder, tmp
         deepfeat.load(run.dir)
 
 
-def test_a_registered_module_is_used_by_name_and_its_run_loads_back(tmp_path: Path) -> None:
+def test_a_registered_module_is_used_by_name_and_its_run_loads_back(tmp_path: Path, isolated_registries) -> None:
     deepfeat.register_encoder("test_small_cnn")(SmallCNN)
     cfg = {**QUICK, "encoder": {"name": "test_small_cnn", "width": 8}}
     run = deepfeat.fit(cfg, data=(X, Y), out=tmp_path / "run")
