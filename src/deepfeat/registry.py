@@ -23,6 +23,12 @@ T = TypeVar("T")
 # Every registry created, by kind, so `deepfeat list` can show them all.
 _ALL: dict[str, "Registry[Any]"] = {}
 
+# Kinds the README calls by another name than their registry's plural (the plural stays accepted).
+KIND_NAMES: dict[str, str] = {"schedulers": "schedules"}
+# More words `deepfeat list` takes for a kind -> the registry's plural (singulars are accepted as well).
+KIND_ALIASES: dict[str, str] = {"schedules": "schedulers", "evaluators": "metrics", "protocols": "metrics",
+                                "backbones": "backbone sources", "sources": "backbone sources"}
+
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
@@ -192,3 +198,23 @@ def accepted_params(
 def all_registries() -> dict[str, Registry[Any]]:
     """Every registry by its plural kind (``"activations"``, ``"encoders"``, ...)."""
     return dict(_ALL)
+
+
+def kind_name(plural: str) -> str:
+    """What the README and ``deepfeat list`` call the kind of the registry ``plural`` (``schedulers`` -> ``schedules``)."""
+    return KIND_NAMES.get(plural, plural)
+
+
+def find_kind(word: str, plurals: list[str] | tuple[str, ...]) -> str:
+    """The registry plural among ``plurals`` that ``word`` names: the plural, its README name, an alias or a singular.
+
+    ``"schedules"``, ``"scheduler"`` and ``"schedulers"`` all give ``"schedulers"``; anything else is a
+    :class:`ConfigError` listing the kinds, with the close match.
+    """
+    key = " ".join(word.lower().replace("_", " ").replace("-", " ").split())  # backbone_sources, backbone-sources
+    for candidate in (key, key + "s", KIND_ALIASES.get(key), KIND_ALIASES.get(key + "s")):
+        if candidate in plurals:
+            return candidate
+    names = sorted(kind_name(p) for p in plurals)
+    raise ConfigError(f"unknown kind '{word}' at deepfeat list: expected one of {', '.join(names)}."
+                      f"{did_you_mean(key, names + sorted(set(plurals) | KIND_ALIASES.keys()))}")

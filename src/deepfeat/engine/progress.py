@@ -1,8 +1,13 @@
-"""What a person sees while training: a progress bar on a terminal, one line per epoch otherwise."""
+"""What a person sees while training: a progress bar on a terminal, one line per epoch otherwise.
+
+Both show the throughput in samples/s and an ETA for the whole run (the epochs left, validation included).
+"""
 
 from __future__ import annotations
 
+import statistics
 import sys
+import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 import torch
@@ -26,6 +31,37 @@ def format_logs(logs: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
+def clock(seconds: float) -> str:
+    """``0:07``, ``12:34``, ``1:02:03``."""
+    minutes, s = divmod(round(seconds), 60)
+    h, m = divmod(minutes, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class _Bar(tqdm):  # type: ignore[misc]
+    """A tqdm bar whose text (loss, samples/s, run ETA) is computed only when tqdm redraws.
+
+    Each step just hands over the latest loss tensor; reading it (a GPU sync) happens at most once per
+    redraw, which tqdm rate-limits to ``mininterval``, so the step never waits on the terminal.
+    """
+
+    loss: torch.Tensor | None = None
+    progress: "Progress | None" = None
+
+    @property
+    def format_dict(self) -> dict[str, Any]:
+        d = super().format_dict
+        # tqdm's smoothed rate, or (before its first redraw) the mean rate so far, as tqdm itself falls back to
+        rate = d.get("rate") or (d["n"] / d["elapsed"] if d.get("elapsed") and d["n"] else None)
+        parts = [f"{rate:,.0f} samples/s"] if rate else []
+        if self.loss is not None:
+            parts.append(f"loss {float(self.loss):.4f}")
+        if self.progress is not None and rate:
+            parts.append(f"ETA {clock(self.progress.eta(d['n'], rate))}")
+        d["info"] = ", ".join(parts) or "..."
+        return d
+
+
 class Progress(Callback):
     """A tqdm bar per epoch when ``stream`` is a terminal (mode "auto"/"bar"), else one line per epoch.
 
@@ -33,29 +69,57 @@ class Progress(Callback):
     """
 
     main_process_only = True
+    BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{info}]"
 
     def __init__(self, mode: str = "auto", stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         is_tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.mode = ("bar" if is_tty else "line") if mode == "auto" else mode
         self.bar: Any = None
+        self.epochs_left = 0  # after the current one
+        self.samples = self.step_samples = 0  # per epoch, per step (every process together)
+        self.epoch_s: list[float] = []  # wall time of each finished epoch of this fit, validation included
+        self.extra_s: list[float] = []  # of which after the last step (validation, checkpoints)
+        self.t_start = self.t_step = 0.0
 
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+        if self.mode == "none":
+            return
+        world = trainer.dist.world_size if hasattr(trainer, "dist") else 1
+        self.step_samples = trainer.cfg.batch_size * world
+        self.samples = min(trainer.steps_per_epoch * self.step_samples, len(trainer.data.train))
+        self.epochs_left = trainer.cfg.epochs - epoch - 1
+        self.t_start = self.t_step = time.perf_counter()
         if self.mode == "bar":
-            self.bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {epoch + 1}/{trainer.cfg.epochs}",
-                            file=self.stream, leave=False, dynamic_ncols=True)
+            self.bar = _Bar(total=self.samples, desc=f"epoch {epoch + 1}/{trainer.cfg.epochs}", file=self.stream,
+                            leave=False, dynamic_ncols=True, bar_format=self.BAR_FORMAT)
+            self.bar.progress = self
 
     def on_step_end(self, trainer: "Trainer", metrics: dict[str, torch.Tensor]) -> None:
+        if self.mode == "none":
+            return
+        self.t_step = time.perf_counter()
         if self.bar is not None:
-            self.bar.update(1)
-            # Reading the loss syncs a GPU; tqdm already rate-limits redraws, so only read on redraw.
-            if self.bar.n % 20 == 0 and "loss" in metrics:
-                self.bar.set_postfix(loss=f"{float(metrics['loss']):.4f}", refresh=False)
+            self.bar.loss = metrics.get("loss")
+            self.bar.update(min(self.step_samples, self.samples - self.bar.n))
+
+    def eta(self, done: int, rate: float) -> float:
+        """Seconds left in the run: this epoch's samples at ``rate``, its validation, then the epochs left."""
+        extra = statistics.mean(self.extra_s[-3:]) if self.extra_s else 0.0
+        epoch = statistics.mean(self.epoch_s[-3:]) if self.epoch_s else self.samples / rate + extra
+        return max(self.samples - done, 0) / rate + extra + self.epochs_left * epoch
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if self.mode != "none":
-            line = f"epoch {epoch + 1}/{trainer.cfg.epochs}  {format_logs(logs)}  ({logs.get('time_s', 0):.1f}s)"
-            print(line, file=self.stream, flush=True)
+        if self.mode == "none":
+            return
+        now = time.perf_counter()
+        self.epoch_s.append(now - self.t_start)
+        self.extra_s.append(now - self.t_step)
+        train_s = max(self.t_step - self.t_start, 1e-9)
+        speed = f"{self.samples / train_s:,.0f} samples/s"
+        eta = f", ETA {clock(self.epochs_left * statistics.mean(self.epoch_s[-3:]))}" if self.epochs_left else ""
+        line = f"epoch {epoch + 1}/{trainer.cfg.epochs}  {format_logs(logs)}  ({logs.get('time_s', 0):.1f}s, {speed}{eta})"
+        print(line, file=self.stream, flush=True)

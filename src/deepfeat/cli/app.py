@@ -1,0 +1,206 @@
+"""The ``deepfeat`` command line: the parser, the one-line errors and the exit codes.
+
+Only the standard library is imported here: a subcommand imports what it needs when it runs, so
+``deepfeat --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any, Callable
+
+from deepfeat.cli import commands as cmd
+
+EXAMPLES = {
+    "fit": "deepfeat fit -c examples/configs/digits_mlp.yaml --set training.epochs=5 --out runs/mlp",
+    "resume": "deepfeat resume runs/mlp",
+    "evaluate": "deepfeat evaluate runs/mlp --protocol linear,knn,cluster,fewshot,health",
+    "embed": "deepfeat embed runs/mlp --data digits --out features.npy",
+    "report": "deepfeat report runs/mlp",
+    "export": "deepfeat export runs/mlp --format onnx",
+    "list": "deepfeat list schedules",
+    "datasets": "deepfeat datasets",
+    "config": "deepfeat config check -c examples/configs/digits_mlp.yaml",
+    "denoise": "deepfeat denoise runs/dae --data digits --noise '{name: gaussian, sigma: 0.5}' --out denoised.png",
+    "score": "deepfeat score runs/ae --data digits --out scores.csv --quantile 0.99",
+    "sample": "deepfeat sample runs/vae --n 64 --out samples.png",
+    "diagnose": "deepfeat diagnose -c examples/configs/digits_mlp.yaml --set optimizer.lr=0.3",
+    "lr-find": "deepfeat lr-find -c examples/configs/digits_mlp.yaml",
+    "compare": "deepfeat compare -c examples/configs/compare_optimizers.yaml --seeds 2 --out runs/optimizers",
+}
+
+SET_HELP = "override a config value by its dotted key (the value is YAML), repeatable"
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version (its metadata, as pip sees it) and torch's."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the versions of deepfeat and torch, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """``deepfeat 0.1.0 (torch 2.6.0, Python 3.11.7)``, read from the installed packages' metadata."""
+    from importlib import metadata
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return f"deepfeat {version('deepfeat')} (torch {version('torch')}, Python {sys.version.split()[0]})"
+
+
+def _add_config(p: argparse.ArgumentParser, help_: str = "YAML config file") -> None:
+    """The one shape of every subcommand that reads a config: ``-c CONFIG`` or ``CONFIG``, with ``--set``."""
+    p.add_argument("config_path", nargs="?", metavar="CONFIG", help=f"{help_} (the same as -c CONFIG)")
+    p.add_argument("-c", "--config", metavar="CONFIG", help=help_)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+
+
+def _take_config(a: argparse.Namespace) -> None:
+    """Merge ``-c CONFIG`` and the positional ``CONFIG`` into ``a.config``; a ConfigError when none or two differ."""
+    from deepfeat.errors import ConfigError
+
+    given = [c for c in (a.config, a.config_path) if c is not None]
+    if len(set(given)) > 1:
+        raise ConfigError(f"config at deepfeat {a.command}: expected one file, got {given[0]} and {given[1]}. "
+                          f"Give it once, as -c CONFIG or as CONFIG.")
+    if not given and not getattr(a, "help_config", False):
+        raise ConfigError(f"config at deepfeat {a.command}: expected a YAML file, got none. "
+                          f"Give one: deepfeat {a.command} -c CONFIG (see deepfeat {a.command} --help).")
+    a.config = given[0] if given else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepfeat", description="Deep feature learning: train, evaluate, inspect and reuse learned features.",
+                                     epilog="example:\n  deepfeat fit -c examples/configs/digits_mlp.yaml\n\n"
+                                            "deepfeat COMMAND --help shows a command's options and an example.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(fn=fn)
+        return p
+
+    p = add("fit", cmd.cmd_fit, "train a feature learner from a YAML config")
+    _add_config(p)
+    p.add_argument("--out", help="run folder to create (default: runs/<name>-<time>)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--help-config", action="store_true", help="print every config key with its type, default and meaning, and exit")
+    p = add("resume", cmd.cmd_resume, "continue an interrupted run from its last checkpoint")
+    p.add_argument("run", help="run folder")
+    p = add("evaluate", cmd.cmd_evaluate, "evaluate a run's features (probes, kNN, clustering, few labels, health) and update results.json")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--data", help="dataset name or file (default: the run's own data)")
+    p.add_argument("--protocol", metavar="NAMES",
+                   help="comma-separated evaluators: linear, knn, cluster, fewshot, health (default: the config's "
+                        "evaluation.protocol, linear,knn)")
+    p = add("embed", cmd.cmd_embed, "write the features of a dataset to .npy or .csv, streaming batches")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--data", required=True, help="dataset name or file (.npy/.npz/.csv)")
+    p.add_argument("--out", required=True, help="output file, .npy or .csv")
+    p.add_argument("--batch-size", type=int, default=1024, help="samples per batch (default 1024)")
+    p = add("report", cmd.cmd_report, "rebuild a run's plots and report.html")
+    p.add_argument("run", help="run folder")
+    p = add("export", cmd.cmd_export, "export a run's model as safetensors (+JSON) or ONNX")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
+                   help="safetensors weights + JSON architecture (default), or an ONNX graph from raw input to features")
+    p.add_argument("--out", help="output folder (safetensors) or file (onnx)")
+    p = add("list", cmd.cmd_list, "list the kinds of registered names, or the names of one kind")
+    p.add_argument("kind", nargs="?", help="one kind, e.g. encoders, schedules, evaluations (default: list the kinds)")
+    add("datasets", cmd.cmd_datasets, "which datasets are available offline here, and where they were found")
+    p = add("denoise", cmd.cmd_denoise, "denoise a dataset with a trained (denoising) autoencoder")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--data", required=True, help="dataset name or file (.npy/.npz/.csv) of noisy samples")
+    p.add_argument("--out", required=True, help="output: .npy, or .png for a grid of images")
+    p.add_argument("--noise", help="corrupt the data first with this noise spec (YAML), e.g. gaussian")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --noise draw")
+    p = add("score", cmd.cmd_score, "anomaly scores and 0/1 decisions of an autoencoder/VAE run for a dataset")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--data", required=True, help="dataset name or file (.npy/.npz/.csv)")
+    p.add_argument("--out", required=True, help="output: .csv (score,anomaly[,label]) or .npy (scores)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--quantile", type=float, help="re-calibrate: threshold = this quantile of clean validation scores")
+    how.add_argument("--contamination", type=float, help="re-calibrate: expected fraction of anomalies")
+    p = add("sample", cmd.cmd_sample, "draw samples from a trained VAE (its prior) or GAN (its generator)")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("--out", required=True, help="output: .npy, or .png for a grid of images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    p = add("config", cmd.cmd_config, "check a config without running it")
+    p.add_argument("action", choices=["check"], help="check: validate every key and name, build nothing")
+    _add_config(p)
+    p = add("diagnose", cmd.cmd_diagnose, "a short run with diagnostics on: verdicts with remedies, and the report")
+    _add_config(p)
+    p.add_argument("--epochs", type=int, default=3, help="at most this many epochs (default 3)")
+    p.add_argument("--out", help="run folder to create (default: runs/<name>-<time>)")
+    p = add("lr-find", cmd.cmd_lr_find, "learning-rate range test (Smith 2017): the loss-vs-lr plot and a suggested lr")
+    _add_config(p)
+    p.add_argument("--steps", type=int, default=100, help="steps of the range test, lr growing geometrically (default 100)")
+    p.add_argument("--min-lr", type=float, default=1e-7, help="the first step's learning rate (default 1e-7)")
+    p.add_argument("--max-lr", type=float, default=10.0, help="the last step's learning rate (default 10)")
+    p.add_argument("--out", help="folder for lr_find.json and the plot (default: runs/<name>-lr-find-<time>)")
+    p = add("compare", cmd.cmd_compare, "run every combination of a grid x seeds, then one table and one report")
+    _add_config(p, "YAML config file (its compare: section may hold the grid)")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values to try for a dotted key, repeatable")
+    p.add_argument("--seeds", type=int, help="runs per combination (seeds seed, seed+1, ...)")
+    p.add_argument("--out", help="folder for the runs and the report (default: runs/<name>-compare-<time>)")
+    return parser
+
+
+def _unknown_command(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The one-line complaint about a mistyped command, with the close match (argparse lists all of them)."""
+    import difflib
+
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    # The top-level options (--debug, -v, -h, --version) take no value, so the first other word is the command.
+    word = next((w for w in argv if not w.startswith("-")), None)
+    if word is None or word in commands:
+        return None
+    close = difflib.get_close_matches(word, list(commands), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else f" Expected one of: {', '.join(commands)}."
+    return f"unknown command '{word}'.{hint}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``deepfeat`` command; returns the exit code."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    unknown = _unknown_command(parser, argv)
+    if unknown:
+        print(f"error: {unknown}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    from deepfeat.errors import DeepfeatError
+
+    try:
+        if "config_path" in args:
+            _take_config(args)
+        return args.fn(args)
+    except DeepfeatError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last completed epoch is in checkpoints/last.pt (deepfeat resume RUN)", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `deepfeat list | head`: the reader left; end quietly, as other Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -1,0 +1,193 @@
+"""What each subcommand does: one call into the library, then a few lines of output.
+
+Each imports what it needs when it runs, so ``deepfeat --help`` and ``deepfeat list`` start without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+
+def cmd_diagnose(a: argparse.Namespace) -> int:
+    from deepfeat.api import diagnose
+
+    logging.getLogger("deepfeat").setLevel(logging.ERROR)  # the verdicts are printed below, once
+    run = diagnose(a.config, out=a.out, overrides=a.set, epochs=a.epochs)
+    findings = run.results.get("diagnostics", [])
+    for f in findings:
+        print(f"{f['severity']}: {f['message']}")
+    if not any(f["severity"] == "warning" for f in findings):
+        print(f"no problems found in {run.results['fit']['epochs']} epochs")
+    if run.config.logging.report:
+        print(f"report: {run.paths.report}")
+    return 0
+
+
+def cmd_lr_find(a: argparse.Namespace) -> int:
+    from deepfeat.api import lr_find
+
+    result, png = lr_find(a.config, out=a.out, overrides=a.set, steps=a.steps, min_lr=a.min_lr, max_lr=a.max_lr)
+    if result.suggestion is None:
+        print(f"no suggestion: {result.reason}")
+    else:
+        print(f"suggested lr: {result.suggestion:.2g} ({result.reason})")
+    print(f"plot: {png}")
+    return 0
+
+
+def cmd_compare(a: argparse.Namespace) -> int:
+    from deepfeat.run.compare import compare, parse_grid, table_text
+
+    result = compare(a.config, grid=parse_grid(a.grid), seeds=a.seeds, out=a.out, overrides=a.set)
+    print(table_text(result.rows))
+    failed = sum(r["failed"] for r in result.rows)
+    if failed:  # a diverging setting is a finding of the comparison, not an error of the command: exit 0
+        print(f"{failed} of {sum(r['seeds'] for r in result.rows)} runs failed: see 'Failed runs' in the report")
+    print(f"report: {result.report}")
+    return 0
+
+
+def cmd_denoise(a: argparse.Namespace) -> int:
+    import yaml
+
+    from deepfeat.run.apply import denoise_file
+
+    noise = yaml.safe_load(a.noise) if a.noise else None
+    print(f"denoised samples written to {denoise_file(a.run, a.data, a.out, noise, a.seed)}")
+    return 0
+
+
+def cmd_score(a: argparse.Namespace) -> int:
+    from deepfeat.run.apply import score_file
+
+    out, summary = score_file(a.run, a.data, a.out, a.quantile, a.contamination)
+    print(f"scored {summary['samples']} samples: {summary['flagged']:.1%} above threshold {summary['threshold']:.4g}")
+    print(f"scores written to {out}")
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    from deepfeat.run.apply import sample_file
+
+    print(f"samples written to {sample_file(a.run, a.n, a.out, a.seed)}")
+    return 0
+
+
+def cmd_fit(a: argparse.Namespace) -> int:
+    if a.help_config:
+        from deepfeat.cli.reference import config_keys_text
+
+        print(config_keys_text())
+        return 0
+    from deepfeat.api import fit
+    from deepfeat.config import load_config
+
+    cfg = load_config(a.config, a.set)
+    if a.print_config:
+        print(cfg.to_yaml(), end="")
+        return 0
+    run = fit(cfg, out=a.out)
+    _print_summary(run.dir, run.results, run.config.logging.report)
+    return 0
+
+
+def _print_summary(run_dir: Path, results: dict[str, Any], report: bool) -> None:
+    """The test metrics, the run folder and, when ``report`` (logging.report) wrote it, the report."""
+    from deepfeat.engine.distributed import current
+    from deepfeat.layout import RunPaths
+
+    if not current().is_main:  # under torchrun the other ranks have no results: rank 0 speaks for the run
+        return
+    # The learner's headline metrics first (PSNR for a denoiser, FID for a GAN, ...), then the test metrics.
+    headline = results.get("headline") or []
+    shown = {c["key"] for c in headline}
+    parts = [f"{c['label']} {c['value']:.4g}" for c in headline]
+    parts += [f"{k} {v:.4f}" for k, v in (results.get("test") or {}).items() if f"test.{k}" not in shown]
+    print(f"done: {'  '.join(parts)}")
+    print(f"run folder: {run_dir}")
+    if report:
+        print(f"report:     {RunPaths(run_dir).report}")
+
+
+def cmd_resume(a: argparse.Namespace) -> int:
+    from deepfeat.api import resume
+
+    run = resume(a.run)
+    _print_summary(run.dir, run.results, run.config.logging.report)
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from deepfeat.api import evaluate
+    from deepfeat.config import load_config
+    from deepfeat.layout import RunPaths
+
+    results = evaluate(a.run, a.data, a.protocol)
+    for name, result in results.get("evaluations", {}).items():
+        print(f"{name:<13} {_numbers(result)}")
+    _print_summary(Path(a.run), results, load_config(RunPaths(Path(a.run)).config).logging.report)
+    return 0
+
+
+def _numbers(result: dict[str, Any]) -> str:
+    """``accuracy 0.9612  accuracy_by_k 5:0.9612 20:0.9530`` for the numbers of one evaluation."""
+    parts = []
+    for key, value in result.items():
+        if isinstance(value, float):
+            parts.append(f"{key} {value:.4f}")
+        elif isinstance(value, dict) and value and all(isinstance(v, float) for v in value.values()):
+            parts.append(f"{key} " + " ".join(f"{k}:{v:.4f}" for k, v in value.items()))
+    return "  ".join(parts)
+
+
+def cmd_embed(a: argparse.Namespace) -> int:
+    from deepfeat.api import embed
+
+    print(f"features written to {embed(a.run, a.data, a.out, a.batch_size)}")
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from deepfeat.api import report
+
+    print(f"report: {report(a.run)}")
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from deepfeat.api import export
+    from deepfeat.layout import RunPaths
+    from deepfeat.run.runs import restore_model
+
+    source = restore_model(a.run)  # a missing or damaged model/ is rebuilt from the checkpoint first
+    if source is not None:
+        print(f"rebuilt {RunPaths(Path(a.run)).model} from {source}")
+    print(f"exported: {export(a.run, a.format, a.out)}")
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    from deepfeat.cli.reference import kinds_text, names_text
+
+    print(names_text(a.kind) if a.kind else kinds_text())
+    return 0
+
+
+def cmd_datasets(a: argparse.Namespace) -> int:
+    from deepfeat.data.datasets import available_datasets
+
+    for row in available_datasets():
+        mark = "yes" if row["available"] else "no "
+        print(f"  {row['name']:<15} {mark}  {row['where']}")
+    return 0
+
+
+def cmd_config(a: argparse.Namespace) -> int:
+    from deepfeat.config import load_config
+
+    load_config(a.config, a.set)
+    print(f"{a.config}: ok")
+    return 0

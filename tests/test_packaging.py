@@ -1,0 +1,52 @@
+"""The package builds into a wheel that holds the whole library, with the version the code reports, warning-free."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> tuple[Path, str]:
+    """Build from a copy of the sources (the build writes build/ and *.egg-info next to them), offline; -v shows
+    setuptools' own output, where its warnings (such as the license-table deprecation) are printed."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "-v", "--no-deps", "--no-build-isolation",
+                           "--no-index", "-w", str(tmp / "dist")], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (built,) = (tmp / "dist").glob("deepfeat-*.whl")
+    return built, done.stdout + done.stderr
+
+
+def test_the_wheel_holds_every_module_and_the_code_s_version(wheel) -> None:
+    import deepfeat
+
+    built, _ = wheel
+    names = set(zipfile.ZipFile(built).namelist())
+    sources = {str(p.relative_to(REPO / "src")) for p in (REPO / "src" / "deepfeat").rglob("*.py")}
+    assert {"deepfeat/run/workflow.py", "deepfeat/cli/__main__.py", "deepfeat/py.typed"} <= names
+    assert sources <= names, sorted(sources - names)[:5]
+    dist_info = f"deepfeat-{deepfeat.__version__}.dist-info"
+    metadata = zipfile.ZipFile(built).read(f"{dist_info}/METADATA").decode()
+    assert f"\nVersion: {deepfeat.__version__}\n" in metadata
+    assert "License-Expression: MIT" in metadata
+    entry_points = zipfile.ZipFile(built).read(f"{dist_info}/entry_points.txt").decode()
+    assert "deepfeat = deepfeat.cli:main" in entry_points
+
+
+def test_building_prints_no_setuptools_warning(wheel) -> None:
+    _, log = wheel
+    assert "Warning" not in log and "deprecat" not in log.lower() and "license" not in log.lower(), log[-2000:]
