@@ -32,11 +32,13 @@ class SmallCNN(nn.Module):
         return self.body(x)
 
 
-@pytest.mark.parametrize("encoder", [SmallCNN(width=16), SmallCNN], ids=["instance", "class"])
-def test_a_module_trains_on_arrays_in_memory_and_embeds_raw_samples(encoder, tmp_path: Path) -> None:
-    run = deepfeat.fit({**QUICK, "encoder": encoder}, data=(X, Y), out=tmp_path / "run")
+@pytest.mark.parametrize("as_instance", [True, False], ids=["instance", "class"])
+def test_a_module_trains_on_arrays_in_memory_and_embeds_raw_samples(as_instance: bool, tmp_path: Path) -> None:
+    encoder = SmallCNN(width=16) if as_instance else SmallCNN  # built here: seeded by the fixture, not at collection
+    cfg = {**QUICK, "training": {**QUICK["training"], "epochs": 12}, "encoder": encoder}
+    run = deepfeat.fit(cfg, data=(X, Y), out=tmp_path / "run")
     assert run.config.data["name"] == "in_memory" and run.config.encoder["name"] == "python"
-    assert run.results["test"]["test/acc"] > 0.8  # measured 0.9+; chance is 0.1
+    assert run.results["test"]["test/acc"] > 0.75  # measured 0.84 (instance) and 0.86 (class); chance is 0.1
     assert run.learner.feature_dim == 64
     z = run.embed(X[:10])  # raw pixels: the run normalizes them itself
     expected = run.learner.eval().embed(run.info.normalize(torch.from_numpy(X[:10]))).detach().numpy()
