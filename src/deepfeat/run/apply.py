@@ -22,6 +22,7 @@ from deepfeat.data.noise import build_noise
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.inference import iter_outputs
 from deepfeat.errors import CheckpointError, ConfigError
+from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
 from deepfeat.run.results import write_results
 from deepfeat.run.runs import Run, data_spec, load, load_data, model_data_spec
 
@@ -90,8 +91,6 @@ def predict_anomaly(run: RunLike, x: Any, threshold: float | None = None) -> np.
 
 def calibrate(run: RunLike, *, quantile: float | None = None, contamination: float | None = None) -> dict[str, Any]:
     """Re-calibrate the threshold on the run's clean validation split and store it in ``results.json``."""
-    from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
-
     r = _run(run)
     _require(r, "scores")
     precision = resolve_precision("fp32", resolve_device(r.config.training.device), r.learner)

@@ -93,11 +93,6 @@ def evaluation(name: str, *, opt_in: bool = False, description: str | None = Non
     return deco
 
 
-def evaluation_settings(config: Config, name: str) -> dict[str, Any] | None:
-    """The configured settings of evaluation ``name`` (``None`` when the config gives none)."""
-    return config.evaluation.settings.get(name)
-
-
 def check_settings(config: Config) -> None:
     """Every ``evaluation.settings`` entry names an evaluation (of the run layer or a feature protocol)
     and only its arguments. Called before a run folder exists, so a typo fails at once, not after training.

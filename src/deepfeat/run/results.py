@@ -65,7 +65,7 @@ class Results:
         return getattr(self, key)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and getattr(self, key, None) is not None and key in _FIELDS
+        return key in _FIELDS and getattr(self, key) is not None
 
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key) if key in self else default
