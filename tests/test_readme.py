@@ -23,3 +23,39 @@ def test_your_own_model_and_data_example_runs_as_written(tmp_path: Path, monkeyp
     assert again.config.encoder == {"name": "small_cnn", "width": 8}
     assert (again.embed(scope["X"][:3]) == run.embed(scope["X"][:3])).all()
     assert run.results["test"]["test/acc"] > 0.8
+
+
+def _blocks(section: str, lang: str) -> list[str]:
+    text = README.read_text()
+    body = text[text.index(f"### {section}\n"):]
+    body = body[:body.index("\n## ")]
+    return re.findall(rf"```{lang}\n(.*?)```", body, re.S)
+
+
+def test_registered_module_from_yaml_via_the_cli_runs_as_written(tmp_path: Path) -> None:
+    """The README's module file and config, then its commands, in a fresh process each (as a user types them)."""
+    import shlex
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    (module,), (config,), (commands,) = (_blocks("From YAML and the command line", lang) for lang in ("python", "yaml", "bash"))
+    (tmp_path / "my_encoders.py").write_text(module)
+    (tmp_path / "small_cnn.yaml").write_text(config)
+    outputs = []
+    for line in commands.strip().splitlines():
+        argv = shlex.split(line)
+        assert argv[0] == "deepfeat"
+        done = subprocess.run([sys.executable, "-m", "deepfeat", *argv[1:]], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    features = np.load(tmp_path / "features.npy")
+    assert features.shape == (1797, 32)  # width 8 x 2 x 2, every digits sample
+    assert "small_cnn" in outputs[-1] and "pooled to 2x2" in outputs[-1]
+    # Without the import, the run's encoder cannot be rebuilt: one line that says what to do.
+    done = subprocess.run([sys.executable, "-m", "deepfeat", "embed", "runs/small-cnn", "--data", "digits", "--out", "g.npy"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "unknown encoder 'small_cnn'" in done.stderr and "--import MODULE" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

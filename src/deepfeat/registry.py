@@ -18,6 +18,11 @@ from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 from deepfeat.errors import ConfigError
 from deepfeat.typecheck import coerce, hints
 
+# Installed packages extend deepfeat by declaring an entry point in this group; loading it imports the module,
+# whose decorators register its pieces (``[project.entry-points."deepfeat.plugins"] my_nets = "my_nets"``).
+PLUGIN_GROUP = "deepfeat.plugins"
+_plugins_loaded = False
+
 T = TypeVar("T")
 
 # Every registry created, by kind, so `deepfeat list` can show them all.
@@ -83,7 +88,8 @@ class Registry(Generic[T]):
             self._aliases[alias.lower()] = key
 
     def names(self) -> list[str]:
-        """The canonical names, sorted."""
+        """The canonical names, sorted (installed plugins' names included)."""
+        load_plugins()
         return sorted(self._entries)
 
     def entries(self) -> Iterator[Entry[T]]:
@@ -97,14 +103,18 @@ class Registry(Generic[T]):
                 f"{self.kind} name at {where or self.kind}: expected a string, got {type(name).__name__} {name!r}"
             )
         key = name.lower()
+        if key not in self._entries and key not in self._aliases and load_plugins():
+            return self.canonical(name, where)  # an installed plugin registered it
         if key in self._entries:
             return key
         if key in self._aliases:
             return self._aliases[key]
         known = self.names() + sorted(self._aliases)
+        hint = did_you_mean(key, known) or (f" If '{name}' is your own, import the module that registers it first "
+                                            f"(in Python, or `deepfeat --import MODULE ...` on the command line).")
         raise ConfigError(
             f"unknown {self.kind} '{name}' at {where or self.kind}: expected one of "
-            f"{', '.join(self.names())}.{did_you_mean(key, known)}"
+            f"{', '.join(self.names())}.{hint}"
         )
 
     def get(self, name: str, where: str | None = None) -> Callable[..., T]:
@@ -112,7 +122,10 @@ class Registry(Generic[T]):
         return self._entries[self.canonical(name, where)].factory
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (name.lower() in self._entries or name.lower() in self._aliases)
+        if not isinstance(name, str):
+            return False
+        key = name.lower()
+        return key in self._entries or key in self._aliases or (load_plugins() and self.__contains__(name))
 
     def split_spec(self, spec: Any, where: str | None = None) -> tuple[str, dict[str, Any]]:
         """``"adam"`` or ``{"name": "adam", **kw}`` -> (canonical name, kwargs)."""
@@ -218,3 +231,61 @@ def find_kind(word: str, plurals: list[str] | tuple[str, ...]) -> str:
     names = sorted(kind_name(p) for p in plurals)
     raise ConfigError(f"unknown kind '{word}' at deepfeat list: expected one of {', '.join(names)}."
                       f"{did_you_mean(key, names + sorted(set(plurals) | KIND_ALIASES.keys()))}")
+
+
+def load_plugins() -> bool:
+    """Import every installed ``deepfeat.plugins`` entry point, once; True when this call loaded any.
+
+    Called lazily, the first time a name is not found or the names are listed, so start-up stays fast.
+    A plugin that fails to import is reported (ConfigError naming it and its package), not skipped silently.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return False
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    found = list(entry_points(group=PLUGIN_GROUP))
+    for ep in found:
+        try:
+            ep.load()
+        except Exception as e:  # noqa: BLE001 -- a third party's module: name it and the error
+            package = ep.dist.name if ep.dist is not None else "?"
+            raise ConfigError(f"deepfeat plugin '{ep.name}' ({ep.value}, from the package {package}) failed to "
+                              f"import: {type(e).__name__}: {e}. Fix or uninstall that package.") from e
+    return bool(found)
+
+
+def import_user_module(spec: str) -> Any:
+    """Import ``spec``, a module name (found from the current folder too) or a ``.py`` file, so its decorators register
+    its encoders, learners and datasets; a ConfigError saying what was tried when it cannot be imported."""
+    import importlib
+    import importlib.util
+    import os
+    import sys
+
+    try:
+        if spec.endswith(".py") or os.sep in spec:
+            path = os.path.abspath(spec)
+            if not os.path.isfile(path):
+                raise ConfigError(f"--import {spec}: no such file ({path}). Give a module name or a .py file.")
+            name = os.path.splitext(os.path.basename(path))[0]
+            loader = importlib.util.spec_from_file_location(name, path)
+            if loader is None or loader.loader is None:
+                raise ConfigError(f"--import {spec}: not a Python file.")
+            module = importlib.util.module_from_spec(loader)
+            sys.modules[name] = module
+            loader.loader.exec_module(module)
+            return module
+        if os.getcwd() not in sys.path and "" not in sys.path:  # `python -c` finds modules here; a console script not
+            sys.path.insert(0, os.getcwd())
+        return importlib.import_module(spec)
+    except ConfigError:
+        raise
+    except ModuleNotFoundError as e:
+        if e.name and spec.split(".")[0] == e.name.split(".")[0]:
+            raise ConfigError(f"--import {spec}: no module named '{e.name}' here or on the Python path. Run from the "
+                              f"folder that holds {spec.split('.')[0]}.py, or give the file's path.") from None
+        raise ConfigError(f"--import {spec}: importing it failed: {type(e).__name__}: {e}") from None
+    except Exception as e:  # noqa: BLE001 -- the user's module raised: name it and the error
+        raise ConfigError(f"--import {spec}: importing it failed: {type(e).__name__}: {e}") from None

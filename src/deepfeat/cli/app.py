@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE (a name, found from this folder too, or a .py file) first, so the "
+                             "encoders, learners and datasets it registers can be named in configs; repeatable")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -168,8 +171,9 @@ def _unknown_command(parser: argparse.ArgumentParser, argv: list[str]) -> str | 
     import difflib
 
     commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    # The top-level options (--debug, -v, -h, --version) take no value, so the first other word is the command.
-    word = next((w for w in argv if not w.startswith("-")), None)
+    # The top-level options take no value but --import, so the first other word is the command.
+    words = [w for i, w in enumerate(argv) if not w.startswith("-") and (i == 0 or argv[i - 1] != "--import")]
+    word = words[0] if words else None
     if word is None or word in commands:
         return None
     close = difflib.get_close_matches(word, list(commands), n=1)
@@ -190,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     from deepfeat.errors import DeepfeatError
 
     try:
+        if args.imports:
+            from deepfeat.registry import import_user_module
+
+            for module in args.imports:
+                import_user_module(module)
         if "config_path" in args:
             _take_config(args)
         return args.fn(args)
