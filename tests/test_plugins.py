@@ -66,3 +66,18 @@ def test_import_takes_a_file_path_and_reports_what_failed(tmp_path: Path) -> Non
         done = _deepfeat("--import", spec, "list", "encoders", cwd=tmp_path)
         assert done.returncode == 2 and expected in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_list_reads_names_from_a_cache_without_importing_torch(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    probe = ("import sys; from deepfeat.cli.reference import names_text; print(names_text('schedules')); "
+             "print('torch imported:', 'torch' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    second = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    listing = first.stdout.rsplit("torch imported", 1)[0]
+    assert "cosine" in listing and second.stdout.rsplit("torch imported", 1)[0] == listing
+    assert "torch imported: True" in first.stdout and "torch imported: False" in second.stdout
+    assert len(list((tmp_path / "cache" / "deepfeat").glob("names-*.json"))) == 1

@@ -18,6 +18,7 @@ PLOTS_DIR = "plots"
 MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"
 LOCK_FILE = ".lock"
+SUMMARY_FILE = "model_summary.txt"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class RunPaths:
     @property
     def report(self) -> Path:
         return self.root / REPORT_FILE
+
+    @property
+    def summary(self) -> Path:
+        return self.root / SUMMARY_FILE
 
     @property
     def lock(self) -> Path:

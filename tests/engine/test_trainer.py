@@ -73,7 +73,8 @@ def test_progress_writes_one_line_per_epoch_without_carriage_returns() -> None:
     Trainer(TrainingConfig(epochs=3, batch_size=32), callbacks=[Progress("auto", stream)]).fit(learner, data)
     text = stream.getvalue()
     assert "\r" not in text
-    lines = text.strip().splitlines()
+    banner, lines = text.strip().splitlines()[:2], text.strip().splitlines()[2:]
+    assert banner[0].startswith("training on cpu") and "parameters" in banner[1]
     assert len(lines) == 3 and lines[0].startswith("epoch 1/3") and "val/acc" in lines[0]
 
 

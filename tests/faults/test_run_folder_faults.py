@@ -85,7 +85,7 @@ def test_a_second_fit_or_resume_on_a_folder_in_use_is_refused_at_once(tmp_path: 
     assert json.loads((run / "results.json").read_text())["status"] == "completed"
     assert yaml.safe_load((run / "config.yaml").read_text())["training"]["epochs"] == 2
     assert (run / ".lock").read_text() == ""
-    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.yaml", "metrics.csv", "model",
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.yaml", "metrics.csv", "model", "model_summary.txt",
                                                      "results.json"]
 
 

@@ -11,7 +11,10 @@ import dataclasses
 import importlib
 import inspect
 import io
+import json
+import os
 import re
+import sys
 import tokenize
 import types
 import typing
@@ -55,15 +58,65 @@ def kinds_text() -> str:
 
 
 def names_text(word: str) -> str:
-    """The names of the kind ``word`` names (``schedules``, ``scheduler``, ...), with descriptions and aliases."""
+    """The names of the kind ``word`` names (``schedules``, ``scheduler``, ...), with descriptions and aliases.
+
+    Listing names means importing the modules that register them (torch with them: seconds). The listing of every
+    kind is therefore kept in a cache file keyed by the installed source files and plugins, and read from there
+    while nothing else was imported yet (after ``--import MODULE``, or with plugins installed, they are listed live).
+    """
     plural = find_kind(word, tuple(KINDS))
+    fresh = "torch" not in sys.modules  # nothing registered in this process beyond what the cache knows
+    cache = _cache_file() if fresh else None
+    if cache is not None and cache.is_file():
+        try:
+            return json.loads(cache.read_text())[plural]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged or older cache: list live and write it again
     for module in KINDS[plural][0]:  # registers every name of this kind
         importlib.import_module(module)
+    if cache is None:
+        return _listing(plural)
+    for modules, _ in KINDS.values():
+        for module in modules:
+            importlib.import_module(module)
+    listing = {kind: _listing(kind) for kind in KINDS}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(listing))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home: list live every time
+    return listing[plural]
+
+
+def _listing(plural: str) -> str:
     lines = [f"{kind_name(plural)}:"]
     for e in all_registries()[plural].entries():
         alias = f" (alias {', '.join(e.aliases)})" if e.aliases else ""
         lines.append(f"  {e.name:<20} {e.description}{alias}")
     return "\n".join(lines)
+
+
+def _cache_file() -> Any:
+    """``~/.cache/deepfeat/names-<key>.json``, the key a hash of every installed deepfeat source file (path, size,
+    time), so any change lists live again; None (no cache) when plugins are installed."""
+    import hashlib
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    import deepfeat
+    from deepfeat.registry import PLUGIN_GROUP
+
+    root = Path(deepfeat.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        st = path.stat()
+        h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    if entry_points(group=PLUGIN_GROUP):  # a plugin's names can change with its code: list live
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "deepfeat"
+    return base / f"names-{h.hexdigest()[:16]}.json"
 
 
 # One line of help for the keys whose definition carries no comment (a comment next to a field is used first).

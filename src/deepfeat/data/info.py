@@ -60,6 +60,10 @@ class DataInfo:
         # One statistic per channel: (1, C, 1) for sequences, (1, C, 1, 1) for images.
         return (1, -1) + (1,) * (ndim - 2)
 
+    def example(self, n: int = 2) -> torch.Tensor:
+        """A batch of ``n`` all-zero samples of the right shape and dtype (token ids for "tokens"), for dry runs."""
+        return torch.zeros(n, *self.input_shape, dtype=torch.long if self.kind == "tokens" else torch.float32)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["input_shape"] = list(self.input_shape)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 import torch
 from tqdm.auto import tqdm
@@ -36,6 +37,27 @@ def clock(seconds: float) -> str:
     minutes, s = divmod(round(seconds), 60)
     h, m = divmod(minutes, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def banner(trainer: "Trainer") -> str:
+    """What runs, in two lines: where and how it computes, then the model and the data.
+
+    ``training on cpu (2 threads) · precision bf16 autocast · channels_last on``
+    ``75,978 parameters (75,978 trainable) · 1,437 train / 180 val / 180 test samples · 30 epochs x 45 steps of 32``
+    """
+    p, cfg, data = trainer.precision, trainer.cfg, trainer.data
+    where = f"cuda:{p.device.index or 0} ({torch.cuda.get_device_name(p.device)})" if p.device.type == "cuda" else \
+        f"{p.device.type} ({torch.get_num_threads()} threads)"
+    world = trainer.dist.world_size if trainer.dist.enabled else 1
+    procs = f" x {world} processes" if world > 1 else ""
+    precision = "float32" if p.dtype is None else f"{p.name} autocast"
+    params = sum(q.numel() for q in trainer.learner.parameters())
+    trainable = sum(q.numel() for q in trainer.learner.parameters() if q.requires_grad)
+    sizes = " / ".join(f"{len(split):,} {name}" for name, split in data.splits().items())
+    resumed = f" · resuming after epoch {len(trainer.history)}" if trainer.history else ""
+    return (f"training on {where}{procs} · precision {precision} · channels_last {'on' if p.channels_last else 'off'}\n"
+            f"{params:,} parameters ({trainable:,} trainable) · {sizes} samples · {cfg.epochs} epochs x "
+            f"{trainer.steps_per_epoch} steps of {cfg.batch_size}{resumed}")
 
 
 class _Bar(tqdm):  # type: ignore[misc]
@@ -82,6 +104,10 @@ class Progress(Callback):
         self.extra_s: list[float] = []  # of which after the last step (validation, checkpoints)
         self.t_start = self.t_step = 0.0
 
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        if self.mode != "none":
+            print(banner(trainer), file=self.stream, flush=True)
+
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
         if self.mode == "none":
             return
@@ -123,3 +149,48 @@ class Progress(Callback):
         eta = f", ETA {clock(self.epochs_left * statistics.mean(self.epoch_s[-3:]))}" if self.epochs_left else ""
         line = f"epoch {epoch + 1}/{trainer.cfg.epochs}  {format_logs(logs)}  ({logs.get('time_s', 0):.1f}s, {speed}{eta})"
         print(line, file=self.stream, flush=True)
+
+
+class Phases:
+    """One line per phase of the work after training (export, each evaluation, each figure, the report) with its
+    time, so the seconds after the last epoch are never silent. On a terminal the phase's name shows while it runs.
+
+        with phases("evaluation reconstruction"):
+            ...
+    """
+
+    def __init__(self, mode: str = "auto", stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        is_tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.mode = ("bar" if is_tty else "line") if mode == "auto" else mode
+        self.started = False
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if self.mode == "none":
+            yield
+            return
+        if not self.started:
+            self.started = True
+            print("after training:", file=self.stream, flush=True)
+        if self.mode == "bar":
+            print(f"  {name} ...", end="", file=self.stream, flush=True)
+        t0 = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            self._end(name, "failed")
+            raise
+        self._end(name, f"{time.perf_counter() - t0:.1f}s")
+
+    def _end(self, name: str, outcome: str) -> None:
+        start = "\r\033[K" if self.mode == "bar" else ""
+        print(f"{start}  {name:<40} {outcome}", file=self.stream, flush=True)
+
+
+def no_phases(name: str) -> Any:
+    """A :class:`Phases` that says nothing (library calls without a run's progress setting)."""
+    return _SILENT(name)
+
+
+_SILENT = Phases("none")

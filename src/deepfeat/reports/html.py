@@ -18,7 +18,7 @@ from typing import Any, Callable
 import yaml
 
 from deepfeat.errors import DeepfeatError
-from deepfeat.layout import CONFIG_FILE, METRICS_FILE, PLOTS_DIR, REPORT_FILE, RESULTS_FILE
+from deepfeat.layout import CONFIG_FILE, METRICS_FILE, PLOTS_DIR, REPORT_FILE, RESULTS_FILE, SUMMARY_FILE
 from deepfeat.reports.figures import read_index
 from deepfeat.reports.readers import Row, read_config, read_metrics, read_results
 from deepfeat.reports.style import CSS
@@ -49,6 +49,7 @@ def write_report(run_dir: str | os.PathLike[str], *, last_epochs: int = 5) -> Pa
         _evaluations(results or {}),
         _plots(run, entries),
         _metrics(rows or [], last_epochs),
+        _summary(run),
         _config(config),
     ]
     out = run / REPORT_FILE
@@ -324,6 +325,15 @@ def _cell(key: str, value: Any) -> str:
     if key == "lr" and isinstance(value, float):
         return f"{value:.3g}"
     return _fmt(key, value) if value is not None else ""
+
+
+def _summary(run: Path) -> str:
+    """The model summary written at the start of the run (layers, output shapes, parameters), folded."""
+    path = run / SUMMARY_FILE
+    if not path.is_file():
+        return ""
+    return html_section("Model", f"<details><summary>layers, output shapes and parameters</summary>"
+                                 f"<pre>{escape(path.read_text(encoding='utf-8', errors='replace'))}</pre></details>")
 
 
 def _config(config: Any) -> str:

@@ -35,7 +35,9 @@ def run_evaluations(ctx: RunContext) -> dict[str, Any]:
         if name in OPT_IN and settings is None:
             continue
         fn = EVALUATIONS.get(name, "learner evaluations")
-        result = fn(ctx, **check_kwargs(fn, settings or {}, f"evaluation.settings.{name}", skip=1))
+        kwargs = check_kwargs(fn, settings or {}, f"evaluation.settings.{name}", skip=1)
+        with ctx.phase(f"evaluation {name}"):
+            result = fn(ctx, **kwargs)
         if result is not None:
             ctx.results[name] = result
     return ctx.results
@@ -43,7 +45,12 @@ def run_evaluations(ctx: RunContext) -> dict[str, Any]:
 
 def draw_figures(ctx: RunContext) -> list[Path]:
     """Draw the learner's declared figures into the run folder; returns the files written."""
-    return [path for name in ctx.learner.figures for path in FIGURES.get(name, "learner figures")(ctx)]
+    paths: list[Path] = []
+    for name in ctx.learner.figures:
+        figure = FIGURES.get(name, "learner figures")
+        with ctx.phase(f"figure {name}"):
+            paths += figure(ctx)
+    return paths
 
 
 def headline(learner: Learner, results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from deepfeat.config import Config
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.device import Precision
+from deepfeat.engine.progress import no_phases
 from deepfeat.eval.probes import EVALUATORS
 from deepfeat.learners.base import Learner
 from deepfeat.registry import Registry, check_kwargs
@@ -47,6 +48,7 @@ class RunContext:
     config: Config
     run_dir: Path | None = None
     results: dict[str, Any] = field(default_factory=dict)
+    phase: Callable[[str], ContextManager[Any]] = no_phases  # announces a phase of work: `with ctx.phase("..."):`
 
     @property
     def max_samples(self) -> int:

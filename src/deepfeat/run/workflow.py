@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from contextlib import ExitStack
+import sys
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,8 +22,9 @@ from deepfeat.engine.diagnostics import Diagnostics, find_callback
 from deepfeat.engine.distributed import broadcast_object, init_distributed, local_only
 from deepfeat.engine.lr_find import LRFindResult, lr_range_test
 from deepfeat.engine.preflight import Preflight
-from deepfeat.engine.progress import Progress
+from deepfeat.engine.progress import Phases, Progress
 from deepfeat.engine.seeding import seed_everything
+from deepfeat.engine.summary import model_summary
 from deepfeat.engine.trainer import FitResult, Trainer
 from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError
 from deepfeat.eval.diagnose import diagnose as diagnose_stats
@@ -175,6 +177,8 @@ def _callbacks(cfg: Config, paths: RunPaths, observers: list[Callback], extra: l
 
 def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
            extra: list[Callback] | None) -> Run:
+    if state is None and init_distributed().is_main:
+        _write_summary(learner, data.info, paths, cfg.training.progress != "none")
     observers = build_observers(learner, paths.root)
     trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, list(observers.values()), extra),
                       extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
@@ -194,37 +198,53 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
             raise
 
 
+def _write_summary(learner: Learner, info: DataInfo, paths: RunPaths, show: bool) -> None:
+    """``model_summary.txt`` (layers, output shapes, parameters; the report shows it), printed when progress is shown."""
+    text = model_summary(learner, info)
+    atomic_write(paths.summary, lambda tmp: Path(tmp).write_text(text + "\n"))
+    if show:
+        print(text, file=sys.stderr, flush=True)
+
+
 def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
             trainer: Trainer, fit_result: FitResult, observers: dict[str, Any]) -> Run:
     """After training: export, evaluate, write results, plot and report."""
     if state is not None and cfg.training.restore_best and paths.best.exists() and fit_result.best_epoch != fit_result.epochs:
         learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
     check_finite_weights(learner, fit_result.skipped_steps)
-    export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
-    base = Results(data=data_summary(data.info), fit=fit_summary(fit_result, trainer, learner),
-                   evaluations=observer_results(observers), **_diagnostics(trainer.callbacks, cfg, paths.root))
-    results = _evaluate(learner, data, cfg, trainer.precision, paths, base)
+    phases = Phases(cfg.training.progress)
+    with phases("export model"):
+        export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
+    with phases("diagnostics") if cfg.diagnostics.enabled else nullcontext():
+        base = Results(data=data_summary(data.info), fit=fit_summary(fit_result, trainer, learner),
+                       evaluations=observer_results(observers), **_diagnostics(trainer.callbacks, cfg, paths.root))
+    results = _evaluate(learner, data, cfg, trainer.precision, paths, base, phases)
     return Run(paths.root, cfg, data.info, learner, results)
 
 
 def _evaluate(learner: Learner, data: DataBundle, cfg: Config, precision: Any, paths: RunPaths,
-              previous: Results) -> Results:
+              previous: Results, phases: Any = None) -> Results:
     """Test metrics, feature protocols and the learner's declared evaluations joined to ``previous``; results.json,
-    then the figures (standard and declared) and the report."""
-    measured, features = evaluate_learner(learner, data, cfg.evaluation, precision, cfg.training.eval_batch_size)
-    ctx = RunContext(learner, data, precision, cfg, paths.root, {**(previous.evaluations or {}), **measured["evaluations"]})
+    then the figures (standard and declared) and the report; each phase announced by ``phases``."""
+    phases = phases or Phases(cfg.training.progress)
+    with phases(f"test metrics, {', '.join(cfg.evaluation.protocol) or 'no'} protocols"):
+        measured, features = evaluate_learner(learner, data, cfg.evaluation, precision, cfg.training.eval_batch_size)
+    ctx = RunContext(learner, data, precision, cfg, paths.root, {**(previous.evaluations or {}), **measured["evaluations"]},
+                     phase=phases)
     run_evaluations(ctx)
     results = dataclasses.replace(previous, test=measured["test"], evaluations=ctx.results)
     results.headline = headline(learner, results.to_dict())
     write_results(paths, results)
     if cfg.logging.plots:
-        plot_training_curves_to(paths.root)
-        if features is not None and len(features.z):
-            plot_features(paths.root, features, data.info.class_names, cfg.evaluation, cfg.seed)
-        plot_protocol(paths.root, results.evaluations)
+        with phases("figures: training curves, feature maps"):
+            plot_training_curves_to(paths.root)
+            if features is not None and len(features.z):
+                plot_features(paths.root, features, data.info.class_names, cfg.evaluation, cfg.seed)
+            plot_protocol(paths.root, results.evaluations)
         draw_figures(ctx)
     if cfg.logging.report:
-        write_report(paths.root)
+        with phases("report"):
+            write_report(paths.root)
     return results
 
 
