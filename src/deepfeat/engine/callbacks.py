@@ -51,15 +51,22 @@ def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved for ``patience`` epochs (asks the trainer to stop)."""
+    """Stop when ``monitor`` has not improved for ``patience`` epochs (asks the trainer to stop).
 
-    def __init__(self, monitor: str = "val/loss", patience: int = 5, mode: str = "min", min_delta: float = 0.0) -> None:
+    ``monitor=None`` follows the trainer's ``training.monitor`` as the validation policy resolved it
+    (``train/...`` when there is no validation split).
+    """
+
+    def __init__(self, monitor: str | None = "val/loss", patience: int = 5, mode: str = "min", min_delta: float = 0.0) -> None:
         self.monitor, self.patience, self.mode, self.min_delta = monitor, patience, mode, min_delta
         self.best: float | None = None
         self.wait = 0
 
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        self.monitor = self.monitor or trainer.cfg.monitor
+
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
-        value = logs.get(self.monitor)
+        value = logs.get(self.monitor or "")
         if value is None:
             return
         if is_better(value, self.best, self.mode, self.min_delta):
