@@ -22,6 +22,9 @@ INPUTS = {
     "lstm": SEQUENCE,
     "gru": SEQUENCE,
     "tcn": SEQUENCE,
+    "inception": SEQUENCE + [(1, 24)],  # a single channel skips the bottleneck
+    "fcn": SEQUENCE,
+    "resnet1d": SEQUENCE,
 }
 # Token encoders take int64 ids, not random floats: their conformance test is in test_nn_text.py.
 TOKEN_ENCODERS = {"text_rnn", "text_tcn", "pretrained_text"}

@@ -84,7 +84,8 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when the trainer's monitor improves."""
+    """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when the trainer's monitor improves (only under
+    ``restore_best``, which the validation policy turns off when there is no validation split)."""
 
     main_process_only = True
 
@@ -100,7 +101,7 @@ class ModelCheckpoint(Callback):
         if (epoch + 1) % self.every == 0 or trainer.should_stop or epoch + 1 == trainer.cfg.epochs:
             save_checkpoint(self.directory / "last.pt", state)
             trainer.last_checkpoint = self.directory / "last.pt"
-        if trainer.improved:
+        if trainer.improved and trainer.cfg.restore_best:  # a best epoch the run will not keep is not worth a write
             save_checkpoint(self.directory / "best.pt", state)
 
 
