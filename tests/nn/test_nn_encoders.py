@@ -126,3 +126,8 @@ def test_heads() -> None:
     head = ProjectionHead(16, hidden=32, out_dim=8)
     assert head(z).shape == (4, 8)
     assert isinstance(head.mlp.net[1], nn.BatchNorm1d) and head.mlp.net[0].bias is None
+
+
+def test_cnn_given_a_series_points_to_the_series_encoders() -> None:
+    with pytest.raises(ConfigError, match=r"expected \(C, H, W\), got \(1, 150\).*series \(C, T\): inception, fcn, resnet1d"):
+        build_encoder("cnn", (1, 150))
