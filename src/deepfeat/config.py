@@ -34,7 +34,7 @@ from deepfeat.typecheck import coerce, hints
 log = logging.getLogger("deepfeat")
 
 # Keys of the data section that configure splitting rather than the dataset source.
-DATA_SPLIT_KEYS = {"val_fraction": float, "test_fraction": float, "normalize": bool, "train_classes": list[int] | None}
+DATA_SPLIT_KEYS = {"val_fraction": float | None, "test_fraction": float, "normalize": bool, "train_classes": list[int] | None}
 
 
 @dataclass

@@ -16,7 +16,7 @@ from deepfeat.errors import DataError
 def test_npy_unlabelled_kind_from_ndim(tmp_path: Path) -> None:
     path = tmp_path / "x.npy"
     np.save(path, np.random.default_rng(0).normal(size=(50, 3, 20)))
-    bundle = load_dataset({"name": "arrays", "path": str(path)})
+    bundle = load_dataset({"name": "arrays", "path": str(path)}, val_fraction=0.1)
     assert bundle.info.kind == "sequence" and bundle.info.input_shape == (3, 20)
     assert bundle.train.y is None and bundle.info.num_classes == 0
     assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (35, 5, 10)

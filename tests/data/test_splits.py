@@ -114,7 +114,7 @@ def test_bad_fractions_are_config_errors() -> None:
 
 
 def test_info_round_trip_and_to_device() -> None:
-    bundle = from_arrays(np.random.default_rng(1).normal(size=(30, 1, 4, 4)), np.arange(30) % 3)
+    bundle = from_arrays(np.random.default_rng(1).normal(size=(30, 1, 4, 4)), np.arange(30) % 3, val_fraction=0.1)
     info = DataInfo.from_dict(bundle.info.to_dict())
     assert info == bundle.info and info.input_shape == (1, 4, 4)
     moved = bundle.train.to("cpu")

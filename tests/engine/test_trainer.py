@@ -19,7 +19,7 @@ def _bundle(n: int = 256, nan_every: int = 0):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, 10, generator=g)
     y = (x[:, 0] > 0).long()
-    return from_arrays(x.numpy(), y.numpy(), kind="vector")
+    return from_arrays(x.numpy(), y.numpy(), kind="vector", val_fraction=0.1)  # explicit: 26 samples, under the auto minimum
 
 
 def test_repeated_nonfinite_losses_stop_with_a_message_naming_epoch_step_and_lr() -> None:

@@ -22,6 +22,9 @@ INPUTS = {
     "lstm": SEQUENCE,
     "gru": SEQUENCE,
     "tcn": SEQUENCE,
+    "inception": SEQUENCE + [(1, 24)],  # a single channel skips the bottleneck
+    "fcn": SEQUENCE,
+    "resnet1d": SEQUENCE,
 }
 # Token encoders take int64 ids, not random floats: their conformance test is in test_nn_text.py.
 TOKEN_ENCODERS = {"text_rnn", "text_tcn", "pretrained_text"}
@@ -123,3 +126,8 @@ def test_heads() -> None:
     head = ProjectionHead(16, hidden=32, out_dim=8)
     assert head(z).shape == (4, 8)
     assert isinstance(head.mlp.net[1], nn.BatchNorm1d) and head.mlp.net[0].bias is None
+
+
+def test_cnn_given_a_series_points_to_the_series_encoders() -> None:
+    with pytest.raises(ConfigError, match=r"expected \(C, H, W\), got \(1, 150\).*series \(C, T\): inception, fcn, resnet1d"):
+        build_encoder("cnn", (1, 150))

@@ -122,7 +122,7 @@ def _cache_file() -> Any:
 # One line of help for the keys whose definition carries no comment (a comment next to a field is used first).
 KEY_HELP: dict[str, str] = {
     "data": "the dataset by name, with its arguments (deepfeat list datasets)",
-    "data.val_fraction": "share of the data held out for validation",
+    "data.val_fraction": "share of the data held out for validation; null (default): 10% when that is >= 30 samples, else none (all data trains, the last epoch is kept)",
     "data.test_fraction": "share of the data held out for testing",
     "data.normalize": "standardize inputs with statistics of the training split only",
     "data.train_classes": "train on these classes only (one-class anomaly detection); null: all classes",

@@ -5,7 +5,7 @@ fashion_mnist, cifar10, mnist1d, ucr, arrays, image_folder, sms_spam, text_csv, 
 """
 
 # Imported for their side effect: each module registers its dataset sources.
-from deepfeat.data import files, hf_text, image_folder, in_memory, sklearn_sets, text, timeseries, torchvision_sets  # noqa: F401
+from deepfeat.data import files, hf_text, image_folder, in_memory, sklearn_sets, text, timeseries, torchvision_sets, windows  # noqa: F401
 from deepfeat.data.bundle import (
     LoadOptions,
     encode_labels,

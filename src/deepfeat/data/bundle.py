@@ -16,6 +16,7 @@ import torch
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays, check_labels, infer_kind
 from deepfeat.data.info import DataInfo, Kind
 from deepfeat.data.splits import DataBundle, TensorSplit
+from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import ConfigError, DataError
 
 # A feature whose training std is below this is (numerically) constant: dividing by its std would
@@ -28,7 +29,7 @@ class LoadOptions:
     """How every dataset source is split and normalized (the shared arguments of ``load_dataset``)."""
 
     seed: int = 0
-    val_fraction: float = 0.1
+    val_fraction: float | None = None  # None: auto, see deepfeat.data.validation_policy
     test_fraction: float = 0.2
     normalize: bool = True
     where: str = "data"
@@ -161,7 +162,7 @@ def make_bundle(
     kind: Kind | None = None,
     name: str = "",
     *,
-    val_fraction: float = 0.1,
+    val_fraction: float | None = None,
     test_fraction: float = 0.2,
     seed: int = 0,
     normalize: bool = True,
@@ -183,6 +184,7 @@ def make_bundle(
     x = x if isinstance(x, torch.Tensor) else np.asarray(x)
     kind = kind or infer_kind(x.ndim, f"{where}.x")
     has_test = x_test is not None
+    val_fraction = resolve_val_fraction(val_fraction, len(x))
     check_fractions(val_fraction, 0.0 if has_test else test_fraction, where)
     check_arrays(x, y, where, kind=kind)
     if has_test:
@@ -268,7 +270,7 @@ def from_arrays(
     class_names: Sequence[str] | None = None,
     name: str = "arrays",
     seed: int = 0,
-    val_fraction: float = 0.1,
+    val_fraction: float | None = None,
     test_fraction: float = 0.2,
     normalize: bool = True,
 ) -> DataBundle:

@@ -54,7 +54,7 @@ def load_dataset(
     spec: Any,
     *,
     seed: int = 0,
-    val_fraction: float = 0.1,
+    val_fraction: float | None = None,
     test_fraction: float = 0.2,
     normalize: bool = True,
     where: str = "data",
@@ -62,6 +62,7 @@ def load_dataset(
 ) -> DataBundle:
     """Load a registered dataset as a :class:`DataBundle` (a built bundle is returned unchanged).
 
+    ``val_fraction=None`` (auto) holds out 10% only when that is >= 30 samples (:mod:`deepfeat.data.validation_policy`).
     ``test_fraction`` applies only to sources without their own test split. Splits are seeded and
     stratified; normalization statistics come from the training split. ``train_classes`` keeps
     only those class indices in train and val (test keeps all: the one-class setup).

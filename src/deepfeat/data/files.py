@@ -152,7 +152,7 @@ def _read_file(
 
 def _check_samples(x: np.ndarray | None, file: Path, options: LoadOptions) -> None:
     """A file with one sample cannot be split into train/val/test: say so before splitting leaves val empty."""
-    split = options.val_fraction > 0 or options.test_fraction > 0
+    split = (options.val_fraction or 0.0) > 0 or options.test_fraction > 0
     if x is not None and x.ndim >= 1 and len(x) == 1 and split:
         raise DataError(
             f"data file {file} at {options.where}.path: expected at least 2 samples (rows) to split into "

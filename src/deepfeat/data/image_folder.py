@@ -20,6 +20,7 @@ from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, sp
 from deepfeat.data.datasets import always_available, register_dataset
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle, StreamSplit
+from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import DataError
 
 
@@ -66,10 +67,11 @@ def image_folder(
     # One Compose shared by every split, so appending Normalize below reaches them all.
     pipeline = transforms.Compose(steps)
     where = options.where
-    check_fractions(options.val_fraction, 0.0 if test_root else options.test_fraction, where)
+    check_fractions(options.val_fraction or 0.0, 0.0 if test_root else options.test_fraction, where)
     full = _open_folder(root, pipeline, f"{where}.root")
     labels = np.asarray(full.targets)
-    fractions = [options.val_fraction] if test_root else [options.val_fraction, options.test_fraction]
+    val = resolve_val_fraction(options.val_fraction, len(full))
+    fractions = [val] if test_root else [val, options.test_fraction]
     parts = [Subset(full, idx.tolist()) for idx in split_indices(len(full), labels, fractions, options.seed)]
     if test_root:
         test = _open_folder(test_root, pipeline, f"{where}.test_root")

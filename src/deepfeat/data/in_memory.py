@@ -25,6 +25,7 @@ from deepfeat.data.checks import infer_kind
 from deepfeat.data.datasets import always_available, register_dataset
 from deepfeat.data.info import DataInfo, Kind
 from deepfeat.data.splits import DataBundle, StreamSplit
+from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import DataError
 
 
@@ -99,8 +100,9 @@ def _dataset_bundle(dataset: Dataset, test: Any, kind: Kind | None, class_names:
     labels = _labels(dataset) if y0 is not None else None
     if labels is not None and labels.min() < 0:
         raise DataError(f"labels of the dataset at {where}: expected integers 0..K-1, got {int(labels.min())}")
-    check_fractions(options.val_fraction, 0.0 if test is not None else options.test_fraction, where)
-    fractions = [options.val_fraction] if test is not None else [options.val_fraction, options.test_fraction]
+    val = resolve_val_fraction(options.val_fraction, n)
+    check_fractions(val, 0.0 if test is not None else options.test_fraction, where)
+    fractions = [val] if test is not None else [val, options.test_fraction]
     parts: list[Dataset] = [Subset(dataset, idx.tolist()) for idx in split_indices(n, labels, fractions, options.seed)]
     if test is not None:
         parts.append(test)

@@ -29,6 +29,7 @@ from deepfeat.data.bundle import (
 from deepfeat.data.datasets import always_available, data_root, register_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.data.tokenize import build_tokenizer
+from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import DataError
 
 SMS_URL = "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"
@@ -48,7 +49,7 @@ def text_bundle(texts: Sequence[str], labels: Sequence[str], name: str, tokenize
         texts_arr, codes = texts_arr[keep], codes[keep]
     # The split make_bundle will make (a pure function of n, labels, fractions and seed), computed
     # first so the vocabulary sees training texts only.
-    fractions = [options.val_fraction, options.test_fraction]
+    fractions = [resolve_val_fraction(options.val_fraction, len(codes)), options.test_fraction]
     train = split_indices(len(codes), codes, fractions, options.seed)[0]
     if options.train_classes is not None:
         train = keep_classes([train], codes, options.train_classes, len(class_names), options.where)[0]

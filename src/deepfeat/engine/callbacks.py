@@ -51,15 +51,22 @@ def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved for ``patience`` epochs (asks the trainer to stop)."""
+    """Stop when ``monitor`` has not improved for ``patience`` epochs (asks the trainer to stop).
 
-    def __init__(self, monitor: str = "val/loss", patience: int = 5, mode: str = "min", min_delta: float = 0.0) -> None:
+    ``monitor=None`` follows the trainer's ``training.monitor`` as the validation policy resolved it
+    (``train/...`` when there is no validation split).
+    """
+
+    def __init__(self, monitor: str | None = "val/loss", patience: int = 5, mode: str = "min", min_delta: float = 0.0) -> None:
         self.monitor, self.patience, self.mode, self.min_delta = monitor, patience, mode, min_delta
         self.best: float | None = None
         self.wait = 0
 
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        self.monitor = self.monitor or trainer.cfg.monitor
+
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
-        value = logs.get(self.monitor)
+        value = logs.get(self.monitor or "")
         if value is None:
             return
         if is_better(value, self.best, self.mode, self.min_delta):
@@ -77,7 +84,8 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when the trainer's monitor improves."""
+    """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when the trainer's monitor improves (only under
+    ``restore_best``, which the validation policy turns off when there is no validation split)."""
 
     main_process_only = True
 
@@ -93,7 +101,7 @@ class ModelCheckpoint(Callback):
         if (epoch + 1) % self.every == 0 or trainer.should_stop or epoch + 1 == trainer.cfg.epochs:
             save_checkpoint(self.directory / "last.pt", state)
             trainer.last_checkpoint = self.directory / "last.pt"
-        if trainer.improved:
+        if trainer.improved and trainer.cfg.restore_best:  # a best epoch the run will not keep is not worth a write
             save_checkpoint(self.directory / "best.pt", state)
 
 

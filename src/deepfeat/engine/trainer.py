@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 
 from deepfeat.data.splits import DataBundle
+from deepfeat.data.validation_policy import plan_monitor
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
@@ -158,8 +159,10 @@ class Trainer:
         self._steps_taken = [0] * len(self.optimizers)
         for i, o in enumerate(self.optimizers):
             o.register_step_post_hook(lambda *_, i=i: self._count_step(i))
-        if data.val is None and cfg.monitor.startswith("val/"):
-            cfg.monitor = metric_key("train", cfg.monitor.split("/", 1)[1])
+        plan = plan_monitor(cfg.monitor, cfg.restore_best, None if data.val is None else len(data.val))
+        cfg.monitor, cfg.restore_best = plan.monitor, plan.restore_best
+        if plan.message and resume is None:
+            log.warning(plan.message)
         start = self._resume(resume) if resume else 0
         ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward(),
                           all_ranks=all_ranks if self.dist.enabled else bool)

@@ -69,7 +69,7 @@ class Encoder(nn.Module):
             raise ConfigError(
                 f"input_shape of the {self.name} encoder: expected {layout or 'positive sizes'}, "
                 f"got {shape}. Pick an encoder that fits the data (mlp: any, cnn: (C, H, W), "
-                "rnn/tcn: (C, T))."
+                "series (C, T): inception, fcn, resnet1d, tcn, gru/lstm)."
             )
         self.input_shape = shape
         self.config = {"name": self.name, **jsonable(kwargs)}

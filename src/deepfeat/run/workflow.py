@@ -161,7 +161,7 @@ def _callbacks(cfg: Config, paths: RunPaths, observers: list[Callback], extra: l
     t = cfg.training
     cbs: list[Callback] = [Progress(t.progress), CSVLogger(paths.metrics)]
     if t.patience is not None:
-        cbs.append(EarlyStopping(t.monitor, t.patience, t.mode, t.min_delta))
+        cbs.append(EarlyStopping(None, t.patience, t.mode, t.min_delta))  # the monitor the trainer resolves
     if cfg.logging.tensorboard:
         from deepfeat.engine.tensorboard import TensorBoardLogger
 
