@@ -78,8 +78,9 @@ class _Mean:
         self.reduce = reduce
 
     def add(self, metrics: dict[str, torch.Tensor], n: int) -> None:
-        for k, v in metrics.items():
-            self.sums[k] = self.sums.get(k, 0) + v.float() * n
+        for k, v in metrics.items():  # one in-place kernel per metric and step, on the metric's device
+            total = self.sums.get(k)
+            self.sums[k] = v.detach().float() * n if total is None else total.add_(v.detach(), alpha=n)
         self.n += n
 
     def result(self, split: str) -> dict[str, float]:
