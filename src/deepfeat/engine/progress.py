@@ -88,10 +88,10 @@ class Progress(Callback):
         world = trainer.dist.world_size if hasattr(trainer, "dist") else 1
         self.step_samples = trainer.cfg.batch_size * world
         self.samples = min(trainer.steps_per_epoch * self.step_samples, len(trainer.data.train))
-        self.epochs_left = trainer.cfg.epochs - epoch - 1
+        self.epochs_left = trainer.planned_epochs - epoch - 1
         self.t_start = self.t_step = time.perf_counter()
         if self.mode == "bar":
-            self.bar = _Bar(total=self.samples, desc=f"epoch {epoch + 1}/{trainer.cfg.epochs}", file=self.stream,
+            self.bar = _Bar(total=self.samples, desc=f"epoch {epoch + 1}/{trainer.planned_epochs}", file=self.stream,
                             leave=False, dynamic_ncols=True, bar_format=self.BAR_FORMAT)
             self.bar.progress = self
 
@@ -121,5 +121,5 @@ class Progress(Callback):
         train_s = max(self.t_step - self.t_start, 1e-9)
         speed = f"{self.samples / train_s:,.0f} samples/s"
         eta = f", ETA {clock(self.epochs_left * statistics.mean(self.epoch_s[-3:]))}" if self.epochs_left else ""
-        line = f"epoch {epoch + 1}/{trainer.cfg.epochs}  {format_logs(logs)}  ({logs.get('time_s', 0):.1f}s, {speed}{eta})"
+        line = f"epoch {epoch + 1}/{trainer.planned_epochs}  {format_logs(logs)}  ({logs.get('time_s', 0):.1f}s, {speed}{eta})"
         print(line, file=self.stream, flush=True)
