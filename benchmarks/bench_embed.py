@@ -81,12 +81,14 @@ def main() -> None:
         size = data.stat().st_size
         row = {"input_gb": size / 1e9, "samples": n, "features": list(z.shape), "peak_rss_mb": peak_mb,
                "baseline_rss_mb": base_mb, "added_rss_mb": peak_mb - base_mb, "added_over_input": (peak_mb - base_mb) * 2**20 / size,
-               "wall_s": wall, "samples_per_s": n / wall, "goal_peak_rss_mb": 1000}
+               "wall_s": wall, "samples_per_s": n / wall, "goal_peak_rss_mb": 1000,
+               "load_avg": [round(v, 2) for v in os.getloadavg()]}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(table([row], ["input_gb", "samples", "peak_rss_mb", "baseline_rss_mb", "added_rss_mb", "added_over_input", "wall_s",
                         "samples_per_s", "goal_peak_rss_mb"]))
-    print(f"written: {write_result('embed_quick' if args.quick and not args.gb else 'embed', {'quick': args.quick, 'result': row})}")
+    name = "embed_custom" if args.gb else "embed_quick" if args.quick else "embed"
+    print(f"written: {write_result(name, {'quick': args.quick, 'result': row})}")
 
 
 if __name__ == "__main__":
