@@ -14,8 +14,9 @@ from deepfeat.engine.progress import Progress, clock
 
 def _trainer(samples: int = 1000, batch: int = 64, epochs: int = 3) -> SimpleNamespace:
     steps = -(-samples // batch)
-    return SimpleNamespace(cfg=SimpleNamespace(batch_size=batch, epochs=epochs), steps_per_epoch=steps,
-                           data=SimpleNamespace(train=range(samples)), dist=SimpleNamespace(world_size=1))
+    return SimpleNamespace(cfg=SimpleNamespace(batch_size=batch, epochs=epochs), planned_epochs=epochs,
+                           steps_per_epoch=steps, data=SimpleNamespace(train=range(samples)),
+                           dist=SimpleNamespace(world_size=1))
 
 
 class _Loss:

@@ -11,7 +11,7 @@ from deepfeat.data.bundle import from_arrays
 from deepfeat.engine.device import resolve_precision
 from deepfeat.engine.progress import Progress
 from deepfeat.engine.trainer import Trainer, TrainingConfig
-from deepfeat.errors import TrainingError
+from deepfeat.errors import ConfigError, TrainingError
 from deepfeat.learners.build import build_learner
 
 
@@ -89,3 +89,19 @@ def test_precision_auto_uses_bf16_only_for_conv_nets_on_fast_cpus() -> None:
     assert resolve_precision("auto", cpu, cnn).dtype is (torch.bfloat16 if cpu_has_fast_bf16() else None)
     assert resolve_precision("auto", cpu, cnn).channels_last is cpu_has_fast_bf16()
     assert resolve_precision("fp32", cpu, cnn).channels_last is False
+
+
+def test_max_steps_ends_the_run_mid_epoch_and_the_schedule_spans_the_steps_taken() -> None:
+    data = _bundle()  # 256 samples, 10% validation: 8 batches of 32 per epoch
+    learner = build_learner("classifier", data.info, {"name": "mlp", "hidden": [8]})
+    trainer = Trainer(TrainingConfig(epochs=10, batch_size=32, max_steps=11, progress="none"))
+    result = trainer.fit(learner, data, optimizer={"name": "sgd", "lr": 0.1}, schedule={"name": "one_cycle"})
+    assert result.steps == 11 and result.epochs == 2 and len(result.history) == 2
+    assert "val/loss" in result.history[-1]  # the cut epoch still validates
+    assert trainer.planned_epochs == 2 and result.history[-1]["lr"] < 0.1 / 25  # one-cycle annealed over 2 epochs
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_max_steps_below_one_is_one_config_error(bad: int) -> None:
+    with pytest.raises(ConfigError, match=r"training.max_steps: expected an integer >= 1 or null"):
+        TrainingConfig(max_steps=bad)

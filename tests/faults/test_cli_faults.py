@@ -42,6 +42,22 @@ def test_embed_csv_gives_back_the_npy_features_exactly(finished_run, tmp_path) -
     np.testing.assert_array_equal(from_csv, z)  # 9 significant digits: every float32 survives the text round trip
 
 
+def test_embed_of_a_npy_or_csv_file_streams_it_and_matches_the_features_in_memory(finished_run, tmp_path) -> None:
+    """The file path (memory-mapped .npy, chunked .csv) gives the features `Run.embed` gives on the array."""
+    import numpy as np
+
+    import deepfeat
+
+    x = np.random.default_rng(0).random((10000, 1, 8, 8)).astype(np.float32) * 16  # > one 8192-sample chunk
+    np.save(tmp_path / "x.npy", x)
+    np.savetxt(tmp_path / "x.csv", x.reshape(len(x), -1)[:50], delimiter=",", fmt="%.9g")
+    expected = deepfeat.run.runs.load(finished_run).embed(x)
+    assert main(["embed", str(finished_run), "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "z.npy")]) == 0
+    assert main(["embed", str(finished_run), "--data", str(tmp_path / "x.csv"), "--out", str(tmp_path / "c.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "c.npy"), expected[:50], rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("report", [False, True])
 def test_the_report_line_is_printed_only_when_the_report_was_written(tmp_path, tiny, report: bool, capsys) -> None:
     import yaml

@@ -51,7 +51,11 @@ def test_classifier_run_leads_with_test_accuracy_and_settings_show_once(tmp_path
 def test_nan_features_end_the_run_failed_with_a_report_and_no_plot_of_them(tmp_path: Path, monkeypatch) -> None:
     from deepfeat.learners.supervised import Classifier
 
-    monkeypatch.setattr(Classifier, "embed", lambda self, x: torch.full((len(x), 4), float("nan")))
+    def nan_features(self, batch, names, inference=Classifier.inference):  # the features every evaluation reads
+        out = inference(self, batch, names)
+        return {**out, **({"embed": torch.full_like(out["embed"], float("nan"))} if "embed" in out else {})}
+
+    monkeypatch.setattr(Classifier, "inference", nan_features)
     cfg = {**QUICK, "data": {"name": "digits"}, "encoder": {"name": "mlp", "hidden": [16]},
            "evaluation": {"embedding_plots": ["tsne"], "protocol": ["knn"], "knn_k": [5]}}
     with pytest.raises(TrainingError, match="features of the train split are not finite"):

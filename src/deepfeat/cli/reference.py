@@ -148,6 +148,7 @@ KEY_HELP: dict[str, str] = {
     "training.min_delta": "smallest change of monitor that counts as an improvement",
     "training.max_nonfinite": "fail after this many consecutive steps with a non-finite loss (each is skipped)",
     "training.checkpoint_every": "write checkpoints/last.pt every this many epochs",
+    "training.max_steps": "stop after this many updates in all (null: no limit); schedules span the steps the run takes",
     "training.progress": "auto: a progress bar on a terminal, one line per epoch otherwise",
     "training.threads": "torch CPU threads; null: torch's default",
     "evaluation.probe_C": "inverse regularization strength of the linear probe's logistic regression",

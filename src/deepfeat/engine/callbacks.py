@@ -98,7 +98,7 @@ class ModelCheckpoint(Callback):
             trainer.log(f"epoch {epoch + 1}: weights are not finite; checkpoint not written")
             return
         state = trainer.checkpoint_state()
-        if (epoch + 1) % self.every == 0 or trainer.should_stop or epoch + 1 == trainer.cfg.epochs:
+        if (epoch + 1) % self.every == 0 or trainer.should_stop or epoch + 1 == trainer.planned_epochs:
             save_checkpoint(self.directory / "last.pt", state)
             trainer.last_checkpoint = self.directory / "last.pt"
         if trainer.improved and trainer.cfg.restore_best:  # a best epoch the run will not keep is not worth a write

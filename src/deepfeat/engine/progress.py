@@ -56,7 +56,7 @@ def banner(trainer: "Trainer") -> str:
     sizes = " / ".join(f"{len(split):,} {name}" for name, split in data.splits().items())
     resumed = f" · resuming after epoch {len(trainer.history)}" if trainer.history else ""
     return (f"training on {where}{procs} · precision {precision} · channels_last {'on' if p.channels_last else 'off'}\n"
-            f"{params:,} parameters ({trainable:,} trainable) · {sizes} samples · {cfg.epochs} epochs x "
+            f"{params:,} parameters ({trainable:,} trainable) · {sizes} samples · {trainer.planned_epochs} epochs x "
             f"{trainer.steps_per_epoch} steps of {cfg.batch_size}{resumed}")
 
 
@@ -114,10 +114,10 @@ class Progress(Callback):
         world = trainer.dist.world_size if hasattr(trainer, "dist") else 1
         self.step_samples = trainer.cfg.batch_size * world
         self.samples = min(trainer.steps_per_epoch * self.step_samples, len(trainer.data.train))
-        self.epochs_left = trainer.cfg.epochs - epoch - 1
+        self.epochs_left = trainer.planned_epochs - epoch - 1
         self.t_start = self.t_step = time.perf_counter()
         if self.mode == "bar":
-            self.bar = _Bar(total=self.samples, desc=f"epoch {epoch + 1}/{trainer.cfg.epochs}", file=self.stream,
+            self.bar = _Bar(total=self.samples, desc=f"epoch {epoch + 1}/{trainer.planned_epochs}", file=self.stream,
                             leave=False, dynamic_ncols=True, bar_format=self.BAR_FORMAT)
             self.bar.progress = self
 
@@ -147,7 +147,7 @@ class Progress(Callback):
         train_s = max(self.t_step - self.t_start, 1e-9)
         speed = f"{self.samples / train_s:,.0f} samples/s"
         eta = f", ETA {clock(self.epochs_left * statistics.mean(self.epoch_s[-3:]))}" if self.epochs_left else ""
-        line = f"epoch {epoch + 1}/{trainer.cfg.epochs}  {format_logs(logs)}  ({logs.get('time_s', 0):.1f}s, {speed}{eta})"
+        line = f"epoch {epoch + 1}/{trainer.planned_epochs}  {format_logs(logs)}  ({logs.get('time_s', 0):.1f}s, {speed}{eta})"
         print(line, file=self.stream, flush=True)
 
 

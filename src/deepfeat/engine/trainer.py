@@ -49,11 +49,21 @@ class TrainingConfig:
     checkpoint_every: int = 1
     progress: Literal["auto", "bar", "line", "none"] = "auto"
     threads: int | None = None
+    max_steps: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "max_nonfinite", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name}: expected an integer >= 1, got {getattr(self, name)}")
+        if self.max_steps is not None and (isinstance(self.max_steps, bool) or self.max_steps < 1):
+            raise ConfigError(f"training.max_steps: expected an integer >= 1 or null (no limit), got {self.max_steps}. "
+                              "It caps the updates of the whole run; training.epochs still caps the epochs.")
+
+    def planned_epochs(self, steps_per_epoch: int) -> int:
+        """Epochs the run will take: ``epochs``, fewer when ``max_steps`` ends it earlier (schedules span these)."""
+        if self.max_steps is None:
+            return self.epochs
+        return max(min(self.epochs, -(-self.max_steps // max(steps_per_epoch, 1))), 1)
 
 
 @dataclass
@@ -79,8 +89,9 @@ class _Mean:
         self.reduce = reduce
 
     def add(self, metrics: dict[str, torch.Tensor], n: int) -> None:
-        for k, v in metrics.items():
-            self.sums[k] = self.sums.get(k, 0) + v.float() * n
+        for k, v in metrics.items():  # one in-place kernel per metric and step, on the metric's device
+            total = self.sums.get(k)
+            self.sums[k] = v.detach().float() * n if total is None else total.add_(v.detach(), alpha=n)
         self.n += n
 
     def result(self, split: str) -> dict[str, float]:
@@ -113,6 +124,7 @@ class Trainer:
         self.best_epoch: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.last_checkpoint: Path | None = None
+        self.planned_epochs = self.cfg.epochs  # fewer when training.max_steps ends the run earlier (set by fit)
 
     # -- what callbacks may call -------------------------------------------------------------
     def stop(self, reason: str) -> None:
@@ -154,7 +166,8 @@ class Trainer:
         self.data = data
         self.steps_per_epoch = data.train.num_batches(cfg.batch_size, self._drop_last(), self.dist.world_size)
         self.optimizers = learner.configure_optimizers(optimizer)
-        self.schedulers = [build_scheduler(schedule, o, epochs=cfg.epochs, steps_per_epoch=max(self.steps_per_epoch // k, 1))
+        epochs = self.planned_epochs = cfg.planned_epochs(self.steps_per_epoch)
+        self.schedulers = [build_scheduler(schedule, o, epochs=epochs, steps_per_epoch=max(self.steps_per_epoch // k, 1))
                            for o, k in zip(self.optimizers, self._update_intervals())]
         self._steps_taken = [0] * len(self.optimizers)
         for i, o in enumerate(self.optimizers):
@@ -168,7 +181,7 @@ class Trainer:
                           all_ranks=all_ranks if self.dist.enabled else bool)
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
         self._emit("on_fit_start")
-        for epoch in range(start, cfg.epochs):
+        for epoch in range(start, epochs):
             self.epoch = epoch
             logs = self._run_epoch(epoch, ctx)
             logs = {"epoch": epoch + 1, "step": self.global_step, "time_s": time.perf_counter() - t0,
@@ -217,6 +230,8 @@ class Trainer:
                 mean.add(metrics, x.shape[0])
             self._step_schedules()
             self._emit("on_step_end", metrics)
+            if self.cfg.max_steps is not None and self.global_step >= self.cfg.max_steps:
+                break  # the epoch ends here (validation, logs, checkpoint), and so does the run
         logs = mean.result("train")
         if self.data.val is not None:
             val = evaluate_split(self.learner, self.data.val, "val", self.precision, self.cfg.eval_batch_size, self.dist)

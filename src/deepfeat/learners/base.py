@@ -108,6 +108,20 @@ class Learner(nn.Module):
         """Features of a batch: ``(B, *input_shape) -> (B, feature_dim)``."""
         return self.encoder(x)
 
+    @torch.no_grad()
+    def inference(self, batch: Batch, names: frozenset[str]) -> dict[str, Any]:
+        """What the run asked of one held-out batch, from as few forward passes as the outputs share.
+
+        ``names``: ``"metrics"`` (``validation_step(batch)``, a dict of scalars) and per-sample outputs named
+        by the learner method that computes them from ``x`` (``"embed"`` -> ``(B, feature_dim)``, a
+        classifier's ``"predict_proba"``, an autoencoder's ``"score_samples"``, ...). The default calls each;
+        a learner whose outputs share a forward pass (a classifier's features, logits and loss) overrides it.
+        """
+        out: dict[str, Any] = {n: getattr(self, n)(batch[0]) for n in names if n != "metrics"}
+        if "metrics" in names:
+            out["metrics"] = self.validation_step(batch)
+        return out
+
     @property
     def feature_dim(self) -> int:
         return int(self.encoder.feature_dim)

@@ -45,10 +45,24 @@ class Classifier(Learner):
         x, y = batch
         if y is None:
             raise ConfigError("learner 'classifier': the batch has no labels; use a labelled dataset.")
-        logits = self(x).float()
+        return self._metrics(self(x).float(), y)
+
+    @torch.no_grad()
+    def inference(self, batch: Batch, names: frozenset[str]) -> dict[str, Any]:
+        """Features, class probabilities and metrics of one batch from one encoder pass (see ``Learner.inference``)."""
+        x, y = batch
+        z = self.encoder(x)
+        logits = self.head(z).float()
+        shared = {"embed": lambda: z, "predict_proba": lambda: logits.softmax(1),
+                  "metrics": lambda: self._metrics(logits, y)}
+        out = super().inference(batch, names - shared.keys())
+        return {**out, **{n: shared[n]() for n in names & shared.keys()}}
+
+    def _metrics(self, logits: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        if y is None:
+            raise ConfigError("learner 'classifier': the batch has no labels; use a labelled dataset.")
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
-        acc = (logits.argmax(1) == y).float().mean()
-        return {"loss": loss, "acc": acc}
+        return {"loss": loss, "acc": (logits.argmax(1) == y).float().mean()}
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from deepfeat.errors import ConfigError
+from deepfeat.optim.fused import fast
 from deepfeat.nn.params import split_decay_params
 from deepfeat.registry import Registry, accepted_params, check_kwargs
 from deepfeat.typecheck import coerce
@@ -33,7 +34,7 @@ def sgd(
     weight_decay: float = 0.0,
 ) -> torch.optim.Optimizer:
     """Stochastic gradient descent with (optionally Nesterov) momentum."""
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    return fast(torch.optim.SGD, params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adam")
@@ -45,7 +46,7 @@ def adam(
     weight_decay: float = 0.0,
 ) -> torch.optim.Optimizer:
     """Adam (Kingma & Ba, 2015); ``weight_decay`` is an L2 term added to the gradient, as in torch."""
-    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+    return fast(torch.optim.Adam, params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adamw")
@@ -57,7 +58,7 @@ def adamw(
     weight_decay: float = 0.01,
 ) -> torch.optim.Optimizer:
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019, "Decoupled Weight Decay Regularization")."""
-    return torch.optim.AdamW(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+    return fast(torch.optim.AdamW, params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("rmsprop")
@@ -80,7 +81,7 @@ def adagrad(
     params: Iterable[ParamGroup], lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
     """Adagrad (Duchi et al., 2011): per-parameter steps shrinking with the summed squared gradients."""
-    return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=weight_decay)
+    return fast(torch.optim.Adagrad, params, lr=lr, eps=eps, weight_decay=weight_decay)
 
 
 # Hyper-parameter ranges torch would only check when the optimizer is built, after the run folder exists.

@@ -17,14 +17,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepfeat.data.chunks import STREAMABLE, count_rows, iter_chunks
 from deepfeat.data.datasets import load_dataset
 from deepfeat.data.noise import build_noise
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.inference import iter_outputs
-from deepfeat.errors import CheckpointError, ConfigError
+from deepfeat.errors import CheckpointError, ConfigError, DataError
 from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
 from deepfeat.run.results import write_results
 from deepfeat.run.runs import Run, data_spec, load, load_data, model_data_spec
+
+CHUNK_ROWS = 8192  # samples read from a file at a time by embed (a few MB for images)
 
 RunLike = Run | str | Path
 
@@ -205,6 +208,8 @@ def embed(run: RunLike, data: Any, out: str | Path | None = None, batch_size: in
         raise ConfigError(f"embed of {data!r}: expected an output file (out=features.npy or .csv) for a dataset, "
                           "or samples as an array to get the features back in memory.")
     out = _feature_file(out)
+    if Path(str(data)).suffix.lower() in STREAMABLE and Path(str(data)).is_file():
+        return _embed_file(r, Path(str(data)), out, batch_size)
     bundle = load_dataset(model_data_spec(r.info, data), val_fraction=0.0, test_fraction=0.0, normalize=False)
     if tuple(bundle.info.input_shape) != tuple(r.info.input_shape):
         raise ConfigError(f"embed data {data}: expected samples of shape {tuple(r.info.input_shape)} "
@@ -218,6 +223,34 @@ def embed(run: RunLike, data: Any, out: str | Path | None = None, batch_size: in
             for z, _ in iter_outputs(r.learner, split, precision, fn, batch_size):
                 writer.write(z)
     return out
+
+
+def _embed_file(r: Run, path: Path, out: Path, batch_size: int) -> Path:
+    """Features of every sample of a .npy / .csv file, read in chunks (a memory map for .npy) and written as they
+    come: peak memory is about one chunk, whatever the file's size. Bad input leaves no output file."""
+    try:
+        with _FeatureWriter(out, count_rows(path), r.learner.feature_dim) as writer:
+            for chunk in iter_chunks(path, rows=max(batch_size, CHUNK_ROWS)):
+                writer.write(r.embed(_samples(chunk, r, path, writer.row), batch_size))
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _samples(chunk: np.ndarray, r: Run, path: Path, start: int) -> np.ndarray:
+    """A chunk in the run's input shape (a table's rows reshaped), checked finite; errors name the sample."""
+    shape = tuple(r.info.input_shape)
+    if chunk.shape[1:] != shape and chunk.ndim == 2 and chunk.shape[1] == int(np.prod(shape)):
+        chunk = chunk.reshape(-1, *shape)  # a table of flattened samples, one per row
+    if chunk.shape[1:] != shape:
+        raise ConfigError(f"embed data {path}: expected samples of shape {shape} (what run {r.dir.name} was "
+                          f"trained on) or rows of {int(np.prod(shape))} values, got {tuple(chunk.shape[1:])}")
+    bad = ~np.isfinite(chunk.reshape(len(chunk), -1)).all(axis=1)
+    if bad.any():
+        raise DataError(f"input values at {path}: expected finite numbers, got NaN or inf values (first in sample "
+                        f"{start + int(np.argmax(bad))}). Impute or drop those samples first.")
+    return chunk
 
 
 def _feature_file(out: str | Path) -> Path:

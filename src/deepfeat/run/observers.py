@@ -68,12 +68,12 @@ class GANMonitor(Observer):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         samples = self.learner.fixed_samples()
-        last = epoch + 1 == trainer.cfg.epochs or trainer.should_stop
+        last = epoch + 1 == trainer.planned_epochs or trainer.should_stop
         self._check(epoch + 1, logs, diversity(samples), last)
         if not self.images:
             return
         save_image_grid(samples, self.run_dir / "samples" / f"epoch_{epoch + 1:03d}.png")
-        if epoch + 1 not in milestones(trainer.cfg.epochs) and not last:
+        if epoch + 1 not in milestones(trainer.planned_epochs) and not last:
             return
         self.strip.append((epoch + 1, samples[:STRIP_IMAGES].clone()))
         save_figure(samples_figure(samples, f"Fixed noise, epoch {epoch + 1}"), self.run_dir, "samples",

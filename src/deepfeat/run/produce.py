@@ -11,7 +11,8 @@ from typing import Any
 
 from deepfeat.learners.base import Learner
 from deepfeat.registry import check_kwargs
-from deepfeat.run.registries import EVALUATIONS, FIGURES, OBSERVERS, OPT_IN, Observer, RunContext
+from deepfeat.run.outputs import Need
+from deepfeat.run.registries import EVALUATIONS, FIGURES, NEEDS, OBSERVERS, OPT_IN, Observer, RunContext
 
 
 def build_observers(learner: Learner, run_dir: Path | None) -> dict[str, Observer]:
@@ -24,16 +25,27 @@ def observer_results(observers: dict[str, Observer]) -> dict[str, Any]:
     return {name: summary for name, obs in observers.items() if (summary := obs.summary()) is not None}
 
 
+def _will_run(ctx: RunContext) -> list[str]:
+    """The declared evaluations this run executes (an opt-in one only when the config gives its settings)."""
+    return [name for name in ctx.learner.evaluations
+            if name not in OPT_IN or ctx.config.evaluation.settings.get(name) is not None]
+
+
+def declared_needs(ctx: RunContext, figures: bool = True) -> list[Need]:
+    """What the evaluations (and, with ``figures``, the figures) of this run will read through ``ctx.outputs``."""
+    keys = [f"evaluation:{EVALUATIONS.canonical(n)}" for n in _will_run(ctx)]
+    keys += [f"figure:{FIGURES.canonical(n)}" for n in ctx.learner.figures] if figures else []
+    return [need for key in keys for need in NEEDS.get(key, ())]
+
+
 def run_evaluations(ctx: RunContext) -> dict[str, Any]:
     """Run the learner's declared evaluations with their configured settings; results go into ``ctx.results``.
 
     An opt-in evaluation (one that trains networks of its own) runs only when the config gives its
     settings (``evaluation.settings.<name>``).
     """
-    for name in ctx.learner.evaluations:
+    for name in _will_run(ctx):
         settings = ctx.config.evaluation.settings.get(name)
-        if name in OPT_IN and settings is None:
-            continue
         fn = EVALUATIONS.get(name, "learner evaluations")
         kwargs = check_kwargs(fn, settings or {}, f"evaluation.settings.{name}", skip=1)
         with ctx.phase(f"evaluation {name}"):

@@ -32,6 +32,7 @@ from deepfeat.engine.progress import no_phases
 from deepfeat.eval.probes import EVALUATORS
 from deepfeat.learners.base import Learner
 from deepfeat.registry import Registry, check_kwargs
+from deepfeat.run.outputs import Need, SplitOutputs
 
 
 @dataclass
@@ -39,7 +40,8 @@ class RunContext:
     """What an evaluation or a figure may use: the trained learner, its data, precision, config and folder.
 
     ``results`` holds the evaluations recorded so far, so a figure draws what an evaluation measured
-    instead of measuring it again.
+    instead of measuring it again; ``outputs`` serves what they read of the splits (features,
+    predictions, scores), each computed once (:class:`~deepfeat.run.outputs.SplitOutputs`).
     """
 
     learner: Learner
@@ -49,6 +51,12 @@ class RunContext:
     run_dir: Path | None = None
     results: dict[str, Any] = field(default_factory=dict)
     phase: Callable[[str], ContextManager[Any]] = no_phases  # announces a phase of work: `with ctx.phase("..."):`
+    outputs: SplitOutputs | None = None
+
+    def __post_init__(self) -> None:
+        if self.outputs is None:
+            self.outputs = SplitOutputs(self.learner, self.data, self.precision, self.config.training.eval_batch_size,
+                                        self.max_samples)
 
     @property
     def max_samples(self) -> int:
@@ -82,14 +90,29 @@ EVALUATIONS: Registry[Evaluation] = Registry("evaluation")
 FIGURES: Registry[Figure] = Registry("figure")
 OBSERVERS: Registry[Observer] = Registry("observer")
 OPT_IN: set[str] = set()
+# What each evaluation or figure reads through ``ctx.outputs``, by registered name: (role, output) pairs.
+NEEDS: dict[str, tuple[Need, ...]] = {}
 
 
-def evaluation(name: str, *, opt_in: bool = False, description: str | None = None) -> Callable[[Evaluation], Evaluation]:
-    """Register an evaluation ``fn(ctx, **settings) -> {metric: value, ..., "settings": {...}} | None``."""
+def evaluation(name: str, *, opt_in: bool = False, description: str | None = None,
+               needs: tuple[Need, ...] = ()) -> Callable[[Evaluation], Evaluation]:
+    """Register an evaluation ``fn(ctx, **settings) -> {metric: value, ..., "settings": {...}} | None``;
+    ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``."""
     def deco(fn: Evaluation) -> Evaluation:
         EVALUATIONS.add(name, fn, description=description)
         if opt_in:
             OPT_IN.add(name)
+        NEEDS[f"evaluation:{name}"] = tuple(needs)
+        return fn
+
+    return deco
+
+
+def figure(name: str, *, needs: tuple[Need, ...] = (), description: str | None = None) -> Callable[[Figure], Figure]:
+    """Register a figure ``fn(ctx) -> [paths]``; ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``."""
+    def deco(fn: Figure) -> Figure:
+        FIGURES.add(name, fn, description=description)
+        NEEDS[f"figure:{name}"] = tuple(needs)
         return fn
 
     return deco

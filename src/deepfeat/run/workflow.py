@@ -34,12 +34,13 @@ from deepfeat.learners.build import build_learner
 from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
 from deepfeat.reports.html import write_report
 from deepfeat.reports.plots import plot_training_curves_to
-from deepfeat.run.evaluations.features import evaluate_learner, plot_features, plot_protocol
+from deepfeat.run.evaluations.features import evaluate_learner, feature_needs, plot_features, plot_protocol
 from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
 from deepfeat.run.model_io import export_model, export_onnx
 from deepfeat.run.results import (Results, check_finite_weights, data_summary, fit_summary, read_results_file,
                                   write_results)
-from deepfeat.run.produce import build_observers, draw_figures, headline, observer_results, run_evaluations
+from deepfeat.run.produce import (build_observers, declared_needs, draw_figures, headline, observer_results,
+                                  run_evaluations)
 from deepfeat.run.registries import RunContext, check_settings
 from deepfeat.run.runs import (Run, data_spec, in_memory_config, is_in_memory, load, load_data, restore_model,
                                split_python_encoder)
@@ -227,10 +228,13 @@ def _evaluate(learner: Learner, data: DataBundle, cfg: Config, precision: Any, p
     """Test metrics, feature protocols and the learner's declared evaluations joined to ``previous``; results.json,
     then the figures (standard and declared) and the report; each phase announced by ``phases``."""
     phases = phases or Phases(cfg.training.progress)
+    ctx = RunContext(learner, data, precision, cfg, paths.root, dict(previous.evaluations or {}), phase=phases)
+    # Every split is forwarded once, for everything the run will read of it (declared by each evaluation and figure).
+    ctx.outputs.want(feature_needs(data, cfg.evaluation, cfg.logging.plots) + declared_needs(ctx, cfg.logging.plots))
     with phases(f"test metrics, {', '.join(cfg.evaluation.protocol) or 'no'} protocols"):
-        measured, features = evaluate_learner(learner, data, cfg.evaluation, precision, cfg.training.eval_batch_size)
-    ctx = RunContext(learner, data, precision, cfg, paths.root, {**(previous.evaluations or {}), **measured["evaluations"]},
-                     phase=phases)
+        measured, features = evaluate_learner(learner, data, cfg.evaluation, precision, cfg.training.eval_batch_size,
+                                              ctx.outputs)
+    ctx.results.update(measured["evaluations"])
     run_evaluations(ctx)
     results = dataclasses.replace(previous, test=measured["test"], evaluations=ctx.results)
     results.headline = headline(learner, results.to_dict())
@@ -238,7 +242,7 @@ def _evaluate(learner: Learner, data: DataBundle, cfg: Config, precision: Any, p
     if cfg.logging.plots:
         with phases("figures: training curves, feature maps"):
             plot_training_curves_to(paths.root)
-            if features is not None and len(features.z):
+            if features is not None and len(features.z) and cfg.evaluation.embedding_plots:
                 plot_features(paths.root, features, data.info.class_names, cfg.evaluation, cfg.seed)
             plot_protocol(paths.root, results.evaluations)
         draw_figures(ctx)

@@ -25,7 +25,7 @@ from deepfeat.eval.reconstruction import reconstruction_report
 from deepfeat.reports import ae_plots
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.samples import samples_figure
-from deepfeat.run.registries import FIGURES, RunContext, evaluation
+from deepfeat.run.registries import FIGURES, RunContext, evaluation, figure
 
 QUANTILE = 0.95  # default calibration: about 5% of clean data is flagged
 NOISE_SEED = 0  # corruptions for evaluation are drawn from a fixed seed, so reruns agree
@@ -120,12 +120,12 @@ def pca_baseline(ctx: RunContext) -> dict[str, Any]:
     return out
 
 
-@evaluation("anomaly")
+@evaluation("anomaly", needs=(("eval", "score_samples"),))
 def anomaly(ctx: RunContext, quantile: float = QUANTILE) -> dict[str, Any]:
     """Threshold calibrated on clean data; in a one-class run, ROC-AUC / AP of ``score_samples`` on the test split."""
-    name, split = ctx.eval_split()
+    name = ctx.eval_split()[0]
     result = calibrate(ctx.learner, ctx.data, ctx.precision, ctx.max_samples, quantile=quantile)
-    scores, y = collect(ctx.learner, split, ctx.precision, ctx.learner.score_samples, limit=ctx.max_samples)
+    scores, y = ctx.outputs.get("eval", "score_samples")
     labels, normal = one_class_targets(ctx.data, y)
     if labels is not None:
         result.update(detection_report(labels, scores, result["threshold"]))
@@ -201,8 +201,7 @@ def latent_traversal(ctx: RunContext) -> list[Path]:
 
 def _scores(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Scores of the evaluation split, their one-class labels (or ``None``) and the recorded threshold."""
-    _, split = ctx.eval_split()
-    scores, y = collect(ctx.learner, split, ctx.precision, ctx.learner.score_samples, limit=ctx.max_samples)
+    scores, y = ctx.outputs.get("eval", "score_samples")
     labels, _ = one_class_targets(ctx.data, y)
     recorded = ctx.results.get("anomaly") or {}
     threshold = recorded.get("threshold")
@@ -211,7 +210,7 @@ def _scores(ctx: RunContext) -> tuple[np.ndarray, np.ndarray | None, float]:
     return scores, labels, float(threshold)
 
 
-@FIGURES.register("anomaly_scores")
+@figure("anomaly_scores", needs=(("eval", "score_samples"),))
 def anomaly_scores(ctx: RunContext) -> list[Path]:
     """Histogram of ``score_samples`` on the evaluation split with the calibrated threshold."""
     scores, labels, threshold = _scores(ctx)
@@ -222,7 +221,7 @@ def anomaly_scores(ctx: RunContext) -> list[Path]:
                                 "calibrated on clean validation scores.")]
 
 
-@FIGURES.register("roc_curve")
+@figure("roc_curve", needs=(("eval", "score_samples"),))
 def roc_curve(ctx: RunContext) -> list[Path]:
     """The ROC curve of a one-class run (classes absent from training are the anomalies); none otherwise."""
     scores, labels, threshold = _scores(ctx)

@@ -16,15 +16,14 @@ import numpy as np
 from deepfeat.config import EvaluationConfig
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
-from deepfeat.engine.inference import collect
-from deepfeat.engine.trainer import evaluate_split
 from deepfeat.errors import TrainingError
 from deepfeat.eval.probes import EVALUATORS
-from deepfeat.eval.protocol import resolve_protocols, run_protocol
+from deepfeat.eval.protocol import PROTOCOLS, resolve_protocols, run_protocol
 from deepfeat.learners.base import Learner
 from deepfeat.reports.figures import PALETTE, house_style, new_figure, save_figure
 from deepfeat.reports.plots import confusion_matrix_plot, embedding_map
-from deepfeat.run.registries import FIGURES, RunContext
+from deepfeat.run.outputs import SplitOutputs
+from deepfeat.run.registries import RunContext, figure
 
 
 @dataclass
@@ -48,19 +47,49 @@ def protocol_plan(cfg: EvaluationConfig) -> tuple[list[str], dict[str, dict[str,
     return names, settings
 
 
+def feature_needs(data: DataBundle, cfg: EvaluationConfig, plots: bool = True) -> list[tuple[str, str]]:
+    """What :func:`evaluate_learner` (and, with ``plots``, the embedding maps) will read: the evaluation split's
+    metrics, its features when a protocol or a map uses them, the training features when a protocol trains on them."""
+    if data.test is None and data.val is None:
+        return []
+    reads = {PROTOCOLS[name].reads for name in protocol_plan(cfg)[0]}
+    needs = [("eval", "metrics")]
+    needs += [("eval", "embed")] if reads or (plots and cfg.embedding_plots) else []
+    needs += [("train", "embed")] if "train+test" in reads else []
+    return needs
+
+
 def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, precision: Precision,
-                     batch_size: int = 1024) -> tuple[dict[str, Any], Features | None]:
-    """Test metrics and protocol results (``{"test": ..., "evaluations": ...}``) plus the features used."""
-    split_name, split = ("test", data.test) if data.test is not None else ("val", data.val)
-    if split is None:
+                     batch_size: int = 1024, outputs: SplitOutputs | None = None) -> tuple[dict[str, Any], Features | None]:
+    """Test metrics and protocol results (``{"test": ..., "evaluations": ...}``) plus the features used.
+
+    Reads the splits through ``outputs`` (one pass per split, shared with the run's other evaluations);
+    the training split is forwarded only when a protocol trains on its features.
+    """
+    split_name = "test" if data.test is not None else "val"
+    if data.test is None and data.val is None:
         return {"test": {}, "evaluations": {}}, None
-    results: dict[str, Any] = {"test": evaluate_split(learner, split, split_name, precision, batch_size)}
-    train_z, train_y = collect(learner, data.train, precision, learner.embed, batch_size, cfg.max_samples)
-    z, y = collect(learner, split, precision, learner.embed, batch_size, cfg.max_samples)
-    check_finite_features({"train": train_z, split_name: z})
+    outputs = outputs or SplitOutputs(learner, data, precision, batch_size, cfg.max_samples).want(feature_needs(data, cfg))
+    results: dict[str, Any] = {"test": outputs.metrics("eval")}
     names, settings = protocol_plan(cfg)
+    if not names:
+        results["evaluations"] = {}
+        return results, _features_if_read(outputs, split_name)
+    z, y = outputs.get("eval", "embed")
+    needs_train = any(PROTOCOLS[n].reads == "train+test" for n in names)
+    train_z, train_y = outputs.get("train", "embed") if needs_train else (np.zeros((0, z.shape[1]), np.float32), None)
+    check_finite_features({"train": train_z, split_name: z})
     results["evaluations"] = run_protocol(train_z, train_y, z, y, names, settings, eval_split=split_name)
     return results, Features(z, y, split_name)
+
+
+def _features_if_read(outputs: SplitOutputs, split_name: str) -> Features | None:
+    """The evaluation split's features when they were declared (for the embedding maps), else None."""
+    if "embed" not in outputs.wanted.get(split_name, ()):
+        return None
+    z, y = outputs.get("eval", "embed")
+    check_finite_features({split_name: z})
+    return Features(z, y, split_name)
 
 
 def check_finite_features(features: dict[str, np.ndarray]) -> None:
@@ -126,12 +155,11 @@ def plot_protocol(run_dir: Path, evaluations: dict[str, Any]) -> list[Path]:
                 "one std over draws). Features that reach the all-labels line with few labels transfer well.")]
 
 
-@FIGURES.register("confusion_matrix")
+@figure("confusion_matrix", needs=(("eval", "predict_proba"),))
 def confusion_matrix(ctx: RunContext) -> list[Path]:
     """Predictions of a classifier on the evaluation split against the true classes."""
-    name, split = ctx.eval_split()
-    learner = ctx.learner
-    probs, y = collect(learner, split, ctx.precision, learner.predict_proba, limit=ctx.max_samples)
+    name = ctx.eval_split()[0]
+    probs, y = ctx.outputs.get("eval", "predict_proba")
     if y is None:
         return []
     fig = confusion_matrix_plot(y, probs.argmax(1), ctx.data.info.class_names or None)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One prepared GPU check (issue 19), at most ~8 minutes: run it when a CUDA machine is available.
+#   bash benchmarks/gpu_check.sh            # from the repository root; needs $DEEPFEAT_DATA (MNIST) or ../shared/data
+# 1. core benchmark, quick (bf16 autocast on CUDA is deepfeat's default there): overhead vs hand loop, accuracy
+# 2. GAN speed check: one DCGAN epoch through deepfeat fit vs the hand-written loop, back to back
+# 3. a 1-GPU torchrun fit of the digits CNN (the DDP path end to end)
+# On a machine without CUDA it says so and exits 0 without running anything (tested on the CPU).
+set -u
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
+export DEEPFEAT_DATA=${DEEPFEAT_DATA:-$(cd .. && pwd)/shared/data}
+OUT=${OUT:-benchmarks/results}
+if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    echo "gpu_check: no CUDA device visible to torch ($("$PY" -c 'import torch; print(torch.__version__)')): nothing to check on this machine."
+    exit 0
+fi
+"$PY" -c "import torch; p = torch.cuda.get_device_properties(0); print(f'gpu_check: {p.name}, {p.total_memory / 2**30:.0f} GiB, bf16 {torch.cuda.is_bf16_supported()}')" | tee "$OUT/gpu_check.txt"
+status=0
+step() {  # step NAME SECONDS CMD...: run with a time limit, keep going on failure, log to the summary
+    local name=$1 limit=$2; shift 2
+    local t0=$(date +%s)
+    timeout "$limit" "$@" 2>&1 | tail -25 | tee -a "$OUT/gpu_check.txt"
+    local rc=${PIPESTATUS[0]}
+    echo "gpu_check: $name rc=$rc in $(( $(date +%s) - t0 )) s" | tee -a "$OUT/gpu_check.txt"
+    [ "$rc" = 0 ] || status=1
+}
+step "core benchmark (quick, CUDA bf16)" 240 "$PY" benchmarks/bench_core.py --quick
+step "GAN speed (1 DCGAN epoch vs hand loop)" 150 "$PY" benchmarks/bench_gan.py --speed-only --threads 4
+RUN=$(mktemp -d)/ddp
+step "torchrun 1 GPU fit (digits CNN, 2 epochs)" 90 "$PY" -m torch.distributed.run --standalone --nproc-per-node 1 \
+    -m deepfeat.cli fit -c examples/configs/digits_cnn.yaml --out "$RUN" --set training.epochs=2 --set training.progress=line \
+    --set logging.plots=false --set logging.report=false
+[ -f "$RUN/results.json" ] && "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); print('gpu_check: torchrun fit', r['status'], r.get('test'))" "$RUN/results.json" | tee -a "$OUT/gpu_check.txt"
+echo "gpu_check: done (status $status); summary in $OUT/gpu_check.txt"
+exit $status
