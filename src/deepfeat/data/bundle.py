@@ -33,7 +33,7 @@ class LoadOptions:
     test_fraction: float = 0.2
     normalize: bool = True
     where: str = "data"
-    train_classes: tuple[int | str, ...] | None = None  # the one-class setup's normal classes
+    normal_classes: tuple[int | str, ...] | None = None  # the one-class setup (formerly train_classes)
     classes: tuple[int | str, ...] | None = None  # a class subset for every split (deepfeat.data.classes)
     score_heldout: bool = True
 
@@ -172,7 +172,7 @@ def make_bundle(
     x_test: ArrayLike | None = None,
     y_test: ArrayLike | None = None,
     where: str = "data",
-    train_classes: Sequence[int | str] | None = None,
+    normal_classes: Sequence[int | str] | None = None,
     classes: Sequence[int | str] | None = None,
     score_heldout: bool = True,
 ) -> DataBundle:
@@ -182,7 +182,7 @@ def make_bundle(
     become int64 codes 0..K-1; without ``class_names`` the sorted original values name the classes.
     Inputs become float32 (int64 for kind "tokens", which is never normalized). ``classes`` (names or
     indices) keeps only those classes in every split, renumbered 0..K-1 in the order given.
-    ``train_classes`` (the normal classes, names or indices) keeps only those classes in train and val
+    ``normal_classes`` (names or indices) keeps only those classes in train and val
     while test keeps every class: the one-class / novelty-detection setup, with normalization
     statistics from the kept classes only; ``score_heldout`` moves the other classes' train and val
     samples into the test split (see :mod:`deepfeat.data.classes`). ``info.split_classes`` records
@@ -227,8 +227,8 @@ def make_bundle(
             mask = labels[1] >= 0
             x_test = x_test[torch.from_numpy(mask)] if isinstance(x_test, torch.Tensor) else x_test[mask]
             labels[1] = labels[1][mask]
-    if train_classes is not None:
-        normal = resolve_classes(train_classes, names, f"{where}.normal_classes") if labels else []
+    if normal_classes is not None:
+        normal = resolve_classes(normal_classes, names, f"{where}.normal_classes") if labels else []
         before = parts[:2]
         parts[:2] = keep_classes(parts[:2], labels[0] if labels else None, normal, len(names), where)
         if score_heldout:

@@ -53,8 +53,8 @@ def text_bundle(texts: Sequence[str], labels: Sequence[str], name: str, tokenize
     train = split_indices(len(codes), codes, fractions, options.seed)[0]
     if options.classes is not None:
         train = train[np.isin(codes[train], resolve_classes(options.classes, class_names, f"{options.where}.classes"))]
-    if options.train_classes is not None:
-        normal = resolve_classes(options.train_classes, class_names, f"{options.where}.normal_classes")
+    if options.normal_classes is not None:
+        normal = resolve_classes(options.normal_classes, class_names, f"{options.where}.normal_classes")
         train = keep_classes([train], codes, normal, len(class_names), options.where)[0]
     tok = build_tokenizer(tokenizer, where=f"{options.where}.tokenizer").fit(list(texts_arr[train]))
     bundle = make_bundle(tok.encode(list(texts_arr)), codes, "tokens", name, class_names=class_names,

@@ -3,7 +3,7 @@
 ``reconstruction`` measures MSE, PSNR (and SSIM for images) on the evaluation split; ``denoising`` the
 same for corrupted inputs and their reconstructions; ``pca_baseline`` PCA with as many components as
 the code; ``anomaly`` calibrates a threshold on the clean validation split and, in a one-class run
-(train and val hold only some classes, see ``data.train_classes``), reports ROC-AUC / average
+(train and val hold only some classes, see ``data.normal_classes``), reports ROC-AUC / average
 precision with the other classes as anomalies. The threshold is stored in ``results.json`` under
 ``evaluations.anomaly.threshold``, where ``deepfeat score`` finds it.
 """
