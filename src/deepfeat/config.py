@@ -34,7 +34,10 @@ from deepfeat.typecheck import coerce, hints
 log = logging.getLogger("deepfeat")
 
 # Keys of the data section that configure splitting rather than the dataset source.
-DATA_SPLIT_KEYS = {"val_fraction": float | None, "test_fraction": float, "normalize": bool, "train_classes": list[int] | None}
+DATA_SPLIT_KEYS = {"val_fraction": float | None, "test_fraction": float, "normalize": bool,
+                   "classes": list[int | str] | None, "normal_classes": list[int | str] | None, "score_heldout": bool}
+# Data keys that were renamed: old -> new (the old name still loads, with a warning).
+RENAMED_DATA_KEYS = {"train_classes": "normal_classes"}
 
 
 @dataclass
@@ -136,7 +139,7 @@ class Config:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
         _reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], "")
-        raw = _move_evaluation_settings(raw)
+        raw = _rename_data_keys(_move_evaluation_settings(raw))
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in raw:
@@ -204,6 +207,21 @@ def _move_evaluation_settings(raw: dict[str, Any]) -> dict[str, Any]:
         where = f"evaluation.settings.{name}" + (f".{inner}" if inner else "")
         log.warning(f"learner.{key} is deprecated: write it as {where}")
     return {**raw, "learner": learner, "evaluation": {**evaluation, "settings": settings}}
+
+
+def _rename_data_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """``data.train_classes`` -> ``data.normal_classes`` (and any other renamed data key), so old configs and run folders load."""
+    data = raw.get("data")
+    if not isinstance(data, Mapping) or not RENAMED_DATA_KEYS.keys() & data.keys():
+        return raw
+    data = dict(data)
+    for old in RENAMED_DATA_KEYS.keys() & data.keys():
+        new = RENAMED_DATA_KEYS[old]
+        if new in data:
+            raise ConfigError(f"data.{old} and data.{new}: expected only data.{new} ({old} is its former name), got both")
+        data[new] = data.pop(old)
+        log.warning(f"data.{old} is deprecated: write it as data.{new}")
+    return {**raw, "data": data}
 
 
 def _fold_linear_probe(value: Any) -> Any:

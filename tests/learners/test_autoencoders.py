@@ -67,7 +67,7 @@ def test_denoising_raises_psnr_by_4db_at_sigma_half() -> None:
 
 
 def test_one_class_digits_roc_auc_threshold_and_score_cli(tmp_path) -> None:
-    cfg = {"name": "one-class", "data": {"name": "digits", "train_classes": [0]}, "encoder": MLP,
+    cfg = {"name": "one-class", "data": {"name": "digits", "normal_classes": [0]}, "encoder": MLP,
            "learner": {"name": "autoencoder", "code_dim": 8}, "optimizer": {"name": "adam", "lr": 2e-3},
            "training": {"epochs": 60, "batch_size": 32, "progress": "none"},
            "evaluation": {"protocol": ["knn"], "embedding_plots": []}, "logging": {"report": False}}
@@ -91,14 +91,14 @@ def test_one_class_digits_roc_auc_threshold_and_score_cli(tmp_path) -> None:
     np.testing.assert_array_equal(table[:, 1], scores > stored["threshold"])
 
 
-def test_train_classes_keeps_test_whole_and_normalizes_on_normal_data() -> None:
-    data = load_dataset("digits", train_classes=[0, 1])
+def test_normal_classes_keep_test_whole_and_normalize_on_normal_data() -> None:
+    data = load_dataset("digits", normal_classes=[0, 1], score_heldout=False)
     assert set(data.train.y.unique().tolist()) == {0, 1} and set(data.val.y.unique().tolist()) == {0, 1}
     assert len(data.test.y.unique()) == 10
     raw = data.train.x * torch.tensor(data.info.std).view(1, -1, 1, 1) + torch.tensor(data.info.mean).view(1, -1, 1, 1)
     assert raw.mean().item() == pytest.approx(data.info.mean[0], abs=1e-5)
-    with pytest.raises(ConfigError, match="train_classes"):
-        load_dataset("digits", train_classes=[10])
+    with pytest.raises(ConfigError, match="normal_classes"):
+        load_dataset("digits", normal_classes=[10])
 
 
 def test_vae_kl_matches_closed_form_of_torch_distributions() -> None:

@@ -20,7 +20,7 @@ from deepfeat.learners.seq_autoencoder import decode_ids, sequence_nll, token_nl
 
 SMS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sms_spam" / "SMSSpamCollection"
 # A ham-only vocabulary with min_freq 1 never holds <unk> in training, so an unseen word is surprising.
-DATA = {"name": "sms_spam", "limit": 1500, "train_classes": [0],
+DATA = {"name": "sms_spam", "limit": 1500, "normal_classes": ["ham"],
         "tokenizer": {"name": "word", "max_length": 24, "min_freq": 1}}
 CONFIG = {
     "name": "seq-ae-test", "seed": 0, "data": DATA,

@@ -127,7 +127,7 @@ def test_freezing_really_freezes() -> None:
 
 
 def test_discriminative_learning_rates_in_param_groups() -> None:
-    learner, _ = _partial_learner("fine_tune")
+    learner, _ = _partial_learner("fine_tune", encoder_lr=1.0)
     optimizer = learner.configure_optimizers({"name": "adamw", "lr": 1e-2, "layer_decay": 0.5})[0]
     lrs = {g["name"].split("/")[0]: g["lr"] for g in optimizer.param_groups}
     names = [name for name, _ in learner.lr_blocks()]
@@ -137,7 +137,7 @@ def test_discriminative_learning_rates_in_param_groups() -> None:
 
 
 def test_gradual_unfreezing_follows_the_schedule() -> None:
-    learner, data = _partial_learner("gradual", unfreeze_every=2, trainable_blocks=0)
+    learner, data = _partial_learner("gradual", unfreeze_every=2, trainable_blocks=0, head_epochs=0)
     bottom = [p.clone() for p in learner.blocks[0][1].parameters()]
     seen = []
 
@@ -154,12 +154,16 @@ def test_gradual_unfreezing_follows_the_schedule() -> None:
 
 def test_low_label_evaluation_table_and_plot(tmp_path) -> None:
     data = load_dataset("digits", test_fraction=0.3)
-    options = {"labels_per_class": [1, "all"], "steps": 20, "batch_size": 64, "lr": 1e-2}
+    options = {"labels_per_class": [1, "all"], "steps": 20, "batch_size": 64, "lr": 1e-2, "repeats": 2}
     result = low_label_accuracy(data, SMALL_CNN, options)
     assert set(accuracies(result)) == {"scratch", "linear_probe", "fine_tune"}
     for method in accuracies(result).values():
         assert set(method) == {"1", "all"} and all(0.0 <= a <= 1.0 for a in method.values())
-    assert result["fine_tune"]["all"] > 0.6  # all labels, 20 steps: well above chance (0.1)
+    assert result["scratch"]["all"] > 0.6  # all labels, 20 steps: well above chance (0.1)
+    assert result["fine_tune"]["all"] > 0.3  # random "pretrained" weights at a tenth of the rate: slower
+    assert len(result["draws"]["fine_tune@1"]) == 2 and len(result["draws"]["fine_tune@all"]) == 1
+    assert result["scratch"]["1"] == pytest.approx(np.mean(result["draws"]["scratch@1"]), abs=1e-4)
+    assert "+-" in low_label_table(result)
     assert "| fine_tune |" in low_label_table(result)
     assert save_low_label_figure(result, tmp_path).is_file()
 
@@ -183,3 +187,58 @@ def test_fine_tuning_ends_with_head_statistics_of_the_final_features() -> None:
     before = probe.head[0].running_mean.clone()
     probe.on_fit_end(probe_data.train.batches(64), lambda x: x, contextlib.nullcontext)
     assert torch.equal(probe.head[0].running_mean, before)  # frozen features: nothing to recalibrate
+
+
+def test_low_label_repeats_give_the_same_draws_to_every_method(monkeypatch) -> None:
+    from deepfeat.run.evaluations import low_label as module
+
+    seen: dict[str, list[bytes]] = {}
+
+    def record(method, data, subset, test, encoder, learner_args, precision, cfg, seed):
+        seen.setdefault(method, []).append(subset.train.x.numpy().tobytes())
+        return float(seed)  # the draw's seed: mean and std are then known in closed form
+
+    monkeypatch.setattr(module, "_run_method", record)
+    data = load_dataset("digits", test_fraction=0.3)
+    result = low_label_accuracy(data, SMALL_CNN, {"labels_per_class": [2, 5], "repeats": 3, "seed": 7})
+    assert seen["scratch"] == seen["linear_probe"] == seen["fine_tune"]
+    assert len(set(seen["fine_tune"])) == 6  # 2 budgets x 3 draws, all different
+    assert result["fine_tune"]["5"] == pytest.approx(8.0) and result["std"]["fine_tune@5"] == pytest.approx(np.std([7, 8, 9]), abs=1e-4)
+    assert result["draws"]["scratch@2"] == [7.0, 8.0, 9.0]
+    assert result["settings"]["repeats"] == 3
+
+
+def test_lp_ft_trains_the_head_first_then_the_encoder_at_a_smaller_rate() -> None:
+    learner, data = _partial_learner("fine_tune", head_epochs=1, encoder_lr=0.1, augment="none")
+    optimizer = learner.configure_optimizers({"name": "adamw", "lr": 1e-2})[0]
+    encoder_ids = {id(p) for p in learner.encoder.parameters()}
+    for group in optimizer.param_groups:
+        inside = {id(p) in encoder_ids for p in group["params"]}
+        assert len(inside) == 1  # no group mixes encoder and head
+        assert group["lr"] == pytest.approx(1e-3 if inside == {True} else 1e-2)
+    encoder_before = [p.clone() for p in learner.encoder.parameters()]
+    snapshots = []
+
+    class Watch(deepfeat.engine.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            snapshots.append([p.clone() for p in learner.encoder.parameters()])
+
+    trainer = Trainer(TrainingConfig(epochs=2, batch_size=256, progress="none", restore_best=False, precision="fp32"),
+                      callbacks=[Watch()])
+    trainer.fit(learner, data, optimizer={"name": "adamw", "lr": 1e-2})
+    assert all(torch.equal(p, q) for p, q in zip(snapshots[0], encoder_before))  # epoch 1: head only
+    assert not all(torch.equal(p, q) for p, q in zip(snapshots[1], encoder_before))  # epoch 2: everything
+
+
+def test_l2sp_pulls_the_encoder_back_to_the_pretrained_weights() -> None:
+    learner, _ = _partial_learner("fine_tune", l2sp=0.5)
+    assert learner.l2_sp().item() == 0.0
+    weight = learner.blocks[0][1][0].weight if isinstance(learner.blocks[0][1], nn.Sequential) else next(
+        p for p in learner.blocks[0][1].parameters() if p.dim() > 1)
+    with torch.no_grad():
+        weight.add_(0.1)
+    penalty = learner.l2_sp()
+    assert penalty.item() == pytest.approx(0.01 * weight.numel(), rel=1e-4)
+    penalty.backward()
+    assert torch.all(weight.grad > 0)  # the gradient step moves the weights back down, towards the anchor
+    assert not any("anchor" in k for k in learner.state_dict())  # the anchor is rebuilt, never saved

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from deepfeat.data.classes import renumber, resolve_classes, split_classes
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays, check_labels, infer_kind
 from deepfeat.data.info import DataInfo, Kind
 from deepfeat.data.splits import DataBundle, TensorSplit
@@ -33,7 +34,9 @@ class LoadOptions:
     test_fraction: float = 0.2
     normalize: bool = True
     where: str = "data"
-    train_classes: tuple[int, ...] | None = None
+    normal_classes: tuple[int | str, ...] | None = None  # the one-class setup (formerly train_classes)
+    classes: tuple[int | str, ...] | None = None  # a class subset for every split (deepfeat.data.classes)
+    score_heldout: bool = True
 
     def kwargs(self) -> dict[str, Any]:
         """These options as :func:`make_bundle` keyword arguments."""
@@ -170,15 +173,21 @@ def make_bundle(
     x_test: ArrayLike | None = None,
     y_test: ArrayLike | None = None,
     where: str = "data",
-    train_classes: Sequence[int] | None = None,
+    normal_classes: Sequence[int | str] | None = None,
+    classes: Sequence[int | str] | None = None,
+    score_heldout: bool = True,
 ) -> DataBundle:
     """Check, encode, split (stratified, seeded) and normalize ``x`` (N, ...) with labels ``y`` (N,).
 
     With ``x_test`` the source's own test split is kept and ``test_fraction`` is ignored. Labels
     become int64 codes 0..K-1; without ``class_names`` the sorted original values name the classes.
-    Inputs become float32 (int64 for kind "tokens", which is never normalized). ``train_classes``
-    (class indices) keeps only those classes in train and val while test keeps every class: the
-    one-class / novelty-detection setup, with normalization statistics from the kept classes only.
+    Inputs become float32 (int64 for kind "tokens", which is never normalized). ``classes`` (names or
+    indices) keeps only those classes in every split, renumbered 0..K-1 in the order given.
+    ``normal_classes`` (names or indices) keeps only those classes in train and val
+    while test keeps every class: the one-class / novelty-detection setup, with normalization
+    statistics from the kept classes only; ``score_heldout`` moves the other classes' train and val
+    samples into the test split (see :mod:`deepfeat.data.classes`). ``info.split_classes`` records
+    which classes each split holds.
     """
     # Tensors stay tensors (no copy off the GPU); anything else becomes an array with a .shape.
     x = x if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -210,15 +219,31 @@ def make_bundle(
     n = len(x)
     fractions = [val_fraction] if has_test else [val_fraction, test_fraction]
     parts = split_indices(n, labels[0] if labels else None, fractions, seed)
-    if train_classes is not None:
-        parts[:2] = keep_classes(parts[:2], labels[0] if labels else None, train_classes, len(names), where)
+    heldout = None
+    if classes is not None:
+        kept = resolve_classes(classes, names, f"{where}.classes")
+        parts = [idx[np.isin(labels[0][idx], kept)] for idx in parts]
+        labels = [renumber(y, kept, len(names)) for y in labels]
+        names = [names[c] for c in kept]
+        if has_test:
+            mask = labels[1] >= 0
+            x_test = x_test[torch.from_numpy(mask)] if isinstance(x_test, torch.Tensor) else x_test[mask]
+            labels[1] = labels[1][mask]
+    if normal_classes is not None:
+        normal = resolve_classes(normal_classes, names, f"{where}.normal_classes") if labels else []
+        before = parts[:2]
+        parts[:2] = keep_classes(parts[:2], labels[0] if labels else None, normal, len(names), where)
+        if score_heldout:
+            heldout = np.sort(np.concatenate([np.setdiff1d(a, b) for a, b in zip(before, parts[:2])]))
+            if not has_test:
+                parts[-1], heldout = np.sort(np.concatenate([parts[-1], heldout])), None
     if len(parts[0]) == 0:
         raise DataError(
             f"training split at {where}: expected at least one training sample, got 0 of {n}. "
             "Lower val_fraction/test_fraction or add data."
         )
     info = DataInfo(kind, tuple(x.shape[1:]), len(names), names, name=name)
-    return _assemble(x, x_test, labels, parts, info, normalize)
+    return _assemble(x, x_test, labels, parts, info, normalize, heldout)
 
 
 def keep_classes(parts: list[np.ndarray], labels: np.ndarray | None, classes: Sequence[int], num_classes: int,
@@ -226,9 +251,9 @@ def keep_classes(parts: list[np.ndarray], labels: np.ndarray | None, classes: Se
     """``parts`` (index arrays) restricted to samples whose label is one of ``classes``."""
     if labels is None or not classes or any(not 0 <= int(c) < num_classes for c in classes):
         raise ConfigError(
-            f"train_classes at {where}.train_classes: expected a non-empty list of class indices in 0..{num_classes - 1} "
-            f"of a labelled dataset, got {list(classes)!r}{'' if labels is not None else ' for unlabelled data'}. "
-            "Name the normal classes by index, e.g. train_classes: [0]."
+            f"normal classes at {where}.normal_classes: expected a non-empty list of class names or indices in "
+            f"0..{num_classes - 1} of a labelled dataset, got {list(classes)!r}"
+            f"{'' if labels is not None else ' for unlabelled data'}. Name the normal classes, e.g. normal_classes: [0]."
         )
     return [idx[np.isin(labels[idx], np.asarray(classes))] for idx in parts]
 
@@ -240,8 +265,10 @@ def _assemble(
     parts: list[np.ndarray],
     info: DataInfo,
     normalize: bool,
+    heldout: np.ndarray | None = None,
 ) -> DataBundle:
-    """Index the split ``parts`` out of ``x``, add ``x_test``, and normalize with train statistics."""
+    """Index the split ``parts`` out of ``x``, add ``x_test`` (with the ``heldout`` rows of ``x``), and
+    normalize with train statistics."""
     xt = _as_inputs(x, info.kind)
     y_all = torch.from_numpy(labels[0]) if labels else None
     splits = []
@@ -251,12 +278,20 @@ def _assemble(
     if x_test is not None:
         # A copy, because the splits are normalized in place and x_test may be the caller's tensor.
         test_x = _as_inputs(x_test, info.kind, copy=True)
-        splits.append(TensorSplit(test_x, torch.from_numpy(labels[1]) if labels else None))
+        test_y = torch.from_numpy(labels[1]) if labels else None
+        if heldout is not None and len(heldout):
+            rows = torch.from_numpy(heldout)
+            test_x = torch.cat([test_x, xt[rows]])
+            test_y = None if y_all is None else torch.cat([test_y, y_all[rows]])
+        splits.append(TensorSplit(test_x, test_y))
     if normalize and info.kind != "tokens":
         info.mean, info.std = channel_stats(splits[0].x, info.kind)
         for split in splits:
             _normalize_(split.x, info.mean, info.std)
     train, val, test = splits
+    if labels:
+        info.split_classes = split_classes({n: s.y.numpy() for n, s in zip(("train", "val", "test"), splits)},
+                                           info.class_names)
     return DataBundle(info, train, val if len(val) else None, test if len(test) else None)
 
 

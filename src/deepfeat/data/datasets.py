@@ -9,6 +9,7 @@ loaded here without a download, for ``deepfeat datasets``.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,23 +59,33 @@ def load_dataset(
     test_fraction: float = 0.2,
     normalize: bool = True,
     where: str = "data",
-    train_classes: list[int] | None = None,
+    normal_classes: list[int | str] | None = None,
+    classes: list[int | str] | None = None,
+    score_heldout: bool = True,
+    train_classes: list[int | str] | None = None,
 ) -> DataBundle:
     """Load a registered dataset as a :class:`DataBundle` (a built bundle is returned unchanged).
 
     ``val_fraction=None`` (auto) holds out 10% only when that is >= 30 samples (:mod:`deepfeat.data.validation_policy`).
     ``test_fraction`` applies only to sources without their own test split. Splits are seeded and
-    stratified; normalization statistics come from the training split. ``train_classes`` keeps
-    only those class indices in train and val (test keeps all: the one-class setup).
+    stratified; normalization statistics come from the training split. ``classes`` (names or
+    indices) keeps only those classes in every split; ``normal_classes`` keeps only those in train
+    and val (test keeps all: the one-class setup; ``score_heldout`` adds the other classes' train
+    and val samples to test). See :mod:`deepfeat.data.classes`. ``train_classes`` is the former
+    name of ``normal_classes``.
     """
-    kept = tuple(int(c) for c in train_classes) if train_classes is not None else None
-    options = LoadOptions(seed, val_fraction, test_fraction, normalize, where, kept)
+    if train_classes is not None:
+        warnings.warn("load_dataset(train_classes=...) is deprecated: use normal_classes=...", DeprecationWarning,
+                      stacklevel=2)
+        normal_classes = train_classes if normal_classes is None else normal_classes
+    normal = tuple(normal_classes) if normal_classes is not None else None
+    subset = tuple(classes) if classes is not None else None
+    options = LoadOptions(seed, val_fraction, test_fraction, normalize, where, normal, subset, score_heldout)
     bundle = DATASETS.build(spec, where=where, options=options)
-    train_y = getattr(bundle.train, "y", None)
-    if kept is not None and (train_y is None or not set(train_y.unique().tolist()) <= set(kept)):
+    if (normal is not None or subset is not None) and getattr(bundle.info, "split_classes", None) is None:
         raise ConfigError(
-            f"train_classes at {where}.train_classes: expected a labelled in-memory dataset, got "
-            f"{spec!r}, which does not support it. Remove train_classes or use another source."
+            f"class subset at {where}: expected a labelled in-memory dataset for classes / normal_classes, got "
+            f"{spec!r}, which does not support them. Remove them or use another source."
         )
     return bundle
 

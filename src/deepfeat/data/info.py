@@ -27,6 +27,8 @@ class DataInfo:
         name: the dataset's registry name or path.
         tokenizer: for kind "tokens", the fitted tokenizer (``{name, max_length, vocab, ...}``, see
             :mod:`deepfeat.data.tokenize`), so new text can be encoded as in training; else None.
+        split_classes: the class names each split holds (``{"train": [...], "test": [...]}``), so results
+            say whether a test accuracy covers classes the model never trained on; None when unlabelled.
     """
 
     kind: Kind
@@ -37,6 +39,7 @@ class DataInfo:
     std: list[float] | None = None
     name: str = ""
     tokenizer: dict[str, Any] | None = None
+    split_classes: dict[str, list[str]] | None = None
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the training-split normalization to a batch ``(B, *input_shape)``."""

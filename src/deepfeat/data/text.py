@@ -26,6 +26,7 @@ from deepfeat.data.bundle import (
     split_indices,
     subsample,
 )
+from deepfeat.data.classes import resolve_classes
 from deepfeat.data.datasets import always_available, data_root, register_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.data.tokenize import build_tokenizer
@@ -51,8 +52,11 @@ def text_bundle(texts: Sequence[str], labels: Sequence[str], name: str, tokenize
     # first so the vocabulary sees training texts only.
     fractions = [resolve_val_fraction(options.val_fraction, len(codes)), options.test_fraction]
     train = split_indices(len(codes), codes, fractions, options.seed)[0]
-    if options.train_classes is not None:
-        train = keep_classes([train], codes, options.train_classes, len(class_names), options.where)[0]
+    if options.classes is not None:
+        train = train[np.isin(codes[train], resolve_classes(options.classes, class_names, f"{options.where}.classes"))]
+    if options.normal_classes is not None:
+        normal = resolve_classes(options.normal_classes, class_names, f"{options.where}.normal_classes")
+        train = keep_classes([train], codes, normal, len(class_names), options.where)[0]
     tok = build_tokenizer(tokenizer, where=f"{options.where}.tokenizer").fit(list(texts_arr[train]))
     bundle = make_bundle(tok.encode(list(texts_arr)), codes, "tokens", name, class_names=class_names,
                          **options.kwargs())

@@ -179,6 +179,8 @@ class Trainer:
         start = self._resume(resume) if resume else 0
         ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward(),
                           all_ranks=all_ranks if self.dist.enabled else bool)
+        self.learner.on_fit_start(data.train.batches(cfg.batch_size, shuffle=False), self.precision.prepare_input,
+                                  self.precision.autocast)
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
         self._emit("on_fit_start")
         for epoch in range(start, epochs):

@@ -7,5 +7,6 @@ from deepfeat.learners import simclr, transfer  # noqa: F401,E402  (registers si
 from deepfeat.learners import autoencoder, contractive, denoising, sparse, vae  # noqa: F401  (registration)
 from deepfeat.learners import gan  # noqa: F401,E402  (registers dcgan, wgan_gp, mlp_gan)
 from deepfeat.learners import seq_autoencoder  # noqa: F401,E402  (registers seq_autoencoder)
+from deepfeat.learners import deep_svdd  # noqa: F401,E402  (registers deep_svdd)
 
 __all__ = ["LEARNERS", "Classifier", "Learner", "StepContext", "build_learner"]

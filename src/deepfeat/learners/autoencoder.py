@@ -7,8 +7,11 @@ they differ only in the parts they plug in (``noise``, ``code_penalty``), regist
 their own modules. ``embed`` returns the code; ``score_samples`` the per-sample reconstruction
 error that anomaly detection thresholds.
 
-Inputs arrive normalized with the training statistics; corruption and the Bernoulli likelihood
-work on raw values (pixels in [0, 1]), which :class:`InputScale` recovers.
+Inputs arrive normalized with the training statistics; the Bernoulli likelihood works on raw values
+(pixels in [0, 1]), which :class:`InputScale` recovers. Corruption and reported errors live in the
+*working space* (:meth:`InputScale.to_working`): raw values for images and sequences, standardized
+values for tables, whose raw features may differ in scale by 10^4 (noise of one sigma would be nothing
+for one feature and everything for another, and one feature would dominate every error).
 """
 
 from __future__ import annotations
@@ -48,12 +51,21 @@ class InputScale(nn.Module):
         # Not persistent: rebuilt from the DataInfo every model carries, so weights files stay clean.
         self.register_buffer("mean", mean.float(), persistent=False)
         self.register_buffer("std", std.float(), persistent=False)
+        self.standardized = info.kind == "vector"
 
     def to_raw(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.std + self.mean
 
     def from_raw(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+    def to_working(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalized ``x`` in the space where noise is added and errors are measured (see the module doc)."""
+        return x if self.standardized else self.to_raw(x)
+
+    def from_working(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`to_working`."""
+        return x if self.standardized else self.from_raw(x)
 
 
 def bernoulli_target(scale: InputScale, x: torch.Tensor, learner: str) -> torch.Tensor:
@@ -147,10 +159,10 @@ class Autoencoder(CodeLearner):
         return self.decode(self.encode(x))
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` with this learner's noise applied to its raw values (unchanged without noise)."""
+        """``x`` with this learner's noise applied in the working space (unchanged without noise)."""
         if self.noise is None:
             return x
-        return self.scale.from_raw(self.noise(self.scale.to_raw(x)))
+        return self.scale.from_working(self.noise(self.scale.to_working(x)))
 
     def _errors(self, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Per-element reconstruction loss ``(B, *input_shape)`` of decoder ``output`` against clean ``x``."""
@@ -171,7 +183,8 @@ class Autoencoder(CodeLearner):
         code = self.encode(x_in)
         output = self.decoder(code)
         recon = self._errors(output, x).mean()
-        raw_mse = F.mse_loss(self.scale.to_raw(mean_output(output, self.likelihood, self.scale)), self.scale.to_raw(x))
+        raw_mse = F.mse_loss(self.scale.to_working(mean_output(output, self.likelihood, self.scale)),
+                             self.scale.to_working(x))
         out = {"loss": recon, "recon": recon.detach(), "mse": raw_mse.detach()}
         if penalty_fn is not None:
             penalty = penalty_fn(x_in, code)

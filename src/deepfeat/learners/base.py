@@ -64,7 +64,7 @@ class Learner(nn.Module):
     - ``headline``: ``(label, dotted path into results.json)`` pairs the report leads with.
     - for the trainer: ``update_intervals`` (every how many batches each optimizer steps),
       ``ddp_parts`` (``{method: submodule names}`` when ``update`` trains parts in turn),
-      ``find_unused_parameters`` (for DDP), and the hooks :meth:`on_epoch_start` / :meth:`on_fit_end`,
+      ``find_unused_parameters`` (for DDP), and the hooks :meth:`on_fit_start` / :meth:`on_epoch_start` / :meth:`on_fit_end`,
       the only places where a learner changes its own training between steps.
     """
 
@@ -89,6 +89,12 @@ class Learner(nn.Module):
     def on_epoch_start(self, epoch: int) -> str | None:
         """Called by the trainer before each epoch (0-based); may change what trains. Returns a message to log."""
         return None
+
+    def on_fit_start(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
+                     autocast: Callable[[], ContextManager[Any]]) -> None:
+        """Called by the trainer once before the first epoch (also on resume, after the state is restored) with
+        the training batches (unshuffled), the input preparation and the autocast context: e.g. to fix a
+        data-dependent constant such as Deep SVDD's center."""
 
     def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
                    autocast: Callable[[], ContextManager[Any]]) -> None:

@@ -4,7 +4,7 @@
 trained with the cross-entropy of the real (non-``<pad>``) tokens (Dai & Le 2015, "Semi-supervised
 sequence learning"; the decoder conditioning of Bowman et al. 2016). ``embed`` returns the code;
 ``score_samples`` each text's mean per-token negative log-likelihood, so a long message is not more
-anomalous for being long. Trained on one class (``data.train_classes``, e.g. ham only), texts of
+anomalous for being long. Trained on one class (``data.normal_classes``, e.g. ham only), texts of
 the other classes (spam) score higher: the run's evaluation reports ROC-AUC / AP and stores the
 calibrated threshold that :mod:`deepfeat.run.apply` and ``deepfeat score`` use. For that, fit the
 vocabulary so that ``<unk>`` never occurs in training (``min_freq: 1``, ``max_size`` above the normal

@@ -1,13 +1,25 @@
 """Transfer learning: a pretrained encoder, a new head, and how much of the encoder to adapt.
 
 Modes (Yosinski et al. 2014; Kornblith et al. 2019, "Do better ImageNet models transfer better?"):
-``linear_probe`` trains the new head on frozen features; ``fine_tune`` trains everything;
-``partial`` trains the last ``trainable_blocks`` encoder blocks; ``gradual`` starts like
-``partial`` and unfreezes one more block every ``unfreeze_every`` epochs, top down (ULMFiT, Howard
-& Ruder 2018). Discriminative learning rates come from ``optimizer.layer_decay`` over
-:meth:`TransferLearner.lr_blocks`. Batch-norm policy ``bn: freeze`` keeps the batch-norm layers of
-frozen blocks in eval mode (their statistics stay the pretrained ones, as in torchvision's
-``FrozenBatchNorm2d``); ``bn: train`` lets them adapt to the new data (AdaBN, Li et al. 2016).
+
+- ``linear_probe`` trains the new head on frozen features: seconds of compute, the safest choice with
+  1-2 labels per class or when the new task is close to the pretraining task.
+- ``fine_tune`` trains everything. The default recipe is LP-FT (Kumar et al. 2022, "Fine-Tuning can
+  Distort Pretrained Features"): the head trains alone for ``head_epochs`` epochs (a linear probe),
+  then the whole network trains with the encoder at ``encoder_lr`` times the head's rate, so a
+  random head never sends large gradients into pretrained features. Best from a few labels per class on.
+- ``partial`` trains the last ``trainable_blocks`` encoder blocks (after the same head-only start):
+  for a small dataset far from the pretraining data, where low-level features transfer but high ones not.
+- ``gradual`` starts like ``partial`` and unfreezes one more block every ``unfreeze_every`` epochs,
+  top down (ULMFiT, Howard & Ruder 2018): for long fine-tuning runs on deep encoders.
+
+Options for few labels: ``augment`` (``"auto"``: mild random crops for images, jitter/scale/crop for
+sequences; ``"none"`` to switch off), ``l2sp`` (L2-SP, Li et al. 2018: a penalty
+``l2sp * ||w - w_pretrained||^2`` on the encoder's weights that keeps them near the pretrained ones
+instead of near 0). Discriminative learning rates per block come from ``optimizer.layer_decay`` over
+:meth:`TransferLearner.lr_blocks` (on top of ``encoder_lr``). Batch-norm policy ``bn: freeze`` keeps the
+batch-norm layers of frozen blocks in eval mode (their statistics stay the pretrained ones, as in
+torchvision's ``FrozenBatchNorm2d``); ``bn: train`` lets them adapt to the new data (AdaBN, Li et al. 2016).
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
@@ -25,8 +38,17 @@ from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.backbones import module_blocks
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import LinearHead
+from deepfeat.nn.params import decay_parameter_names
 
 Mode = Literal["linear_probe", "fine_tune", "partial", "gradual"]
+
+# ``augment: auto``: label-preserving perturbations by data kind. Crops stay mild (>= 60% of the area)
+# and there are no flips or colour changes: a flipped digit or a recoloured class cue changes the label.
+_AUTO_AUGMENT: dict[str, Any] = {
+    "image": {"name": "image", "crop_scale": [0.6, 1.0], "crop_ratio": [0.8, 1.25], "jitter": 0.0,
+              "grayscale_p": 0.0, "blur_p": 0.0},
+    "sequence": {"name": "sequence"},
+}
 
 
 @LEARNERS.register("transfer", aliases=("finetune", "fine_tune"))
@@ -53,15 +75,23 @@ class TransferLearner(Learner):
         bn: Literal["freeze", "train"] = "freeze",
         head_dropout: float = 0.0,
         label_smoothing: float = 0.0,
+        head_epochs: int = 1,
+        encoder_lr: float = 0.1,
+        l2sp: float = 0.0,
+        augment: Any = "auto",
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if info.num_classes < 2:
             raise ConfigError(f"learner 'transfer' at learner.name: expected labelled data with >= 2 classes, got "
                               f"{info.num_classes} in dataset '{info.name}'. Use a labelled dataset.")
-        if trainable_blocks < 0 or unfreeze_every < 1:
-            raise ConfigError(f"learner 'transfer': expected trainable_blocks >= 0 and unfreeze_every >= 1, got "
-                              f"{trainable_blocks} and {unfreeze_every}")
+        if trainable_blocks < 0 or unfreeze_every < 1 or head_epochs < 0 or l2sp < 0 or not encoder_lr > 0:
+            raise ConfigError(f"learner 'transfer': expected trainable_blocks >= 0, unfreeze_every >= 1, head_epochs >= 0, "
+                              f"l2sp >= 0 and encoder_lr > 0, got {trainable_blocks}, {unfreeze_every}, {head_epochs}, "
+                              f"{l2sp} and {encoder_lr}")
         self.mode, self.bn, self.unfreeze_every = mode, bn, unfreeze_every
+        self.head_epochs = 0 if mode == "linear_probe" else head_epochs
+        self.encoder_lr, self.l2sp = encoder_lr, l2sp
         self.label_smoothing = label_smoothing
         self.encoder = build_encoder(encoder, info.input_shape)
         # A batch norm without affine parameters standardizes the features the new head sees: a linear
@@ -72,6 +102,16 @@ class TransferLearner(Learner):
         self.blocks = lr_blocks() if callable(lr_blocks) else module_blocks(self.encoder)
         self.initial_blocks = {"linear_probe": 0, "fine_tune": len(self.blocks)}.get(mode, trainable_blocks)
         self.set_trainable(self.initial_blocks)
+        self.augment = build_augment(_AUTO_AUGMENT.get(info.kind, "none") if augment == "auto" else augment,
+                                     info.kind, "learner.augment")
+        self.register_buffer("augment_rng", torch.Generator().manual_seed(seed).get_state())
+        # L2-SP's anchor: the pretrained weights, rebuilt with the encoder (not saved with the model).
+        self.anchor = nn.Module()
+        if l2sp > 0:
+            names = decay_parameter_names(self.encoder)
+            for i, (name, p) in enumerate(self.encoder.named_parameters()):
+                if name in names:
+                    self.anchor.register_buffer(f"w{i}", p.detach().clone(), persistent=False)
 
     # -- freezing --------------------------------------------------------------------------------
     def set_trainable(self, top: int) -> None:
@@ -106,10 +146,12 @@ class TransferLearner(Learner):
         """
         from deepfeat.optim.optimizers import build_optimizer
 
+        from deepfeat.optim.lr_scale import scale_module_lr
+
         now = self.trainable_top
-        self.set_trainable(len(self.blocks) if self.mode == "gradual" else now)
+        self.set_trainable(len(self.blocks) if self.mode == "gradual" else self.initial_blocks)
         try:
-            return [build_optimizer(spec, self)]
+            return [scale_module_lr(build_optimizer(spec, self), self.encoder, self.encoder_lr)]
         finally:
             self.set_trainable(now)
 
@@ -121,9 +163,28 @@ class TransferLearner(Learner):
         x, y = batch
         if y is None:
             raise ConfigError("learner 'transfer': the batch has no labels; use a labelled dataset.")
-        logits = self(x).float()
+        generator = torch.Generator().set_state(self.augment_rng.cpu())
+        logits = self(self.augment(x, generator)).float()
+        self.augment_rng.copy_(generator.get_state())
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
-        return {"loss": loss, "acc": (logits.argmax(1) == y).float().mean()}
+        out = {"loss": loss, "acc": (logits.argmax(1) == y).float().mean()}
+        if self.l2sp > 0 and self.trainable_top > 0:
+            penalty = self.l2_sp()
+            out |= {"loss": loss + self.l2sp * penalty, "l2sp": penalty.detach()}
+        return out
+
+    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Cross-entropy and accuracy on un-augmented inputs."""
+        x, y = batch
+        logits = self(x).float()
+        return {"loss": F.cross_entropy(logits, y), "acc": (logits.argmax(1) == y).float().mean()}
+
+    def l2_sp(self) -> torch.Tensor:
+        """``sum ||w - w_pretrained||^2`` over the encoder's weight matrices and kernels (Li et al. 2018, L2-SP)."""
+        anchors = dict(self.anchor.named_buffers())
+        terms = [(p.float() - anchors[f"w{i}"].float()).pow(2).sum()
+                 for i, (_, p) in enumerate(self.encoder.named_parameters()) if f"w{i}" in anchors]
+        return torch.stack(terms).sum()
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,11 +193,15 @@ class TransferLearner(Learner):
 
     # -- what changes training between steps (called by the trainer) -------------------------------
     def on_epoch_start(self, epoch: int) -> str | None:
-        """``gradual`` mode: train ``initial + epoch // unfreeze_every`` top blocks (Howard & Ruder 2018)."""
-        if self.mode != "gradual":
-            return None
+        """The head alone for ``head_epochs`` epochs (LP-FT), then the mode's blocks; ``gradual`` adds one
+        block every ``unfreeze_every`` epochs after that (Howard & Ruder 2018)."""
         before = self.trainable_top
-        self.set_trainable(self.initial_blocks + epoch // self.unfreeze_every)
+        if epoch < self.head_epochs:
+            self.set_trainable(0)
+        elif self.mode == "gradual":
+            self.set_trainable(self.initial_blocks + (epoch - self.head_epochs) // self.unfreeze_every)
+        else:
+            self.set_trainable(self.initial_blocks)
         if self.trainable_top == before:
             return None
         return f"epoch {epoch + 1}: {self.trainable_top} of {len(self.blocks)} encoder blocks trainable"

@@ -109,8 +109,8 @@ class VAE(Learner):
         output = self.decoder(z)
         nll, kl = self.nll(output, x), gaussian_kl(mu, logvar)
         loss = (nll + self.beta * kl).mean()
-        recon = self.scale.to_raw(mean_output(output, self.likelihood, self.scale))
-        mse = F.mse_loss(recon, self.scale.to_raw(x).float())
+        recon = self.scale.to_working(mean_output(output, self.likelihood, self.scale))
+        mse = F.mse_loss(recon, self.scale.to_working(x).float())
         return {"loss": loss, "nll": nll.mean().detach(), "kl": kl.mean().detach(),
                 "elbo": -(nll + kl).mean().detach(), "mse": mse.detach()}
 

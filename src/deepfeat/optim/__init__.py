@@ -1,5 +1,6 @@
 """Optimizers, learning-rate schedules, parameter groups and the single optimisation step."""
 
+from deepfeat.optim.lr_scale import scale_module_lr
 from deepfeat.optim.optimizers import OPTIMIZERS, build_optimizer, layerwise_lr_groups
 from deepfeat.optim.schedulers import SCHEDULERS, Schedule, build_scheduler
 from deepfeat.optim.step import apply_gradients
@@ -12,4 +13,5 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "layerwise_lr_groups",
+    "scale_module_lr",
 ]

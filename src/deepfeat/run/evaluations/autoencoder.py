@@ -3,7 +3,7 @@
 ``reconstruction`` measures MSE, PSNR (and SSIM for images) on the evaluation split; ``denoising`` the
 same for corrupted inputs and their reconstructions; ``pca_baseline`` PCA with as many components as
 the code; ``anomaly`` calibrates a threshold on the clean validation split and, in a one-class run
-(train and val hold only some classes, see ``data.train_classes``), reports ROC-AUC / average
+(train and val hold only some classes, see ``data.normal_classes``), reports ROC-AUC / average
 precision with the other classes as anomalies. The threshold is stored in ``results.json`` under
 ``evaluations.anomaly.threshold``, where ``deepfeat score`` finds it.
 """
@@ -32,9 +32,10 @@ NOISE_SEED = 0  # corruptions for evaluation are drawn from a fixed seed, so rer
 
 
 def _raw(ctx: RunContext, split: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Raw values of ``fn(x)`` over a split (``to_raw`` of the learner's input scale): ``(N, *input_shape)``, labels."""
+    """``fn(x)`` over a split in the learner's working space (raw pixels; standardized features for tables, where
+    errors in raw units would be those of the largest feature): ``(N, *input_shape)``, labels."""
     learner = ctx.learner
-    return collect(learner, split, ctx.precision, lambda x: learner.scale.to_raw(fn(x)), limit=ctx.max_samples)
+    return collect(learner, split, ctx.precision, lambda x: learner.scale.to_working(fn(x)), limit=ctx.max_samples)
 
 
 def _data_range(reference: np.ndarray) -> float:
@@ -84,7 +85,7 @@ def denoising(ctx: RunContext) -> dict[str, Any]:
 
     def noisy_and_denoised(x: torch.Tensor) -> torch.Tensor:  # (B, 2, *input_shape), raw values
         noisy = learner.corrupt(x)
-        return torch.stack([learner.scale.to_raw(noisy), learner.scale.to_raw(learner.reconstruct(noisy))], 1)
+        return torch.stack([learner.scale.to_working(noisy), learner.scale.to_working(learner.reconstruct(noisy))], 1)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(NOISE_SEED)
@@ -101,7 +102,8 @@ def denoising(ctx: RunContext) -> dict[str, Any]:
 
 @evaluation("pca_baseline")
 def pca_baseline(ctx: RunContext) -> dict[str, Any]:
-    """PCA with ``code_dim`` components on raw training inputs: its reconstruction and its codes' probes."""
+    """PCA with ``code_dim`` components on the training inputs in the learner's working space (where its errors and
+    scores are measured): its reconstruction and its codes' probes."""
     from sklearn.decomposition import PCA
 
     _, split = ctx.eval_split()
@@ -112,11 +114,15 @@ def pca_baseline(ctx: RunContext) -> dict[str, Any]:
     codes = pca.transform(clean.reshape(len(clean), -1))
     recon = pca.inverse_transform(codes).reshape(clean.shape)
     out = reconstruction_report(clean, recon, _data_range(clean), ctx.data.info.kind == "image")
+    labels, _ = one_class_targets(ctx.data, y)
+    if labels is not None:  # PCA's reconstruction error as an anomaly score, in the space of the learner's score
+        out["anomaly_roc_auc"] = detection_report(labels, ((recon - clean) ** 2).reshape(len(clean), -1).mean(1),
+                                                  None)["roc_auc"]
     if train_y is not None and y is not None and len(np.unique(train_y)) >= 2:
         train_codes = pca.transform(train.reshape(len(train), -1))
         out["linear_probe_accuracy"] = linear_probe(train_codes, train_y, codes, y)["accuracy"]
         out["knn_accuracy"] = knn_accuracy(train_codes, train_y, codes, y, k=5)["accuracy"]
-    out["settings"] = {**out["settings"], "n_components": k, "fit_on": "train (raw inputs)", "knn_k": 5}
+    out["settings"] = {**out["settings"], "n_components": k, "fit_on": "train (working space: raw pixels, standardized table features)", "knn_k": 5}
     return out
 
 

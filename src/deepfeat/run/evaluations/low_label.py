@@ -3,9 +3,14 @@
 For each number of labels per class (1, 5, 10, 50, all) three ways to use them are compared:
 ``scratch`` trains the same architecture from random weights, ``linear_probe`` fits a logistic
 regression on the pretrained encoder's frozen features (:func:`deepfeat.eval.probes.linear_probe`),
-``fine_tune`` trains the pretrained encoder and a new head. The subsets are the per-class draws of
-:func:`deepfeat.eval.fewshot.draw_per_class`; networks train for a fixed number of optimizer steps
-whatever the subset size, with the one training loop (:class:`~deepfeat.engine.trainer.Trainer`).
+``fine_tune`` trains the pretrained encoder and a new head with the transfer learner's recipe (LP-FT:
+the head alone for the first ``head_fraction`` of the steps, then everything with the encoder at a
+smaller rate). The subsets are the per-class draws of :func:`deepfeat.eval.fewshot.draw_per_class`:
+``repeats`` draws per budget, the same draws for every method, so differences between methods are
+not differences between draws. Results give the mean over draws (``{method: {k: mean}}``), the
+standard deviation (``std``) and every draw (``draws``). Networks train for a fixed number of
+optimizer steps whatever the subset size (with a handful of labels there is nothing to hold out for
+early stopping), with the one training loop (:class:`~deepfeat.engine.trainer.Trainer`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from deepfeat.reports.figures import house_style, new_figure, save_figure
 from deepfeat.run.registries import FIGURES, RunContext, evaluation
 
 METHODS = ("scratch", "linear_probe", "fine_tune")
+# The run's transfer settings that the low-label networks reuse (mode and schedule are the evaluation's own).
+RECIPE_KEYS = ("bn", "head_dropout", "label_smoothing", "encoder_lr", "l2sp", "augment")
 
 
 @dataclass
@@ -45,13 +52,27 @@ class LowLabelConfig:
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
+    repeats: int = 3
+    head_fraction: float = 0.3
 
     def __post_init__(self) -> None:
         bad = [k for k in self.labels_per_class if k != "all" and not (isinstance(k, int) and k >= 1)]
         unknown = [m for m in self.methods if m not in METHODS]
-        if bad or unknown or self.steps < 1:
-            raise ConfigError(f"learner.low_label: expected labels_per_class of integers >= 1 or 'all', methods from "
-                              f"{', '.join(METHODS)} and steps >= 1, got {bad or ''} {unknown or ''} steps={self.steps}")
+        if bad or unknown or self.steps < 1 or self.repeats < 1 or not 0 <= self.head_fraction < 1:
+            raise ConfigError(f"evaluation.settings.low_label: expected labels_per_class of integers >= 1 or 'all', "
+                              f"methods from {', '.join(METHODS)}, steps >= 1, repeats >= 1 and 0 <= head_fraction < 1, "
+                              f"got {bad or ''} {unknown or ''} steps={self.steps} repeats={self.repeats} "
+                              f"head_fraction={self.head_fraction}")
+
+
+def label_draws(y: np.ndarray, k: int | str, repeats: int, seed: int) -> list[np.ndarray]:
+    """The training indices of each draw: ``repeats`` seeded per-class draws of ``k`` labels (one for 'all').
+
+    One generator per (seed, k, draw): adding a budget or a draw never changes the others.
+    """
+    if k == "all":
+        return [np.arange(len(y))]
+    return [draw_per_class(y, int(k), np.random.default_rng([seed, int(k), r])) for r in range(repeats)]
 
 
 def scratch_encoder(encoder: Any) -> Any:
@@ -63,9 +84,11 @@ def scratch_encoder(encoder: Any) -> Any:
 
 def low_label_accuracy(data: DataBundle, encoder: Any, options: Mapping[str, Any] | LowLabelConfig,
                        learner_args: Mapping[str, Any] | None = None, precision: Precision | None = None) -> dict[str, Any]:
-    """Test accuracy ``{method: {labels_per_class: acc}, "time_s": {"method@labels": s}, "settings": {...}}``.
+    """Test accuracy ``{method: {k: mean}, "std": {"method@k": s}, "draws": {"method@k": [acc, ...]},
+    "time_s": {"method@k": seconds, all draws}, "settings": {...}}``.
 
-    Flat enough for the run report's results table (rows like ``fine_tune[5]``).
+    Flat enough for the run report's results table (rows like ``fine_tune[5]``, ``std[fine_tune@5]``).
+    Every method sees the same draws; ``all`` is one draw (every label) trained with each seed.
     """
     cfg = options if isinstance(options, LowLabelConfig) else LowLabelConfig(**check_kwargs(LowLabelConfig, options, "learner.low_label"))
     test = data.test if data.test is not None else data.val
@@ -74,22 +97,34 @@ def low_label_accuracy(data: DataBundle, encoder: Any, options: Mapping[str, Any
     y = data.train.y.numpy()
     smallest = int(np.bincount(y).min())
     counts = [k for k in cfg.labels_per_class if k == "all" or k <= smallest]
-    acc: dict[str, dict[str, float]] = {m: {} for m in cfg.methods}
+    draws: dict[str, list[float]] = {}
     secs: dict[str, float] = {}
     for k in counts:
-        idx = np.arange(len(y)) if k == "all" else draw_per_class(y, int(k), np.random.default_rng([cfg.seed, int(k), 0]))
-        subset = DataBundle(data.info, TensorSplit(data.train.x[torch.from_numpy(idx)], data.train.y[torch.from_numpy(idx)]))
-        for method in cfg.methods:
-            t0 = time.perf_counter()
-            if method == "linear_probe":
-                acc[method][str(k)] = _probe(data, subset, test, encoder, learner_args, precision, cfg)
-            else:
-                spec = encoder if method == "fine_tune" else scratch_encoder(encoder)
-                acc[method][str(k)] = _train(data, subset, test, spec, learner_args, precision, cfg)
-            secs[f"{method}@{k}"] = round(time.perf_counter() - t0, 2)
+        for r, idx in enumerate(label_draws(y, k, cfg.repeats, cfg.seed)):
+            rows = torch.from_numpy(idx)
+            subset = DataBundle(data.info, TensorSplit(data.train.x[rows], data.train.y[rows]))
+            for method in cfg.methods:
+                t0 = time.perf_counter()
+                acc = _run_method(method, data, subset, test, encoder, learner_args, precision, cfg, cfg.seed + r)
+                draws.setdefault(f"{method}@{k}", []).append(round(acc, 4))
+                secs[f"{method}@{k}"] = round(secs.get(f"{method}@{k}", 0.0) + time.perf_counter() - t0, 2)
+    mean = {m: {str(k): round(float(np.mean(draws[f"{m}@{k}"])), 4) for k in counts} for m in cfg.methods}
+    std = {key: round(float(np.std(values)), 4) for key, values in draws.items()}
     settings = {**asdict(cfg), "skipped": [k for k in cfg.labels_per_class if k not in counts],
-                "train_samples": len(y), "eval_samples": len(test)}
-    return {**acc, "time_s": secs, "settings": settings}
+                "train_samples": len(y), "eval_samples": len(test), "recipe": dict(learner_args or {})}
+    return {**mean, "std": std, "draws": draws, "time_s": secs, "settings": settings}
+
+
+def _run_method(method: str, data: DataBundle, subset: DataBundle, test: Any, encoder: Any,
+                learner_args: Mapping[str, Any] | None, precision: Precision | None, cfg: LowLabelConfig,
+                seed: int) -> float:
+    if method == "linear_probe":
+        return _probe(data, subset, test, encoder, learner_args, precision, cfg, seed)
+    if method == "fine_tune":
+        return _train(data, subset, test, encoder, learner_args, precision, cfg, seed, cfg.head_fraction)
+    # From scratch there are no features to probe first and no pretrained weights to protect.
+    args = {**(learner_args or {}), "encoder_lr": 1.0, "l2sp": 0.0}
+    return _train(data, subset, test, scratch_encoder(encoder), args, precision, cfg, seed, 0.0)
 
 
 def accuracies(result: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -97,31 +132,37 @@ def accuracies(result: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     return {m: result[m] for m in METHODS if m in result}
 
 
-def _learner(data: DataBundle, encoder: Any, mode: str, learner_args: Mapping[str, Any] | None) -> Any:
-    return build_learner({"name": "transfer", "mode": mode, **(learner_args or {})}, data.info, encoder)
+def std_of(result: Mapping[str, Any], method: str, k: str) -> float:
+    """Standard deviation over draws of ``method`` at ``k`` labels per class (0 for results without draws)."""
+    return float(result.get("std", {}).get(f"{method}@{k}", 0.0))
+
+
+def _learner(data: DataBundle, encoder: Any, mode: str, learner_args: Mapping[str, Any] | None, **extra: Any) -> Any:
+    return build_learner({"name": "transfer", "mode": mode, **(learner_args or {}), **extra}, data.info, encoder)
 
 
 def _train(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, learner_args: Mapping[str, Any] | None,
-           precision: Precision | None, cfg: LowLabelConfig) -> float:
-    learner = _learner(data, encoder, "fine_tune", learner_args)
+           precision: Precision | None, cfg: LowLabelConfig, seed: int, head_fraction: float) -> float:
     batch = min(cfg.batch_size, len(subset.train))
     per_epoch = subset.train.num_batches(batch)
-    training = TrainingConfig(epochs=math.ceil(cfg.steps / per_epoch), batch_size=batch, progress="none",
+    epochs = math.ceil(cfg.steps / per_epoch)
+    learner = _learner(data, encoder, "fine_tune", learner_args, head_epochs=round(head_fraction * epochs), seed=seed)
+    training = TrainingConfig(epochs=epochs, batch_size=batch, progress="none",
                               restore_best=False, monitor="train/loss", device=_device(precision),
                               precision=precision.name if precision else "auto")
-    trainer = Trainer(training, seed=cfg.seed)
+    trainer = Trainer(training, seed=seed)
     trainer.fit(learner, subset, optimizer={"name": "adamw", "lr": cfg.lr, "weight_decay": 0.01})
     return evaluate_split(learner, test, "test", trainer.precision)["test/acc"]
 
 
 def _probe(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, learner_args: Mapping[str, Any] | None,
-           precision: Precision | None, cfg: LowLabelConfig) -> float:
+           precision: Precision | None, cfg: LowLabelConfig, seed: int) -> float:
     learner = _learner(data, encoder, "linear_probe", learner_args)
     precision = precision or Precision(torch.device("cpu"), None, False)
     learner.to(precision.device)
     train_z, train_y = collect(learner, subset.train, precision, learner.embed)
     test_z, test_y = collect(learner, test, precision, learner.embed)
-    return float(linear_probe(train_z, train_y, test_z, test_y, seed=cfg.seed)["accuracy"])
+    return float(linear_probe(train_z, train_y, test_z, test_y, seed=seed)["accuracy"])
 
 
 def _device(precision: Precision | None) -> str:
@@ -129,11 +170,12 @@ def _device(precision: Precision | None) -> str:
 
 
 def low_label_table(result: Mapping[str, Any]) -> str:
-    """A markdown table: one row per method, one column per labels-per-class count."""
+    """A markdown table: one row per method, one column per labels-per-class count, mean +- std over draws."""
     acc = accuracies(result)
     counts = list(next(iter(acc.values())).keys())
     lines = ["| method | " + " | ".join(f"{k}/class" for k in counts) + " |", "|---" * (len(counts) + 1) + "|"]
-    lines += [f"| {m} | " + " | ".join(f"{acc[m][k]:.3f}" for k in counts) + " |" for m in acc]
+    lines += [f"| {m} | " + " | ".join(f"{acc[m][k]:.3f} +- {std_of(result, m, k):.3f}" for k in counts) + " |"
+              for m in acc]
     return "\n".join(lines)
 
 
@@ -141,22 +183,30 @@ def low_label_table(result: Mapping[str, Any]) -> str:
 def low_label_figure(result: Mapping[str, Any]) -> Any:
     """Test accuracy against labels per class, one line per method ('all' drawn at the right end).
 
-    The numbers themselves are in the run report's results table (rows like ``fine_tune[5]``).
+    Lines join the means over draws, error bars span +- one standard deviation and small dots show
+    every draw. The numbers themselves are in the run report's results table (rows like ``fine_tune[5]``).
     """
     acc = accuracies(result)
     counts = list(next(iter(acc.values())).keys())
     fig = new_figure(6.0, 3.8)
     ax = fig.add_subplot()
     xs = np.arange(len(counts))
-    for method, values in acc.items():
+    per_draw = result.get("draws", {})
+    offsets = np.linspace(-0.08, 0.08, len(acc)) if len(acc) > 1 else [0.0]
+    for (method, values), dx in zip(acc.items(), offsets):
         ys = [values[k] for k in counts]
-        ax.plot(xs, ys, marker="o", label=method.replace("_", " "))
+        errs = [std_of(result, method, k) for k in counts]
+        line = ax.errorbar(xs + dx, ys, yerr=errs, marker="o", capsize=3, label=method.replace("_", " "))
+        for x, k in zip(xs, counts):
+            points = per_draw.get(f"{method}@{k}", [])
+            ax.scatter(np.full(len(points), x + dx), points, s=8, alpha=0.45, color=line.lines[0].get_color())
     total = result.get("settings", {}).get("train_samples")
     ax.set_xticks(xs, [f"all\n({total} samples)" if k == "all" and total else str(k) for k in counts])
     ax.set_xlabel("labelled samples per class")
     ax.set_ylabel("test accuracy")
     # Zoomed to the data (in steps of 0.1): the gaps between methods are a few points wide.
-    lowest = min(v for values in acc.values() for v in values.values())
+    lowest = min([v for values in acc.values() for v in values.values()]
+                 + [v for points in per_draw.values() for v in points])
     ax.set_ylim(max(0.0, math.floor(10 * lowest - 0.5) / 10), 1.01)
     ax.set_title("Accuracy with few labels")
     ax.legend(loc="lower right")
@@ -170,20 +220,23 @@ def save_low_label_figure(result: Mapping[str, Any], run_dir: str | Path) -> Pat
         low_label_figure(result), run_dir, "low_label", title="Accuracy against labels per class", section="Transfer",
         caption=f"Test accuracy on {s['eval_samples']} samples when only k labelled samples per class are used: "
                 f"scratch trains the same network from random weights, linear probe fits a logistic regression on the "
-                f"pretrained features, fine-tune trains the pretrained network ({s['steps']} steps each). "
-                "The gap at small k is what pretraining buys.")
+                f"pretrained features, fine-tune trains the pretrained network ({s['steps']} steps each; head first, "
+                f"then all layers). Mean over {s.get('repeats', 1)} label draws (the same draws for every method), "
+                "error bars +- one standard deviation, dots the single draws. The gap at small k is what pretraining buys.")
 
 
 @evaluation("low_label", opt_in=True)
 def low_label(ctx: RunContext, labels_per_class: list[int | str] | None = None, methods: list[str] | None = None,
-              steps: int = 300, batch_size: int = 64, lr: float = 1e-3, seed: int = 0) -> dict[str, Any]:
+              steps: int = 300, batch_size: int = 64, lr: float = 1e-3, seed: int = 0, repeats: int = 3,
+              head_fraction: float = 0.3) -> dict[str, Any]:
     """Scratch vs linear probe vs fine-tune of the run's encoder spec at 1, 5, 10, 50, all labels per class.
 
     Runs when the config gives ``evaluation.settings.low_label`` (each point trains networks: minutes).
     """
     options = LowLabelConfig(**{k: v for k, v in {"labels_per_class": labels_per_class, "methods": methods}.items()
-                                if v is not None}, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-    learner_args = {k: v for k, v in ctx.config.learner.items() if k in ("bn", "head_dropout", "label_smoothing")}
+                                if v is not None}, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                            repeats=repeats, head_fraction=head_fraction)
+    learner_args = {k: v for k, v in ctx.config.learner.items() if k in RECIPE_KEYS}
     return low_label_accuracy(ctx.data, ctx.config.encoder, options, learner_args, ctx.precision)
 
 

@@ -30,7 +30,7 @@ def _summary(c: np.ndarray) -> dict[str, float]:
 def text_reconstruction(ctx: RunContext) -> dict[str, Any]:
     """Token NLL, perplexity, teacher-forced and greedy token accuracy on the evaluation split's normal texts.
 
-    In a one-class run (``data.train_classes``) the metrics cover the classes seen in training, and
+    In a one-class run (``data.normal_classes``) the metrics cover the classes seen in training, and
     ``token_nll_anomalies`` the others; greedy decoding runs from the code alone, as long as the input.
     """
     learner = ctx.learner
