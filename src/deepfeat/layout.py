@@ -18,6 +18,7 @@ PLOTS_DIR = "plots"
 MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"
 LOCK_FILE = ".lock"
+TRACKING_FILE = "tracking.json"  # the run's ids in outside trackers (MLflow), so a resume continues the same record
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ class RunPaths:
     @property
     def lock(self) -> Path:
         return self.root / LOCK_FILE
+
+    @property
+    def tracking(self) -> Path:
+        return self.root / TRACKING_FILE
 
     @property
     def log(self) -> Path:
