@@ -50,6 +50,24 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(a: argparse.Namespace) -> int:
+    from deepfeat.run.tune import table_text, tune
+
+    result = tune(a.config, a.space, trials=a.trials, timeout=a.timeout, seed=a.seed, study=a.study, storage=a.storage,
+                  pruner=a.pruner, out=a.out, overrides=a.set)
+    print(table_text(result.rows))
+    if result.best_config is None:
+        print("no trial completed: see trials.csv and the trials' run folders")
+    else:
+        test = "  ".join(f"{k} {v:.4f}" for k, v in result.best_test.items())
+        print(f"best: trial {result.best_trial}, {result.monitor} {result.best_value:.4f} (validation)"
+              + (f"; its test metrics: {test}" if test else ""))
+        print(f"best config: {result.best_yaml}")
+    print(f"trials: {result.table}")
+    print(f"report: {result.report}")
+    return 0
+
+
 def cmd_denoise(a: argparse.Namespace) -> int:
     import yaml
 
