@@ -23,6 +23,8 @@ import csv
 import io
 import logging
 import math
+import os
+import socket
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,14 +106,16 @@ def optuna_module() -> Any:
 
 
 def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = None, seed: int | None = None,
-         study: str | None = None, storage: str | None = None, pruner: str = "median", out: str | Path | None = None,
+         study: str | None = None, storage: str | None = None, pruner: Any = "median", out: str | Path | None = None,
          overrides: list[str] | tuple[str, ...] = (), runs_dir: str | Path = "runs",
          heartbeat: tuple[int, int] = (HEARTBEAT_S, GRACE_S)) -> TuneResult:
     """Search ``space`` (a YAML file or mapping of dotted keys) around ``config`` until the study has ``trials``
     finished (complete or pruned) trials, or ``timeout`` seconds pass; returns the best trial and the outputs.
 
     ``study`` names the study (default ``<config name>-tune``); ``out`` its folder (default
-    ``runs/<study>``); ``storage`` any Optuna RDB URL (default ``sqlite:///OUT/study.db``). Calling it
+    ``runs/<study>``); ``storage`` any Optuna RDB URL (default ``sqlite:///OUT/study.db``). ``pruner`` is
+    ``"median"``, ``"halving"``, ``"none"`` or an Optuna pruner object; ``heartbeat`` (interval, grace period
+    in seconds) is how soon a killed process's trial is found and run again. Calling it
     again with the same study continues it; several processes may work on one study at once. Every input is
     checked before the first trial: a bad space is a ConfigError.
     """
@@ -138,12 +142,12 @@ def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = N
     return result
 
 
-def _check_args(trials: int, timeout: float | None, pruner: str) -> None:
+def _check_args(trials: int, timeout: float | None, pruner: Any) -> None:
     if trials < 1:
         raise ConfigError(f"--trials: expected an integer >= 1, got {trials}")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout: expected seconds > 0, got {timeout}")
-    if pruner not in PRUNERS:
+    if isinstance(pruner, str) and pruner not in PRUNERS:
         raise ConfigError(f"--pruner: expected one of {', '.join(PRUNERS)}, got {pruner!r}")
 
 
@@ -158,7 +162,7 @@ def finished(study: "optuna.Study") -> list["optuna.trial.FrozenTrial"]:
     return study.get_trials(deepcopy=False, states=_finished_states(optuna))
 
 
-def _study(optuna: Any, name: str, url: str, base: Config, params: list[Param], seed: int | None, pruner: str,
+def _study(optuna: Any, name: str, url: str, base: Config, params: list[Param], seed: int | None, pruner: Any,
            heartbeat: tuple[int, int]) -> "optuna.Study":
     """Create the study, or load it to continue; a study started with another space or metric is refused."""
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}  # wait for the other writers
@@ -186,7 +190,9 @@ def _study(optuna: Any, name: str, url: str, base: Config, params: list[Param], 
     return study
 
 
-def _pruner(optuna: Any, name: str, base: Config) -> Any:
+def _pruner(optuna: Any, name: Any, base: Config) -> Any:
+    if not isinstance(name, str):  # an Optuna pruner given from Python
+        return name
     if name == "median":  # no pruning before 5 trials finished, nor in a trial's first quarter of epochs
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, base.training.epochs // 4))
     if name == "halving":
@@ -203,6 +209,7 @@ def _objective(base: Config, params: list[Param], root: Path, joined: list[str])
         cfg = trial_config(base, values, joined)
         folder = root / f"trial-{trial.number:04d}"
         trial.set_user_attr("run_dir", str(folder.resolve()))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which process ran it
         outcome = run_trial(cfg, folder, [ReportToTrial(trial)])
         if isinstance(outcome.error, RunPruned):
             raise optuna.TrialPruned(str(outcome.error))
@@ -272,9 +279,9 @@ def _cell(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _log_space(opened: dict[str, Group], params: list[Param], name: str, trials: int, pruner: str) -> None:
+def _log_space(opened: dict[str, Group], params: list[Param], name: str, trials: int, pruner: Any) -> None:
     for group in opened.values():
-        group.log(params={**{f"space.{p.key}": p.describe() for p in params}, "trials": trials, "pruner": pruner},
+        group.log(params={**{f"space.{p.key}": p.describe() for p in params}, "trials": trials, "pruner": str(pruner)},
                   tags={"deepfeat.kind": "tune", "deepfeat.study": name})
 
 
