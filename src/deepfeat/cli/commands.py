@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,13 @@ def cmd_compare(a: argparse.Namespace) -> int:
 def cmd_tune(a: argparse.Namespace) -> int:
     from deepfeat.run.tune import table_text, tune
 
-    result = tune(a.config, a.space, trials=a.trials, timeout=a.timeout, seed=a.seed, study=a.study, storage=a.storage,
-                  pruner=a.pruner, out=a.out, overrides=a.set)
+    try:
+        result = tune(a.config, a.space, trials=a.trials, timeout=a.timeout, seed=a.seed, study=a.study,
+                      storage=a.storage, pruner=a.pruner, out=a.out, overrides=a.set)
+    except KeyboardInterrupt:
+        print("interrupted; the study keeps every finished trial: run the same command again to continue it",
+              file=sys.stderr)
+        return 130
     print(table_text(result.rows))
     if result.best_config is None:
         print("no trial completed: see trials.csv and the trials' run folders")

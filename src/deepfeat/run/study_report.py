@@ -21,7 +21,7 @@ FIGURES = (
     ("Optimization history", "plot_optimization_history",
      "Each complete trial's validation value, in the order the trials ran, and the best so far."),
     ("Parameter importances", "plot_param_importances",
-     "How much of the variation of the validation value each searched key explains (Optuna's fANOVA)."),
+     "How much of the variation of the validation value each searched key explains (Optuna's default importance evaluator)."),
     ("Parallel coordinates", "plot_parallel_coordinate",
      "Every complete trial as a line through its values; the colour is its validation value."),
     ("Intermediate values", "plot_intermediate_values",

@@ -173,9 +173,10 @@ def _study(optuna: Any, name: str, url: str, base: Config, params: list[Param], 
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
     direction = "maximize" if base.training.mode == "max" else "minimize"
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(store)}.get(name)
-    # Processes joining a study draw from differently seeded samplers, so they do not propose the same values.
-    offset = 0 if existing is None else existing.n_trials
-    sampler = optuna.samplers.TPESampler(seed=None if seed is None else seed + offset)
+    # A process that joins (or continues) a study draws from its own seed (seed + pid), so processes working on
+    # one study do not propose the same values; the process that creates the study draws from ``seed`` itself.
+    offset = 0 if existing is None else os.getpid()
+    sampler = optuna.samplers.TPESampler(seed=None if seed is None else (seed + offset) % 2**32)
     study = optuna.create_study(study_name=name, storage=store, sampler=sampler, pruner=_pruner(optuna, pruner, base),
                                 direction=direction, load_if_exists=True)
     space = {p.key: p.describe() for p in params}
