@@ -90,7 +90,8 @@ class ReportToTrial(Callback):
         if value is None or not math.isfinite(value):
             return
         self.trial.report(value, epoch + 1)
-        if self.trial.should_prune():
+        last = epoch + 1 == trainer.cfg.epochs  # a trial that trained to the end is kept: pruning it saves nothing
+        if not last and self.trial.should_prune():
             raise RunPruned(f"trial {self.trial.number} pruned after epoch {epoch + 1}: {trainer.cfg.monitor} "
                             f"{value:.4g} is worse than the other trials at this epoch")
 
