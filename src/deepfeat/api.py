@@ -11,9 +11,10 @@ from deepfeat.run import Run, diagnose, embed, evaluate, export, fit, load, lr_f
 from deepfeat.run.apply import (anomaly_score, calibrate, corrupt, denoise, denoise_file, interpolate, load_raw,
                                 predict_anomaly, reconstruct, sample, sample_file, score_file, stored_threshold)
 from deepfeat.run.runs import data_spec, load_data
+from deepfeat.run.tune import tune
 
 __all__ = [
     "Run", "anomaly_score", "calibrate", "corrupt", "data_spec", "denoise", "denoise_file", "diagnose", "embed",
     "evaluate", "export", "fit", "interpolate", "load", "load_data", "load_raw", "lr_find", "predict_anomaly",
-    "reconstruct", "report", "resume", "sample", "sample_file", "score_file", "stored_threshold",
+    "reconstruct", "report", "resume", "sample", "sample_file", "score_file", "stored_threshold", "tune",
 ]

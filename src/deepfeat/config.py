@@ -74,6 +74,17 @@ class LoggingConfig:
     plots: bool = True
     report: bool = True
     tensorboard: bool = False
+    mlflow: bool = False  # log params, metrics, results and artifacts to MLflow (the tracking extra)
+    tracking_uri: str | None = None  # MLflow store; default: sqlite:///<runs folder>/mlflow.db (local, offline)
+    experiment: str | None = None  # MLflow experiment; default: the config's name (else <dataset>-<learner>)
+
+    def __post_init__(self) -> None:
+        for key in ("tracking_uri", "experiment"):
+            if getattr(self, key) is not None and not self.mlflow:
+                raise ConfigError(f"logging.{key}: expected logging.mlflow: true with it, got mlflow: false. "
+                                  f"Set logging.mlflow=true to track this run in MLflow, or drop logging.{key}.")
+            if getattr(self, key) == "":
+                raise ConfigError(f"logging.{key}: expected a non-empty string, got ''. Drop it to use the default.")
 
 
 @dataclass

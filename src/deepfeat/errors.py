@@ -25,3 +25,7 @@ class CheckpointError(DeepfeatError):
 
 class TrainingError(DeepfeatError):
     """Training cannot go on (for example, repeated non-finite losses)."""
+
+
+class RunPruned(DeepfeatError):
+    """A search stopped this run early because its validation metric was not promising (status "pruned")."""

@@ -19,6 +19,7 @@ MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"
 LOCK_FILE = ".lock"
 SUMMARY_FILE = "model_summary.txt"
+TRACKING_FILE = "tracking.json"  # the run's ids in outside trackers (MLflow), so a resume continues the same record
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ class RunPaths:
     @property
     def lock(self) -> Path:
         return self.root / LOCK_FILE
+
+    @property
+    def tracking(self) -> Path:
+        return self.root / TRACKING_FILE
 
     @property
     def log(self) -> Path:

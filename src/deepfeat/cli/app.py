@@ -30,6 +30,7 @@ EXAMPLES = {
     "diagnose": "deepfeat diagnose -c examples/configs/digits_mlp.yaml --set optimizer.lr=0.3",
     "lr-find": "deepfeat lr-find -c examples/configs/digits_mlp.yaml",
     "compare": "deepfeat compare -c examples/configs/compare_optimizers.yaml --seeds 2 --out runs/optimizers",
+    "tune": "deepfeat tune examples/configs/digits_mlp.yaml --space examples/spaces/digits_mlp.yaml --trials 20 --seed 0",
 }
 
 SET_HELP = "override a config value by its dotted key (the value is YAML), repeatable"
@@ -163,6 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values to try for a dotted key, repeatable")
     p.add_argument("--seeds", type=int, help="runs per combination (seeds seed, seed+1, ...)")
     p.add_argument("--out", help="folder for the runs and the report (default: runs/<name>-compare-<time>)")
+    p = add("tune", cmd.cmd_tune, "search hyperparameters with Optuna: each trial a run, chosen on validation data")
+    _add_config(p)
+    p.add_argument("--space", required=True, help="YAML of dotted config keys -> {low, high, log, step} or {choices: [...]}")
+    p.add_argument("--trials", type=int, default=20, help="finished trials the study should reach (default 20); "
+                                                          "running the command again continues the study")
+    p.add_argument("--timeout", type=float, help="start no new trial after this many seconds")
+    p.add_argument("--seed", type=int, help="seed of the TPE sampler (default: unseeded)")
+    p.add_argument("--study", help="study name (default: <config name>-tune); the same name continues a study")
+    p.add_argument("--storage", help="Optuna RDB URL shared by every process of the study (default: sqlite:///OUT/study.db)")
+    p.add_argument("--pruner", choices=["median", "halving", "none"], default="median",
+                   help="stop unpromising trials from their per-epoch validation metric (default: median)")
+    p.add_argument("--out", help="folder of the study, its trials and outputs (default: runs/<study>)")
     return parser
 
 

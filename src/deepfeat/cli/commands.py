@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,29 @@ def cmd_compare(a: argparse.Namespace) -> int:
     failed = sum(r["failed"] for r in result.rows)
     if failed:  # a diverging setting is a finding of the comparison, not an error of the command: exit 0
         print(f"{failed} of {sum(r['seeds'] for r in result.rows)} runs failed: see 'Failed runs' in the report")
+    print(f"report: {result.report}")
+    return 0
+
+
+def cmd_tune(a: argparse.Namespace) -> int:
+    from deepfeat.run.tune import table_text, tune
+
+    try:
+        result = tune(a.config, a.space, trials=a.trials, timeout=a.timeout, seed=a.seed, study=a.study,
+                      storage=a.storage, pruner=a.pruner, out=a.out, overrides=a.set)
+    except KeyboardInterrupt:
+        print("interrupted; the study keeps every finished trial: run the same command again to continue it",
+              file=sys.stderr)
+        return 130
+    print(table_text(result.rows))
+    if result.best_config is None:
+        print("no trial completed: see trials.csv and the trials' run folders")
+    else:
+        test = "  ".join(f"{k} {v:.4f}" for k, v in result.best_test.items())
+        print(f"best: trial {result.best_trial}, {result.monitor} {result.best_value:.4f} (validation)"
+              + (f"; its test metrics: {test}" if test else ""))
+        print(f"best config: {result.best_yaml}")
+    print(f"trials: {result.table}")
     print(f"report: {result.report}")
     return 0
 

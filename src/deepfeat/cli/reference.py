@@ -36,6 +36,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "evaluations": (("deepfeat.run",), "what a learner's run evaluates after training; evaluation.settings.<name>"),
     "figures": (("deepfeat.run",), "plots a learner's run draws into plots/"),
     "initializers": ((_NN,), "encoder: {weight_init: ...}"),
+    "integrations": (("deepfeat.run",), "outside services a run reports to: logging: {mlflow: true}"),
     "learners": (("deepfeat.learners",), "learner: {name: ...}: what is learned and how"),
     "metrics": (("deepfeat.eval",), "feature evaluators: evaluation.protocol, deepfeat evaluate --protocol"),
     "noises": (("deepfeat.data.noise",), "corruptions: learner: {name: denoising, noise: ...}, deepfeat denoise --noise"),

@@ -189,9 +189,9 @@ def _count(n: Any) -> str:
 
 
 def _failure(results: dict[str, Any]) -> str:
-    """What stopped a failed or interrupted run: the error, where, and the checkpoint to look at."""
+    """What stopped a failed, interrupted or pruned run: the error, where, and the checkpoint to look at."""
     status, error = results.get("status"), results.get("error")
-    if status not in ("failed", "interrupted") or not isinstance(error, dict):
+    if status not in ("failed", "interrupted", "pruned") or not isinstance(error, dict):
         return ""
     after = error.get("phase") == "after training"
     where = escape(f"Training finished ({error.get('epoch', DASH)} epochs, {error.get('step', DASH)} steps); export or "

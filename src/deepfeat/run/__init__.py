@@ -1,6 +1,6 @@
 """The run layer: what happens to a run, from fit to its folder, and what is done with a finished one."""
 
-from deepfeat.run import evaluations, observers  # noqa: F401  (registration on import)
+from deepfeat.run import evaluations, mlflow_tracking, observers  # noqa: F401  (registration on import)
 from deepfeat.run.apply import embed
 from deepfeat.run.workflow import diagnose, evaluate, export, fit, lr_find, report, resume
 from deepfeat.run.runs import Run, load

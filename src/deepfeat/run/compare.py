@@ -27,16 +27,17 @@ import numpy as np
 import torch
 import yaml
 
-from deepfeat.run.workflow import fit
 from deepfeat.config import CompareConfig, Config, load_config
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.layout import new_run_dir
-from deepfeat.errors import ConfigError, DataError
+from deepfeat.errors import ConfigError
 from deepfeat.nn.params import weight_tensors
 from deepfeat.reports.diag_plots import comparison_curves
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.html import html_image, html_page, html_section, html_table
-from deepfeat.reports.readers import Row, read_metrics, read_results
+from deepfeat.reports.readers import Row, read_metrics
+from deepfeat.run.integrations import child_overrides, groups
+from deepfeat.run.trials import overrides_of, run_trial, trial_config
 
 log = logging.getLogger("deepfeat")
 GAP = "train-val acc gap"
@@ -101,7 +102,7 @@ def make_variants(spec: CompareConfig) -> list[Variant]:
         combo = [spec.grid[k][i] for k, i in zip(keys, index)]
         for n, (name, extra) in enumerate(named):
             parts = ([name] if name else []) + [f"{k.split('.')[-1]}={value_label(v)}" for k, v in zip(keys, combo)]
-            overrides = [f"{k}={json.dumps(v)}" for k, v in [*extra.items(), *zip(keys, combo)]]
+            overrides = overrides_of({**extra, **dict(zip(keys, combo))})
             out.append(Variant(" ".join(parts) or "base", overrides, (*index, n)))
     return out
 
@@ -133,27 +134,31 @@ def compare(config: Any = None, *, grid: dict[str, list[Any]] | None = None, see
     if not spec.grid and not spec.variants:
         raise ConfigError("compare: expected a grid to compare, got none. Pass --grid key=v1,v2 "
                           "(e.g. --grid optimizer.lr=0.1,0.01) or add a compare: {grid: ...} section to the config")
-    raw = {k: v for k, v in base.to_dict().items() if k != "compare"}
     variants = make_variants(spec)
-    jobs = [(v, s, load_config(raw, [*v.overrides, f"seed={base.seed + s}"])) for v in variants for s in range(spec.seeds)]
+    jobs = [(v, s, trial_config(base, {}, [*v.overrides, f"seed={base.seed + s}"])) for v in variants for s in range(spec.seeds)]
     root = Path(out) if out else new_run_dir(Path(runs_dir), f"{base.name or base.data['name']}-compare")
     root.mkdir(parents=True, exist_ok=True)
-    records = [_run(v.label, s, cfg, root) for v, s, cfg in jobs]
-    result = CompareResult(root, summarize(records, base.training.monitor), records, line_styles(variants))
-    _write_tables(result)
-    write_compare_report(result, base, spec)
+    with groups(base, root, root.name) as opened:  # tracking: one parent run, a child per run
+        for group in opened.values():
+            group.log(params={f"grid.{k}": v for k, v in spec.grid.items()} | {"seeds": spec.seeds},
+                      tags={"deepfeat.kind": "compare"})
+        joined = child_overrides(opened)
+        records = [_run(v.label, s, load_config(cfg, joined) if joined else cfg, root) for v, s, cfg in jobs]
+        result = CompareResult(root, summarize(records, base.training.monitor), records, line_styles(variants))
+        _write_tables(result)
+        write_compare_report(result, base, spec)
+        for group in opened.values():
+            group.log(files=[root / "compare.csv", root / "compare.json", result.report])
     return result
 
 
 def _run(label: str, seed: int, cfg: Config, root: Path) -> dict[str, Any]:
     """Train one combination; a run that fails (diverges, raises) is recorded as failed and the rest go on."""
     folder = root / _folder(label, seed)
-    try:
-        run = fit(cfg, out=folder)
-        results, failure, weights = run.results, None, weight_stats(run.learner)
-    except Exception as e:  # noqa: BLE001 -- one failing cell must not lose the comparison: it shows as failed
-        results, weights = _saved_results(folder), {}
-        failure = results.get("error") or {"type": type(e).__name__, "message": str(e)}
+    trial = run_trial(cfg, folder)
+    results, failure = trial.results, trial.failure
+    weights = weight_stats(trial.run.learner) if trial.run is not None else {}
+    if failure:  # one failing cell must not lose the comparison: it shows as failed
         log.warning(f"compare: run {folder.name} failed: {error_text(failure)}")
     rows = [with_gap(r) for r in read_metrics(folder) or []]
     last = rows[-1] if rows else {}
@@ -164,14 +169,6 @@ def _run(label: str, seed: int, cfg: Config, root: Path) -> dict[str, Any]:
             "test": dict(results.get("test", {})), "best": fit_.get("best", {}), "best_epoch": fit_.get("best_epoch"),
             "time_s": fit_.get("time_s", last.get("time_s")), "weights": weights,
             "findings": findings + ([f"failed ({failure.get('type', 'error')})"] if failure else [])}
-
-
-def _saved_results(folder: Path) -> dict[str, Any]:
-    """What a failed run wrote about itself (status, error, diagnostics), or {} if it got no further."""
-    try:
-        return read_results(folder) or {}
-    except DataError:
-        return {}
 
 
 def error_text(failure: dict[str, Any]) -> str:

@@ -20,14 +20,14 @@ from deepfeat.learners.base import Learner
 from deepfeat.reports.readers import read_results
 
 
-Status = Literal["completed", "failed", "interrupted"]
+Status = Literal["completed", "failed", "interrupted", "pruned"]
 
 
 @dataclass
 class Results:
     """What a run measured, as ``results.json`` holds it.
 
-    - ``status``: completed, failed or interrupted; ``error`` says what stopped a run that did not complete
+    - ``status``: completed, failed, interrupted or pruned (a search stopped it); ``error`` says what stopped a run that did not complete
       (type, message, phase, epoch, step, last checkpoint).
     - ``data``: the data summary; ``fit``: epochs, steps, time, best epoch, device, precision, parameters.
     - ``test``: the learner's validation metrics on the test split (``"test/acc"``, ...).

@@ -26,7 +26,7 @@ from deepfeat.engine.progress import Phases, Progress
 from deepfeat.engine.seeding import seed_everything
 from deepfeat.engine.summary import model_summary
 from deepfeat.engine.trainer import FitResult, Trainer
-from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError
+from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError, RunPruned
 from deepfeat.eval.diagnose import diagnose as diagnose_stats
 from deepfeat.layout import RunPaths, new_run_dir
 from deepfeat.learners.base import Learner
@@ -35,10 +35,11 @@ from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
 from deepfeat.reports.html import write_report
 from deepfeat.reports.plots import plot_training_curves_to
 from deepfeat.run.evaluations.features import evaluate_learner, feature_needs, plot_features, plot_protocol
+from deepfeat.run.integrations import RunHook, run_hooks
 from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
 from deepfeat.run.model_io import export_model, export_onnx
-from deepfeat.run.results import (Results, check_finite_weights, data_summary, fit_summary, read_results_file,
-                                  write_results)
+from deepfeat.run.results import (Results, Status, check_finite_weights, data_summary, fit_summary,
+                                  read_results_file, write_results)
 from deepfeat.run.produce import (build_observers, declared_needs, draw_figures, headline, observer_results,
                                   run_evaluations)
 from deepfeat.run.registries import RunContext, check_settings
@@ -181,21 +182,25 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
     if state is None and init_distributed().is_main:
         _write_summary(learner, data.info, paths, cfg.training.progress != "none")
     observers = build_observers(learner, paths.root)
-    trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, list(observers.values()), extra),
+    hooks = run_hooks(cfg, paths)  # integrations (tracking): they see the epochs, then the run's end or failure
+    trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, [*observers.values(), *hooks], extra),
                       extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
     try:
         fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
     except (Exception, KeyboardInterrupt) as error:  # the run folder says why it failed, then the error goes on
         if getattr(trainer, "dist", None) is None or trainer.dist.is_main:  # rank 0 alone writes
-            _record_failure(error, cfg, data.info, paths, trainer)
+            _record_failure(error, cfg, data.info, paths, trainer, hooks)
         raise
     if not trainer.dist.is_main:  # rank 0 alone exports, evaluates and reports
         return Run(paths.root, cfg, data.info, learner, Results())
     with local_only():  # ... as one process: its auxiliary trainings must not wait for the other ranks
         try:
-            return _finish(cfg, data, learner, paths, state, trainer, fit_result, observers)
+            run = _finish(cfg, data, learner, paths, state, trainer, fit_result, observers)
+            for hook in hooks:
+                hook.on_run_end(paths, run.results)
+            return run
         except (Exception, KeyboardInterrupt) as error:  # trained, then export/evaluation failed: say so too
-            _record_failure(error, cfg, data.info, paths, trainer, phase="after training")
+            _record_failure(error, cfg, data.info, paths, trainer, hooks, phase="after training")
             raise
 
 
@@ -274,9 +279,17 @@ def _diagnostics(callbacks: list[Callback], cfg: Config, root: Path) -> dict[str
     return {"diagnostics": [f.to_dict() for f in findings], **extra}
 
 
+def _status(error: BaseException) -> Status:
+    """How a run that did not complete ended: interrupted (Ctrl-C), pruned (a search stopped it), else failed."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return "pruned" if isinstance(error, RunPruned) else "failed"
+
+
 def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: RunPaths, trainer: Trainer,
-                    phase: str = "training") -> None:
-    """Write results.json with status "failed" or "interrupted", then the curves and the report.
+                    hooks: list[RunHook], phase: str = "training") -> None:
+    """Write results.json with status "failed", "interrupted" or "pruned", then the curves and the report; tell
+    the integrations.
 
     It holds the error, the phase ("training", or "after training": export, evaluation, plots), where
     training stopped, the last checkpoint and the diagnostics verdicts.
@@ -286,7 +299,7 @@ def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: Ru
         last = trainer.last_checkpoint or (paths.last if paths.last.exists() else None)
         history = trainer.history
         results = Results(
-            status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+            status=_status(error),
             error={"type": type(error).__name__, "message": str(error), "phase": phase, "epoch": trainer.epoch + 1,
                    "step": trainer.global_step, "last_checkpoint": str(last) if last else None},
             data=data_summary(info),
@@ -299,6 +312,8 @@ def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: Ru
             plot_training_curves_to(paths.root)
         if cfg.logging.report:
             write_report(paths.root)
+        for hook in hooks:
+            hook.on_run_failed(paths, results)
     except Exception as e:  # noqa: BLE001 -- recording is best effort: the original error is what the user must see
         log.warning(f"could not record the failure in {paths.root}: {type(e).__name__}: {e}")
 
