@@ -27,6 +27,8 @@ class DataInfo:
         name: the dataset's registry name or path.
         tokenizer: for kind "tokens", the fitted tokenizer (``{name, max_length, vocab, ...}``, see
             :mod:`deepfeat.data.tokenize`), so new text can be encoded as in training; else None.
+        reader: arguments a dataset source needs to read new samples as in training (audio:
+            ``{sample_rate, duration}``), passed to any source that takes them; else None.
     """
 
     kind: Kind
@@ -37,6 +39,7 @@ class DataInfo:
     std: list[float] | None = None
     name: str = ""
     tokenizer: dict[str, Any] | None = None
+    reader: dict[str, Any] | None = None
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the training-split normalization to a batch ``(B, *input_shape)``."""
