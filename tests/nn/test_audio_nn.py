@@ -84,3 +84,12 @@ def test_audio_encoder_rebuilds_from_json_with_its_front_end() -> None:
     x = torch.randn(2, 1, 3200)
     torch.testing.assert_close(rebuilt(x), encoder(x))
     assert encoder.backbone.input_shape == (60, encoder.frontend.frames(3200))
+
+
+def test_audio_augmentation_is_registered_for_self_supervised_views_and_seeded() -> None:
+    from deepfeat.data.augment import build_augment
+
+    augment = build_augment({"name": "audio", "shift": 0.1, "snr_db": [10, 20]}, "sequence")
+    x = torch.randn(4, 1, 800)
+    a, b = (augment(x, torch.Generator().manual_seed(3)) for _ in range(2))
+    assert torch.equal(a, b) and not torch.equal(a, x) and a.shape == x.shape

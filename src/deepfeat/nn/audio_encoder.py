@@ -56,7 +56,7 @@ class AudioEncoder(Encoder):
     name = "audio"
 
     def __init__(self, input_shape: Sequence[int], sample_rate: int = 8000, frontend: Any = "log_mel",
-                 backbone: Any = "cnn", image: bool = False, augment: Any = None, spec_augment: Any = None,
+                 backbone: Any = "tcn", image: bool = False, augment: Any = None, spec_augment: Any = None,
                  norm: bool = True) -> None:
         super().__init__()
         self._setup(input_shape, "(C, T)", sample_rate=sample_rate, frontend=frontend, backbone=backbone,
