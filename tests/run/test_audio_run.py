@@ -71,3 +71,24 @@ def test_the_exported_model_takes_raw_waveforms(run_dir: Path) -> None:
     assert info.input_shape == (1, 4000) and info.reader == {"sample_rate": 8000, "duration": 0.5}
     assert learner.encoder.frontend.sample_rate == 8000
     assert learner.embed(info.normalize(torch.randn(2, 1, 4000))).shape == (2, learner.feature_dim)
+
+
+@pytest.mark.slow
+def test_onnx_export_takes_waveforms_and_matches_the_model(run_dir: Path, tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx", reason="ONNX export needs the 'export' extra")
+    from onnx.reference import ReferenceEvaluator
+
+    import deepfeat
+
+    assert main(["export", str(run_dir), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    x = (0.05 * np.random.default_rng(0).standard_normal((2, 1, 4000))).astype(np.float32)
+    z = ReferenceEvaluator(onnx.load(tmp_path / "m.onnx")).run(None, {"input": x})[0]
+    np.testing.assert_allclose(z, deepfeat.load(run_dir).embed(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_the_fsdd_example_config_on_the_official_split(tmp_path: Path) -> None:
+    """The example config end to end (about 30 min on 2 loaded cores), with a margin below what was measured."""
+    config = Path(__file__).resolve().parents[2] / "examples" / "configs" / "fsdd_cnn.yaml"
+    run = fit(str(config), out=tmp_path / "run", overrides=["logging.report=false", "evaluation.protocol=[]"])
+    assert run.results["test"]["test/acc"] >= 0.99
