@@ -20,7 +20,7 @@ from deepfeat.errors import ConfigError
 from deepfeat.nn.encoder import check_positive_int
 from deepfeat.registry import Registry
 
-FRONTENDS: Registry[nn.Module] = Registry("audio front-end")
+FRONTENDS: Registry[nn.Module] = Registry("frontend")
 INSTALL = "pip install 'deepfeat[audio]'"
 
 
