@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-EXTRAS ?= test,timeseries,images,export,tensorboard,text,transfer,tracking,search
+EXTRAS ?= test,timeseries,images,export,tensorboard,text,transfer,tracking,search,audio
 
 .PHONY: install demo test test-all bench clean
 

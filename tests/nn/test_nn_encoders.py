@@ -25,6 +25,12 @@ INPUTS = {
     "inception": SEQUENCE + [(1, 24)],  # a single channel skips the bottleneck
     "fcn": SEQUENCE,
     "resnet1d": SEQUENCE,
+    # Waveforms (1, T): a front-end (log-mel, MFCC) inside the encoder, then a backbone.
+    "audio": [(1, 1600)],
+    "audio_cnn": [(1, 1600)],
+    "audio_tcn": [(1, 1600)],
+    "audio_gru": [(1, 1600)],
+    "wave_cnn": [(1, 1600), (2, 400)],
 }
 # Token encoders take int64 ids, not random floats: their conformance test is in test_nn_text.py.
 TOKEN_ENCODERS = {"text_rnn", "text_tcn", "pretrained_text"}

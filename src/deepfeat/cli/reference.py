@@ -27,7 +27,8 @@ from deepfeat.registry import all_registries, find_kind, kind_name
 _NN = "deepfeat.nn"
 KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "activations": ((_NN,), "encoder: {activation: gelu}"),
-    "augmentations": (("deepfeat.data.augment",), "the two views of self-supervised learners: learner: {augment: ...}"),
+    "frontends": ((_NN,), "audio: waveform -> log-mel / MFCC inside the model: encoder: {name: audio, frontend: ...}"),
+    "augmentations": (("deepfeat.data",), "the two views of self-supervised learners: learner: {augment: ...}"),
     "backbone sources": (("deepfeat.run",), "where encoder: {name: backbone, source: ...} gets its network"),
     "datasets": (("deepfeat.data",), "data: {name: ...}; `deepfeat datasets` shows which are here offline"),
     "decoders": (("deepfeat.nn.decoders",), "autoencoder decoders, built to mirror the encoder"),

@@ -23,6 +23,8 @@ DATASETS: Registry[DataBundle] = Registry("dataset")
 # name -> () -> (available offline, where it was found or what is missing)
 Availability = Callable[[], tuple[bool, str]]
 _AVAILABILITY: dict[str, Availability] = {}
+# name -> file suffixes of a folder source (image_folder, audio_folder), so a bare folder path finds its reader
+_FOLDER_SUFFIXES: dict[str, tuple[str, ...]] = {}
 
 DATA_ENV = "DEEPFEAT_DATA"
 DEFAULT_ROOT = Path("~/.cache/deepfeat/data")
@@ -34,15 +36,35 @@ def register_dataset(
     available: Availability,
     aliases: tuple[str, ...] = (),
     description: str | None = None,
+    folder_suffixes: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., DataBundle]], Callable[..., DataBundle]]:
-    """Register a dataset source under ``name`` together with its offline-availability check."""
+    """Register a dataset source under ``name`` together with its offline-availability check.
+
+    A source that reads a folder (argument ``root``) names the file suffixes it reads, so a bare folder
+    path given to ``deepfeat embed --data`` finds it (:func:`folder_spec`).
+    """
 
     def deco(factory: Callable[..., DataBundle]) -> Callable[..., DataBundle]:
         DATASETS.add(name, factory, aliases=aliases, description=description)
         _AVAILABILITY[name.lower()] = available
+        if folder_suffixes:
+            _FOLDER_SUFFIXES[name.lower()] = tuple(s.lower() for s in folder_suffixes)
         return factory
 
     return deco
+
+
+def folder_spec(folder: Path) -> dict[str, Any]:
+    """``{name, root}`` of the folder source that reads most of the files in ``folder`` and its sub-folders."""
+    paths = [p for p in folder.iterdir()] + [q for p in folder.iterdir() if p.is_dir() for q in p.iterdir()]
+    suffixes = [p.suffix.lower() for p in paths if p.is_file()]
+    counts = {name: sum(s in ends for s in suffixes) for name, ends in _FOLDER_SUFFIXES.items()}
+    best = max(counts, key=counts.__getitem__, default=None)
+    if best is None or counts[best] == 0:
+        known = ", ".join(f"{n} ({' '.join(e)})" for n, e in _FOLDER_SUFFIXES.items())
+        raise ConfigError(f"data folder {folder}: expected files one of the folder datasets reads, got none. "
+                          f"Folder datasets: {known}.")
+    return {"name": best, "root": str(folder)}
 
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:

@@ -43,7 +43,8 @@ def _sample_stats(dataset: Subset, count: int, seed: int) -> tuple[list[float], 
     return channel_stats(images, "image")
 
 
-@register_dataset("image_folder", aliases=("imagefolder",), available=always_available("any folder path"))
+@register_dataset("image_folder", aliases=("imagefolder",), available=always_available("any folder path"),
+                  folder_suffixes=datasets.folder.IMG_EXTENSIONS)
 def image_folder(
     root: str,
     size: int | list[int] = 32,

@@ -29,6 +29,8 @@ class DataInfo:
             :mod:`deepfeat.data.tokenize`), so new text can be encoded as in training; else None.
         split_classes: the class names each split holds (``{"train": [...], "test": [...]}``), so results
             say whether a test accuracy covers classes the model never trained on; None when unlabelled.
+        reader: arguments a dataset source needs to read new samples as in training (audio:
+            ``{sample_rate, duration}``), passed to any source that takes them; else None.
     """
 
     kind: Kind
@@ -40,6 +42,7 @@ class DataInfo:
     name: str = ""
     tokenizer: dict[str, Any] | None = None
     split_classes: dict[str, list[str]] | None = None
+    reader: dict[str, Any] | None = None
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the training-split normalization to a batch ``(B, *input_shape)``."""

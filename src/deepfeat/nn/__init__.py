@@ -26,6 +26,9 @@ from deepfeat.nn.inception_time import InceptionEncoder, InceptionModule
 from deepfeat.nn.tsc_convnets import FCNEncoder, ResNet1dEncoder
 from deepfeat.nn.text import TextRNNEncoder, TextTCNEncoder, masked_mean
 from deepfeat.nn.pretrained_text import PretrainedTextEncoder
+from deepfeat.nn.audio_encoder import AudioEncoder
+from deepfeat.nn.audio_frontend import FRONTENDS
+from deepfeat.nn.wave_cnn import WaveCNNEncoder
 
 __all__ = [
     "ACTIVATIONS", "ActivationSpec", "Family", "activation_family", "get_activation",
@@ -39,4 +42,5 @@ __all__ = [
     "REGULARIZERS", "WeightPenalty", "get_regularizer",
     "RNNEncoder", "TCNEncoder", "TemporalBlock",
     "TextRNNEncoder", "TextTCNEncoder", "masked_mean", "PretrainedTextEncoder",
+    "AudioEncoder", "FRONTENDS", "WaveCNNEncoder",
 ]

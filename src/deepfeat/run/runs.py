@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from deepfeat.config import DATA_SPLIT_KEYS, Config, load_config
-from deepfeat.data.datasets import DATASETS, load_dataset
+from deepfeat.data.datasets import DATASETS, folder_spec, load_dataset
 from deepfeat.data.in_memory import memory_spec
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
@@ -181,17 +181,21 @@ def data_spec(data: Any) -> dict[str, Any]:
     if isinstance(data, dict):
         return data
     text = str(data)
-    if Path(text).suffix in (".npy", ".npz", ".csv") or Path(text).is_dir() and "/" in text:
-        return {"name": "arrays" if Path(text).suffix else "image_folder", "path": text}
+    if Path(text).suffix in (".npy", ".npz", ".csv"):
+        return {"name": "arrays", "path": text}
+    if Path(text).is_dir() and "/" in text:
+        return folder_spec(Path(text))
     return {"name": text}
 
 
 def model_data_spec(info: DataInfo, data: Any) -> dict[str, Any]:
     """``data_spec(data)`` for a model trained on ``info``: a text dataset gets the model's tokenizer
-    (vocabulary included), so new texts get the ids they would have had in training."""
+    (vocabulary included), so new texts get the ids they would have had in training; a source that takes
+    the arguments of ``info.reader`` (audio: sample rate, duration) gets those of training."""
     spec = data_spec(data)
-    if info.tokenizer is not None and "tokenizer" in inspect.signature(DATASETS.get(spec["name"], "data")).parameters:
+    takes = inspect.signature(DATASETS.get(spec["name"], "data")).parameters
+    if info.tokenizer is not None and "tokenizer" in takes:
         spec = {**spec, "tokenizer": info.tokenizer}
-    return spec
+    return {**spec, **{k: v for k, v in (info.reader or {}).items() if k in takes}}
 
 

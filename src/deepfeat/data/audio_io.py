@@ -1,0 +1,105 @@
+"""Reading recordings: soundfile (libsndfile) decodes, torchaudio resamples; every clip comes out the same shape.
+
+A clip becomes ``(1, length)`` float32 at ``sample_rate``: channels are averaged to mono, the signal
+is resampled (``torchaudio.functional.resample``, windowed sinc) when the file has another rate, then
+cropped to its first ``length`` samples or zero-padded at the end. Only the frames that survive the
+crop are read, so a 5-minute file costs no more than a 1-second one. What a bad file does:
+
+- empty, truncated or not audio (whatever its suffix): :class:`DataError` naming the file;
+- no samples at all: :class:`DataError`;
+- stereo / multi-channel: averaged to mono; another sample rate: resampled;
+- longer than ``length``: cropped; shorter (even shorter than one STFT frame): zero-padded.
+
+Both libraries live in the ``audio`` extra (``pip install 'deepfeat[audio]'``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepfeat.errors import ConfigError, DataError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+INSTALL = "pip install 'deepfeat[audio]'"
+
+
+def soundfile_module() -> Any:
+    """The ``soundfile`` module, or a :class:`ConfigError` saying how to install it."""
+    try:
+        import soundfile
+    except (ImportError, OSError) as exc:  # OSError: the wheel's libsndfile failed to load
+        raise ConfigError(f"reading audio needs the 'soundfile' package (libsndfile): {INSTALL} ({exc})") from None
+    return soundfile
+
+
+def resample(wave: torch.Tensor, orig: int, new: int) -> torch.Tensor:
+    """``wave`` (..., T) from ``orig`` Hz to ``new`` Hz with torchaudio's band-limited sinc resampler."""
+    if orig == new:
+        return wave
+    try:
+        from torchaudio.functional import resample as ta_resample
+    except ImportError as exc:
+        raise ConfigError(f"resampling audio needs the 'torchaudio' package: {INSTALL} ({exc})") from None
+    return ta_resample(wave, orig, new)
+
+
+def check_rate(sample_rate: Any, duration: Any, where: str) -> int:
+    """The clip length in samples for ``sample_rate`` Hz and ``duration`` seconds, both checked."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1000:
+        raise ConfigError(f"sample_rate at {where}.sample_rate: expected an integer rate in Hz >= 1000, got "
+                          f"{sample_rate!r}. Use e.g. 8000 or 16000.")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration <= 600:
+        raise ConfigError(f"duration at {where}.duration: expected seconds in (0, 600], got {duration!r}. "
+                          "Use e.g. 1.0 (clips are cropped or zero-padded to it).")
+    return max(1, round(sample_rate * duration))
+
+
+def audio_info(path: Path, where: str) -> Any:
+    """soundfile's header of ``path`` (rate, channels, frames); :class:`DataError` for an unreadable file."""
+    sf = soundfile_module()
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # noqa: BLE001 - libsndfile raises LibsndfileError, RuntimeError, TypeError, ...
+        size = path.stat().st_size if path.exists() else 0
+        what = "an empty file (0 bytes)" if size == 0 else f"a file libsndfile cannot decode ({_first_line(exc)})"
+        raise DataError(f"audio file {path} at {where}: expected a WAV, FLAC or OGG recording, got {what}. "
+                        "Remove or replace the file.") from None
+    if info.frames <= 0:
+        raise DataError(f"audio file {path} at {where}: expected at least one sample, got none. Remove the file.")
+    return info
+
+
+def read_audio(path: str | Path, sample_rate: int, length: int, where: str = "data") -> torch.Tensor:
+    """One recording as ``(1, length)`` float32 at ``sample_rate`` Hz: mono, resampled, cropped or padded."""
+    path = Path(path)
+    info = audio_info(path, where)
+    # Read only what survives the crop (plus a little for the resampler's filter at the edge).
+    needed = min(info.frames, math.ceil(length * info.samplerate / sample_rate) + 64)
+    sf = soundfile_module()
+    try:
+        data, rate = sf.read(str(path), frames=needed, dtype="float32", always_2d=True)
+    except Exception as exc:  # noqa: BLE001 - a header that parses but data that does not (truncated file)
+        raise DataError(f"audio file {path} at {where}: expected readable samples, got an error while decoding "
+                        f"({_first_line(exc)}): the file is truncated or damaged. Remove or replace it.") from None
+    if data.shape[0] == 0:
+        raise DataError(f"audio file {path} at {where}: expected at least one sample, got none. Remove the file.")
+    wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))[None]  # (1, frames), mono
+    return fix_length(resample(wave, int(rate), sample_rate), length)
+
+
+def fix_length(wave: torch.Tensor, length: int) -> torch.Tensor:
+    """``wave`` (..., T) cropped to its first ``length`` samples or zero-padded at the end to ``length``."""
+    t = wave.shape[-1]
+    if t >= length:
+        return wave[..., :length].contiguous()
+    return torch.nn.functional.pad(wave, (0, length - t))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
