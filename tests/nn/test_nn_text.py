@@ -133,7 +133,7 @@ def test_pretrained_text_fine_tuning_uses_discriminative_learning_rates() -> Non
     from deepfeat.data import DataInfo
 
     info = DataInfo("tokens", (16,), 2, ["ham", "spam"])
-    learner = build_learner({"name": "transfer", "mode": "fine_tune"}, info, {"name": "pretrained_text"})
+    learner = build_learner({"name": "transfer", "mode": "fine_tune", "encoder_lr": 1.0}, info, {"name": "pretrained_text"})
     assert [name for name, _ in learner.lr_blocks()][:2] == ["encoder.model.embeddings", "encoder.model.encoder.layer.0"]
     (optimizer,) = learner.configure_optimizers({"name": "adamw", "lr": 1e-3, "layer_decay": 0.5})
     lrs = sorted({group["lr"] for group in optimizer.param_groups})
