@@ -113,7 +113,7 @@ def test_a_killed_process_trial_is_found_by_its_heartbeat_and_run_again(tmp_path
     dead = study.ask()
     drawn = {p.key: p.suggest(dead) for p in read_space(SPACE)}
     store.record_heartbeat(dead._trial_id)
-    time.sleep(2.5)
+    time.sleep(4.0)  # past the 2 s grace period by more than the 1 s resolution of SQLite timestamps
     result = tune(TINY, SPACE, trials=1, seed=0, out=tmp_path / "st", pruner="none", heartbeat=(1, 2))
     states = {r["number"]: r["state"] for r in result.rows}
     assert states == {dead.number: "fail", dead.number + 1: "complete"}
@@ -155,7 +155,7 @@ def test_killing_tune_mid_study_and_starting_again_continues_it(tmp_path) -> Non
     proc.wait()
     killed = [t for t in _study(tmp_path).trials if t.state.name == "RUNNING"]
     assert len(killed) == 1
-    time.sleep(2.5)  # its heartbeat goes stale
+    time.sleep(4.0)  # its heartbeat goes stale (2 s grace + the 1 s resolution of SQLite timestamps)
     again = _worker(tmp_path, trials=4)
     assert again.wait(timeout=600) == 0, again.stderr.read()[-2000:]
     trials = _study(tmp_path).trials
