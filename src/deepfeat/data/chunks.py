@@ -15,6 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
+from deepfeat.data.files import is_number
 from deepfeat.errors import DataError
 
 STREAMABLE = (".npy", ".csv")
@@ -54,14 +55,7 @@ def _csv_header(path: Path) -> list[str] | None:
         first = next(csv.reader(f), None)
     if first is None:
         raise DataError(f"CSV file {path}: expected data rows, got an empty file. Check the file.")
-
-    def number(cell: str) -> bool:
-        try:
-            float(cell)
-        except ValueError:
-            return False
-        return True
-    return None if all(number(c.strip()) for c in first) else [c.strip() for c in first]
+    return None if all(is_number(c.strip()) for c in first) else [c.strip() for c in first]
 
 
 def _csv_chunks(path: Path, rows: int) -> Iterator[np.ndarray]:

@@ -21,7 +21,8 @@ from deepfeat.errors import DataError
 AUTO = "auto"
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether a CSV cell reads as a number (a header row is one whose cells do not)."""
     try:
         float(text)
     except ValueError:
@@ -60,7 +61,7 @@ def read_csv(
         reader = csv.reader(f)
         # Keep each row's line number in the file (blank lines are skipped) for error messages.
         numbered = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if row]
-    header = numbered.pop(0)[1] if numbered and not all(_is_number(c) for c in numbered[0][1]) else None
+    header = numbered.pop(0)[1] if numbered and not all(is_number(c) for c in numbered[0][1]) else None
     if not numbered:
         raise DataError(f"CSV file at {where}.path: expected data rows, got none in {path} "
                         f"({'an empty file' if path.stat().st_size == 0 else 'a header only'}). Check the file.")
@@ -79,7 +80,7 @@ def read_csv(
     try:
         x = features.astype(np.float64)
     except ValueError:
-        bad = np.argwhere(~np.vectorize(_is_number)(features))
+        bad = np.argwhere(~np.vectorize(is_number)(features))
         i, j = bad[0]
         raise DataError(
             f"CSV value at {path}:{lines[i]}: expected a number in every feature "
@@ -89,7 +90,7 @@ def read_csv(
     if col is None:
         return x, None, None
     labels = table[:, col]
-    if all(_is_number(v) and float(v).is_integer() for v in labels):
+    if all(is_number(v) and float(v).is_integer() for v in labels):
         return x, labels.astype(np.float64).astype(np.int64), None
     (codes,), names = encode_labels(labels)
     return x, codes, names

@@ -38,7 +38,7 @@ def _layers(encoder: nn.Module, info: DataInfo, depth: int) -> str:
     try:
         from torchinfo import summary
     except ImportError:  # a dependency; listed without shapes if someone removed it
-        return "\n".join(f"  {name}: {type(m).__name__} {count(m):,}" for name, m in encoder.named_children())
+        return _children(encoder)
     was_training = encoder.training
     device = next(encoder.parameters(), torch.empty(0)).device
     try:
@@ -50,10 +50,15 @@ def _layers(encoder: nn.Module, info: DataInfo, depth: int) -> str:
     except Exception as e:  # noqa: BLE001 -- a summary must never stop a run: say why there are no shapes
         cause = e.__cause__ or e  # torchinfo wraps the module's own error
         first = (str(cause).splitlines() or [""])[0]
-        return (f"(no layer table: a dry run of {type(encoder).__name__} failed: {type(cause).__name__}: {first})\n" +
-                "\n".join(f"  {name}: {type(m).__name__} {count(m):,}" for name, m in encoder.named_children()))
+        return (f"(no layer table: a dry run of {type(encoder).__name__} failed: {type(cause).__name__}: {first})\n"
+                + _children(encoder))
     finally:
         encoder.train(was_training)
+
+
+def _children(module: nn.Module) -> str:
+    """The module's direct children with their parameter counts, when there is no layer table."""
+    return "\n".join(f"  {name}: {type(m).__name__} {count(m):,}" for name, m in module.named_children())
 
 
 _UNITS = {"NONE": "", "KILOBYTES": "K", "MEGABYTES": "M", "GIGABYTES": "G", "TERABYTES": "T"}
