@@ -10,6 +10,7 @@ recording of the sixth, for each speaker in turn.
     python benchmarks/bench_fsdd.py --quick          # baseline everywhere, deepfeat 3 epochs, 2 held-out speakers
     python benchmarks/bench_fsdd.py                  # everything, the config's own epochs (long on 2 cores)
     python benchmarks/bench_fsdd.py --baseline-only  # seconds
+    python benchmarks/bench_fsdd.py --jobs 7 --variant "plain=encoder.frontend.cmvn=none;encoder.augment.speed=1.0"
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import REPO, table, write_result
+from _common import REPO, parallel, table, write_result
 
 CONFIG = REPO / "examples" / "configs" / "fsdd_cnn.yaml"
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -68,10 +69,11 @@ def svm_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray) -> tuple[float
     return float(search.score(x[~train], y[~train])), time.perf_counter() - start
 
 
-def deepfeat_accuracy(overrides: list[str]) -> tuple[float, float]:
+def deepfeat_accuracy(overrides: list[str], threads: int = 1) -> tuple[float, float]:
     """Test accuracy of ``deepfeat fit`` on the example config with ``overrides`` and its wall time."""
     import deepfeat
 
+    torch.set_num_threads(threads)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         run = deepfeat.fit(str(CONFIG), out=Path(tmp) / "run", overrides=["logging.report=false",
@@ -80,39 +82,68 @@ def deepfeat_accuracy(overrides: list[str]) -> tuple[float, float]:
     return acc, time.perf_counter() - start
 
 
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """``NAME=key=value;key=value`` (or ``NAME=``: the config as shipped) -> (NAME, overrides)."""
+    name, _, sets = text.partition("=")
+    return name, [o for o in sets.split(";") if o]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="deepfeat 3 epochs, 2 held-out speakers")
     parser.add_argument("--baseline-only", action="store_true", help="MFCC + SVM only (seconds)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on shared machines)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (1 on shared machines)")
+    parser.add_argument("--jobs", type=int, default=1, help="deepfeat runs at a time, each in its own process")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=KEY=VALUE;...",
+                        help="also run the config with these overrides (an ablation); repeatable")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an override for every deepfeat run (e.g. training.max_steps=3 for a smoke run)")
+    parser.add_argument("--deadline", type=float, default=None, help="seconds: runs not finished by then are dropped")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     waves, digits, speakers, reps = recordings()
     feats = mfcc_stats(waves)
     held_out = SPEAKERS[:2] if args.quick else SPEAKERS
-    extra = ["training.epochs=3"] if args.quick else []
-    rows = []
+    extra = (["training.epochs=3"] if args.quick else []) + args.set
+    variants = [("config", [])] + [parse_variant(v) for v in args.variant]
     splits = [("official", reps >= 5, [])] + [
         (f"speaker {s}", speakers != s, ["data.split=speaker", f"data.test_speaker={s}"]) for s in held_out]
-    for name, train, overrides in splits:
+    rows = []
+    for name, train, _ in splits:
         row = {"split": name, "test recordings": int((~train).sum())}
         row["MFCC+SVM acc"], row["MFCC+SVM s"] = svm_accuracy(feats, digits, train)
-        if not args.baseline_only:
-            row["deepfeat acc"], row["deepfeat s"] = deepfeat_accuracy([*overrides, *extra])
         rows.append(row)
         print(row, file=sys.stderr, flush=True)
-    loso = [r for r in rows if r["split"].startswith("speaker")]
-    summary = {"split": f"leave-one-speaker-out mean ({len(loso)} speakers)",
-               "MFCC+SVM acc": float(np.mean([r["MFCC+SVM acc"] for r in loso]))}
     if not args.baseline_only:
-        summary["deepfeat acc"] = float(np.mean([r["deepfeat acc"] for r in loso]))
+        tasks = [(tuple([*overrides, *sets, *extra]), args.threads) for _, _, overrides in splits for _, sets in variants]
+        found = parallel(fit_task, tasks, args.jobs, args.deadline,
+                         lambda task, result: print(task[0], result, file=sys.stderr, flush=True))
+        for row, (_, _, overrides) in zip(rows, splits):
+            for vname, sets in variants:
+                result = found.get((tuple([*overrides, *sets, *extra]), args.threads))
+                label = "deepfeat" if vname == "config" else f"deepfeat {vname}"
+                if result is not None:
+                    row[f"{label} acc"], row[f"{label} s"] = result
+    loso = [r for r in rows if r["split"].startswith("speaker")]
+    summary = {"split": f"leave-one-speaker-out mean ({len(loso)} speakers)"}
+    columns = ["split", "test recordings"]
+    for key in [k for k in rows[0] if k.endswith(" acc")] + [k for r in rows for k in r if k.endswith(" acc")]:
+        if key not in columns:
+            columns += [key, key.replace(" acc", " s")]
+            values = [r[key] for r in loso if key in r]
+            if len(values) == len(loso):
+                summary[key] = float(np.mean(values))
     rows.append(summary)
-    columns = ["split", "test recordings", "MFCC+SVM acc", "MFCC+SVM s"] + (
-        [] if args.baseline_only else ["deepfeat acc", "deepfeat s"])
     mode = "baseline" if args.baseline_only else "quick" if args.quick else "full"
-    path = write_result(f"fsdd_{mode}", {"mode": mode, "config": str(CONFIG.relative_to(REPO)), "rows": rows})
+    path = write_result(f"fsdd_{mode}", {"mode": mode, "config": str(CONFIG.relative_to(REPO)), "jobs": args.jobs,
+                                         "variants": dict(variants), "rows": rows})
     print(table(rows, columns))
     print(f"written: {path}")
+
+
+def fit_task(overrides: tuple[str, ...], threads: int) -> tuple[float, float]:
+    """A picklable task for :func:`parallel`."""
+    return deepfeat_accuracy(list(overrides), threads)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ unequal lengths zero-padded). The baselines run in the same process, so wall tim
     python benchmarks/bench_timeseries.py            # quick: 4 small problems, fcn + inception, 1 seed
     python benchmarks/bench_timeseries.py --full     # all 8 problems, 3 encoders, 3 seeds
     python benchmarks/bench_timeseries.py --problems GunPoint --encoders fcn --seeds 1 --epochs 50
+    python benchmarks/bench_timeseries.py --full --jobs 12 --deadline 480   # on a many-core machine (a GPU is used)
 
 Published InceptionTime accuracies (Ismail Fawaz et al. 2020: an ensemble of 5 networks, 1500 epochs each) are
 listed for the UCR problems where they exist (BasicMotions and JapaneseVowels are UEA problems: none there).
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import table, write_result  # noqa: E402
+from _common import parallel, table, write_result  # noqa: E402
 
 ALL_PROBLEMS = ["ACSF1", "ArrowHead", "BasicMotions", "GunPoint", "ItalyPowerDemand", "JapaneseVowels", "OSULeaf",
                 "PickupGestureWiimoteZ"]
@@ -91,6 +92,13 @@ def mean_ranks(acc: dict[str, dict[str, float]], methods: list[str], problems: l
     return {m: float(ranks[:, i].mean()) for i, m in enumerate(methods)}
 
 
+def one(method: str, problem: str, seed: int, epochs: int) -> tuple[float, float]:
+    """(test accuracy, wall seconds) of one method on one problem with one seed (a parallel task)."""
+    if method.startswith("deepfeat-"):
+        return run_deepfeat(method.removeprefix("deepfeat-"), problem, seed, epochs)
+    return run_baseline(method, problem, seed)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="all problems, 3 encoders, 3 seeds")
@@ -98,6 +106,12 @@ def main() -> None:
     ap.add_argument("--encoders", nargs="*")
     ap.add_argument("--seeds", type=int)
     ap.add_argument("--epochs", type=int)
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="runs at a time, each in its own process with 1 thread (wall times then share the machine)")
+    ap.add_argument("--deadline", type=float, default=None,
+                    help="seconds: runs not finished by then are dropped; the table covers what finished")
+    ap.add_argument("--from-runs", nargs="*", metavar="RUNS_JSON",
+                    help="run nothing: summarize the runs recorded in these *_runs.json files (e.g. two partial calls)")
     args = ap.parse_args()
     problems = args.problems or (ALL_PROBLEMS if args.full else QUICK_PROBLEMS)
     encoders = args.encoders or (["inception", "fcn", "resnet1d"] if args.full else ["fcn", "inception"])
@@ -105,26 +119,59 @@ def main() -> None:
     epochs = args.epochs or (300 if args.full else 100)
     baselines = ["rocket", "minirocket", "1nn_euclidean"]
     methods = [f"deepfeat-{e}" for e in encoders] + baselines
+    name = "timeseries" if args.full else "timeseries_quick"
+    # longest first (alternating method order per problem), so parallel runs finish together
+    tasks = [(m, p, s, epochs) for i, p in enumerate(problems) for s in range(seeds)
+             for m in (methods if i % 2 == 0 else methods[::-1])]
+    runs: list[dict[str, Any]] = []
+    measured_on: dict[str, Any] = {}
+
+    def done(task: tuple[Any, ...], result: tuple[float, float]) -> None:
+        runs.append({"method": task[0], "problem": task[1], "seed": task[2], "acc": result[0], "wall_s": result[1]})
+        print(f"{task[1]:24s} {task[0]:22s} seed {task[2]}  acc {result[0]:.4f}  ({result[1]:.1f} s)", flush=True)
+        write_result(f"{name}_runs", {"epochs": epochs, "jobs": args.jobs, "runs": runs})
+
+    if args.from_runs:
+        import json
+
+        files = [json.loads(Path(f).read_text()) for f in args.from_runs]
+        epochs = files[0]["epochs"]
+        seen: set[tuple[str, str, int]] = set()
+        for f in files:  # a (method, problem, seed) recorded twice counts once: the first file's
+            for r in f["runs"]:
+                key = (r["method"], r["problem"], r["seed"])
+                if key not in seen and r["method"] in methods and r["problem"] in problems and r["seed"] < seeds:
+                    seen.add(key)
+                    runs.append(r)
+        measured_on = {"machine": files[0]["machine"]}  # the summary names where the runs ran, not this machine
+        print(f"{len(runs)} runs from {', '.join(args.from_runs)} (measured on {files[0]['machine']})")
+    else:
+        parallel(one, tasks, args.jobs, args.deadline, done)
     acc: dict[str, dict[str, float]] = {m: {} for m in methods}
     wall: dict[str, dict[str, float]] = {m: {} for m in methods}
-    for p in problems:
-        order = methods if len(acc[methods[0]]) % 2 == 0 else methods[::-1]  # alternate: load drift favours no side
-        for m in order:
-            runs = [(run_deepfeat(m.removeprefix("deepfeat-"), p, s, epochs) if m.startswith("deepfeat-")
-                     else run_baseline(m, p, s)) for s in range(seeds)]
-            acc[m][p] = float(np.mean([a for a, _ in runs]))
-            wall[m][p] = float(np.mean([t for _, t in runs]))
-            print(f"{p:24s} {m:22s} acc {acc[m][p]:.4f}  ({wall[m][p]:.1f} s per seed)", flush=True)
-    ranks = mean_ranks(acc, methods, problems)
-    rows = [{"problem": p, **{m: acc[m][p] for m in methods},
+    for m in methods:
+        for p in problems:
+            cell = [r for r in runs if r["method"] == m and r["problem"] == p]
+            if len(cell) == seeds:  # a problem counts only with every seed of every method
+                acc[m][p] = float(np.mean([r["acc"] for r in cell]))
+                wall[m][p] = float(np.mean([r["wall_s"] for r in cell]))
+    complete = [p for p in problems if all(p in acc[m] for m in methods)]
+    if len(complete) < len(problems):
+        print(f"incomplete problems left out of means and ranks: {sorted(set(problems) - set(complete))}")
+    ranks = mean_ranks(acc, methods, complete) if complete else {}
+    std = {m: {p: float(np.std([r["acc"] for r in runs if r["method"] == m and r["problem"] == p]))
+               for p in acc[m]} for m in methods}
+    rows = [{"problem": p, **{m: acc[m].get(p, "") for m in methods},
              "InceptionTime (published)": PUBLISHED_INCEPTIONTIME.get(p, "")} for p in problems]
-    rows.append({"problem": "mean accuracy", **{m: float(np.mean(list(acc[m].values()))) for m in methods}})
+    rows.append({"problem": "mean accuracy", **{m: float(np.mean([acc[m][p] for p in complete])) for m in methods
+                                                if complete}})
     rows.append({"problem": "mean rank", **ranks})
     rows.append({"problem": "wall s (sum, per seed)", **{m: float(sum(wall[m].values())) for m in methods}})
     print(table(rows, ["problem", *methods, "InceptionTime (published)"]))
-    name = "timeseries" if args.full else "timeseries_quick"
     out = write_result(name, {"mode": "full" if args.full else "quick", "problems": problems, "encoders": encoders,
-                              "seeds": seeds, "epochs": epochs, "accuracy": acc, "wall_s": wall, "mean_rank": ranks})
+                              "seeds": seeds, "epochs": epochs, "jobs": args.jobs, "complete_problems": complete,
+                              "from_runs": args.from_runs or None, **measured_on,
+                              "accuracy": acc, "accuracy_std": std, "wall_s": wall, "mean_rank": ranks})
     print(f"wrote {out}")
 
 

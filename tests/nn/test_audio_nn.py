@@ -93,3 +93,36 @@ def test_audio_augmentation_is_registered_for_self_supervised_views_and_seeded()
     x = torch.randn(4, 1, 800)
     a, b = (augment(x, torch.Generator().manual_seed(3)) for _ in range(2))
     assert torch.equal(a, b) and not torch.equal(a, x) and a.shape == x.shape
+
+
+def test_cmvn_normalizes_each_clip_over_its_sounding_frames_only() -> None:
+    from deepfeat.nn.audio_frontend import LogMel
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(2, 1, 8000)
+    x[:, :, :4000] = torch.randn(1, 1, 4000, generator=g)
+    x[1] *= 10.0  # the same clip louder: a constant offset in the log domain, removed by CMVN
+    spec = LogMel(8000, n_mels=16, cmvn="meanvar")(x)
+    sounding = spec[:, :, 2:38]  # frames well inside the first half second
+    assert torch.allclose(sounding[0], sounding[1], atol=5e-3)
+    assert torch.equal(spec[:, :, 60:], torch.zeros_like(spec[:, :, 60:]))  # padding: 0 whatever the level
+    plain = LogMel(8000, n_mels=16)(x)
+    assert (plain[1, :, 2:38] - plain[0, :, 2:38]).mean() > 4.0  # log(100) without CMVN
+    voiced = plain.exp().sum(1) > 1e-3  # CMVN's statistics skip the zero padding: mean 0, std 1 over sound
+    mean = (spec * voiced.unsqueeze(1)).sum(2) / voiced.sum(1, keepdim=True)
+    assert mean.abs().max() < 0.05
+    with pytest.raises(ConfigError, match="cmvn"):
+        LogMel(8000, cmvn="global")
+
+
+def test_speed_perturbation_resamples_each_clip_and_keeps_the_length() -> None:
+    x = torch.zeros(8, 1, 8000)
+    x[:, :, :4000] = 1.0  # a half-second block: its end moves with the speed factor
+    aug = WaveAugment(shift=0, gain_db=0, noise_p=0, speed=[0.8, 1.2]).train()
+    y = aug(x, torch.Generator().manual_seed(1))
+    ends = {int((clip[0] > 0.5).nonzero()[-1]) for clip in y}
+    assert y.shape == x.shape and len(ends) > 1
+    assert all(3300 <= e <= 5000 for e in ends)  # 4000 / 1.2 ... 4000 / 0.8
+    assert torch.equal(WaveAugment(shift=0, gain_db=0, noise_p=0)(x, torch.Generator()), x)  # off by default
+    with pytest.raises(ConfigError, match="speed"):
+        WaveAugment(speed=[0.1, 3.0])

@@ -34,12 +34,16 @@ class WaveAugment(nn.Module):
 
     ``shift``: largest shift as a fraction of the clip (zeros fill in); ``gain_db``: gain drawn from
     [-gain_db, gain_db] dB; ``snr_db``: (min, max) SNR in dB of the noise added to a ``noise_p`` share
-    of the batch (signal power measured per clip).
+    of the batch (signal power measured per clip); ``speed``: (min, max) speed factor, Kaldi's speed
+    perturbation (Ko et al. 2015: resampling, so tempo and pitch change together, like a shorter or
+    longer vocal tract), each clip at one of 5 factors evenly spaced in the range; (1, 1) is off.
     """
 
     def __init__(self, shift: float = 0.1, gain_db: float = 6.0, snr_db: Sequence[float] = (10.0, 40.0),
-                 noise_p: float = 0.5) -> None:
+                 noise_p: float = 0.5, speed: Any = (1.0, 1.0)) -> None:
         super().__init__()
+        low, high = _pair(speed, "augment.speed", 0.5, 2.0)
+        self.speeds = sorted({round(f, 3) for f in torch.linspace(low, high, 5).tolist()})
         self.shift = _pair((0.0, shift), "augment.shift", 0.0, 1.0)[1]
         self.gain_db = _pair((0.0, gain_db), "augment.gain_db", 0.0, 60.0)[1]
         self.snr_db = _pair(snr_db, "augment.snr_db", -20.0, 100.0)
@@ -50,7 +54,25 @@ class WaveAugment(nn.Module):
             if not self.training:
                 return x
             g = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
-        return self.noise(self.gain(self.time_shift(x, g), g), g)
+        return self.noise(self.gain(self.time_shift(self.speed(x, g), g), g), g)
+
+    def speed(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Each clip played ``f`` times faster (``torchaudio.functional.resample`` from ``f * 1000`` to
+        1000 Hz), then cut or zero-padded at the end back to ``T`` samples."""
+        if self.speeds == [1.0]:
+            return x
+        from torchaudio.functional import resample
+
+        b, _, t = x.shape
+        pick = torch.randint(len(self.speeds), (b,), generator=g)
+        out = x.clone()
+        for i, factor in enumerate(self.speeds):
+            rows = (pick == i).nonzero().flatten().to(x.device)
+            if factor == 1.0 or rows.numel() == 0:
+                continue
+            moved = resample(x[rows].float(), round(factor * 1000), 1000)[..., :t].to(x.dtype)
+            out[rows] = torch.nn.functional.pad(moved, (0, t - moved.shape[-1]))
+        return out
 
     def time_shift(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """Each clip moved by up to ``shift * T`` samples either way; what moves out is dropped, zeros move in."""

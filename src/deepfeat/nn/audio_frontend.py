@@ -32,15 +32,43 @@ def _torchaudio_functional() -> Any:
     return F
 
 
+CMVN = ("none", "mean", "meanvar")
+
+
+def utterance_norm(logmel: torch.Tensor, voiced: torch.Tensor, how: str) -> torch.Tensor:
+    """Cepstral mean (and variance) normalization per clip: each bin centred (and scaled) by its mean
+    (and std) over the clip's own frames, ``(B, F, frames)``. It removes a clip's fixed channel and
+    speaker colouring (a constant offset in the log domain), the classic remedy for voices and
+    microphones a model never heard. Statistics skip the frames of digital silence (``voiced`` False:
+    the zero padding of short clips), so a clip's padding does not shift its statistics, and those
+    frames are set to 0 (otherwise their normalized value would carry the clip's level).
+    """
+    if how == "none":
+        return logmel
+    w = voiced.unsqueeze(1).to(logmel)  # (B, 1, frames)
+    count = w.sum(dim=2, keepdim=True).clamp(min=1.0)
+    mean = (logmel * w).sum(dim=2, keepdim=True) / count
+    centred = (logmel - mean) * w  # padding frames -> 0, the same in every clip whatever its level
+    if how == "mean":
+        return centred
+    std = (centred.pow(2).sum(dim=2, keepdim=True) / count).sqrt().clamp(min=1e-3)
+    return centred / std
+
+
 class LogMel(nn.Module):
     """Log mel spectrogram: ``(B, C, T)`` (channels averaged) -> ``(B, n_mels, 1 + T // hop_length)``.
 
     ``log(mel power + eps)``; windows in milliseconds so one config serves any sample rate.
+    ``cmvn``: ``none``, ``mean`` or ``meanvar`` normalization per clip (:func:`utterance_norm`).
     """
 
     def __init__(self, sample_rate: int, n_mels: int = 64, win_ms: float = 25.0, hop_ms: float = 10.0,
-                 n_fft: int | None = None, f_min: float = 20.0, f_max: float | None = None, eps: float = 1e-6) -> None:
+                 n_fft: int | None = None, f_min: float = 20.0, f_max: float | None = None, eps: float = 1e-6,
+                 cmvn: str = "none") -> None:
         super().__init__()
+        if cmvn not in CMVN:
+            raise ConfigError(f"front-end cmvn: expected one of {', '.join(CMVN)}, got {cmvn!r}")
+        self.cmvn = cmvn
         self.sample_rate = check_positive_int(sample_rate, "front-end sample_rate")
         self.n_mels = check_positive_int(n_mels, "front-end n_mels")
         self.win_length = max(2, round(sample_rate * win_ms / 1000))
@@ -69,7 +97,7 @@ class LogMel(nn.Module):
             spec = torch.stft(x, self.n_fft, self.hop_length, self.win_length, self.window,
                               center=True, return_complex=True).abs().pow(2)  # (B, n_fft // 2 + 1, frames)
             mel = torch.matmul(spec.transpose(1, 2), self.fbank).transpose(1, 2)  # (B, n_mels, frames)
-            return torch.log(mel + self.eps)
+            return utterance_norm(torch.log(mel + self.eps), mel.sum(dim=1) > 0, self.cmvn)
 
 
 class MFCC(nn.Module):
