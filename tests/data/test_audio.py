@@ -129,3 +129,14 @@ def test_fsdd_speaker_split_holds_out_every_recording_of_the_speaker() -> None:
     assert set(bundle.test.y.tolist()) == {george} and george not in bundle.train.y.tolist()
     with pytest.raises(ConfigError, match="test_speaker.*jackson"):
         load_dataset({**spec, "test_speaker": "nobody"})
+
+
+@needs_fsdd
+def test_fsdd_speakers_keeps_one_voice_and_test_repetitions_moves_the_split() -> None:
+    spec = {"name": "fsdd", "speakers": ["theo"], "test_repetitions": 25, "target": "speaker"}
+    bundle = load_dataset(spec, val_fraction=0.0)
+    assert (len(bundle.train), len(bundle.test)) == (250, 250) and bundle.info.class_names == ["theo"]
+    with pytest.raises(ConfigError, match="speakers.*george, jackson"):
+        load_dataset({**spec, "speakers": ["nobody"]})
+    with pytest.raises(ConfigError, match="test_repetitions.*1 to 49"):
+        load_dataset({**spec, "test_repetitions": 50})

@@ -66,6 +66,8 @@ def fsdd(
     duration: float = 1.0,
     split: str = "official",
     test_speaker: str = "jackson",
+    speakers: list[str] | None = None,
+    test_repetitions: int = FSDD_TEST_REPETITIONS,
     target: str = "digit",
     limit: int | None = None,
     test_limit: int | None = None,
@@ -77,24 +79,37 @@ def fsdd(
     ``split: official`` tests on repetitions 0-4 of every digit and speaker (300 recordings, the
     dataset's convention); ``split: speaker`` tests on every recording of ``test_speaker`` and trains
     on the other speakers (leave-one-speaker-out). Validation is drawn from the training part.
+    ``speakers`` keeps only those speakers' recordings (e.g. a new speaker to transfer to); with it,
+    ``test_repetitions: 25`` tests on half of each speaker's 50 repetitions rather than 5.
     ``limit`` / ``test_limit`` keep stratified subsets (read only those files).
     """
     where = options.where
     length = check_rate(sample_rate, duration, where)
-    files, digits, speakers, reps = _fsdd_files(_fsdd_folder(root), where)
+    files, digits, speaker_of, reps = _fsdd_files(_fsdd_folder(root), where)
+    if speakers is not None:
+        known = sorted(set(speaker_of))
+        wanted = [speakers] if isinstance(speakers, str) else list(speakers)
+        unknown = [s for s in wanted if s not in known]
+        if unknown or not wanted:
+            raise ConfigError(f"speakers at {where}.speakers: expected names among {', '.join(known)}, got {speakers!r}.")
+        keep = np.isin(speaker_of, wanted)
+        files, digits, speaker_of, reps = [f for f, k in zip(files, keep) if k], digits[keep], speaker_of[keep], reps[keep]
+    if isinstance(test_repetitions, bool) or not isinstance(test_repetitions, int) or not 1 <= test_repetitions < 50:
+        raise ConfigError(f"test_repetitions at {where}.test_repetitions: expected an integer from 1 to 49, "
+                          f"got {test_repetitions!r}.")
     if split == "official":
-        test_mask = reps < FSDD_TEST_REPETITIONS
+        test_mask = reps < test_repetitions
     elif split == "speaker":
-        if test_speaker not in set(speakers):
-            raise ConfigError(f"test_speaker at {where}.test_speaker: expected one of {', '.join(sorted(set(speakers)))}, "
+        if test_speaker not in set(speaker_of):
+            raise ConfigError(f"test_speaker at {where}.test_speaker: expected one of {', '.join(sorted(set(speaker_of)))}, "
                               f"got {test_speaker!r}.")
-        test_mask = speakers == test_speaker
+        test_mask = speaker_of == test_speaker
     else:
         raise ConfigError(f"split at {where}.split: expected official or speaker, got {split!r}.")
     if target not in ("digit", "speaker"):
         raise ConfigError(f"target at {where}.target: expected digit or speaker, got {target!r}.")
-    names = [str(d) for d in range(10)] if target == "digit" else sorted(set(speakers))
-    labels = digits if target == "digit" else np.searchsorted(names, speakers)
+    names = [str(d) for d in range(10)] if target == "digit" else sorted(set(speaker_of))
+    labels = digits if target == "digit" else np.searchsorted(names, speaker_of)
     parts = []
     for mask, keep_n in ((~test_mask, limit), (test_mask, test_limit)):
         idx = np.flatnonzero(mask)
