@@ -126,3 +126,29 @@ def test_tokens_stay_integer_and_are_not_normalized() -> None:
     bundle = from_arrays(ids, np.arange(20) % 2, kind="tokens")
     assert bundle.train.x.dtype == torch.int64 and bundle.info.mean is None
     assert set(bundle.train.x.flatten().tolist()) <= set(ids.flatten().tolist())
+
+
+def test_length_buckets_group_similar_lengths_and_keep_every_sample_once() -> None:
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 200, (1000,), generator=g)
+    ids = (torch.arange(200).view(1, -1) < lengths.view(-1, 1)).long() * 7  # right-padded with 0
+    split = make_bundle(ids.numpy(), np.arange(1000) % 2, "tokens", "toy", val_fraction=0.0, test_fraction=0.0).train
+    assert torch.equal(split.lengths, (split.x != 0).sum(1))
+
+    def epoch(buckets: int, seed: int) -> list[torch.Tensor]:
+        return [x for x, _ in split.batches(32, shuffle=True, generator=torch.Generator().manual_seed(seed),
+                                            buckets=buckets)]
+
+    plain, bucketed = epoch(0, 1), epoch(20, 1)
+    assert len(bucketed) == len(plain) == split.num_batches(32)
+    assert sorted(torch.cat(bucketed)[:, 0].tolist()) == sorted(split.x[:, 0].tolist())  # every sample, once
+    seen = torch.cat([x for x in bucketed]).sum(1)
+    assert sorted(seen.tolist()) == sorted(split.x.sum(1).tolist())
+    padded = sum(len(x) * int((x != 0).sum(1).max()) for x in plain)  # what padded compute costs per epoch
+    assert sum(len(x) * int((x != 0).sum(1).max()) for x in bucketed) < 0.7 * padded
+    assert all(torch.equal(a, b) for a, b in zip(bucketed, epoch(20, 1)))  # seeded: a resume redraws the same
+    assert len(epoch(20, 1)[-1]) == 1000 % 32  # the one short batch stays last
+    with pytest.raises(ConfigError, match="length_buckets"):
+        from deepfeat.engine.trainer import TrainingConfig
+
+        TrainingConfig(length_buckets=-1)

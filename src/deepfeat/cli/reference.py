@@ -153,6 +153,8 @@ KEY_HELP: dict[str, str] = {
     "training.max_nonfinite": "fail after this many consecutive steps with a non-finite loss (each is skipped)",
     "training.checkpoint_every": "write checkpoints/last.pt every this many epochs",
     "training.max_steps": "stop after this many updates in all (null: no limit); schedules span the steps the run takes",
+    "training.length_buckets": "token data: batches of similar-length texts, sorted within chunks of this many batches "
+                               "(0: off); the text encoders then compute only up to each batch's longest text",
     "training.progress": "auto: a progress bar on a terminal, one line per epoch otherwise",
     "training.threads": "torch CPU threads; null: torch's default",
     "evaluation.probe_C": "inverse regularization strength of the linear probe's logistic regression",

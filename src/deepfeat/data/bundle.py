@@ -288,6 +288,9 @@ def _assemble(
         info.mean, info.std = channel_stats(splits[0].x, info.kind)
         for split in splits:
             _normalize_(split.x, info.mean, info.std)
+    if info.kind == "tokens":  # right-padded ids: a text's length is its non-padding ids (bucketing groups by it)
+        for split in splits:
+            split.lengths = (split.x != 0).sum(dim=1)
     train, val, test = splits
     if labels:
         info.split_classes = split_classes({n: s.y.numpy() for n, s in zip(("train", "val", "test"), splits)},

@@ -54,10 +54,31 @@ class _Sized:
         return _count_batches(math.ceil(len(self) / world_size), batch_size, drop_last)
 
 
-class TensorSplit(_Sized):
-    """An in-memory split: inputs ``x`` (N, ...) and optional labels ``y`` (N,) int64."""
+def bucketed_order(order: torch.Tensor, lengths: torch.Tensor, batch_size: int, buckets: int,
+                   generator: torch.Generator | None) -> torch.Tensor:
+    """``order`` regrouped so each batch holds samples of similar length (length-bucketed batching, as
+    fairseq's and AllenNLP's bucket samplers): the shuffled order is cut into chunks of ``buckets``
+    batches, each chunk sorted by length, and the chunks' batches shuffled again, so an epoch still
+    sees every sample once, in a random order of batches, while a batch's longest sample (what padded
+    compute costs) is close to its others. Deterministic given ``generator``'s state."""
+    chunk = buckets * batch_size
+    parts = [order[i:i + chunk] for i in range(0, len(order), chunk)]
+    parts = [p[torch.argsort(lengths[p], descending=True, stable=True)] for p in parts]
+    grouped = [b for p in parts for b in p.split(batch_size)]
+    full = [b for b in grouped if len(b) == batch_size]
+    tail = [b for b in grouped if len(b) != batch_size]  # short batches stay last (drop_last drops them)
+    shuffled = [full[i] for i in torch.randperm(len(full), generator=generator).tolist()]
+    return torch.cat(shuffled + tail) if grouped else order
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+
+class TensorSplit(_Sized):
+    """An in-memory split: inputs ``x`` (N, ...), optional labels ``y`` (N,) int64, and optional
+    ``lengths`` (N,): each sample's real length (token data: its non-padding ids), which length-bucketed
+    batching (``batches(buckets=...)``) groups by."""
+
+    lengths: torch.Tensor | None = None
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None, lengths: torch.Tensor | None = None) -> None:
         if y is not None and len(y) != len(x):
             raise ConfigError(
                 f"split at data: expected as many labels as samples ({len(x)}), got {len(y)}. "
@@ -65,6 +86,7 @@ class TensorSplit(_Sized):
             )
         self.x = x
         self.y = y
+        self.lengths = lengths
 
     def __len__(self) -> int:
         return len(self.x)
@@ -82,14 +104,19 @@ class TensorSplit(_Sized):
         rank: int = 0,
         world_size: int = 1,
         pad: bool = True,
+        buckets: int = 0,
     ) -> Iterator[Batch]:
         """One epoch of ``(x (B, ...), y (B,) or None)`` batches; each sample appears exactly once.
 
         With ``shuffle`` the order is ``torch.randperm(N, generator=generator)``, so the same
         generator state gives the same order. Without it, batches are views (no copy). With
         ``world_size > 1`` this process gets its shard of the epoch (see :func:`epoch_order`).
+        ``buckets > 0`` with ``shuffle`` and known ``lengths``: length-bucketed batches
+        (:func:`bucketed_order`, chunks of ``buckets`` batches).
         """
         order = epoch_order(len(self), shuffle, generator, rank, world_size, pad)
+        if buckets > 0 and order is not None and shuffle and self.lengths is not None:
+            order = bucketed_order(order, self.lengths, batch_size, buckets, generator)
         n = len(self) if order is None else len(order)
         for step in range(_count_batches(n, batch_size, drop_last)):
             start, stop = step * batch_size, min((step + 1) * batch_size, n)
@@ -101,7 +128,7 @@ class TensorSplit(_Sized):
 
     def to(self, device: torch.device | str) -> "TensorSplit":
         """The split on ``device``; moving a small dataset to the GPU once saves a copy per batch."""
-        return TensorSplit(self.x.to(device), None if self.y is None else self.y.to(device))
+        return TensorSplit(self.x.to(device), None if self.y is None else self.y.to(device), self.lengths)
 
 
 def _collate(items: list[Any]) -> Batch:
@@ -140,8 +167,10 @@ class StreamSplit(_Sized):
         rank: int = 0,
         world_size: int = 1,
         pad: bool = True,
+        buckets: int = 0,
     ) -> Iterator[Batch]:
-        """One epoch of ``(x (B, ...), y (B,) or None)`` batches; shuffling draws from ``generator``."""
+        """One epoch of ``(x (B, ...), y (B,) or None)`` batches; shuffling draws from ``generator``.
+        ``buckets`` is accepted and ignored: streamed samples' lengths are unknown until read."""
         _count_batches(len(self), batch_size, drop_last)
         sampler: Any
         if world_size > 1:

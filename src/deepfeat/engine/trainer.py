@@ -50,8 +50,11 @@ class TrainingConfig:
     progress: Literal["auto", "bar", "line", "none"] = "auto"
     threads: int | None = None
     max_steps: int | None = None
+    length_buckets: int = 20
 
     def __post_init__(self) -> None:
+        if isinstance(self.length_buckets, bool) or not isinstance(self.length_buckets, int) or self.length_buckets < 0:
+            raise ConfigError(f"training.length_buckets: expected an integer >= 0 (0: off), got {self.length_buckets!r}")
         for name in ("epochs", "batch_size", "eval_batch_size", "max_nonfinite", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name}: expected an integer >= 1, got {getattr(self, name)}")
@@ -216,7 +219,8 @@ class Trainer:
         self.learner.train()
         mean, streak = _Mean(self.dist.enabled), 0
         batches = self.data.train.batches(self.cfg.batch_size, shuffle=True, generator=epoch_generator(self.seed, epoch),
-                                          drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size)
+                                          drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size,
+                                          buckets=self.cfg.length_buckets)
         for x, y in batches:
             batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
             self._steps_taken = [0] * len(self.optimizers)
