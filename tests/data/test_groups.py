@@ -59,3 +59,20 @@ def test_groups_of_the_wrong_length_are_one_clear_error() -> None:
     x, y, who = _data()
     with pytest.raises(DataError, match=r"groups at data.groups.speaker: expected one value per sample \(60\)"):
         make_bundle(x, y, "vector", groups={"speaker": who[:-1]})
+
+
+def test_fsdd_gives_each_recording_its_speaker_and_with_target_speaker_its_digit() -> None:
+    pytest.importorskip("soundfile", reason="audio needs the 'audio' extra: pip install 'deepfeat[audio]'")
+    from deepfeat.data import load_dataset
+    from deepfeat.data.datasets import data_root
+
+    if not (data_root() / "fsdd" / "recordings").is_dir():
+        pytest.skip("FSDD not found (set DEEPFEAT_DATA)")
+    held_out = load_dataset({"name": "fsdd", "split": "speaker", "test_speaker": "theo", "limit": 30, "test_limit": 10},
+                            val_fraction=0.2)
+    assert set(held_out.test.groups["speaker"]) == {"theo"}
+    assert "theo" not in set(held_out.train.groups["speaker"]) | set(held_out.val.groups["speaker"])
+    by_speaker = load_dataset({"name": "fsdd", "target": "speaker", "split": "speaker", "test_speaker": "lucas",
+                               "limit": 30, "test_limit": 10}, val_fraction=0.2)
+    assert set(by_speaker.test.y.tolist()) == {by_speaker.info.class_names.index("lucas")}
+    assert set(by_speaker.test.groups["digit"]) <= {str(d) for d in range(10)}
