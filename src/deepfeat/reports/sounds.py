@@ -21,6 +21,7 @@ from deepfeat.layout import PLOTS_DIR
 from deepfeat.reports.figures import add_index_entry, check_name
 
 PEAK = 0.99  # clips louder than this are scaled down together (PCM saturates at 1.0)
+PLAYER_STYLE = "width: 100%; min-width: 160px"  # players fill their table column
 
 
 def _soundfile() -> Any:
@@ -76,7 +77,9 @@ def sounds_html(plots: Path, sounds: Any) -> str:
             wav = plots / Path(str(file)).name  # a bare name inside plots/: the index must not point elsewhere
             if wav.suffix == ".wav" and wav.is_file():
                 data = base64.b64encode(wav.read_bytes()).decode("ascii")
-                cells.append(f'<audio controls preload="none" src="data:audio/wav;base64,{data}"></audio>')
+                # preload="metadata": the clip is inline anyway, and the player then shows its duration.
+                cells.append(f'<audio controls preload="metadata" style="{PLAYER_STYLE}" '
+                             f'src="data:audio/wav;base64,{data}"></audio>')
             else:
                 cells.append(f'<span class="missing">missing {escape(wav.name)}</span>')
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
