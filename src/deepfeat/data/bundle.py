@@ -213,6 +213,7 @@ def make_bundle(
                 f"{tuple(x.shape[1:])} like x, got {tuple(x_test.shape[1:])}. "
                 "Resize or pad the test data to the training shape."
             )
+    meta = _check_groups(groups, groups_test, len(x), len(x_test) if has_test else 0, where)
     labels: list[np.ndarray] = []
     names: list[str] = []
     if y is not None:
@@ -232,7 +233,7 @@ def make_bundle(
             mask = labels[1] >= 0
             x_test = x_test[torch.from_numpy(mask)] if isinstance(x_test, torch.Tensor) else x_test[mask]
             labels[1] = labels[1][mask]
-            groups_test = {k: np.asarray(v)[mask] for k, v in (groups_test or {}).items()}
+            meta = None if meta is None else (meta[0], {k: v[mask] for k, v in meta[1].items()})
     if normal_classes is not None:
         normal = resolve_classes(normal_classes, names, f"{where}.normal_classes") if labels else []
         before = parts[:2]
@@ -247,7 +248,6 @@ def make_bundle(
             "Lower val_fraction/test_fraction or add data."
         )
     info = DataInfo(kind, tuple(x.shape[1:]), len(names), names, name=name)
-    meta = _check_groups(groups, groups_test, n, len(x_test) if has_test else 0, where)
     return _assemble(x, x_test, labels, parts, info, normalize, heldout, meta)
 
 
