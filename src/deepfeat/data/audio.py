@@ -115,12 +115,16 @@ def fsdd(
         idx = np.flatnonzero(mask)
         keep = subsample(labels[idx], keep_n, options.seed, where)
         idx = idx if keep is None else idx[keep]
-        parts.append((_read_all([files[i] for i in idx], sample_rate, length, where), labels[idx]))
-    (x, y), (x_test, y_test) = parts
+        parts.append((_read_all([files[i] for i in idx], sample_rate, length, where), labels[idx],
+                      {"speaker": speaker_of[idx], "digit": digits[idx].astype(str)}))
+    (x, y, meta), (x_test, y_test, meta_test) = parts
     if len(x_test) == 0:
         raise DataError(f"dataset 'fsdd' at {where}: expected test recordings for split {split!r}, got none in "
                         f"{_fsdd_folder(root)}. Check the files.")
-    bundle = make_bundle(x, y, "sequence", "fsdd", class_names=names, x_test=x_test, y_test=y_test, **options.kwargs())
+    # Each recording's speaker (and digit, when the target is the speaker) travels with it: plots colour by it.
+    other = "digit" if target == "speaker" else "speaker"
+    bundle = make_bundle(x, y, "sequence", "fsdd", class_names=names, x_test=x_test, y_test=y_test,
+                         groups={other: meta[other]}, groups_test={other: meta_test[other]}, **options.kwargs())
     bundle.info.reader = {"sample_rate": sample_rate, "duration": duration}
     return bundle
 

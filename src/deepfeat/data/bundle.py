@@ -176,6 +176,8 @@ def make_bundle(
     normal_classes: Sequence[int | str] | None = None,
     classes: Sequence[int | str] | None = None,
     score_heldout: bool = True,
+    groups: dict[str, ArrayLike] | None = None,
+    groups_test: dict[str, ArrayLike] | None = None,
 ) -> DataBundle:
     """Check, encode, split (stratified, seeded) and normalize ``x`` (N, ...) with labels ``y`` (N,).
 
@@ -187,7 +189,8 @@ def make_bundle(
     while test keeps every class: the one-class / novelty-detection setup, with normalization
     statistics from the kept classes only; ``score_heldout`` moves the other classes' train and val
     samples into the test split (see :mod:`deepfeat.data.classes`). ``info.split_classes`` records
-    which classes each split holds.
+    which classes each split holds. ``groups`` / ``groups_test`` (``{name: one value per sample of x / x_test}``,
+    e.g. each recording's speaker) follow their samples into every split as ``split.groups``.
     """
     # Tensors stay tensors (no copy off the GPU); anything else becomes an array with a .shape.
     x = x if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -210,6 +213,7 @@ def make_bundle(
                 f"{tuple(x.shape[1:])} like x, got {tuple(x_test.shape[1:])}. "
                 "Resize or pad the test data to the training shape."
             )
+    meta = _check_groups(groups, groups_test, len(x), len(x_test) if has_test else 0, where)
     labels: list[np.ndarray] = []
     names: list[str] = []
     if y is not None:
@@ -229,6 +233,7 @@ def make_bundle(
             mask = labels[1] >= 0
             x_test = x_test[torch.from_numpy(mask)] if isinstance(x_test, torch.Tensor) else x_test[mask]
             labels[1] = labels[1][mask]
+            meta = None if meta is None else (meta[0], {k: v[mask] for k, v in meta[1].items()})
     if normal_classes is not None:
         normal = resolve_classes(normal_classes, names, f"{where}.normal_classes") if labels else []
         before = parts[:2]
@@ -243,7 +248,24 @@ def make_bundle(
             "Lower val_fraction/test_fraction or add data."
         )
     info = DataInfo(kind, tuple(x.shape[1:]), len(names), names, name=name)
-    return _assemble(x, x_test, labels, parts, info, normalize, heldout)
+    return _assemble(x, x_test, labels, parts, info, normalize, heldout, meta)
+
+
+def _check_groups(groups: dict[str, ArrayLike] | None, groups_test: dict[str, ArrayLike] | None, n: int, n_test: int,
+                  where: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """Per-sample metadata as arrays, one value per sample of ``x`` (``n``) and of ``x_test`` (``n_test``)."""
+    if not groups:
+        return None
+    train = {k: np.asarray(v) for k, v in groups.items()}
+    test = {k: np.asarray(v) for k, v in (groups_test or {}).items()}
+    for key, values, count in [*((k, v, n) for k, v in train.items()), *((k, v, n_test) for k, v in test.items())]:
+        if values.ndim != 1 or len(values) != count:
+            raise DataError(f"groups at {where}.groups.{key}: expected one value per sample ({count}), got shape "
+                            f"{values.shape}.")
+    if n_test and set(test) != set(train):
+        raise DataError(f"groups at {where}: expected the same metadata for test as for training, got "
+                        f"{sorted(test)} and {sorted(train)}.")
+    return train, test
 
 
 def keep_classes(parts: list[np.ndarray], labels: np.ndarray | None, classes: Sequence[int], num_classes: int,
@@ -266,15 +288,18 @@ def _assemble(
     info: DataInfo,
     normalize: bool,
     heldout: np.ndarray | None = None,
+    meta: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None,
 ) -> DataBundle:
     """Index the split ``parts`` out of ``x``, add ``x_test`` (with the ``heldout`` rows of ``x``), and
-    normalize with train statistics."""
+    normalize with train statistics; the per-sample metadata ``meta`` (train, test) follows its samples."""
     xt = _as_inputs(x, info.kind)
     y_all = torch.from_numpy(labels[0]) if labels else None
+    groups, groups_test = meta or ({}, {})
     splits = []
     for idx in parts:
         index = torch.from_numpy(idx)
-        splits.append(TensorSplit(xt[index], None if y_all is None else y_all[index]))
+        splits.append(TensorSplit(xt[index], None if y_all is None else y_all[index],
+                                  {k: v[idx] for k, v in groups.items()}))
     if x_test is not None:
         # A copy, because the splits are normalized in place and x_test may be the caller's tensor.
         test_x = _as_inputs(x_test, info.kind, copy=True)
@@ -283,7 +308,8 @@ def _assemble(
             rows = torch.from_numpy(heldout)
             test_x = torch.cat([test_x, xt[rows]])
             test_y = None if y_all is None else torch.cat([test_y, y_all[rows]])
-        splits.append(TensorSplit(test_x, test_y))
+            groups_test = {k: np.concatenate([v, groups[k][heldout]]) for k, v in groups_test.items()}
+        splits.append(TensorSplit(test_x, test_y, groups_test))
     if normalize and info.kind != "tokens":
         info.mean, info.std = channel_stats(splits[0].x, info.kind)
         for split in splits:

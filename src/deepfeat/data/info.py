@@ -44,6 +44,16 @@ class DataInfo:
     split_classes: dict[str, list[str]] | None = None
     reader: dict[str, Any] | None = None
 
+    @property
+    def sample_rate(self) -> int | None:
+        """The rate in Hz of waveform samples ``(C, T)`` (audio: ``reader["sample_rate"]``), else ``None``.
+
+        Plots and evaluations that treat samples as sound (spectrograms, playable clips, SNR) ask this,
+        never the dataset's name.
+        """
+        rate = (self.reader or {}).get("sample_rate")
+        return int(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and self.kind == "sequence" else None
+
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the training-split normalization to a batch ``(B, *input_shape)``."""
         if self.mean is None or self.std is None:

@@ -2,7 +2,7 @@
 
 A noise is a module ``x (B, ...) -> corrupted x`` of the same shape, chosen by name like every
 pluggable piece: ``{name: gaussian, sigma: 0.5}``, ``{name: masking, p: 0.3}``,
-``{name: salt_and_pepper, p: 0.2}``. It acts on raw values (pixels in [0, 1]), before the
+``{name: salt_and_pepper, p: 0.2}``, ``{name: snr, snr_db: 5}`` (white noise at an SNR). It acts on raw values (pixels in [0, 1]), before the
 dataset's normalization, so a strength means the same thing on every dataset. Draws use torch's
 global generator, which ``seed_everything`` seeds and checkpoints save, so runs stay reproducible.
 """
@@ -80,6 +80,29 @@ class SaltAndPepperNoise(nn.Module):
         # One uniform draw decides both whether a value is hit (u < p) and which way (u < p / 2).
         out = x.masked_fill(u < self.p, self.high)
         return out.masked_fill(u < self.p / 2, self.low)
+
+
+@NOISES.register("snr", aliases=("white_noise_snr",))
+class SNRNoise(nn.Module):
+    """Additive white Gaussian noise at a signal-to-noise ratio of ``snr_db`` for each sample.
+
+    The noise variance of a sample is its mean power over all its values divided by ``10^(snr_db / 10)``,
+    so a clip's expected SNR is ``snr_db`` whatever its loudness (speech denoising at a given SNR).
+    """
+
+    def __init__(self, snr_db: float = 5.0) -> None:
+        super().__init__()
+        if isinstance(snr_db, bool) or not isinstance(snr_db, (int, float)) or not -50 <= snr_db <= 100:
+            raise ConfigError(f"noise 'snr' snr_db: expected a number of dB in [-50, 100], got {snr_db!r}")
+        self.snr_db = float(snr_db)
+
+    def extra_repr(self) -> str:
+        return f"snr_db={self.snr_db}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        power = x.float().pow(2).flatten(1).mean(1)  # (B,)
+        sigma = (power / 10 ** (self.snr_db / 10)).sqrt().view(-1, *(1,) * (x.dim() - 1))
+        return x + (sigma * torch.randn_like(x, dtype=torch.float32)).to(x.dtype)
 
 
 def build_noise(spec: Any, where: str = "noise") -> nn.Module:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Union
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 
@@ -72,20 +73,30 @@ def bucketed_order(order: torch.Tensor, lengths: torch.Tensor, batch_size: int, 
 
 
 class TensorSplit(_Sized):
-    """An in-memory split: inputs ``x`` (N, ...), optional labels ``y`` (N,) int64, and optional
+    """An in-memory split: inputs ``x`` (N, ...), optional labels ``y`` (N,) int64, per-sample ``groups`` and
+    ``lengths``.
+
+    ``groups`` maps a metadata name to one value per sample (``{"speaker": array of N names}``): facts about
+    the samples that are not the label, which plots can colour by (see :func:`deepfeat.data.bundle.make_bundle`).
     ``lengths`` (N,): each sample's real length (token data: its non-padding ids), which length-bucketed
-    batching (``batches(buckets=...)``) groups by."""
+    batching (``batches(buckets=...)``) groups by.
+    """
 
     lengths: torch.Tensor | None = None
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None, lengths: torch.Tensor | None = None) -> None:
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                 groups: dict[str, np.ndarray] | None = None, lengths: torch.Tensor | None = None) -> None:
         if y is not None and len(y) != len(x):
             raise ConfigError(
                 f"split at data: expected as many labels as samples ({len(x)}), got {len(y)}. "
                 "Pass x and y of the same length."
             )
+        for name, values in (groups or {}).items():
+            if len(values) != len(x):
+                raise ConfigError(f"split at data: expected one '{name}' value per sample ({len(x)}), got {len(values)}.")
         self.x = x
         self.y = y
+        self.groups = dict(groups) if groups else None
         self.lengths = lengths
 
     def __len__(self) -> int:
@@ -128,7 +139,7 @@ class TensorSplit(_Sized):
 
     def to(self, device: torch.device | str) -> "TensorSplit":
         """The split on ``device``; moving a small dataset to the GPU once saves a copy per batch."""
-        return TensorSplit(self.x.to(device), None if self.y is None else self.y.to(device), self.lengths)
+        return TensorSplit(self.x.to(device), None if self.y is None else self.y.to(device), self.groups, self.lengths)
 
 
 def _collate(items: list[Any]) -> Batch:
@@ -146,6 +157,7 @@ class StreamSplit(_Sized):
     """A split read sample by sample from a map-style ``Dataset`` returning ``x`` or ``(x, y)``."""
 
     y: torch.Tensor | None = None  # labels are read with the samples, never held as one tensor
+    groups: dict[str, np.ndarray] | None = None  # no per-sample metadata (see TensorSplit)
 
     def __init__(self, dataset: Dataset, num_workers: int = 0, pin_memory: bool = False) -> None:
         self.dataset = dataset

@@ -69,6 +69,15 @@ def ssim(reference: ArrayLike, estimate: ArrayLike, data_range: float = 1.0) -> 
     return float(value)
 
 
+def snr_db(reference: ArrayLike, estimate: ArrayLike) -> np.ndarray:
+    """Signal-to-noise ratio of each sample ``(N,)`` in dB: ``10 log10(sum ref^2 / sum (est - ref)^2)``
+    over all its values (torchmetrics' ``signal_noise_ratio``, no mean removal)."""
+    from torchmetrics.functional.audio import signal_noise_ratio
+
+    ref, est = _pair(reference, estimate, "snr_db")
+    return signal_noise_ratio(est.flatten(1), ref.flatten(1), zero_mean=False).numpy()
+
+
 def reconstruction_report(reference: ArrayLike, estimate: ArrayLike, data_range: float = 1.0,
                           images: bool = True) -> dict[str, Any]:
     """``{"mse", "psnr", "ssim" (images only), "settings"}`` of ``estimate`` against ``reference``."""

@@ -145,7 +145,8 @@ class Autoencoder(CodeLearner):
             self.capabilities = self.capabilities | {"denoises"}
             self.evaluations = ("reconstruction", "denoising", "pca_baseline", "anomaly")
             self.figures = ("reconstructions", "roc_curve")
-            self.headline = (("denoised PSNR", "evaluations.denoising.psnr_denoised"),
+            self.headline = (("SNR gain (dB)", "evaluations.denoising.snr_gain"),
+                             ("denoised PSNR", "evaluations.denoising.psnr_denoised"),
                              ("noisy PSNR", "evaluations.denoising.psnr_noisy"),
                              ("denoised SSIM", "evaluations.denoising.ssim_denoised"),
                              ("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"))

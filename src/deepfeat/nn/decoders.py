@@ -52,7 +52,11 @@ class MLPDecoder(nn.Module):
 def _mlp_mirror(encoder: nn.Module, code_dim: int) -> nn.Module:
     cfg = encoder.config
     hidden = tuple(reversed(cfg["hidden"])) if cfg.get("name") == "mlp" else _FALLBACK_HIDDEN
-    return MLPDecoder(code_dim, encoder.input_shape, hidden, cfg.get("activation", "relu"), cfg.get("norm", "none"))
+    # An encoder's "norm" is a norm spec for most encoders, but a switch for some (the audio encoder's
+    # front-end norm: true/false): only a spec carries over to the decoder.
+    norm = cfg.get("norm", "none")
+    return MLPDecoder(code_dim, encoder.input_shape, hidden, cfg.get("activation", "relu"),
+                      norm if isinstance(norm, (str, dict)) else "none")
 
 
 def cnn_stage_sizes(input_shape: Sequence[int], cfg: dict[str, Any]) -> list[tuple[int, int]]:

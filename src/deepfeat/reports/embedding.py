@@ -25,6 +25,7 @@ class Projection:
         axis_labels: labels for the x and y axes.
         dim: the feature dimension ``D`` before projection.
         n_total: the number of points before subsampling.
+        index: ``(n,)`` the rows of ``z`` that were kept (all of them unless subsampled).
     """
 
     points: np.ndarray
@@ -35,6 +36,7 @@ class Projection:
     axis_labels: tuple[str, str]
     dim: int
     n_total: int
+    index: np.ndarray | None = None
 
 
 def project(
@@ -57,12 +59,13 @@ def project(
         raise DataError("features at embedding_map: expected finite values, got NaN or inf")
     labels, names = _labels(y, len(z))
     n_total = len(z)
+    keep = np.arange(n_total)
     if n_total > max_points:
         keep = np.sort(np.random.default_rng(seed).choice(n_total, size=max_points, replace=False))
         z = z[keep]
         labels = None if labels is None else labels[keep]
     points, axis_labels = _PROJECTORS[method](z, seed)
-    return Projection(points, labels, names, method, TITLES[method], axis_labels, z.shape[1], n_total)
+    return Projection(points, labels, names, method, TITLES[method], axis_labels, z.shape[1], n_total, keep)
 
 
 def _labels(y: np.ndarray | None, n: int) -> tuple[np.ndarray | None, list[str] | None]:

@@ -107,26 +107,39 @@ def save_figure(
     An entry with the same ``name`` is replaced in place, so re-plotting keeps the report's order.
     Returns the PNG's path.
     """
-    if not _NAME.match(name):
-        raise ConfigError(
-            f"figure name at save_figure: expected letters, digits, '_', '.' or '-', got {name!r}. "
-            "Use a plain file stem such as 'training_curves'."
-        )
+    check_name(name, "save_figure")
     plots = Path(run_dir) / PLOTS_DIR
     plots.mkdir(parents=True, exist_ok=True)
     png = plots / f"{name}.png"
     fig.savefig(png, dpi=DPI, bbox_inches="tight", facecolor="white")
     _close(fig)
 
-    entry = {"name": name, "file": png.name, "title": title, "caption": caption, "section": section}
+    add_index_entry(run_dir, {"name": name, "file": png.name, "title": title, "caption": caption, "section": section})
+    return png
+
+
+def check_name(name: str, where: str) -> str:
+    """``name`` when it is a plain file stem (letters, digits, ``_ . -``), else a :class:`ConfigError`."""
+    if not _NAME.match(name):
+        raise ConfigError(f"figure name at {where}: expected letters, digits, '_', '.' or '-', got {name!r}. "
+                          "Use a plain file stem such as 'training_curves'.")
+    return name
+
+
+def add_index_entry(run_dir: str | os.PathLike[str], entry: dict[str, Any]) -> None:
+    """Record ``entry`` (``name``, ``title``, ``caption``, ``section`` and its files) in ``plots/index.json``.
+
+    An entry with the same ``name`` is replaced in place, so re-plotting keeps the report's order.
+    """
+    plots = Path(run_dir) / PLOTS_DIR
+    plots.mkdir(parents=True, exist_ok=True)
     entries = read_index(run_dir)
     names = [e.get("name") for e in entries]
-    if name in names:
-        entries[names.index(name)] = entry
+    if entry["name"] in names:
+        entries[names.index(entry["name"])] = entry
     else:
         entries.append(entry)
     _write_json_atomic(plots / INDEX_FILE, entries)
-    return png
 
 
 def _close(fig: Figure) -> None:

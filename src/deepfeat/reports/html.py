@@ -21,6 +21,7 @@ from deepfeat.errors import DeepfeatError
 from deepfeat.layout import CONFIG_FILE, METRICS_FILE, PLOTS_DIR, REPORT_FILE, RESULTS_FILE, SUMMARY_FILE
 from deepfeat.reports.figures import read_index
 from deepfeat.reports.readers import Row, read_config, read_metrics, read_results
+from deepfeat.reports.sounds import sounds_html
 from deepfeat.reports.style import CSS
 
 DASH = "\u2014"
@@ -287,7 +288,9 @@ def _plots(run: Path, entries: list[dict[str, str]]) -> str:
         file = Path(str(e.get("file", ""))).name
         listed.add(file)
         png = plots / file
-        if file.endswith(".png") and png.is_file():
+        if "sounds" in e:  # playable clips (deepfeat.reports.sounds) rather than a picture
+            body = sounds_html(plots, e["sounds"])
+        elif file.endswith(".png") and png.is_file():
             body = html_image(png)
         else:
             body = f'<p class="missing">Missing plot file {escape(file)}.</p>'

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from matplotlib import patheffects
@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from deepfeat.errors import DataError
 from deepfeat.keys import SPLITS, split_key
-from deepfeat.reports.embedding import project
+from deepfeat.reports.embedding import Projection, project
 from deepfeat.reports.figures import PALETTE, house_style, new_figure, save_figure
 from deepfeat.reports.readers import Row, as_float, read_metrics, read_results
 
@@ -124,17 +124,39 @@ def embedding_map(
     class_names: Sequence[str] | None = None,
     max_points: int = 2000,
     seed: int = 0,
+    groups: Mapping[str, np.ndarray] | None = None,
 ) -> Figure:
     """Scatter of features ``z`` ``(N, D)`` projected to 2-D, coloured by labels ``y`` ``(N,)``.
 
     ``method`` is ``"pca"``, ``"tsne"`` or ``"umap"`` (needs ``deepfeat[umap]``). At most
     ``max_points`` points (a seeded random subset) are shown, which keeps t-SNE fast. Up to 10
-    classes get a legend and a bold name at each class median; more get a colorbar.
+    classes get a legend and a bold name at each class median; more get a colorbar. Each entry of
+    ``groups`` (``{name: (N,) values}``, per-sample metadata such as the speaker) adds a panel of the
+    same projection coloured by it, so one sees whether the features carry the label or the group.
     """
     proj = project(z, y, method, max_points=max_points, seed=seed)
-    p, labels = proj.points, proj.labels
-    fig = new_figure(7.2, 5.6)
-    ax = fig.subplots()
+    panels: list[tuple[str, np.ndarray | None, Sequence[str] | None]] = [("class", proj.labels, class_names or proj.names)]
+    for name, values in (groups or {}).items():
+        values = np.asarray(values)
+        if len(values) != proj.n_total:
+            raise DataError(f"groups at embedding_map: expected {proj.n_total} '{name}' values (one per row of z), "
+                            f"got {len(values)}")
+        names, codes = np.unique(values.astype(str)[proj.index], return_inverse=True)
+        panels.append((name, codes, [str(n) for n in names]))
+    fig = new_figure(7.2 * len(panels), 5.6)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, labels, names) in zip(axes, panels):
+        _map_panel(fig, ax, proj, labels, names, title)
+    if len(panels) > 1:
+        for ax, (title, _, _) in zip(axes, panels):
+            ax.set_title(f"{ax.get_title()}\ncoloured by {title}")
+    return fig
+
+
+def _map_panel(fig: Figure, ax: Axes, proj: Projection, labels: np.ndarray | None, names: Sequence[str] | None,
+               title: str) -> None:
+    """One scatter of a projection, coloured by ``labels`` (categorical or continuous) and legended ``title``."""
+    p = proj.points
     size = float(np.clip(8000 / len(p), 3, 30))
     if labels is None:
         ax.scatter(p[:, 0], p[:, 1], s=size, color=PALETTE[0], alpha=0.7, linewidths=0)
@@ -142,7 +164,8 @@ def embedding_map(
         sc = ax.scatter(p[:, 0], p[:, 1], s=size, c=labels, alpha=0.8, linewidths=0)
         fig.colorbar(sc, ax=ax, label="target value")
     else:
-        _categorical(fig, ax, p, labels, _class_names(labels, class_names or proj.names), size)
+        # Names at the medians only for the label: a group such as the speaker is often spread over the map.
+        _categorical(fig, ax, p, labels, _class_names(labels, names), size, title, names_on_map=title == "class")
     ax.set_xlabel(proj.axis_labels[0])
     ax.set_ylabel(proj.axis_labels[1])
     if proj.method != "pca":
@@ -152,7 +175,6 @@ def embedding_map(
         ax.set_aspect("equal", adjustable="datalim")
     shown = f"{len(p)} of {proj.n_total}" if len(p) < proj.n_total else f"{len(p)}"
     ax.set_title(f"{proj.title} of {proj.dim}-d features ({shown} points)")
-    return fig
 
 
 def _class_names(labels: np.ndarray, class_names: Sequence[str] | None) -> list[str]:
@@ -168,11 +190,12 @@ def _class_names(labels: np.ndarray, class_names: Sequence[str] | None) -> list[
 
 
 def _categorical(
-    fig: Figure, ax: Axes, p: np.ndarray, labels: np.ndarray, names: list[str], size: float
+    fig: Figure, ax: Axes, p: np.ndarray, labels: np.ndarray, names: list[str], size: float, title: str = "class",
+    names_on_map: bool = True,
 ) -> None:
     if len(names) > len(PALETTE):
         sc = ax.scatter(p[:, 0], p[:, 1], s=size, c=labels, cmap="turbo", alpha=0.8, linewidths=0)
-        fig.colorbar(sc, ax=ax, label="class index")
+        fig.colorbar(sc, ax=ax, label=f"{title} index")
         return
     present = np.unique(labels)
     for k in present:
@@ -180,11 +203,11 @@ def _categorical(
         ax.scatter(pts[:, 0], pts[:, 1], s=size, color=PALETTE[k], alpha=0.75, linewidths=0, label=names[k])
     # Names go on after all points so no cluster's dots hide another cluster's name.
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    for k in present:
+    for k in present if names_on_map else ():
         mx, my = np.median(p[labels == k], axis=0)
         ax.text(mx, my, names[k], ha="center", va="center", fontsize=13, fontweight="bold",
                 color=PALETTE[k], path_effects=halo)
-    legend = ax.legend(title="class", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    legend = ax.legend(title=title, loc="center left", bbox_to_anchor=(1.01, 0.5))
     for handle in legend.legend_handles:
         handle.set_sizes([40])
         handle.set_alpha(1.0)

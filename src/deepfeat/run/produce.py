@@ -12,7 +12,7 @@ from typing import Any
 from deepfeat.learners.base import Learner
 from deepfeat.registry import check_kwargs
 from deepfeat.run.outputs import Need
-from deepfeat.run.registries import EVALUATIONS, FIGURES, NEEDS, OBSERVERS, OPT_IN, Observer, RunContext
+from deepfeat.run.registries import EVALUATIONS, EVERY_RUN, FIGURES, NEEDS, OBSERVERS, OPT_IN, Observer, RunContext
 
 
 def build_observers(learner: Learner, run_dir: Path | None) -> dict[str, Observer]:
@@ -34,8 +34,15 @@ def _will_run(ctx: RunContext) -> list[str]:
 def declared_needs(ctx: RunContext, figures: bool = True) -> list[Need]:
     """What the evaluations (and, with ``figures``, the figures) of this run will read through ``ctx.outputs``."""
     keys = [f"evaluation:{EVALUATIONS.canonical(n)}" for n in _will_run(ctx)]
-    keys += [f"figure:{FIGURES.canonical(n)}" for n in ctx.learner.figures] if figures else []
+    keys += [f"figure:{FIGURES.canonical(n)}" for n in _figures(ctx)] if figures else []
     return [need for key in keys for need in NEEDS.get(key, ())]
+
+
+def _figures(ctx: RunContext) -> list[str]:
+    """The figures every run draws (each decides from the data whether it applies: the data first), then the
+    learner's declared ones."""
+    declared = [FIGURES.canonical(n) for n in ctx.learner.figures]
+    return [n for n in EVERY_RUN if n not in declared] + declared
 
 
 def run_evaluations(ctx: RunContext) -> dict[str, Any]:
@@ -56,9 +63,9 @@ def run_evaluations(ctx: RunContext) -> dict[str, Any]:
 
 
 def draw_figures(ctx: RunContext) -> list[Path]:
-    """Draw the learner's declared figures into the run folder; returns the files written."""
+    """Draw the learner's declared figures and the every-run figures into the run folder; returns the files written."""
     paths: list[Path] = []
-    for name in ctx.learner.figures:
+    for name in _figures(ctx):
         figure = FIGURES.get(name, "learner figures")
         with ctx.phase(f"figure {name}"):
             paths += figure(ctx)

@@ -90,6 +90,7 @@ EVALUATIONS: Registry[Evaluation] = Registry("evaluation")
 FIGURES: Registry[Figure] = Registry("figure")
 OBSERVERS: Registry[Observer] = Registry("observer")
 OPT_IN: set[str] = set()
+EVERY_RUN: list[str] = []  # figures drawn for every run (see figure(every_run=True))
 # What each evaluation or figure reads through ``ctx.outputs``, by registered name: (role, output) pairs.
 NEEDS: dict[str, tuple[Need, ...]] = {}
 
@@ -108,11 +109,18 @@ def evaluation(name: str, *, opt_in: bool = False, description: str | None = Non
     return deco
 
 
-def figure(name: str, *, needs: tuple[Need, ...] = (), description: str | None = None) -> Callable[[Figure], Figure]:
-    """Register a figure ``fn(ctx) -> [paths]``; ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``."""
+def figure(name: str, *, needs: tuple[Need, ...] = (), description: str | None = None,
+           every_run: bool = False) -> Callable[[Figure], Figure]:
+    """Register a figure ``fn(ctx) -> [paths]``; ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``.
+
+    An ``every_run`` figure is drawn for every run, whatever its learner declares; it draws nothing (returns
+    ``[]``) when the run's data contract does not call for it (e.g. a sound figure on images).
+    """
     def deco(fn: Figure) -> Figure:
         FIGURES.add(name, fn, description=description)
         NEEDS[f"figure:{name}"] = tuple(needs)
+        if every_run:
+            EVERY_RUN.append(name)
         return fn
 
     return deco

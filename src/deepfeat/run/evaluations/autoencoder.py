@@ -21,10 +21,11 @@ from deepfeat.engine.device import Precision
 from deepfeat.engine.inference import collect
 from deepfeat.eval.anomaly import anomaly_labels, calibrate_threshold, detection_report, roc_points
 from deepfeat.eval.probes import knn_accuracy, linear_probe
-from deepfeat.eval.reconstruction import reconstruction_report
+from deepfeat.eval.reconstruction import reconstruction_report, snr_db
 from deepfeat.reports import ae_plots
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.samples import samples_figure
+from deepfeat.run.evaluations.audio import sound_examples, sound_reconstructions
 from deepfeat.run.registries import FIGURES, RunContext, evaluation, figure
 
 QUANTILE = 0.95  # default calibration: about 5% of clean data is flagged
@@ -97,7 +98,17 @@ def denoising(ctx: RunContext) -> dict[str, Any]:
     return {"psnr_noisy": noisy["psnr"], "psnr_denoised": denoised["psnr"], "psnr_gain": denoised["psnr"] - noisy["psnr"],
             "mse_noisy": noisy["mse"], "mse_denoised": denoised["mse"],
             **({"ssim_noisy": noisy["ssim"], "ssim_denoised": denoised["ssim"]} if images else {}),
+            **(_snr(clean, out[:, 0], out[:, 1]) if ctx.data.info.sample_rate is not None else {}),
             "settings": {"noise": repr(learner.noise), "seed": NOISE_SEED, **denoised["settings"]}}
+
+
+def _snr(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray) -> dict[str, float]:
+    """Waveform SNR in dB (mean over recordings) of the corrupted input and of the denoised output, and the gain.
+
+    Outputting silence scores 0 dB, so a gain only means something next to the input SNR."""
+    before, after = snr_db(clean, noisy), snr_db(clean, denoised)
+    return {"snr_noisy": float(before.mean()), "snr_denoised": float(after.mean()),
+            "snr_gain": float((after - before).mean()), "snr_gain_median": float(np.median(after - before))}
 
 
 @evaluation("pca_baseline")
@@ -152,9 +163,13 @@ def _examples(split: Any, n: int = 10) -> tuple[torch.Tensor, torch.Tensor | Non
 @FIGURES.register("reconstructions")
 def reconstructions(ctx: RunContext) -> list[Path]:
     """Inputs (corrupted inputs for a denoiser) and their reconstructions, one per class where labelled."""
-    learner, names = ctx.learner, ctx.data.info.class_names
+    learner, names, rate = ctx.learner, ctx.data.info.class_names, ctx.data.info.sample_rate
     name, split = ctx.eval_split()
-    x, y = _examples(split)
+    if rate is not None:  # sound: fewer examples, labelled with their metadata, drawn as spectrograms and clips
+        x, sound_labels = sound_examples(ctx.data, name, split, 4)
+        y = None
+    else:
+        x, y = _examples(split)
     learner.eval()
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(NOISE_SEED)
@@ -166,6 +181,8 @@ def reconstructions(ctx: RunContext) -> list[Path]:
         else:
             rows["reconstruction"] = learner.reconstruct(x)
         rows = {k: learner.scale.to_raw(v.float()).cpu().numpy() for k, v in rows.items()}
+    if rate is not None:
+        return sound_reconstructions(ctx, rows, sound_labels, name)
     labels = [names[int(c)] if names else str(int(c)) for c in y] if y is not None else None
     return [save_figure(ae_plots.reconstruction_grid(rows, labels), ctx.run_dir, "reconstructions",
                         title="Reconstructions", section="Autoencoder",

@@ -28,11 +28,19 @@ from deepfeat.run.registries import RunContext, figure
 
 @dataclass
 class Features:
-    """Features ``z (N, D)`` of the evaluation split and its labels."""
+    """Features ``z (N, D)`` of the evaluation split, its labels and its per-sample metadata (``{name: (N,)}``)."""
 
     z: np.ndarray
     y: np.ndarray | None
     split: str = "test"
+    groups: dict[str, np.ndarray] | None = None
+
+
+def split_groups(data: DataBundle, split: str, n: int) -> dict[str, np.ndarray] | None:
+    """The metadata of the first ``n`` samples of a split (the ones evaluated), when its source gives any."""
+    part = data.splits().get(split)
+    groups = part.groups if part is not None else None
+    return {k: np.asarray(v)[:n] for k, v in groups.items()} if groups else None
 
 
 def protocol_plan(cfg: EvaluationConfig) -> tuple[list[str], dict[str, dict[str, Any]]]:
@@ -80,7 +88,7 @@ def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, 
     train_z, train_y = outputs.get("train", "embed") if needs_train else (np.zeros((0, z.shape[1]), np.float32), None)
     check_finite_features({"train": train_z, split_name: z})
     results["evaluations"] = run_protocol(train_z, train_y, z, y, names, settings, eval_split=split_name)
-    return results, Features(z, y, split_name)
+    return results, Features(z, y, split_name, split_groups(data, split_name, len(z)))
 
 
 def _features_if_read(outputs: SplitOutputs, split_name: str) -> Features | None:
@@ -89,7 +97,7 @@ def _features_if_read(outputs: SplitOutputs, split_name: str) -> Features | None
         return None
     z, y = outputs.get("eval", "embed")
     check_finite_features({split_name: z})
-    return Features(z, y, split_name)
+    return Features(z, y, split_name, split_groups(outputs.data, split_name, len(z)))
 
 
 def check_finite_features(features: dict[str, np.ndarray]) -> None:
@@ -104,14 +112,18 @@ def check_finite_features(features: dict[str, np.ndarray]) -> None:
 
 
 def plot_features(run_dir: Path, features: Features, class_names: list[str], cfg: EvaluationConfig, seed: int = 0) -> list[Path]:
-    """Embedding maps, one per method in ``cfg.embedding_plots``."""
+    """Embedding maps, one per method in ``cfg.embedding_plots``; a panel per metadata group of the samples."""
     paths = []
+    groups = features.groups or {}
+    extra = (f" The other panels show the same points coloured by {' and by '.join(groups)}: clusters there mean the "
+             f"features also encode the {' and the '.join(groups)}.") if groups else ""
     for method in cfg.embedding_plots:
-        fig = embedding_map(features.z, features.y, method=method, class_names=class_names or None, seed=seed)
+        fig = embedding_map(features.z, features.y, method=method, class_names=class_names or None, seed=seed,
+                            groups=groups)
         paths.append(save_figure(
             fig, run_dir, f"embedding_{method}", title=f"Learned features ({method.upper()})", section="Features",
             caption=f"The {features.split} split's features projected to 2-D with {method.upper()}, coloured by label: "
-                    "well-separated clusters mean the features carry the class."))
+                    f"well-separated clusters mean the features carry the class.{extra}"))
     return paths
 
 
