@@ -73,6 +73,8 @@ def series_windows(series: str = "KDD-TSAD_135", length: int = 64, stride: int =
     test_x, test_y = _aeon_anomaly(series, "test")
     windows, _ = sliding_windows(train_x, length, stride)
     test_windows, starts = sliding_windows(test_x, length, test_stride or stride)
-    return make_bundle(windows, np.zeros(len(windows), dtype=np.int64), "sequence", f"series_windows/{series}",
-                       class_names=["normal", "anomaly"], x_test=test_windows,
-                       y_test=window_labels(test_y, starts, length), **options.kwargs())
+    bundle = make_bundle(windows, np.zeros(len(windows), dtype=np.int64), "sequence", f"series_windows/{series}",
+                         class_names=["normal", "anomaly"], x_test=test_windows,
+                         y_test=window_labels(test_y, starts, length), **options.kwargs())
+    bundle.info.windows = {"length": length, "stride": test_stride or stride}  # how `deepfeat score` cuts new series
+    return bundle
