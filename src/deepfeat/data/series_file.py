@@ -55,7 +55,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         if "x" not in archive:
             raise DataError(f"series file {path}: expected an array named 'x' (the series) and optionally 'y' (point "
                             f"labels), got {', '.join(archive.files) or 'no arrays'}. Save with numpy.savez(f, x=..., y=...).")
-        return archive["x"], archive["y"] if "y" in archive else None
+        return archive["x"], archive.get("y")
 
 
 def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -73,7 +73,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         x = table[:, values].astype(np.float64).T
     except ValueError:
         i, j = np.argwhere(~np.vectorize(is_number)(table[:, values]))[0]
-        raise DataError(f"series file {path}: expected numbers in every channel column, got {table[i, values[j]]!r} "
+        raise DataError(f"series file {path}: expected numbers in every channel column, got {str(table[i, values[j]])!r} "
                         f"in column '{names[values[j]]}' (data row {i + 1}). Fill missing values, or name the label "
                         f"column {' or '.join(LABEL_COLUMNS)}.") from None
     return x, None if label is None else table[:, label]

@@ -10,8 +10,9 @@ dataset such as ``series_windows``), so nothing here knows a dataset or learner 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
