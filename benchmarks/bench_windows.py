@@ -1,13 +1,14 @@
 """Anomaly detection on windows of one long series: which encoder/decoder pairs work, against IsolationForest.
 
-The UCR anomaly series KDD-TSAD_135 (aeon): train on windows of its 1200 normal points, score the 7501 test points
-with ``deepfeat.api.score_series`` (the run's own windows, mapped back to points by mean and by max over covering
-windows), point ROC-AUC and average precision. Every variant is examples/configs/kdd135_windows_ae.yaml with only
+The UCR anomaly series KDD-TSAD_135 (aeon; or --series ecg-diff-count-3): train on windows of its normal training
+part, score its test points with ``deepfeat.api.score_series`` (the run's own windows, mapped back to points by mean
+and by max over covering windows), point ROC-AUC and average precision. Every variant is examples/configs/kdd135_windows_ae.yaml with only
 the encoder swapped (its decoder is the encoder's registered mirror); IsolationForest sees the same raw windows.
 
     python benchmarks/bench_windows.py                       # quick: 1 seed, mlp + tcn + fcn
     python benchmarks/bench_windows.py --full                # 3 seeds
     python benchmarks/bench_windows.py --variants mlp fcn --seeds 2 --name windows_fcn
+    python benchmarks/bench_windows.py --series ecg-diff-count-3 --variants mlp --name windows_ecg
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def fit_variant(variant: str, seed: int, out: Path) -> tuple[Path, float, str]:
+def fit_variant(variant: str, seed: int, series: str, out: Path) -> tuple[Path, float, str]:
     import deepfeat
 
     config = yaml.safe_load(CONFIG.read_text())
-    config.update(seed=seed, encoder=VARIANTS[variant], name=f"kdd135-{variant}")
+    config.update(seed=seed, encoder=VARIANTS[variant], name=f"{series}-{variant}")
+    config["data"]["series"] = series
     config["training"]["progress"] = "none"
     config["logging"] = {"plots": False, "report": False}
     start = time.perf_counter()
@@ -65,17 +67,17 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="3 seeds")
     parser.add_argument("--variants", nargs="+", default=["mlp", "tcn", "fcn"], choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int)
+    parser.add_argument("--series", default="KDD-TSAD_135", help="an anomaly series of series_windows")
     parser.add_argument("--name", default=None, help="result file name (default windows or windows_quick)")
     args = parser.parse_args()
     seeds = args.seeds or (3 if args.full else 1)
-    from aeon.datasets import load_kdd_tsad_135
     from sklearn.ensemble import IsolationForest
 
     from deepfeat.api import anomaly_score, load
-    from deepfeat.data.windows import sliding_windows
+    from deepfeat.data.windows import AEON_SERIES, sliding_windows
 
-    train, _ = load_kdd_tsad_135(split="train")
-    series, labels = load_kdd_tsad_135(split="test")
+    train, _ = AEON_SERIES[args.series]("train")
+    series, labels = AEON_SERIES[args.series]("test")
     cfg = yaml.safe_load(CONFIG.read_text())["data"]
     windows = {"length": cfg["length"], "stride": cfg["stride"]}
     train_w, _ = sliding_windows(train, windows["length"], windows["stride"])
@@ -87,7 +89,7 @@ def main() -> None:
             rows += point_rows("IsolationForest", "-", seed, lambda w, f=forest: -f.score_samples(w.reshape(len(w), -1)),
                                windows, series, labels, time.perf_counter() - start)
             for variant in args.variants:
-                run_dir, seconds, decoder = fit_variant(variant, seed, Path(tmp) / f"{variant}-{seed}")
+                run_dir, seconds, decoder = fit_variant(variant, seed, args.series, Path(tmp) / f"{variant}-{seed}")
                 run = load(run_dir)
                 rows += point_rows(variant, decoder, seed, lambda w, r=run: anomaly_score(r, w), windows, series, labels,
                                    seconds)
@@ -96,7 +98,8 @@ def main() -> None:
     summary = summarize(rows)
     print(table(summary, ["method", "decoder", "reduce", "roc_auc", "roc_auc_min", "ap", "ap_min", "fit_s"]))
     name = args.name or ("windows" if args.full else "windows_quick")
-    print(write_result(name, {"windows": windows, "seeds": seeds, "rows": rows, "summary": summary}))
+    print(write_result(name, {"series": args.series, "windows": windows, "seeds": seeds, "rows": rows,
+                              "summary": summary}))
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

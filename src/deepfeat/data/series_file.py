@@ -25,9 +25,9 @@ LABEL_COLUMNS = ("label", "is_anomaly")
 SKIPPED_COLUMNS = ("timestamp",)
 
 
-def read_series(path: str | Path, channels: int) -> tuple[np.ndarray, np.ndarray | None]:
+def read_series(path: str | Path, channels: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The series ``(C, T)`` float64 and its point labels ``(T,)`` int64 (or None) in ``path``, checked: ``C`` equals
-    ``channels``, every value finite, labels 0/1 and one per point."""
+    ``channels`` (when given), every value finite, labels 0/1 and one per point."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"series file {path}: not found. Pass a .npy, .npz or .csv file holding one series.")
@@ -79,10 +79,12 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return x, None if label is None else table[:, label]
 
 
-def _as_channels(x: np.ndarray, channels: int, path: Path) -> np.ndarray:
+def _as_channels(x: np.ndarray, channels: int | None, path: Path) -> np.ndarray:
     """``x`` as ``(C, T)``; a 1-D series is one channel."""
     x = x[None, :] if x.ndim == 1 else x
-    if x.ndim != 2 or x.shape[0] != channels:
+    if x.ndim != 2 and channels is None:
+        raise DataError(f"series file {path}: expected one series of shape (T,) or (C, T), got shape {tuple(x.shape)}")
+    if x.ndim != 2 or (channels is not None and x.shape[0] != channels):
         layout = "(T,) or (1, T)" if channels == 1 else f"({channels}, T)"
         raise DataError(f"series file {path}: expected {channels} channel{'s' * (channels > 1)} (shape {layout}, the "
                         f"channels the run was trained on), got shape {tuple(x.shape)}. Pass the series with the "
