@@ -3,7 +3,7 @@
 The UCR anomaly series KDD-TSAD_135 (aeon; or --series ecg-diff-count-3): train on windows of its normal training
 part, score its test points with ``deepfeat.api.score_series`` (the run's own windows, mapped back to points by mean
 and by max over covering windows), point ROC-AUC and average precision. Every variant is examples/configs/kdd135_windows_ae.yaml with only
-the encoder swapped (its decoder is the encoder's registered mirror); IsolationForest sees the same raw windows.
+the encoder (and learner.decoder) swapped; IsolationForest sees the same raw windows.
 
     python benchmarks/bench_windows.py                       # quick: 1 seed, mlp + tcn + fcn
     python benchmarks/bench_windows.py --full                # 3 seeds
@@ -27,13 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, table, write_result
 
 CONFIG = REPO / "examples" / "configs" / "kdd135_windows_ae.yaml"
-# encoder spec per variant; the decoder is what deepfeat.nn.decoders builds for that encoder
-VARIANTS: dict[str, dict[str, Any]] = {
-    "mlp": {"name": "mlp", "hidden": [128]},
-    "tcn": {"name": "tcn"},
-    "fcn": {"name": "fcn"},
-    "resnet1d": {"name": "resnet1d"},
-    "inception": {"name": "inception", "depth": 3},
+# variant -> (encoder spec, learner.decoder): "auto" is the encoder's registered mirror
+VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
+    "mlp": ({"name": "mlp", "hidden": [128]}, "auto"),
+    "tcn": ({"name": "tcn"}, "auto"),
+    "tcn+conv1d": ({"name": "tcn"}, "conv1d"),
+    "fcn": ({"name": "fcn"}, "auto"),
+    "fcn+conv1d": ({"name": "fcn"}, "conv1d"),
+    "resnet1d": ({"name": "resnet1d"}, "auto"),
+    "inception": ({"name": "inception", "depth": 3}, "auto"),
 }
 
 
@@ -41,7 +43,9 @@ def fit_variant(variant: str, seed: int, series: str, out: Path) -> tuple[Path, 
     import deepfeat
 
     config = yaml.safe_load(CONFIG.read_text())
-    config.update(seed=seed, encoder=VARIANTS[variant], name=f"{series}-{variant}")
+    encoder, decoder = VARIANTS[variant]
+    config.update(seed=seed, encoder=encoder, name=f"{series}-{variant}")
+    config["learner"]["decoder"] = decoder
     config["data"]["series"] = series
     config["training"]["progress"] = "none"
     config["logging"] = {"plots": False, "report": False}

@@ -1,11 +1,12 @@
 """A 1-D convolutional decoder for series autoencoders: ``(B, code_dim) -> (B, C, T)``.
 
-The mirror of the convolutional series encoders (``fcn``, ``resnet1d``, ``inception``), which pool over time into
-one vector: a Linear layer maps the code to a short feature map ``(width_0, ceil(T / 2**k))``, then each of ``k``
-stages upsamples it (nearest neighbour, to the exact length, so any ``T`` is reached) and convolves it, BN + ReLU,
-before a last convolution to the ``C`` channels. Upsampling + convolution instead of transposed convolutions
-avoids their checkerboard artefacts (Odena, Dumoulin & Olah 2016). Registered as those encoders' mirror in
-:data:`deepfeat.nn.decoders.DECODERS`; the output carries no activation (values, Gaussian likelihood).
+For series encoders that pool over time into one vector (``fcn``, ``resnet1d``, ``inception``, ``tcn``), chosen with
+``learner: {name: autoencoder, decoder: conv1d}``: a Linear layer maps the code to a short feature map
+``(width_0, ceil(T / 2**k))``, then each of ``k`` stages upsamples it (nearest neighbour, to the exact length, so
+any ``T`` is reached) and convolves it, BN + ReLU, before a last convolution to the ``C`` channels. Upsampling + convolution instead of transposed convolutions
+avoids their checkerboard artefacts (Odena, Dumoulin & Olah 2016). Registered as ``conv1d`` in
+:data:`deepfeat.nn.decoders.DECODERS`, not as any encoder's default mirror: on windows of KDD-TSAD_135 it did not beat
+the MLP decoder (README, "Which encoder/decoder pairs work for windows"). No output activation (values).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from deepfeat.errors import ConfigError
 from deepfeat.nn.decoders import DECODERS
 from deepfeat.nn.init import init_module
 
@@ -56,9 +58,12 @@ class Conv1dDecoder(nn.Module):
 
 def _conv1d_mirror(encoder: nn.Module, code_dim: int) -> nn.Module:
     """Two upsampling stages as wide as the encoder's features, then half that (at least 16 channels)."""
+    if len(encoder.input_shape) != 2:
+        raise ConfigError(f"decoder 'conv1d' at learner.decoder: expected series (C, T), got samples of shape "
+                          f"{tuple(encoder.input_shape)}. Use decoder: auto (the encoder's mirror).")
     width = int(encoder.feature_dim)
     return Conv1dDecoder(code_dim, encoder.input_shape, (width, max(width // 2, 16)))
 
 
-for _name in ("fcn", "resnet1d", "inception"):
-    DECODERS.add(_name, _conv1d_mirror, description=f"1-D conv decoder (upsample + conv) mirroring a {_name} encoder.")
+DECODERS.add("conv1d", _conv1d_mirror, description="Upsample + Conv1d stages for series (C, T), any series encoder "
+             "(learner.decoder: conv1d).")
