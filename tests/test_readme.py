@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -59,3 +61,31 @@ def test_registered_module_from_yaml_via_the_cli_runs_as_written(tmp_path: Path)
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "unknown encoder 'small_cnn'" in done.stderr and "--import MODULE" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # trains the example config as written (~30-60 s on two loaded cores)
+def test_windowed_anomaly_example_runs_as_written(tmp_path: Path) -> None:
+    """The README's windows commands, each in a fresh process in a folder holding the repository's examples/, then
+    the point scores checked against the labels the score step wrote."""
+    import shlex
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    pytest.importorskip("aeon")
+    commands = _blocks("Windows: anomaly detection in one long series", "bash")[0]
+    (tmp_path / "examples").symlink_to(README.parent / "examples")
+    printed = []
+    for line in commands.strip().splitlines():
+        argv = shlex.split(line)
+        assert argv[0] in ("deepfeat", "python")
+        head = [sys.executable, "-m", "deepfeat"] if argv[0] == "deepfeat" else [sys.executable]
+        done = subprocess.run([*head, *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        printed.append(done.stdout)
+    table = np.loadtxt(tmp_path / "kdd135_points.csv", delimiter=",", skiprows=1)
+    assert table.shape == (7501, 3) and table[:, 2].sum() > 0
+    auc = roc_auc_score(table[:, 2], table[:, 0])
+    assert f"point ROC-AUC {auc:.3f}" in printed[-1] and auc > 0.95

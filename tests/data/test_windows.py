@@ -37,3 +37,28 @@ def test_point_scores_reduce_the_windows_covering_each_point(reduce: str) -> Non
     for t in range(n):  # brute force: the windows whose span holds t
         covering = [s for s, st in zip(scores, starts) if st <= t < st + length]
         assert got[t] == pytest.approx(max(covering) if reduce == "max" else np.mean(covering))
+
+
+def test_series_windows_from_your_own_files(tmp_path) -> None:
+    """Training windows holding a labelled point are left out; the test series' windows get their labels; the
+    bundle records the windowing that deepfeat score reuses."""
+    pytest.importorskip("aeon")
+    from deepfeat.data.datasets import load_dataset
+
+    t = np.arange(400)
+    train_y = ((t >= 100) & (t < 110)).astype(int)
+    np.savez(tmp_path / "train.npz", x=np.stack([np.sin(t / 5), np.cos(t / 5)]), y=train_y)
+    test_y = ((t >= 200) & (t < 205)).astype(int)
+    np.savez(tmp_path / "test.npz", x=np.stack([np.sin(t / 5), np.cos(t / 5)]), y=test_y)
+    spec = {"name": "series_windows", "path": str(tmp_path / "train.npz"), "test_path": str(tmp_path / "test.npz"),
+            "length": 20, "stride": 10, "test_stride": 5}
+    bundle = load_dataset(spec, val_fraction=0.0, normalize=False)
+    starts = window_starts(400, 20, 10)
+    assert len(bundle.train) == int((window_labels(train_y, starts, 20) == 0).sum()) == len(starts) - 2  # starts 90 and 100
+    assert bundle.info.input_shape == (2, 20) and bundle.info.windows == {"length": 20, "stride": 5}
+    test_starts = window_starts(400, 20, 5)
+    assert bundle.test.y.numpy().tolist() == window_labels(test_y, test_starts, 20).tolist()
+    np.testing.assert_allclose(bundle.test.x.numpy()[3], np.stack([np.sin(t / 5), np.cos(t / 5)])[:, 15:35], atol=1e-6)
+    with pytest.raises(DataError, match="expected 2 channels"):
+        np.save(tmp_path / "one.npy", np.zeros(400))
+        load_dataset({**spec, "test_path": str(tmp_path / "one.npy")}, val_fraction=0.0)

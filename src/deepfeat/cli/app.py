@@ -136,8 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the --noise draw")
     p = add("score", cmd.cmd_score, "anomaly scores and 0/1 decisions of an autoencoder/VAE run for a dataset")
     p.add_argument("run", help="run folder")
-    p.add_argument("--data", required=True, help="dataset name or file (.npy/.npz/.csv)")
-    p.add_argument("--out", required=True, help="output: .csv (score,anomaly[,label]) or .npy (scores)")
+    p.add_argument("--data", required=True, help="dataset name or file (.npy/.npz/.csv); for a run trained on "
+                   "windows, one long series file (.npy (T,)/(C,T), .npz x[,y], .csv one column per channel[,label])")
+    p.add_argument("--out", required=True, help="output: .csv (score,anomaly[,label]) or .npy (scores), per sample "
+                   "or, for a windows run, per time point")
+    p.add_argument("--reduce", choices=["mean", "max"], help="windows run: a point's score is the mean (default) or "
+                   "max of the scores of the windows covering it")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--quantile", type=float, help="re-calibrate: threshold = this quantile of clean validation scores")
     how.add_argument("--contamination", type=float, help="re-calibrate: expected fraction of anomalies")

@@ -87,8 +87,17 @@ def cmd_denoise(a: argparse.Namespace) -> int:
 def cmd_score(a: argparse.Namespace) -> int:
     from deepfeat.run.apply import score_file
 
-    out, summary = score_file(a.run, a.data, a.out, a.quantile, a.contamination)
-    print(f"scored {summary['samples']} samples: {summary['flagged']:.1%} above threshold {summary['threshold']:.4g}")
+    out, summary = score_file(a.run, a.data, a.out, a.quantile, a.contamination, a.reduce)
+    if "points" in summary:  # a run trained on windows: one score per time point
+        print(f"scored {summary['points']} time points from {summary['windows']} windows (length {summary['length']}, "
+              f"stride {summary['stride']}, {summary['reduce']} over covering windows): {summary['flagged']:.1%} "
+              f"above threshold {summary['threshold']:.4g}")
+        metrics = summary["metrics"]
+        if metrics:
+            print(f"point ROC-AUC {metrics['roc_auc']:.3f}, average precision {metrics['average_precision']:.3f}")
+    else:
+        print(f"scored {summary['samples']} samples: {summary['flagged']:.1%} above threshold "
+              f"{summary['threshold']:.4g}")
     print(f"scores written to {out}")
     return 0
 

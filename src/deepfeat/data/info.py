@@ -31,6 +31,8 @@ class DataInfo:
             say whether a test accuracy covers classes the model never trained on; None when unlabelled.
         reader: arguments a dataset source needs to read new samples as in training (audio:
             ``{sample_rate, duration}``), passed to any source that takes them; else None.
+        windows: for samples cut from a longer series, how they were cut (``{length, stride}``, the stride
+            new series are scored with), so ``deepfeat score`` cuts a new series the same way; else None.
     """
 
     kind: Kind
@@ -43,6 +45,7 @@ class DataInfo:
     tokenizer: dict[str, Any] | None = None
     split_classes: dict[str, list[str]] | None = None
     reader: dict[str, Any] | None = None
+    windows: dict[str, int] | None = None
 
     @property
     def sample_rate(self) -> int | None:

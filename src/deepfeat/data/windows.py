@@ -7,6 +7,8 @@ back to time points with :func:`deepfeat.eval.windows.points_from_windows`.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,32 +49,72 @@ def window_labels(point_labels: Any, starts: np.ndarray, length: int) -> np.ndar
     return covered.any(axis=1).astype(np.int64)
 
 
-def _aeon_anomaly(series: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(points (T,), 0/1 labels (T,)) of a labelled anomaly series aeon ships with a normal training part."""
+def _kdd_tsad_135(split: str) -> tuple[np.ndarray, np.ndarray]:
     import aeon.datasets as ad
 
-    loaders = {"KDD-TSAD_135": ad.load_kdd_tsad_135}
-    if series not in loaders:
-        raise ConfigError(f"series_windows.series: expected one of {', '.join(loaders)} (anomaly series shipped "
-                          f"with aeon with a normal training part), got {series!r}. For your own series, cut "
-                          "windows with deepfeat.data.windows.sliding_windows and save them as .npz (arrays).")
-    x, y = loaders[series](split=split)
+    return ad.load_kdd_tsad_135(split=split)
+
+
+def _ecg_diff_count_3(split: str) -> tuple[np.ndarray, np.ndarray]:
+    import aeon.datasets as ad
+
+    with warnings.catch_warnings():  # deprecated in aeon 1.6 (its files stay until 1.7)
+        warnings.simplefilter("ignore", FutureWarning)
+        x_test, y_test, x_train, y_train = ad.load_ecg_diff_count_3("semi-supervised")
+    return (x_train, y_train) if split == "train" else (x_test, y_test)
+
+
+# anomaly series aeon ships with a normal training part: name -> split ("train"/"test") -> (points, 0/1 labels)
+AEON_SERIES: dict[str, Callable[[str], tuple[np.ndarray, np.ndarray]]] = {
+    "KDD-TSAD_135": _kdd_tsad_135, "ecg-diff-count-3": _ecg_diff_count_3}
+
+
+def _aeon_anomaly(series: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(points (T,), 0/1 labels (T,)) of a labelled anomaly series aeon ships with a normal training part."""
+    if series not in AEON_SERIES:
+        raise ConfigError(f"series_windows.series: expected one of {', '.join(AEON_SERIES)} (anomaly series shipped "
+                          f"with aeon with a normal training part), got {series!r}. For your own series, set path "
+                          "(and test_path) to series files (.npy/.npz/.csv, see deepfeat.data.series_file).")
+    x, y = AEON_SERIES[series](split)
     return np.asarray(x, dtype=np.float64), np.asarray(y)
+
+
+def _parts(series: str, path: str | None, test_path: str | None) -> tuple[Any, Any, Any, Any]:
+    """(train series, its labels or None, test series or None, its labels or None)."""
+    if path is None:
+        return (*_aeon_anomaly(series, "train"), *_aeon_anomaly(series, "test"))
+    from deepfeat.data.series_file import read_series
+
+    train_x, train_y = read_series(path)
+    test_x, test_y = read_series(test_path, channels=len(train_x)) if test_path else (None, None)
+    return train_x, train_y, test_x, test_y
 
 
 @register_dataset("series_windows", available=importable("aeon"))
 def series_windows(series: str = "KDD-TSAD_135", length: int = 64, stride: int = 4, test_stride: int | None = None,
+                   path: str | None = None, test_path: str | None = None,
                    *, options: LoadOptions = LoadOptions()) -> DataBundle:
-    """Windows of an anomaly-detection series shipped with aeon: train on windows of its normal training part,
-    test on windows of its test part labelled ``anomaly`` when they hold an anomalous point.
+    """Windows of a long series for anomaly detection: train on windows of a normal training series, test on
+    windows of a test series labelled ``anomaly`` when they hold an anomalous point.
 
-    ``KDD-TSAD_135`` (UCR anomaly archive, InternalBleeding16): 1200 normal training points, 7501 test points with
-    one anomaly (points 4187-4198). Windows are (1, length); ``test_stride`` defaults to ``stride``.
+    The series: one aeon ships with a normal training part (``series``: ``KDD-TSAD_135``, UCR anomaly archive
+    InternalBleeding16, 1200 normal training points, 7501 test points with one anomaly at points 4187-4198;
+    ``ecg-diff-count-3``, TimeEval, 10000 + 10000 points, three anomalies of 100 points), or your own files
+    (``path``, optional ``test_path``: see :mod:`deepfeat.data.series_file`; windows of ``path`` holding a point
+    labelled 1 are left out of training; without ``test_path`` the test split is drawn from the training windows).
+    Windows are (C, length); ``test_stride`` (default ``stride``) is also the stride ``deepfeat score`` uses.
     """
-    train_x, _ = _aeon_anomaly(series, "train")
-    test_x, test_y = _aeon_anomaly(series, "test")
-    windows, _ = sliding_windows(train_x, length, stride)
-    test_windows, starts = sliding_windows(test_x, length, test_stride or stride)
-    return make_bundle(windows, np.zeros(len(windows), dtype=np.int64), "sequence", f"series_windows/{series}",
-                       class_names=["normal", "anomaly"], x_test=test_windows,
-                       y_test=window_labels(test_y, starts, length), **options.kwargs())
+    train_x, train_y, test_x, test_y = _parts(series, path, test_path)
+    windows, starts = sliding_windows(train_x, length, stride)
+    if train_y is not None:
+        windows = windows[window_labels(train_y, starts, length) == 0]
+    test = {}
+    if test_x is not None:
+        test_windows, test_starts = sliding_windows(test_x, length, test_stride or stride)
+        labels = np.zeros(len(test_windows), np.int64) if test_y is None else window_labels(test_y, test_starts, length)
+        test = {"x_test": test_windows, "y_test": labels}
+    name = f"series_windows/{path or series}"
+    bundle = make_bundle(windows, np.zeros(len(windows), dtype=np.int64), "sequence", name,
+                         class_names=["normal", "anomaly"], **test, **options.kwargs())
+    bundle.info.windows = {"length": length, "stride": test_stride or stride}  # how `deepfeat score` cuts new series
+    return bundle

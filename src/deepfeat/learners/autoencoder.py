@@ -129,7 +129,7 @@ class Autoencoder(CodeLearner):
 
     def __init__(self, info: DataInfo, encoder: Any = "mlp", code_dim: int = 32, likelihood: str = "gaussian",
                  noise: Any = None, code_activation: Any = "identity", code_penalty: CodePenalty | None = None,
-                 name: str = "autoencoder") -> None:
+                 name: str = "autoencoder", decoder: str = "auto") -> None:
         super().__init__()
         self.info, self.name = info, name
         if info.kind == "tokens":  # MSE on token ids would train silently and mean nothing
@@ -138,7 +138,7 @@ class Autoencoder(CodeLearner):
         self.likelihood = check_choice(likelihood, LIKELIHOODS, f"learner '{name}' likelihood")
         self.scale = InputScale(info)
         self.build_code(encoder, info, code_dim, code_activation, name)
-        self.decoder = build_decoder(self.encoder, self.code_dim)
+        self.decoder = build_decoder(self.encoder, self.code_dim, decoder)
         self.noise = build_noise(noise, f"learner '{name}' noise") if noise is not None else None
         self.code_penalty = code_penalty
         if self.noise is not None:  # a denoiser: its run measures denoising and leads with it
@@ -201,6 +201,7 @@ class Autoencoder(CodeLearner):
 
 @LEARNERS.register("autoencoder", aliases=("ae",))
 def autoencoder(info: DataInfo, encoder: Any = "mlp", code_dim: int = 32, likelihood: str = "gaussian",
-                code_activation: str = "identity") -> Autoencoder:
-    """Autoencoder with a decoder mirroring the encoder (Hinton & Salakhutdinov 2006)."""
-    return Autoencoder(info, encoder, code_dim, likelihood, None, code_activation)
+                code_activation: str = "identity", decoder: str = "auto") -> Autoencoder:
+    """Autoencoder with a decoder mirroring the encoder (Hinton & Salakhutdinov 2006); ``decoder`` names another
+    registered decoder (``conv1d``: upsample + conv for series)."""
+    return Autoencoder(info, encoder, code_dim, likelihood, None, code_activation, decoder=decoder)

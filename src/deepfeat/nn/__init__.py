@@ -24,6 +24,7 @@ from deepfeat.nn.rnn import RNNEncoder
 from deepfeat.nn.tcn import TCNEncoder, TemporalBlock
 from deepfeat.nn.inception_time import InceptionEncoder, InceptionModule
 from deepfeat.nn.tsc_convnets import FCNEncoder, ResNet1dEncoder
+from deepfeat.nn.conv1d_decoder import Conv1dDecoder
 from deepfeat.nn.text import TextRNNEncoder, TextTCNEncoder, masked_mean
 from deepfeat.nn.pretrained_text import PretrainedTextEncoder
 from deepfeat.nn.audio_encoder import AudioEncoder
@@ -34,7 +35,7 @@ __all__ = [
     "ACTIVATIONS", "ActivationSpec", "Family", "activation_family", "get_activation",
     "split_activation",
     "BasicBlock", "CNNEncoder", "ENCODERS", "Encoder", "ModuleEncoder", "build_encoder", "register_encoder",
-    "FCNEncoder", "InceptionEncoder", "InceptionModule", "ResNet1dEncoder",
+    "Conv1dDecoder", "FCNEncoder", "InceptionEncoder", "InceptionModule", "ResNet1dEncoder",
     "LinearHead", "ProjectionHead",
     "INITIALIZERS", "Initializer", "fans", "get_initializer", "init_module",
     "MLP", "MLPEncoder", "NORMS", "ChannelLayerNorm", "make_norm", "norm_name",

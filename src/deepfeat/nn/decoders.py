@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from deepfeat.errors import ConfigError
 from deepfeat.nn.activations import get_activation
 from deepfeat.nn.init import init_module
 from deepfeat.nn.mlp import MLP
@@ -30,8 +31,17 @@ DECODERS: Registry[nn.Module] = Registry("decoder")
 _FALLBACK_HIDDEN = (128, 256)
 
 
-def build_decoder(encoder: nn.Module, code_dim: int) -> nn.Module:
-    """The decoder mirroring ``encoder`` (an encoder with ``config`` and ``input_shape``)."""
+def build_decoder(encoder: nn.Module, code_dim: int, decoder: str = "auto") -> nn.Module:
+    """The decoder mirroring ``encoder`` (an encoder with ``config`` and ``input_shape``), or the registered
+    ``decoder`` by name (e.g. ``conv1d`` for any series encoder)."""
+    if decoder != "auto":
+        factory = DECODERS.get(decoder, "learner.decoder")
+        try:
+            return factory(encoder, code_dim)
+        except (KeyError, ValueError, RuntimeError) as e:  # a mirror reading another encoder kind's settings
+            raise ConfigError(f"decoder '{decoder}' at learner.decoder: expected an encoder it can decode for, got "
+                              f"encoder '{encoder.config.get('name')}' ({type(e).__name__}: {e}). Use decoder: auto, "
+                              "mlp, or conv1d for series.") from None
     name = str(getattr(encoder, "config", {}).get("name", ""))
     return DECODERS.get(name if name in DECODERS else "mlp")(encoder, code_dim)
 

@@ -26,6 +26,8 @@ from deepfeat.errors import CheckpointError, ConfigError, DataError
 from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
 from deepfeat.run.results import write_results
 from deepfeat.run.runs import Run, data_spec, load, load_data, model_data_spec
+from deepfeat.run.series_scores import Reduce, windowing, write_point_scores
+from deepfeat.run.series_scores import score_series as _score_series
 
 CHUNK_ROWS = 8192  # samples read from a file at a time by embed (a few MB for images)
 
@@ -156,19 +158,36 @@ def denoise_file(run: RunLike, data: Any, out: str | Path, noise: Any = None, se
     return save_array(denoise(r, x), out)
 
 
+def score_series(run: RunLike, series: Any, labels: Any = None, reduce: Reduce = "mean") -> dict[str, Any]:
+    """Point scores of a long series ``(T,)`` or ``(C, T)`` with a run trained on its windows: the series is cut
+    with the run's window length and stride, and each point gets the ``reduce`` (mean or max) of the scores of
+    the windows covering it. Returns ``points`` ``(T,)``, ``windows``, ``starts`` and, with 0/1 ``labels``
+    ``(T,)``, ``metrics`` (point ROC-AUC, average precision)."""
+    r = _run(run)
+    return _score_series(lambda w: anomaly_score(r, w), windowing(r.info, r.dir.name), series, labels, reduce)
+
+
 def score_file(run: RunLike, data: Any, out: str | Path, quantile: float | None = None,
-               contamination: float | None = None) -> tuple[Path, dict[str, Any]]:
+               contamination: float | None = None, reduce: Reduce | None = None) -> tuple[Path, dict[str, Any]]:
     """Scores and 0/1 decisions for every sample of ``data`` into ``out`` (.csv: score,anomaly[,label]; .npy: scores).
 
     With ``quantile`` or ``contamination`` the threshold is first re-calibrated and stored. Returns the
-    path and a summary (samples, flagged fraction, threshold).
+    path and a summary (samples, flagged fraction, threshold). For a run trained on windows of a series
+    (``info.windows``), ``data`` is one long series file (see :mod:`deepfeat.data.series_file`) and the scores
+    are per time point: ``reduce`` (default mean) of the windows covering it; the summary adds point metrics.
     """
     r = _run(run)
     out = Path(out)
     if out.suffix not in (".csv", ".npy"):
         raise ConfigError(f"score output {out}: expected a .csv or .npy file name, got suffix {out.suffix!r}")
+    if reduce is not None:
+        windowing(r.info, r.dir.name)  # --reduce for a run of whole samples fails before any calibration
     if quantile is not None or contamination is not None:
         calibrate(r, quantile=quantile, contamination=contamination)
+    if r.info.windows:
+        summary = write_point_scores(lambda w: anomaly_score(r, w), r.info, r.dir.name, data, out,
+                                     stored_threshold(r), reduce or "mean")
+        return out, summary
     x, y = load_raw(model_data_spec(r.info, data))  # text: encoded with the run's vocabulary
     scores, threshold = anomaly_score(r, x), stored_threshold(r)
     flags = (scores > threshold).astype(np.int64)
