@@ -36,7 +36,7 @@ def _files(cls: VisionClass) -> list[str]:
     return [name for name, _ in cls.train_list + cls.test_list]  # type: ignore[attr-defined]
 
 
-def _availability(cls: VisionClass) -> Availability:
+def availability(cls: VisionClass) -> Availability:
     def check() -> tuple[bool, str]:
         folder = _folder(cls, data_root())
         missing = [f for f in _files(cls) if not (folder / f).is_file()]
@@ -47,7 +47,7 @@ def _availability(cls: VisionClass) -> Availability:
     return check
 
 
-def _read(
+def read_images(
     cls: VisionClass, name: str, root: Path, train: bool, download: bool, where: str
 ) -> tuple[torch.Tensor, np.ndarray, list[str]]:
     """Images as uint8 (N, C, H, W), labels (N,) and class names, from torchvision's arrays."""
@@ -73,7 +73,7 @@ def _read(
     return images, labels, list(ds.classes)  # type: ignore[attr-defined]
 
 
-def _to_unit(
+def to_unit(
     images: torch.Tensor, labels: np.ndarray, keep: np.ndarray | None
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Keep the chosen samples and scale uint8 pixels to float32 in [0, 1]."""
@@ -94,16 +94,16 @@ def load_vision(
     """A torchvision dataset as a :class:`DataBundle`; ``limit``/``test_limit`` keep stratified subsets."""
     folder = data_root(root)
     where = options.where
-    x, y, classes = _read(cls, name, folder, True, download, where)
-    x_test, y_test, _ = _read(cls, name, folder, False, False, where)
-    x, y = _to_unit(x, y, subsample(y, limit, options.seed, where))
-    x_test, y_test = _to_unit(x_test, y_test, subsample(y_test, test_limit, options.seed, where))
+    x, y, classes = read_images(cls, name, folder, True, download, where)
+    x_test, y_test, _ = read_images(cls, name, folder, False, False, where)
+    x, y = to_unit(x, y, subsample(y, limit, options.seed, where))
+    x_test, y_test = to_unit(x_test, y_test, subsample(y_test, test_limit, options.seed, where))
     return make_bundle(
         x, y, "image", name, class_names=classes, x_test=x_test, y_test=y_test, **options.kwargs()
     )
 
 
-@register_dataset("mnist", available=_availability(datasets.MNIST))
+@register_dataset("mnist", available=availability(datasets.MNIST))
 def mnist(
     root: str | None = None,
     download: bool = False,
@@ -116,7 +116,7 @@ def mnist(
     return load_vision(datasets.MNIST, "mnist", root, download, limit, test_limit, options)
 
 
-@register_dataset("fashion_mnist", aliases=("fashionmnist",), available=_availability(datasets.FashionMNIST))
+@register_dataset("fashion_mnist", aliases=("fashionmnist",), available=availability(datasets.FashionMNIST))
 def fashion_mnist(
     root: str | None = None,
     download: bool = False,
@@ -129,7 +129,7 @@ def fashion_mnist(
     return load_vision(datasets.FashionMNIST, "fashion_mnist", root, download, limit, test_limit, options)
 
 
-@register_dataset("cifar10", aliases=("cifar-10",), available=_availability(datasets.CIFAR10))
+@register_dataset("cifar10", aliases=("cifar-10",), available=availability(datasets.CIFAR10))
 def cifar10(
     root: str | None = None,
     download: bool = False,
