@@ -127,12 +127,11 @@ def main() -> None:
     loso = [r for r in rows if r["split"].startswith("speaker")]
     summary = {"split": f"leave-one-speaker-out mean ({len(loso)} speakers)"}
     columns = ["split", "test recordings"]
-    for key in [k for k in rows[0] if k.endswith(" acc")] + [k for r in rows for k in r if k.endswith(" acc")]:
-        if key not in columns:
-            columns += [key, key.replace(" acc", " s")]
-            values = [r[key] for r in loso if key in r]
-            if len(values) == len(loso):
-                summary[key] = float(np.mean(values))
+    for key in dict.fromkeys(k for r in rows for k in r if k.endswith(" acc")):  # every method, first-seen order
+        columns += [key, key.replace(" acc", " s")]
+        values = [r[key] for r in loso if key in r]
+        if len(values) == len(loso):
+            summary[key] = float(np.mean(values))
     rows.append(summary)
     mode = "baseline" if args.baseline_only else "quick" if args.quick else "full"
     path = write_result(f"fsdd_{mode}", {"mode": mode, "config": str(CONFIG.relative_to(REPO)), "jobs": args.jobs,

@@ -134,6 +134,8 @@ def test_length_buckets_group_similar_lengths_and_keep_every_sample_once() -> No
     ids = (torch.arange(200).view(1, -1) < lengths.view(-1, 1)).long() * 7  # right-padded with 0
     split = make_bundle(ids.numpy(), np.arange(1000) % 2, "tokens", "toy", val_fraction=0.0, test_fraction=0.0).train
     assert torch.equal(split.lengths, (split.x != 0).sum(1))
+    part = split.take(torch.tensor([3, 1]))  # a subset (e.g. a low-label draw) keeps labels and lengths
+    assert torch.equal(part.lengths, split.lengths[[3, 1]]) and torch.equal(part.y, split.y[[3, 1]])
 
     def epoch(buckets: int, seed: int) -> list[torch.Tensor]:
         return [x for x, _ in split.batches(32, shuffle=True, generator=torch.Generator().manual_seed(seed),

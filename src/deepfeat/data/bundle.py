@@ -17,6 +17,7 @@ from deepfeat.data.classes import renumber, resolve_classes, split_classes
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays, check_labels, infer_kind
 from deepfeat.data.info import DataInfo, Kind
 from deepfeat.data.splits import DataBundle, TensorSplit
+from deepfeat.data.tokenize import PAD_ID
 from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import ConfigError, DataError
 
@@ -316,7 +317,7 @@ def _assemble(
             _normalize_(split.x, info.mean, info.std)
     if info.kind == "tokens":  # right-padded ids: a text's length is its non-padding ids (bucketing groups by it)
         for split in splits:
-            split.lengths = (split.x != 0).sum(dim=1)
+            split.lengths = (split.x != PAD_ID).sum(dim=1)
     train, val, test = splits
     if labels:
         info.split_classes = split_classes({n: s.y.numpy() for n, s in zip(("train", "val", "test"), splits)},

@@ -137,6 +137,12 @@ class TensorSplit(_Sized):
                 idx = order[start:stop].to(self.x.device)
                 yield self.x.index_select(0, idx), None if self.y is None else self.y.index_select(0, idx)
 
+    def take(self, rows: torch.Tensor) -> "TensorSplit":
+        """The samples at ``rows`` (an index tensor), with their labels, groups and lengths."""
+        return TensorSplit(self.x[rows], None if self.y is None else self.y[rows],
+                           {k: v[rows.numpy()] for k, v in self.groups.items()} if self.groups else None,
+                           None if self.lengths is None else self.lengths[rows])
+
     def to(self, device: torch.device | str) -> "TensorSplit":
         """The split on ``device``; moving a small dataset to the GPU once saves a copy per batch."""
         return TensorSplit(self.x.to(device), None if self.y is None else self.y.to(device), self.groups, self.lengths)

@@ -49,6 +49,13 @@ class _PooledConvNet(Encoder):
 
     body: nn.Module
 
+    def _configure(self, input_shape: Sequence[int], channels: Sequence[int], kernel_sizes: Sequence[int],
+                   mask_padding: bool) -> None:
+        """Record and check the shared settings: one kernel size per block (fcn) or per conv (resnet1d)."""
+        self._setup(input_shape, "(C, T)", channels=check_sizes(channels, f"{self.name} channels", allow_empty=False),
+                    kernel_sizes=check_sizes(kernel_sizes, f"{self.name} kernel_sizes", allow_empty=False),
+                    mask_padding=bool(mask_padding))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, T) -> (B, feature_dim)``."""
         self.check_input(x)
@@ -64,9 +71,7 @@ class FCNEncoder(_PooledConvNet):
     def __init__(self, input_shape: Sequence[int], channels: Sequence[int] = (128, 256, 128),
                  kernel_sizes: Sequence[int] = (8, 5, 3), mask_padding: bool = True) -> None:
         super().__init__()
-        self._setup(input_shape, "(C, T)", channels=check_sizes(channels, "fcn channels", allow_empty=False),
-                    kernel_sizes=check_sizes(kernel_sizes, "fcn kernel_sizes", allow_empty=False),
-                    mask_padding=bool(mask_padding))
+        self._configure(input_shape, channels, kernel_sizes, mask_padding)
         if len(self.config["channels"]) != len(self.config["kernel_sizes"]):
             raise ConfigError(f"fcn: expected one kernel size per conv block, got channels {list(channels)} and "
                               f"kernel_sizes {list(kernel_sizes)}. Give both lists the same length.")
@@ -86,9 +91,7 @@ class ResNet1dEncoder(_PooledConvNet):
     def __init__(self, input_shape: Sequence[int], channels: Sequence[int] = (64, 128, 128),
                  kernel_sizes: Sequence[int] = (8, 5, 3), mask_padding: bool = True) -> None:
         super().__init__()
-        self._setup(input_shape, "(C, T)", channels=check_sizes(channels, "resnet1d channels", allow_empty=False),
-                    kernel_sizes=check_sizes(kernel_sizes, "resnet1d kernel_sizes", allow_empty=False),
-                    mask_padding=bool(mask_padding))
+        self._configure(input_shape, channels, kernel_sizes, mask_padding)
         blocks, c = [], self.input_shape[0]
         for c_out in self.config["channels"]:
             blocks.append(ResidualBlock1d(c, c_out, self.config["kernel_sizes"]))

@@ -101,8 +101,7 @@ def low_label_accuracy(data: DataBundle, encoder: Any, options: Mapping[str, Any
     secs: dict[str, float] = {}
     for k in counts:
         for r, idx in enumerate(label_draws(y, k, cfg.repeats, cfg.seed)):
-            rows = torch.from_numpy(idx)
-            subset = DataBundle(data.info, TensorSplit(data.train.x[rows], data.train.y[rows]))
+            subset = DataBundle(data.info, data.train.take(torch.from_numpy(idx)))
             for method in cfg.methods:
                 t0 = time.perf_counter()
                 acc = _run_method(method, data, subset, test, encoder, learner_args, precision, cfg, cfg.seed + r)
