@@ -99,3 +99,20 @@ def test_probe_specific_errors() -> None:
         knn_accuracy(z, y, z, y, metric="manhattan")
     with pytest.raises(DataError, match="at least 2 classes"):
         linear_probe(z, np.zeros(6, dtype=int), z, y)
+
+
+def test_logistic_head_gives_the_probes_predictions(digits) -> None:
+    from deepfeat.eval.probes import logistic_head
+
+    xtr, ytr, xte, yte = digits
+    head = logistic_head(xtr, ytr, 12)  # two classes more than the data holds: never predicted
+    logits = ((torch.as_tensor(xte, dtype=torch.float32) - head["mean"]) / head["var"].sqrt()) @ head["weight"].T + head["bias"]
+    expected = linear_probe(xtr, ytr, xte, yte, return_predictions=True)["predictions"]
+    assert head["weight"].shape == (12, xtr.shape[1]) and not head["weight"][10:].any()
+    assert np.mean(logits.argmax(1).numpy() == expected) > 0.995  # float32 vs float64: a tie may flip
+    binary = ytr < 2
+    two = logistic_head(xtr[binary], ytr[binary], 2)
+    z = ((torch.as_tensor(xte, dtype=torch.float32) - two["mean"]) / two["var"].sqrt()) @ two["weight"].T + two["bias"]
+    assert torch.allclose(z[:, 0], -z[:, 1], atol=1e-5)  # symmetric log-odds
+    with pytest.raises(DataError, match="labels in 0..1"):
+        logistic_head(xtr, ytr, 2)

@@ -242,3 +242,46 @@ def test_l2sp_pulls_the_encoder_back_to_the_pretrained_weights() -> None:
     penalty.backward()
     assert torch.all(weight.grad > 0)  # the gradient step moves the weights back down, towards the anchor
     assert not any("anchor" in k for k in learner.state_dict())  # the anchor is rebuilt, never saved
+
+
+def test_head_starts_as_the_converged_linear_probe() -> None:
+    from deepfeat.eval.probes import linear_probe
+
+    learner, data = _partial_learner("fine_tune", augment="none")
+    assert not bool(learner.head_fitted)
+    learner.on_fit_start(data.train.batches(128), lambda x: x, contextlib.nullcontext)
+    assert bool(learner.head_fitted) and learner.training
+    learner.eval()
+    with torch.no_grad():
+        z = learner.encoder(data.train.x)
+        predicted = learner(data.train.x).argmax(1).numpy()
+    expected = linear_probe(z, data.train.y, z, data.train.y, return_predictions=True)["predictions"]
+    assert np.mean(predicted == expected) > 0.995  # the head is the probe (float32 vs float64 ties aside)
+    weight = learner.head[-1].linear.weight.clone()
+    learner.on_fit_start(data.train.batches(128), lambda x: x, contextlib.nullcontext)
+    assert torch.equal(weight, learner.head[-1].linear.weight)  # once per run: a resume keeps its head
+    random_head, _ = _partial_learner("fine_tune", head_init="random")
+    random_head.on_fit_start(data.train.batches(128), lambda x: x, contextlib.nullcontext)
+    assert not bool(random_head.head_fitted)
+    with pytest.raises(ConfigError, match="head_init"):
+        _partial_learner("fine_tune", head_init="zeros")
+
+
+def test_a_wholly_frozen_encoder_runs_in_eval_mode() -> None:
+    learner, _ = _partial_learner("linear_probe")
+    learner.train()
+    assert learner.head.training and not any(m.training for m in learner.encoder.modules())
+    learner, _ = _partial_learner("partial")
+    learner.train()
+    assert learner.encoder.training and learner.blocks[-1][1].training and not learner.blocks[0][1].training
+
+
+def test_auto_augment_leaves_audio_to_the_audio_encoder() -> None:
+    from deepfeat.data.info import DataInfo
+    from deepfeat.learners.transfer import auto_augment
+
+    series = DataInfo("sequence", (1, 400), num_classes=2)
+    audio = DataInfo("sequence", (1, 400), num_classes=2, reader={"sample_rate": 8000, "duration": 0.05})
+    assert auto_augment(series) == {"name": "sequence"}  # jitter, scale and crop for time series
+    assert auto_augment(audio) == "none"  # crop-and-resize would change a recording's pitch and tempo
+    assert auto_augment(DataInfo("image", (1, 8, 8), num_classes=2))["name"] == "image"

@@ -66,11 +66,8 @@ def linear_probe(
             f"labels at linear_probe.train.y: expected at least 2 classes, got only {ytr[0]}. "
             "Use a training split that holds every class."
         )
-    if standardize:
-        scaler = StandardScaler().fit(xtr)
-        xtr, xte = scaler.transform(xtr), scaler.transform(xte)
-    clf = LogisticRegression(C=C, max_iter=max_iter, solver="lbfgs", random_state=seed).fit(xtr, ytr)
-    pred = clf.predict(xte)
+    scaler, clf = _fit_logistic(xtr, ytr, C, max_iter, standardize, seed)
+    pred = clf.predict(xte if scaler is None else scaler.transform(xte))
     result: dict[str, Any] = {
         "accuracy": float(np.mean(pred == yte)),
         "converged": bool(np.all(clf.n_iter_ < max_iter)),
@@ -79,6 +76,42 @@ def linear_probe(
     if return_predictions:
         result["predictions"] = pred
     return result
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, C: float, max_iter: int, standardize: bool,
+                  seed: int) -> tuple[StandardScaler | None, LogisticRegression]:
+    """The probe's model: an optional standardization and a multinomial logistic regression (L-BFGS)."""
+    scaler = StandardScaler().fit(x) if standardize else None
+    clf = LogisticRegression(C=C, max_iter=max_iter, solver="lbfgs", random_state=seed)
+    return scaler, clf.fit(x if scaler is None else scaler.transform(x), y)
+
+
+def logistic_head(features: ArrayLike, labels: ArrayLike, num_classes: int, *, C: float = 1.0, max_iter: int = 1000,
+                  seed: int = 0) -> dict[str, torch.Tensor]:
+    """The linear probe as the parameters of a standardize-then-linear head, for ``num_classes`` classes.
+
+    Fits :func:`linear_probe`'s model on ``features (N, D)`` and ``labels (N,)`` and returns ``{"mean" (D,),
+    "var" (D,), "weight" (num_classes, D), "bias" (num_classes,)}`` (float32) such that
+    ``((z - mean) / sqrt(var)) @ weight.T + bias`` are its logits: the converged first stage of LP-FT (Kumar et
+    al. 2022 fit it with L-BFGS too). Two classes give the symmetric logits ``-+ (w.z + b) / 2``; a class absent
+    from ``labels`` gets zero weights and a bias far below the others (it is never predicted).
+    """
+    z, y = as_numpy(features).astype(np.float64), as_numpy(labels).astype(np.int64)
+    if z.ndim != 2 or len(z) != len(y) or len(np.unique(y)) < 2 or y.min() < 0 or y.max() >= num_classes:
+        raise DataError(f"features at logistic_head: expected (N, D) features and N labels in 0..{num_classes - 1} "
+                        f"from at least 2 classes, got shapes {z.shape} and {y.shape}. Use labelled training data.")
+    scaler, clf = _fit_logistic(z, y, C, max_iter, True, seed)
+    assert scaler is not None
+    coef, intercept = clf.coef_, clf.intercept_
+    if len(clf.classes_) == 2:  # sklearn keeps one row for two classes: the log-odds of the second
+        coef, intercept = np.concatenate([-coef, coef]) / 2, np.concatenate([-intercept, intercept]) / 2
+    weight = np.zeros((num_classes, z.shape[1]))
+    bias = np.full(num_classes, float(intercept.min()) - 20.0)
+    weight[clf.classes_], bias[clf.classes_] = coef, intercept
+    # StandardScaler leaves constant features at scale 1: the same map as variance 1 here.
+    var = np.where(scaler.scale_ == 1.0, 1.0, scaler.var_)
+    return {name: torch.as_tensor(value, dtype=torch.float32)
+            for name, value in {"mean": scaler.mean_, "var": var, "weight": weight, "bias": bias}.items()}
 
 
 def _neighbours(xtr: np.ndarray, xte: np.ndarray, k: int, metric: str) -> np.ndarray:

@@ -4,8 +4,9 @@ For each number of labels per class (1, 5, 10, 50, all) three ways to use them a
 ``scratch`` trains the same architecture from random weights, ``linear_probe`` fits a logistic
 regression on the pretrained encoder's frozen features (:func:`deepfeat.eval.probes.linear_probe`),
 ``fine_tune`` trains the pretrained encoder and a new head with the transfer learner's recipe (LP-FT:
-the head alone for the first ``head_fraction`` of the steps, then everything with the encoder at a
-smaller rate). The subsets are the per-class draws of :func:`deepfeat.eval.fewshot.draw_per_class`:
+the head starts as the linear probe's logistic regression, optionally trains alone for the first
+``head_fraction`` of the steps, then everything trains with the encoder at a smaller rate). The
+subsets are the per-class draws of :func:`deepfeat.eval.fewshot.draw_per_class`:
 ``repeats`` draws per budget, the same draws for every method, so differences between methods are
 not differences between draws. Results give the mean over draws (``{method: {k: mean}}``), the
 standard deviation (``std``) and every draw (``draws``). Networks train for a fixed number of
@@ -39,7 +40,7 @@ from deepfeat.run.registries import FIGURES, RunContext, evaluation
 
 METHODS = ("scratch", "linear_probe", "fine_tune")
 # The run's transfer settings that the low-label networks reuse (mode and schedule are the evaluation's own).
-RECIPE_KEYS = ("bn", "head_dropout", "label_smoothing", "encoder_lr", "l2sp", "augment")
+RECIPE_KEYS = ("bn", "head_dropout", "label_smoothing", "encoder_lr", "l2sp", "augment", "head_init", "probe_C")
 
 
 @dataclass
@@ -53,7 +54,7 @@ class LowLabelConfig:
     lr: float = 1e-3
     seed: int = 0
     repeats: int = 3
-    head_fraction: float = 0.3
+    head_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         bad = [k for k in self.labels_per_class if k != "all" and not (isinstance(k, int) and k >= 1)]
@@ -121,8 +122,8 @@ def _run_method(method: str, data: DataBundle, subset: DataBundle, test: Any, en
         return _probe(data, subset, test, encoder, learner_args, precision, cfg, seed)
     if method == "fine_tune":
         return _train(data, subset, test, encoder, learner_args, precision, cfg, seed, cfg.head_fraction)
-    # From scratch there are no features to probe first and no pretrained weights to protect.
-    args = {**(learner_args or {}), "encoder_lr": 1.0, "l2sp": 0.0}
+    # From scratch there are no features worth probing first and no pretrained weights to protect.
+    args = {**(learner_args or {}), "encoder_lr": 1.0, "l2sp": 0.0, "head_init": "random"}
     return _train(data, subset, test, scratch_encoder(encoder), args, precision, cfg, seed, 0.0)
 
 
@@ -219,15 +220,15 @@ def save_low_label_figure(result: Mapping[str, Any], run_dir: str | Path) -> Pat
         low_label_figure(result), run_dir, "low_label", title="Accuracy against labels per class", section="Transfer",
         caption=f"Test accuracy on {s['eval_samples']} samples when only k labelled samples per class are used: "
                 f"scratch trains the same network from random weights, linear probe fits a logistic regression on the "
-                f"pretrained features, fine-tune trains the pretrained network ({s['steps']} steps each; head first, "
-                f"then all layers). Mean over {s.get('repeats', 1)} label draws (the same draws for every method), "
+                f"pretrained features, fine-tune trains the pretrained network ({s['steps']} steps each; the head starts "
+                f"as the linear probe, then all layers train). Mean over {s.get('repeats', 1)} label draws (the same draws for every method), "
                 "error bars +- one standard deviation, dots the single draws. The gap at small k is what pretraining buys.")
 
 
 @evaluation("low_label", opt_in=True)
 def low_label(ctx: RunContext, labels_per_class: list[int | str] | None = None, methods: list[str] | None = None,
               steps: int = 300, batch_size: int = 64, lr: float = 1e-3, seed: int = 0, repeats: int = 3,
-              head_fraction: float = 0.3) -> dict[str, Any]:
+              head_fraction: float = 0.0) -> dict[str, Any]:
     """Scratch vs linear probe vs fine-tune of the run's encoder spec at 1, 5, 10, 50, all labels per class.
 
     Runs when the config gives ``evaluation.settings.low_label`` (each point trains networks: minutes).
