@@ -285,3 +285,20 @@ def test_auto_augment_leaves_audio_to_the_audio_encoder() -> None:
     assert auto_augment(series) == {"name": "sequence"}  # jitter, scale and crop for time series
     assert auto_augment(audio) == "none"  # crop-and-resize would change a recording's pitch and tempo
     assert auto_augment(DataInfo("image", (1, 8, 8), num_classes=2))["name"] == "image"
+
+
+def test_low_label_announces_each_training(monkeypatch) -> None:
+    import deepfeat.run.evaluations.low_label as module
+
+    monkeypatch.setattr(module, "_run_method", lambda method, *a, **k: 0.5)
+    names: list[str] = []
+
+    @contextlib.contextmanager
+    def phase(name: str):
+        names.append(name)
+        yield
+
+    low_label_accuracy(load_dataset("digits", test_fraction=0.3), SMALL_CNN,
+                       {"labels_per_class": [2, "all"], "repeats": 2, "methods": ["scratch", "fine_tune"]}, phase=phase)
+    assert names[:2] == ["low_label scratch 2/class draw 1/2", "low_label fine_tune 2/class draw 1/2"]
+    assert names[-1] == "low_label fine_tune all/class" and len(names) == 6
