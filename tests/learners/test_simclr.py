@@ -61,6 +61,12 @@ def test_sequence_augment_and_auto_choice() -> None:
     out = aug(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and torch.equal(out, aug(x, torch.Generator().manual_seed(0)))
     assert SequenceAugment(jitter=0.0, scale=0.0, crop=(1.0, 1.0))(x, torch.Generator()).equal(x)
+    from deepfeat.data.info import DataInfo
+    from deepfeat.nn.audio_augment import WaveAugment
+
+    audio = DataInfo("sequence", (1, 800), reader={"sample_rate": 8000, "duration": 0.1})
+    learner = build_learner({"name": "simclr"}, audio, {"name": "tcn", "channels": [4]})
+    assert isinstance(learner.augment, WaveAugment)  # waveforms get audio views, not crop-and-resize
 
 
 def test_collapse_warning_fires_only_on_collapse(caplog) -> None:

@@ -28,7 +28,7 @@ from deepfeat.nn.heads import ProjectionHead
 class SimCLR(Learner):
     """Contrastive self-supervised learner: NT-Xent on projected views; ``embed(x) -> (B, feature_dim)``.
 
-    ``augment`` is ``"auto"`` (image or sequence augmentations by data kind) or an augmentation spec
+    ``augment`` is ``"auto"`` (image, sequence or audio augmentations by data kind) or an augmentation spec
     such as ``{name: image, flip: true}``; views are drawn from a generator seeded by ``seed`` whose
     state is saved with the weights, so a resumed run sees the same views.
     """
@@ -51,7 +51,10 @@ class SimCLR(Learner):
         self.temperature, self.collapse_std, self.collapse_rank = temperature, collapse_std, collapse_rank
         self.encoder = build_encoder(encoder, info.input_shape)
         self.projector = ProjectionHead(self.encoder.feature_dim, projection_hidden, projection_dim)
-        self.augment = build_augment(augment, info.kind, "learner.augment")
+        # Waveforms (info.sample_rate set) get the audio views (speed, shift, gain, noise): the series views'
+        # crop-and-resize is a tempo and pitch change no speaker makes.
+        auto = {"name": "audio"} if info.sample_rate is not None else "auto"
+        self.augment = build_augment(auto if augment == "auto" else augment, info.kind, "learner.augment")
         self.seed = seed
         self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
 
