@@ -302,3 +302,11 @@ def test_low_label_announces_each_training(monkeypatch) -> None:
                        {"labels_per_class": [2, "all"], "repeats": 2, "methods": ["scratch", "fine_tune"]}, phase=phase)
     assert names[:2] == ["low_label scratch 2/class draw 1/2", "low_label fine_tune 2/class draw 1/2"]
     assert names[-1] == "low_label fine_tune all/class" and len(names) == 6
+
+
+def test_weights_saved_before_head_init_load_as_fitted() -> None:
+    learner, _ = _partial_learner("fine_tune")
+    state = {k: v for k, v in learner.state_dict().items() if k != "head_fitted"}  # a model saved by 0.1
+    fresh, _ = _partial_learner("fine_tune")
+    fresh.load_state_dict(state)  # strict: no missing key
+    assert bool(fresh.head_fitted)

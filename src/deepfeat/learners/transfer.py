@@ -139,6 +139,12 @@ class TransferLearner(Learner):
                 if name in names:
                     self.anchor.register_buffer(f"w{i}", p.detach().clone(), persistent=False)
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        """Weights saved before ``head_fitted`` existed load as fitted (their head was trained), as batch norm
+        fills in a missing ``num_batches_tracked``; a resumed old run must not refit its head."""
+        state_dict.setdefault(prefix + "head_fitted", torch.tensor(True))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # -- freezing --------------------------------------------------------------------------------
     def set_trainable(self, top: int) -> None:
         """Train the last ``top`` encoder blocks (and the head); freeze the others, with their norms."""
