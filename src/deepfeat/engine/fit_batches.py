@@ -17,10 +17,20 @@ from deepfeat.learners.base import Batch
 
 
 class FitBatches:
-    """Re-iterable epochs of ``(x (B, ...), y (B,) or None)`` batches of one training split."""
+    """Re-iterable epochs of ``(x (B, ...), y (B,) or None)`` batches of one training split.
+
+    ``split``: a split (with ``batches`` and ``num_batches``), or a function that loads it, called on first use
+    only (rebuilding an export loads the data only if the learner's hook reads it).
+    """
 
     def __init__(self, split: Any, batch_size: int, seed: int = 0) -> None:
-        self.split, self.batch_size, self.seed = split, batch_size, seed
+        self._split, self.batch_size, self.seed = split, batch_size, seed
+
+    @property
+    def split(self) -> Any:
+        if callable(self._split):
+            self._split = self._split()
+        return self._split
 
     def __iter__(self) -> Iterator[Batch]:
         """One unshuffled epoch; each sample once, in the split's order."""
