@@ -97,8 +97,11 @@ def raw(data, split) -> np.ndarray:
     return (split.x * std + mean).flatten(1).numpy()
 
 
-def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int]) -> dict[str, Any]:
+def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: int = 1) -> dict[str, Any]:
+    """ROC-AUC per normal digit; deepfeat's rows average ``seeds`` trainings (seed s: the same initial weights
+    for every row, so Deep SVDD with and without pretraining start from the same network)."""
     rows: dict[str, dict[str, list[float]]] = {}
+    per_seed: dict[str, list[list[float]]] = {}
 
     def add(method: str, auc: float, seconds: float) -> None:
         rows.setdefault(method, {"auc": [], "time_s": []})
@@ -111,11 +114,17 @@ def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int]) -> dict[s
         for method, spec, wd in (("deepfeat autoencoder", {"name": "autoencoder", "code_dim": 32}, 0.0),
                                  ("deepfeat deep_svdd", {"name": "deep_svdd", "rep_dim": 32}, 1e-6),
                                  ("deepfeat deep_svdd + AE pretraining", {**SVDD_PRETRAINED, "rep_dim": 32}, 1e-6)):
-            learner, seconds = train(spec, data, mode["oneclass_epochs"], weight_decay=wd)
-            t0 = time.perf_counter()
-            scores, _ = collect(learner, data.test, resolve_precision("fp32", torch.device("cpu"), learner),
-                                learner.score_samples)
-            add(method, roc_auc_score(labels, scores), seconds + time.perf_counter() - t0)
+            aucs, seconds = [], 0.0
+            for seed in range(seeds):
+                torch.manual_seed(seed)
+                learner, fit_s = train(spec, data, mode["oneclass_epochs"], weight_decay=wd, seed=seed)
+                t0 = time.perf_counter()
+                scores, _ = collect(learner, data.test, resolve_precision("fp32", torch.device("cpu"), learner),
+                                    learner.score_samples)
+                aucs.append(roc_auc_score(labels, scores))
+                seconds += fit_s + time.perf_counter() - t0
+            per_seed.setdefault(method, []).append([100 * a for a in aucs])
+            add(method, float(np.mean(aucs)), seconds)
         x_train, x_test = raw(data, data.train), raw(data, data.test)
         t0 = time.perf_counter()
         pca = PCA(32, random_state=0).fit(x_train)
@@ -134,7 +143,9 @@ def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int]) -> dict[s
         print(f"  digit {digit}: " + "  ".join(f"{m} {r['auc'][-1]:.1f}" for m, r in rows.items()), flush=True)
     out: dict[str, Any] = {m: {"auc_per_digit": [round(a, 2) for a in r["auc"]], "mean_auc": round(float(np.mean(r["auc"])), 2),
                                "time_s": round(float(np.sum(r["time_s"])), 1)} for m, r in rows.items()}
-    return {**out, "digits": digits}
+    for method, per_digit in per_seed.items():  # the mean over digits of each seed's run: the spread across seeds
+        out[method]["mean_auc_per_seed"] = [round(float(v), 2) for v in np.mean(per_digit, axis=0)]
+    return {**out, "digits": digits, "seeds": seeds}
 
 
 def denoising(mode: dict[str, Any]) -> dict[str, Any]:
@@ -282,7 +293,9 @@ def table(results: dict[str, Any]) -> str:
                   "|---|---|" + "---|" * len(digits) + "---|"]
         for name, r in results["one_class"].items():
             if isinstance(r, dict):
-                lines.append(f"| {name} | **{r['mean_auc']:.1f}** | " + " | ".join(f"{a:.1f}" for a in r["auc_per_digit"])
+                spread = r.get("mean_auc_per_seed", [])
+                sd = f" ± {np.std(spread):.1f}" if len(spread) > 1 else ""
+                lines.append(f"| {name} | **{r['mean_auc']:.1f}**{sd} | " + " | ".join(f"{a:.1f}" for a in r["auc_per_digit"])
                              + f" | {r['time_s']} |")
         for name, per in RUFF.items():
             per = [per[d] for d in digits]
@@ -318,6 +331,8 @@ def main() -> None:
     parser.add_argument("--no-pyod", action="store_true", help="skip pyod's AutoEncoder")
     parser.add_argument("--digits", type=int, nargs="+", default=list(range(10)),
                         help="one-class part: the normal digits to run (default all 10)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="one-class part: trainings per deepfeat row and digit, averaged (default 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -339,7 +354,7 @@ def main() -> None:
     t0 = time.perf_counter()
     if "oneclass" in parts:
         print("one-class anomaly detection:", flush=True)
-        results["one_class"] = one_class(mode, use_pyod, args.digits)
+        results["one_class"] = one_class(mode, use_pyod, args.digits, args.seeds)
     if "denoise" in parts:
         print("denoising:", flush=True)
         results["denoising"] = denoising(mode)
