@@ -61,7 +61,7 @@ ENCODER = {"name": "mlp", "hidden": [512, 128]}
 # Deep SVDD's autoencoder pretraining (Ruff et al. 2018, section 4.1): the rate and epochs with the lowest
 # validation reconstruction loss in benchmarks/select_svdd_pretraining.py (no test image scored there).
 SVDD_PRETRAINED = {"name": "deep_svdd", "pretrain_epochs": 100, "pretrain_lr": 1e-3}
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = Path(os.environ.get("DEEPFEAT_BENCH_RESULTS", ROOT / "benchmarks" / "results"))  # elsewhere: e.g. $OUT
 DENOISE_CONFIG = ROOT / "examples" / "configs" / "mnist_denoising.yaml"
 SIGMA = 0.5  # the config's noise: Gaussian on [0, 1] pixels, unclipped
 PCA_KS = (16, 32, 64)
