@@ -20,6 +20,7 @@ from deepfeat.data.validation_policy import plan_monitor
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
+from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
 from deepfeat.errors import ConfigError, TrainingError
 from deepfeat.keys import metric_key
@@ -182,7 +183,7 @@ class Trainer:
         start = self._resume(resume) if resume else 0
         ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward(),
                           all_ranks=all_ranks if self.dist.enabled else bool)
-        self.learner.on_fit_start(data.train.batches(cfg.batch_size, shuffle=False), self.precision.prepare_input,
+        self.learner.on_fit_start(FitBatches(data.train, cfg.batch_size, self.seed), self.precision.prepare_input,
                                   self.precision.autocast)
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
         self._emit("on_fit_start")
@@ -200,7 +201,7 @@ class Trainer:
                 break
         if cfg.restore_best and self.best_state is not None and self.best_epoch != self.epoch + 1:
             self.learner.load_state_dict(self.best_state)
-        self.learner.on_fit_end(data.train.batches(cfg.batch_size, shuffle=False), self.precision.prepare_input,
+        self.learner.on_fit_end(FitBatches(data.train, cfg.batch_size, self.seed), self.precision.prepare_input,
                                 self.precision.autocast)
         self._emit("on_fit_end")
         return FitResult(

@@ -93,13 +93,18 @@ class Learner(nn.Module):
     def on_fit_start(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
                      autocast: Callable[[], ContextManager[Any]]) -> None:
         """Called by the trainer once before the first epoch (also on resume, after the state is restored) with
-        the training batches (unshuffled), the input preparation and the autocast context: e.g. to fix a
-        data-dependent constant such as Deep SVDD's center."""
+        the training batches, the input preparation and the autocast context: e.g. to fix a data-dependent
+        constant such as Deep SVDD's center, or to pretrain (Deep SVDD's autoencoder).
+
+        ``batches`` (an :class:`~deepfeat.engine.fit_batches.FitBatches` from the trainer): iterating it gives one
+        unshuffled epoch of ``(x, y)`` batches, as often as needed; ``batches.shuffled(epoch)`` gives one
+        shuffled epoch, its order seeded by the run's seed and ``epoch``."""
 
     def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
                    autocast: Callable[[], ContextManager[Any]]) -> None:
-        """Called by the trainer once after training (best weights restored) with the training batches
-        (unshuffled), the input preparation and the autocast context: e.g. to recompute norm statistics."""
+        """Called by the trainer once after training (best weights restored) with the training batches, the input
+        preparation and the autocast context: e.g. to recompute norm statistics. ``batches`` as in
+        :meth:`on_fit_start` (iterating it gives one unshuffled epoch)."""
 
     def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Loss and metrics on one batch; must hold ``"loss"`` (a scalar tensor with grad)."""

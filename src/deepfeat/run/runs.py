@@ -7,7 +7,7 @@ import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.checkpoint import load_checkpoint
 from deepfeat.engine.device import resolve_device, resolve_precision
+from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.errors import CheckpointError, ConfigError, DataError
 from deepfeat.layout import RunPaths
 from deepfeat.learners.base import Learner
@@ -171,9 +172,9 @@ def _learner_at_fit_end(cfg: Config, checkpoint: Path) -> tuple[Learner, DataInf
     return learner, info
 
 
-def _train_batches(cfg: Config) -> Iterator[Any]:
+def _train_batches(cfg: Config) -> FitBatches:
     """The training batches as the trainer's end-of-fit hook saw them; the data loads only if a learner asks."""
-    yield from load_data(cfg).train.batches(cfg.training.batch_size, shuffle=False)
+    return FitBatches(lambda: load_data(cfg).train, cfg.training.batch_size, cfg.seed)
 
 
 def data_spec(data: Any) -> dict[str, Any]:
