@@ -30,6 +30,6 @@ def test_a_split_given_as_a_loader_loads_on_first_use_only() -> None:
         calls.append(1)
         return TensorSplit(torch.arange(6.0).unsqueeze(1), None)
 
-    fb = FitBatches(load, 4)
+    fb = FitBatches(batch_size=4, load=load)
     assert calls == []  # a hook that reads nothing loads nothing
     assert _order(fb) == _order(fb) == list(range(6)) and len(fb) == 2 and calls == [1]

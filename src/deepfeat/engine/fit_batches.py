@@ -9,7 +9,7 @@ their own stream, not from the training epochs' (:func:`~deepfeat.engine.seeding
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -19,17 +19,20 @@ from deepfeat.learners.base import Batch
 class FitBatches:
     """Re-iterable epochs of ``(x (B, ...), y (B,) or None)`` batches of one training split.
 
-    ``split``: a split (with ``batches`` and ``num_batches``), or a function that loads it, called on first use
-    only (rebuilding an export loads the data only if the learner's hook reads it).
+    ``split``: a split (with ``batches`` and ``num_batches``); or ``load``, a function that returns it, called on
+    first use only (rebuilding an export loads the data only if the learner's hook reads it).
     """
 
-    def __init__(self, split: Any, batch_size: int, seed: int = 0) -> None:
-        self._split, self.batch_size, self.seed = split, batch_size, seed
+    def __init__(self, split: Any = None, batch_size: int = 1, seed: int = 0,
+                 load: Callable[[], Any] | None = None) -> None:
+        if (split is None) == (load is None):
+            raise ValueError("FitBatches: expected a split or a function that loads one, not both or neither")
+        self._split, self._load, self.batch_size, self.seed = split, load, batch_size, seed
 
     @property
     def split(self) -> Any:
-        if callable(self._split):
-            self._split = self._split()
+        if self._split is None:
+            self._split = self._load()
         return self._split
 
     def __iter__(self) -> Iterator[Batch]:

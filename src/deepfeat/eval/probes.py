@@ -108,10 +108,9 @@ def logistic_head(features: ArrayLike, labels: ArrayLike, num_classes: int, *, C
     weight = np.zeros((num_classes, z.shape[1]))
     bias = np.full(num_classes, float(intercept.min()) - 20.0)
     weight[clf.classes_], bias[clf.classes_] = coef, intercept
-    # StandardScaler leaves constant features at scale 1: the same map as variance 1 here.
-    var = np.where(scaler.scale_ == 1.0, 1.0, scaler.var_)
+    # scale_ ** 2 is the variance, except for constant features, which StandardScaler leaves at scale 1.
     return {name: torch.as_tensor(value, dtype=torch.float32)
-            for name, value in {"mean": scaler.mean_, "var": var, "weight": weight, "bias": bias}.items()}
+            for name, value in {"mean": scaler.mean_, "var": scaler.scale_ ** 2, "weight": weight, "bias": bias}.items()}
 
 
 def _neighbours(xtr: np.ndarray, xte: np.ndarray, k: int, metric: str) -> np.ndarray:

@@ -9,7 +9,6 @@ squared error between the decoder's output and the input; Adam (the paper: lr 1e
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any, Callable, ContextManager
 
@@ -64,9 +63,6 @@ def pretrain_autoencoder(network: nn.Module, encode: Callable[[torch.Tensor], to
             history.append(total / max(count, 1))
             log.info(f"{name} pretraining epoch {epoch + 1}/{epochs}: reconstruction loss "
                      f"{history[-1]:.5g} ({time.perf_counter() - t0:.1f} s)")
-            if not math.isfinite(history[-1]):
-                raise TrainingError(f"{name} pretraining at epoch {epoch + 1}: the reconstruction loss overflowed "
-                                    f"({history[-1]}). Lower the pretraining learning rate (now {lr:g}).")
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, history[-1])
                 network.train()

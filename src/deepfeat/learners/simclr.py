@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from deepfeat.data.augment import build_augment
+from deepfeat.data.augment import augment_kind, build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
@@ -51,10 +51,7 @@ class SimCLR(Learner):
         self.temperature, self.collapse_std, self.collapse_rank = temperature, collapse_std, collapse_rank
         self.encoder = build_encoder(encoder, info.input_shape)
         self.projector = ProjectionHead(self.encoder.feature_dim, projection_hidden, projection_dim)
-        # Waveforms (info.sample_rate set) get the audio views (speed, shift, gain, noise): the series views'
-        # crop-and-resize is a tempo and pitch change no speaker makes.
-        auto = {"name": "audio"} if info.sample_rate is not None else "auto"
-        self.augment = build_augment(auto if augment == "auto" else augment, info.kind, "learner.augment")
+        self.augment = build_augment(augment, augment_kind(info), "learner.augment")
         self.seed = seed
         self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepfeat.data.augment import build_augment
+from deepfeat.data.augment import augment_kind, build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
@@ -55,21 +55,17 @@ _AUTO_AUGMENT: dict[str, Any] = {
     "image": {"name": "image", "crop_scale": [0.6, 1.0], "crop_ratio": [0.8, 1.25], "jitter": 0.0,
               "grayscale_p": 0.0, "blur_p": 0.0},
     "sequence": {"name": "sequence"},
+    # Waveforms: an audio encoder augments them itself in training (encoder.augment: shift, gain, noise;
+    # spec_augment); adding the series crop-and-resize changed tempo and pitch and broke fine-tuning.
+    "audio": "none",
 }
 
 
 def auto_augment(info: DataInfo) -> Any:
-    """``augment: auto`` for this data: mild crops for images, jitter/scale/crop for series, none for audio.
-
-    Waveforms (``info.sample_rate`` set) get none from the learner: an audio encoder augments them itself in
-    training (``encoder.augment``: shift, gain, noise; ``spec_augment``), and the series augmentation's crop and
-    resize would change a recording's pitch and tempo (with it, fine-tuning on a new FSDD speaker started from a
-    training loss of ~2.1 where the same batches score ~0.2 unaugmented). ``augment: {name: audio}`` asks for
-    waveform augmentation explicitly.
-    """
-    if info.sample_rate is not None:
-        return "none"
-    return _AUTO_AUGMENT.get(info.kind, "none")
+    """``augment: auto`` for this data: mild crops for images, jitter/scale/crop for series, none for audio
+    (with the series augmentation, fine-tuning on a new FSDD speaker started from a training loss of ~2.1 on
+    batches that score ~0.2 unaugmented); ``augment: {name: audio}`` asks for waveform augmentation explicitly."""
+    return _AUTO_AUGMENT.get(augment_kind(info), "none")
 
 
 @LEARNERS.register("transfer", aliases=("finetune", "fine_tune"))
@@ -264,19 +260,19 @@ class TransferLearner(Learner):
                 if y is None:
                     raise ConfigError("learner 'transfer': the training data has no labels; use a labelled dataset.")
                 with autocast():
-                    feats.append(self.encoder(prepare(x)).float().cpu())
-                labels.append(y.cpu())
+                    feats.append(self.encoder(prepare(x)).float())
+                labels.append(y.to(feats[-1].device))
+            z, y = torch.cat(feats), torch.cat(labels)
+            head = logistic_head(z.cpu(), y.cpu(), self.num_classes, C=self.probe_C)
+            norm, linear = self.head[0], self.head[-1].linear
+            norm.running_mean.copy_(head["mean"])
+            norm.running_var.copy_(head["var"])
+            linear.weight.copy_(head["weight"])
+            linear.bias.copy_(head["bias"])
+            fit = (self.head(z).argmax(1) == y).float().mean()  # the head itself, in eval mode
         finally:
             self.train(was_training)
-        z, y = torch.cat(feats), torch.cat(labels)
-        head = logistic_head(z, y, self.num_classes, C=self.probe_C)
-        norm, linear = self.head[0], self.head[-1].linear
-        norm.running_mean.copy_(head["mean"])
-        norm.running_var.copy_(head["var"])
-        linear.weight.copy_(head["weight"])
-        linear.bias.copy_(head["bias"])
         self.head_fitted.fill_(True)
-        fit = ((((z - head["mean"]) / head["var"].sqrt()) @ head["weight"].T + head["bias"]).argmax(1) == y).float().mean()
         log.info(f"transfer: the head starts as the linear probe of {len(y)} training samples' features "
                  f"(training accuracy {fit:.3f}, {time.perf_counter() - t0:.1f}s)")
 

@@ -174,7 +174,7 @@ def _learner_at_fit_end(cfg: Config, checkpoint: Path) -> tuple[Learner, DataInf
 
 def _train_batches(cfg: Config) -> FitBatches:
     """The training batches as the trainer's end-of-fit hook saw them; the data loads only if a learner asks."""
-    return FitBatches(lambda: load_data(cfg).train, cfg.training.batch_size, cfg.seed)
+    return FitBatches(batch_size=cfg.training.batch_size, seed=cfg.seed, load=lambda: load_data(cfg).train)
 
 
 def data_spec(data: Any) -> dict[str, Any]:
