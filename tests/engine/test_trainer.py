@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 import torch
@@ -87,8 +88,33 @@ def test_precision_auto_uses_bf16_only_for_conv_nets_on_fast_cpus() -> None:
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu, mlp).dtype is None
     assert resolve_precision("auto", cpu, cnn).dtype is (torch.bfloat16 if cpu_has_fast_bf16() else None)
-    assert resolve_precision("auto", cpu, cnn).channels_last is cpu_has_fast_bf16()
-    assert resolve_precision("fp32", cpu, cnn).channels_last is False
+    # channels_last: every conv net on the CPU (oneDNN's fp32 convolutions are faster in it too), never an MLP
+    assert resolve_precision("auto", cpu, cnn).channels_last is True
+    assert resolve_precision("fp32", cpu, cnn).channels_last is True
+    assert resolve_precision("fp32", cpu, cnn, channels_last=False).channels_last is False
+    assert resolve_precision("auto", cpu, mlp).channels_last is False
+
+
+class _ViewNet(torch.nn.Module):
+    """A hand-written net as users write them: ``view`` after a convolution, which channels_last breaks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).view(x.shape[0], -1)
+
+
+def test_a_module_that_cannot_take_channels_last_trains_in_the_default_format() -> None:
+    data = from_arrays(torch.rand(64, 1, 8, 8).numpy(), (torch.arange(64) % 2).numpy(), kind="image")
+    learner = build_learner("classifier", data.info, _ViewNet())
+    assert resolve_precision("auto", torch.device("cpu"), learner).channels_last is False
+    result = Trainer(TrainingConfig(epochs=1, batch_size=16, progress="none")).fit(learner, data)
+    assert result.epochs == 1 and math.isfinite(result.history[-1]["train/loss"])
+    # the same net with reshape takes it
+    learner = build_learner("classifier", data.info, torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Flatten()))
+    assert resolve_precision("auto", torch.device("cpu"), learner).channels_last is True
 
 
 def test_max_steps_ends_the_run_mid_epoch_and_the_schedule_spans_the_steps_taken() -> None:

@@ -2,7 +2,9 @@
 
 ``auto`` picks CUDA when present, else the CPU; bfloat16 autocast where the hardware runs it fast
 (CUDA with bf16 support, or a CPU with AMX / AVX512-BF16, where bf16 convolutions run ~3x faster
-than float32), float32 otherwise; channels_last memory format for conv nets on those paths.
+than float32), float32 otherwise; channels_last memory format for conv nets on those paths and on
+every CPU: oneDNN's float32 convolutions run channels_last too, and a training step of the benchmark
+CNNs took 1.07-1.5x less time that way on a 2-core AVX-512 Xeon (issue 19; ``benchmarks/bench_core.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from deepfeat.errors import ConfigError
+from deepfeat.nn.encoder import channels_last_ok
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -91,7 +94,8 @@ def resolve_precision(
     """Pick autocast dtype and memory format for ``model`` on ``device``.
 
     ``auto`` uses bf16 only for conv nets on a CPU with fast bf16 (small MLPs gain nothing there and
-    lose precision) and bf16 on any CUDA device that supports it.
+    lose precision) and bf16 on any CUDA device that supports it. ``channels_last="auto"`` turns it on for
+    conv nets under autocast and on the CPU, unless one of the model's encoders cannot take it.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"training.precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -105,5 +109,5 @@ def resolve_precision(
         raise ConfigError("training.precision: fp16 autocast needs a CUDA device; use bf16 or fp32 on the CPU.")
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     if channels_last == "auto":
-        channels_last = conv and dtype is not None
+        channels_last = conv and (dtype is not None or device.type == "cpu") and channels_last_ok(model)
     return Precision(device, dtype, bool(channels_last))

@@ -60,6 +60,9 @@ class Encoder(nn.Module):
     input_shape: tuple[int, ...]
     feature_dim: int
     config: dict[str, Any]
+    # Whether the encoder computes correctly on channels_last (NHWC-strided) images, which the trainer picks
+    # for conv nets where it is faster (engine.device). deepfeat's own encoders reshape, never view, so they do.
+    channels_last_ok: bool = True
 
     def _setup(self, input_shape: Sequence[int], layout: str | None, **kwargs: Any) -> None:
         """Validate ``input_shape`` against ``layout`` (e.g. ``"(C, H, W)"``) and record the config."""
@@ -98,6 +101,7 @@ class ModuleEncoder(Encoder):
             self.config["class"] = f"{type(module).__module__}.{type(module).__qualname__}"
         self.module = module
         self.feature_dim = _feature_dim(module, self.input_shape, self.config["class"] if name == PYTHON else name)
+        self.channels_last_ok = _takes_channels_last(module, self.input_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -124,6 +128,30 @@ def _feature_dim(module: nn.Module, input_shape: tuple[int, ...], label: str) ->
         raise ConfigError(f"encoder {label}: expected features of shape (B, D) from a batch of 2, got {shape}. "
                           "Flatten or pool the module's output (e.g. end it with nn.Flatten()).")
     return int(out.shape[1])
+
+
+def _takes_channels_last(module: nn.Module, input_shape: tuple[int, ...]) -> bool:
+    """Whether a user's image module runs on a channels_last batch: ``x.view(B, -1)`` after a convolution, common
+    in hand-written nets, raises on one. A dry run (eval mode, no grad, weights channels_last as the trainer puts
+    them, then back) finds out, so such a module trains in the default memory format instead of failing at its
+    first step."""
+    if len(input_shape) != 3 or not any(p.dim() == 4 for p in module.parameters()):
+        return True
+    was_training = module.training
+    module.eval().to(memory_format=torch.channels_last)
+    try:
+        with torch.no_grad():
+            module(torch.zeros(2, *input_shape).contiguous(memory_format=torch.channels_last))
+    except RuntimeError:
+        return False
+    finally:
+        module.to(memory_format=torch.contiguous_format).train(was_training)
+    return True
+
+
+def channels_last_ok(model: nn.Module) -> bool:
+    """True unless an encoder inside ``model`` cannot take channels_last images (see :class:`ModuleEncoder`)."""
+    return all(m.channels_last_ok for m in model.modules() if isinstance(m, Encoder))
 
 
 def module_encoder(spec: Any, input_shape: Sequence[int]) -> ModuleEncoder | None:

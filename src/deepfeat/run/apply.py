@@ -99,7 +99,7 @@ def calibrate(run: RunLike, *, quantile: float | None = None, contamination: flo
     r = _run(run)
     _require(r, "scores")
     precision = resolve_precision("fp32", resolve_device(r.config.training.device), r.learner)
-    r.learner.to(precision.device)
+    precision.prepare_model(r.learner)
     result = calibrate_on(r.learner, load_data(r.config), precision, r.config.evaluation.max_samples,
                           quantile=quantile, contamination=contamination)
     evaluations = r.results.evaluations = r.results.evaluations or {}
@@ -235,7 +235,7 @@ def embed(run: RunLike, data: Any, out: str | Path | None = None, batch_size: in
                           f"(what run {r.dir.name} was trained on), got {tuple(bundle.info.input_shape)}")
     splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
     precision = resolve_precision("fp32", resolve_device(r.config.training.device), r.learner)
-    r.learner.to(precision.device)
+    precision.prepare_model(r.learner)
     fn = lambda x: r.learner.embed(r.info.normalize(x))  # noqa: E731
     with _FeatureWriter(out, sum(len(s) for s in splits), r.learner.feature_dim) as writer:
         for split in splits:

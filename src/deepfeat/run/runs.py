@@ -117,6 +117,8 @@ def load(run_dir: str | Path) -> Run:
     paths = _existing(run_dir)
     cfg = load_config(paths.config)
     learner, info = load_model(paths.model)
+    # On the CPU, in the memory format training used, so a loaded run embeds exactly as the run that trained it.
+    resolve_precision("fp32", torch.device("cpu"), learner).prepare_model(learner)
     results = read_results_file(paths) or Results()
     return Run(paths.root, cfg, info, learner, results)
 
@@ -168,7 +170,7 @@ def _learner_at_fit_end(cfg: Config, checkpoint: Path) -> tuple[Learner, DataInf
         raise CheckpointError(f"checkpoint {checkpoint}: expected weights of the architecture in config.yaml, got "
                               f"others ({str(e).splitlines()[0]}). Retrain, or restore the run's config.yaml.") from None
     precision = resolve_precision("fp32", resolve_device(cfg.training.device), learner)
-    learner.to(precision.device).on_fit_end(_train_batches(cfg), precision.prepare_input, precision.autocast)
+    precision.prepare_model(learner).on_fit_end(_train_batches(cfg), precision.prepare_input, precision.autocast)
     return learner, info
 
 

@@ -365,7 +365,7 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
         cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
     bundle = load_data(cfg, data if memory else None, test)
     precision = resolve_precision("fp32", resolve_device(cfg.training.device), run.learner)
-    run.learner.to(precision.device)
+    precision.prepare_model(run.learner)
     return _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)
 
 
