@@ -83,6 +83,22 @@ def test_cnn_pools_down_to_one_pixel_without_crashing(shape: tuple[int, ...]) ->
     assert encoder(torch.randn(2, *shape)).shape == (2, 4)  # 1x1 map left after flattening
 
 
+def test_cnn_order_pools_right_after_each_stages_first_conv() -> None:
+    spec = {"name": "cnn", "channels": [4, 8], "blocks_per_stage": 2, "global_pool": "flatten"}
+    late = build_encoder(spec, (1, 12, 12))
+    early = build_encoder({**spec, "order": "conv-pool-norm-act"}, (1, 12, 12))
+    kinds = [type(m).__name__ for m in early.features]
+    assert kinds == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "ReLU"] * 2
+    assert [type(m).__name__ for m in late.features][:9] == ["Conv2d", "BatchNorm2d", "ReLU"] * 2 + ["MaxPool2d", "Conv2d", "BatchNorm2d"]
+    # same maps out (8 x 3 x 3); the stage's second conv runs on the pooled map
+    assert early.feature_dim == late.feature_dim == 72 and early(torch.randn(2, 1, 12, 12)).shape == (2, 72)
+    assert sum(p.numel() for p in early.parameters()) == sum(p.numel() for p in late.parameters())  # pooling moved only
+    with pytest.raises(ConfigError, match="cnn order"):
+        build_encoder({"name": "cnn", "order": "pool-first"}, (1, 8, 8))
+    with pytest.raises(ConfigError, match="residual blocks pool after the stage"):
+        build_encoder({"name": "resnet", "order": "conv-pool-norm-act"}, (1, 8, 8))
+
+
 def test_cnn_bias_only_without_batch_norm_and_residual_projection() -> None:
     convs = [m for m in build_encoder("cnn", (1, 8, 8)).modules() if isinstance(m, nn.Conv2d)]
     assert convs and all(c.bias is None for c in convs)

@@ -5,7 +5,7 @@ keep the size (``padding = kernel_size // 2``) and pooling stops once the map is
 
 ``order`` places the pooling of each stage: ``conv-norm-act-pool`` (VGG's order, the default) or
 ``conv-pool-norm-act``, which pools right after the stage's first convolution, as fast CIFAR-10 trainers do
-(Page 2018; Jordan 2024, airbench). Max-pooling commutes with ReLU, so the second order computes nearly the
+(Jordan 2024, airbench; hlb-CIFAR10). Max-pooling commutes with ReLU, so the second order computes nearly the
 same function, but batch norm and the activation then run on a quarter of the positions: on a 2-core CPU they
 are half of a small CNN's step time (``benchmarks/bench_core.py --fast``).
 """
