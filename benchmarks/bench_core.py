@@ -15,7 +15,7 @@ Three measurements, each side by side in the same process:
    turn, with its time-to-99 (target <= 20 s on 2 cores, quiet machine).
 
     python benchmarks/bench_core.py [--quick]     # overhead, accuracy, speed (~10 min quiet; --quick ~2 min)
-    python benchmarks/bench_core.py --fast        # mnist_fast: validation, time-to-99, ablation (~6-10 min quiet)
+    python benchmarks/bench_core.py --fast        # mnist_fast: validation, time-to-99 x 3 seeds, ablation (~25 min quiet)
 """
 
 from __future__ import annotations
