@@ -127,11 +127,13 @@ def tfidf_logreg(train_texts: list[str], idx: np.ndarray, y: np.ndarray, test_te
     return clf.predict_proba(tfidf.transform(test_texts))
 
 
-def train_network(method: str, data: DataBundle, subset: DataBundle, test: TensorSplit) -> np.ndarray:
-    """Train ``method``'s learner on ``subset`` with the Trainer; test class probabilities ``(N, 2)``."""
+def train_network(method: str, data: DataBundle, subset: DataBundle, test: TensorSplit,
+                  learner_spec: dict[str, Any] | None = None) -> np.ndarray:
+    """Train ``method``'s learner (or ``learner_spec`` with its encoder and recipe) on ``subset`` with the Trainer;
+    test class probabilities ``(N, 2)``."""
     spec = NETWORKS[method]
     torch.manual_seed(SEED)
-    learner = build_learner(spec["learner"], data.info, spec["encoder"])
+    learner = build_learner(learner_spec or spec["learner"], data.info, spec["encoder"])
     batch = min(spec["batch_size"], len(subset.train))
     epochs = math.ceil(spec["steps"] / subset.train.num_batches(batch))
     cfg = TrainingConfig(epochs=epochs, batch_size=batch, progress="none", restore_best=False,

@@ -39,8 +39,7 @@ def main() -> None:
             labelled = torch.from_numpy(pool[draw_per_class(y[pool], k, np.random.default_rng([draw, k]))])
             subset = DataBundle(data.info, TensorSplit(data.train.x[labelled], data.train.y[labelled]))
             for name, learner in VARIANTS.items():
-                bt.NETWORKS["minilm_finetune"]["learner"] = learner
-                probs = bt.train_network("minilm_finetune", data, subset, val)
+                probs = bt.train_network("minilm_finetune", data, subset, val, learner_spec=learner)
                 out = np.empty_like(probs)
                 out[order] = probs
                 rows.append({"labels/class": k, "draw": draw, "head": name, **bt.scores(out, y[val_idx], spam)})

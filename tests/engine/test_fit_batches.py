@@ -6,6 +6,7 @@ import torch
 
 from deepfeat.data.splits import TensorSplit
 from deepfeat.engine.fit_batches import FitBatches
+from deepfeat.engine.seeding import epoch_generator
 
 
 def _order(batches) -> list[int]:
@@ -21,6 +22,8 @@ def test_iterating_twice_gives_the_same_unshuffled_epoch_and_shuffled_epochs_are
     assert sorted(first) == list(range(10)) and first != list(range(10))  # each sample once, shuffled
     assert _order(fb.shuffled(0)) == first and _order(FitBatches(split, 4, seed=3).shuffled(0)) == first
     assert _order(fb.shuffled(1)) != first and _order(FitBatches(split, 4, seed=4).shuffled(0)) != first
+    training_epoch = _order(split.batches(4, shuffle=True, generator=epoch_generator(3, 0)))
+    assert first != training_epoch  # its own stream, not the training's order for the same (seed, epoch)
 
 
 def test_a_split_given_as_a_loader_loads_on_first_use_only() -> None:

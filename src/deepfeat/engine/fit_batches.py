@@ -4,15 +4,14 @@
 Iterating it gives one unshuffled epoch (any number of times: a center needs one pass, a statistic two);
 ``shuffled(epoch)`` gives one shuffled epoch whose order depends on (seed, epoch) only, so a hook that
 trains before the loop (Deep SVDD's autoencoder pretraining) is reproducible. Its orders are drawn from
-their own stream, not from the training epochs' (:func:`~deepfeat.engine.seeding.epoch_generator`).
+their own stream of :func:`~deepfeat.engine.seeding.epoch_generator`, not the training epochs'.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-import torch
-
+from deepfeat.engine.seeding import epoch_generator
 from deepfeat.learners.base import Batch
 
 
@@ -45,5 +44,4 @@ class FitBatches:
 
     def shuffled(self, epoch: int) -> Iterator[Batch]:
         """One shuffled epoch (each sample once); the order is a function of ``(seed, epoch)``."""
-        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) * 7919 + 17)
-        return iter(self.split.batches(self.batch_size, shuffle=True, generator=generator))
+        return iter(self.split.batches(self.batch_size, shuffle=True, generator=epoch_generator(self.seed, epoch, stream=1)))

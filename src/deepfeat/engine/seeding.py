@@ -16,10 +16,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
     """The shuffling generator of one epoch: a function of (seed, epoch) only, so a resumed run
-    sees exactly the batches an uninterrupted one would."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    sees exactly the batches an uninterrupted one would. ``stream`` > 0: another sequence of orders
+    over the same epochs (a learner's own pretraining epochs), independent of the training's (0)."""
+    value = seed * 1_000_003 + epoch
+    return torch.Generator().manual_seed(value * 7919 + 17 * stream if stream else value)
 
 
 def rng_state() -> dict[str, Any]:

@@ -108,21 +108,27 @@ class ModuleEncoder(Encoder):
         return self.module(x)
 
 
+def _dry_run(module: nn.Module, x: torch.Tensor) -> Any:
+    """``module(x)`` in eval mode without gradients, the module's training mode restored afterwards."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            return module(x)
+    finally:
+        module.train(was_training)
+
+
 def _feature_dim(module: nn.Module, input_shape: tuple[int, ...], label: str) -> int:
     """The module's declared ``feature_dim``, else the width of one dry forward pass (eval mode, no grad)."""
     declared = getattr(module, "feature_dim", None)  # an optional attribute of user code, as timm's num_features
     if isinstance(declared, int) and declared > 0:
         return declared
-    was_training = module.training
-    module.eval()
     try:
-        with torch.no_grad():
-            out = module(torch.zeros(2, *input_shape))
+        out = _dry_run(module, torch.zeros(2, *input_shape))
     except Exception as e:  # noqa: BLE001 -- the user's module: say which input it could not take
         raise ConfigError(f"encoder {label}: expected a module that takes a batch (B, {', '.join(map(str, input_shape))}), "
                           f"got an error on a dry run: {type(e).__name__}: {e}") from None
-    finally:
-        module.train(was_training)
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ConfigError(f"encoder {label}: expected features of shape (B, D) from a batch of 2, got {shape}. "
@@ -132,20 +138,17 @@ def _feature_dim(module: nn.Module, input_shape: tuple[int, ...], label: str) ->
 
 def _takes_channels_last(module: nn.Module, input_shape: tuple[int, ...]) -> bool:
     """Whether a user's image module runs on a channels_last batch: ``x.view(B, -1)`` after a convolution, common
-    in hand-written nets, raises on one. A dry run (eval mode, no grad, weights channels_last as the trainer puts
-    them, then back) finds out, so such a module trains in the default memory format instead of failing at its
-    first step."""
+    in hand-written nets, raises on one. A dry run (weights channels_last as the trainer puts them, then back)
+    finds out, so such a module trains in the default memory format instead of failing at its first step."""
     if len(input_shape) != 3 or not any(p.dim() == 4 for p in module.parameters()):
         return True
-    was_training = module.training
-    module.eval().to(memory_format=torch.channels_last)
+    module.to(memory_format=torch.channels_last)
     try:
-        with torch.no_grad():
-            module(torch.zeros(2, *input_shape).contiguous(memory_format=torch.channels_last))
+        _dry_run(module, torch.zeros(2, *input_shape).contiguous(memory_format=torch.channels_last))
     except RuntimeError:
         return False
     finally:
-        module.to(memory_format=torch.contiguous_format).train(was_training)
+        module.to(memory_format=torch.contiguous_format)
     return True
 
 

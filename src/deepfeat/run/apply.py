@@ -20,12 +20,11 @@ import torch
 from deepfeat.data.chunks import STREAMABLE, count_rows, iter_chunks
 from deepfeat.data.datasets import load_dataset
 from deepfeat.data.noise import build_noise
-from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.inference import iter_outputs
 from deepfeat.errors import CheckpointError, ConfigError, DataError
 from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
 from deepfeat.run.results import write_results
-from deepfeat.run.runs import Run, data_spec, load, load_data, model_data_spec
+from deepfeat.run.runs import Run, data_spec, inference_precision, load, load_data, model_data_spec
 from deepfeat.run.series_scores import Reduce, windowing, write_point_scores
 from deepfeat.run.series_scores import score_series as _score_series
 
@@ -98,8 +97,7 @@ def calibrate(run: RunLike, *, quantile: float | None = None, contamination: flo
     """Re-calibrate the threshold on the run's clean validation split and store it in ``results.json``."""
     r = _run(run)
     _require(r, "scores")
-    precision = resolve_precision("fp32", resolve_device(r.config.training.device), r.learner)
-    precision.prepare_model(r.learner)
+    precision = inference_precision(r.learner, r.config.training.device)
     result = calibrate_on(r.learner, load_data(r.config), precision, r.config.evaluation.max_samples,
                           quantile=quantile, contamination=contamination)
     evaluations = r.results.evaluations = r.results.evaluations or {}
@@ -234,8 +232,7 @@ def embed(run: RunLike, data: Any, out: str | Path | None = None, batch_size: in
         raise ConfigError(f"embed data {data}: expected samples of shape {tuple(r.info.input_shape)} "
                           f"(what run {r.dir.name} was trained on), got {tuple(bundle.info.input_shape)}")
     splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
-    precision = resolve_precision("fp32", resolve_device(r.config.training.device), r.learner)
-    precision.prepare_model(r.learner)
+    precision = inference_precision(r.learner, r.config.training.device)
     fn = lambda x: r.learner.embed(r.info.normalize(x))  # noqa: E731
     with _FeatureWriter(out, sum(len(s) for s in splits), r.learner.feature_dim) as writer:
         for split in splits:

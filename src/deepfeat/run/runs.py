@@ -18,7 +18,7 @@ from deepfeat.data.in_memory import memory_spec
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.checkpoint import load_checkpoint
-from deepfeat.engine.device import resolve_device, resolve_precision
+from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.errors import CheckpointError, ConfigError, DataError
 from deepfeat.layout import RunPaths
@@ -117,8 +117,7 @@ def load(run_dir: str | Path) -> Run:
     paths = _existing(run_dir)
     cfg = load_config(paths.config)
     learner, info = load_model(paths.model)
-    # On the CPU, in the memory format training used, so a loaded run embeds exactly as the run that trained it.
-    resolve_precision("fp32", torch.device("cpu"), learner).prepare_model(learner)
+    inference_precision(learner, "cpu")  # so a loaded run embeds exactly as the run that trained it
     results = read_results_file(paths) or Results()
     return Run(paths.root, cfg, info, learner, results)
 
@@ -169,9 +168,17 @@ def _learner_at_fit_end(cfg: Config, checkpoint: Path) -> tuple[Learner, DataInf
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint {checkpoint}: expected weights of the architecture in config.yaml, got "
                               f"others ({str(e).splitlines()[0]}). Retrain, or restore the run's config.yaml.") from None
-    precision = resolve_precision("fp32", resolve_device(cfg.training.device), learner)
-    precision.prepare_model(learner).on_fit_end(_train_batches(cfg), precision.prepare_input, precision.autocast)
+    precision = inference_precision(learner, cfg.training.device)
+    learner.on_fit_end(_train_batches(cfg), precision.prepare_input, precision.autocast)
     return learner, info
+
+
+def inference_precision(learner: Learner, device: str) -> Precision:
+    """How a trained learner computes outside training: float32 on ``device`` (``training.device``: auto, cpu,
+    cuda), in the memory format training used (channels_last for conv nets on CPUs). Moves ``learner`` there."""
+    precision = resolve_precision("fp32", resolve_device(device), learner)
+    precision.prepare_model(learner)
+    return precision
 
 
 def _train_batches(cfg: Config) -> FitBatches:

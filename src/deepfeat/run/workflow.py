@@ -43,8 +43,8 @@ from deepfeat.run.results import (Results, Status, check_finite_weights, data_su
 from deepfeat.run.produce import (build_observers, declared_needs, draw_figures, headline, observer_results,
                                   run_evaluations)
 from deepfeat.run.registries import RunContext, check_settings
-from deepfeat.run.runs import (Run, data_spec, in_memory_config, is_in_memory, load, load_data, restore_model,
-                               split_python_encoder)
+from deepfeat.run.runs import (Run, data_spec, in_memory_config, inference_precision, is_in_memory, load, load_data,
+                               restore_model, split_python_encoder)
 
 log = logging.getLogger("deepfeat")
 
@@ -364,8 +364,7 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
         names = protocol.split(",") if isinstance(protocol, str) else list(protocol)
         cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
     bundle = load_data(cfg, data if memory else None, test)
-    precision = resolve_precision("fp32", resolve_device(cfg.training.device), run.learner)
-    precision.prepare_model(run.learner)
+    precision = inference_precision(run.learner, cfg.training.device)
     return _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)
 
 
