@@ -27,5 +27,9 @@ class TrainingError(DeepfeatError):
     """Training cannot go on (for example, repeated non-finite losses)."""
 
 
+class DiskFullError(DeepfeatError, OSError):
+    """A file could not be written: no space left on the device (or the user's quota is spent)."""
+
+
 class RunPruned(DeepfeatError):
     """A search stopped this run early because its validation metric was not promising (status "pruned")."""

@@ -18,6 +18,8 @@ import deepfeat
 # The child trains the config in argv[1] into argv[2] and kills itself (SIGKILL: no cleanup of any kind) at argv[3].
 KILLER = """
 import os, signal, sys, yaml
+import torch
+torch.set_num_threads(1)  # as the test process runs: the uninterrupted run it is compared with trains in there
 import deepfeat
 import deepfeat.run.workflow as workflow
 from deepfeat.engine.callbacks import Callback, ModelCheckpoint

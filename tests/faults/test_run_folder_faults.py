@@ -160,20 +160,29 @@ def test_resume_of_a_finished_run_is_refused_with_what_to_do_instead(run_copy: P
     assert {p: p.read_bytes() for p in run_copy.rglob("*") if p.is_file()} == before  # nothing re-evaluated
 
 
-def test_resume_clears_stale_temporaries_and_spares_fresh_ones(tmp_path: Path, tiny, crash) -> None:
+def test_resume_clears_every_temporary_of_a_dead_writer_whatever_its_age(tmp_path: Path, tiny, crash) -> None:
     run = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated crash"):
         deepfeat.fit(tiny, out=run, callbacks=[crash(1)])
-    stale = [run / "checkpoints" / ".last.pt.k2x_9abc.tmp", run / ".metrics.csv.abcdefgh.tmp"]
-    fresh = run / ".results.json.12345678.tmp"  # just written: a `deepfeat evaluate` may still be filling it
-    for path in stale + [fresh]:
+    old = [run / "checkpoints" / ".last.pt.k2x_9abc.tmp", run / ".metrics.csv.abcdefgh.tmp"]
+    fresh = run / ".results.json.12345678.tmp"  # seconds old: every writer holds the lock, so its writer is dead too
+    for path in old + [fresh]:
         path.write_bytes(b"half a file")
     hour_ago = time.time() - 3600
-    for path in stale:
+    for path in old:
         os.utime(path, (hour_ago, hour_ago))
     assert deepfeat.resume(run).results.status == "completed"
-    assert not any(p.exists() for p in stale) and fresh.exists()
+    assert not any(p.exists() for p in old + [fresh])
     assert len((run / "metrics.csv").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("command", ["evaluate", "report", "export"])
+def test_every_writer_of_a_finished_run_holds_its_lock(command: str, run_copy: Path, capsys) -> None:
+    with run_lock(run_copy, "held by the test"):  # as a training or another writer would hold it
+        code = subprocess.run([sys.executable, "-m", "deepfeat.cli", command, str(run_copy)], capture_output=True,
+                              text=True, timeout=120)
+    assert code.returncode == 2, code.stderr
+    assert "is in use by another deepfeat process" in code.stderr and "one process at a time writes" in code.stderr
 
 
 def test_resume_without_a_checkpoint_says_start_again(tmp_path: Path, tiny) -> None:

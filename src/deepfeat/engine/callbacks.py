@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from deepfeat.engine.checkpoint import all_finite, atomic_write, save_checkpoint
+from deepfeat.engine.checkpoint import all_finite, atomic_write, file_sha256, load_checkpoint, save_checkpoint
+
+LAST, BEST = "last.pt", "best.pt"
 
 if TYPE_CHECKING:
     from deepfeat.engine.trainer import Trainer
@@ -85,24 +87,61 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when the trainer's monitor improves (only under
-    ``restore_best``, which the validation policy turns off when there is no validation split)."""
+    ``restore_best``, which the validation policy turns off when there is no validation split).
+
+    ``best.pt`` is written before ``last.pt`` of the same epoch, and every ``last.pt`` names the best checkpoint
+    it goes with (``best_checkpoint``: its epoch and sha256). A kill between or during the two writes then
+    leaves a ``last.pt`` whose record points either at the ``best.pt`` on disk or at one the resumed run
+    writes again; a resume never pairs a new best epoch with older weights (see :func:`best_weights`).
+    """
 
     main_process_only = True
 
     def __init__(self, directory: Path, every: int = 1) -> None:
         self.directory = Path(directory)
         self.every = every
+        self.best_record: dict[str, Any] | None = None
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
         if not all_finite(trainer.learner):
             trainer.log(f"epoch {epoch + 1}: weights are not finite; checkpoint not written")
             return
-        state = trainer.checkpoint_state()
-        if (epoch + 1) % self.every == 0 or trainer.should_stop or epoch + 1 == trainer.planned_epochs:
-            save_checkpoint(self.directory / "last.pt", state)
-            trainer.last_checkpoint = self.directory / "last.pt"
         if trainer.improved and trainer.cfg.restore_best:  # a best epoch the run will not keep is not worth a write
-            save_checkpoint(self.directory / "best.pt", state)
+            digest = save_checkpoint(self.directory / BEST, trainer.checkpoint_state())
+            self.best_record = {"epoch": epoch + 1, "sha256": digest}
+        if (epoch + 1) % self.every == 0 or trainer.should_stop or epoch + 1 == trainer.planned_epochs:
+            save_checkpoint(self.directory / LAST, {**trainer.checkpoint_state(), "best_checkpoint": self.best_record})
+            trainer.last_checkpoint = self.directory / LAST
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_record": self.best_record}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_record = state.get("best_record")
+
+
+def best_weights(state: dict[str, Any], directory: Path) -> dict[str, torch.Tensor] | None:
+    """The best epoch's model weights for a resume from ``state`` (a loaded ``last.pt``), or None when they
+    cannot be had: no best epoch yet, or ``best.pt`` is not the file ``state`` names.
+
+    ``best.pt`` counts only when its sha256 is the one recorded in ``state`` (checkpoints older than that
+    record: when its own epoch is the best epoch). A ``best.pt`` newer than ``state`` (killed between the
+    two writes) is left for the resumed run to write again; the trainer refuses to finish on a best epoch
+    whose weights it lacks instead of keeping others.
+    """
+    best_epoch = (state.get("best") or {}).get("epoch")
+    if best_epoch is None:
+        return None
+    if best_epoch == state["epoch"]:
+        return {k: v.clone() for k, v in state["model"].items()}
+    path = Path(directory) / BEST
+    if not path.is_file():
+        return None
+    record = state.get("best_checkpoint")
+    if record is not None and (record.get("epoch") != best_epoch or record.get("sha256") != file_sha256(path)):
+        return None
+    best = load_checkpoint(path)
+    return best["model"] if best.get("epoch") == best_epoch else None
 
 
 class CSVLogger(Callback):

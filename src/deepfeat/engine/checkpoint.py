@@ -8,13 +8,11 @@ hold tensors and plain data, never code. Each checkpoint gets a ``<name>.sha256`
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import pickle
 import re
 import shutil
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -23,45 +21,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from deepfeat.atomic import atomic_write, is_disk_full
 from deepfeat.errors import CheckpointError
 
 # mkstemp's temporaries, as atomic_write names them: ".<name>.<8 random chars>.tmp".
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 # Each checkpoint's stand-in when it cannot be used (ModelCheckpoint writes these two).
 _ALTERNATIVES = {"last.pt": "best.pt", "best.pt": "last.pt"}
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where Linux allows (os.umask is a global set)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a half-written file.
-
-    The file gets the mode a plain ``open`` would give (``0o666`` less the umask), not mkstemp's 0600,
-    and is flushed to disk before the rename so a power cut cannot leave an empty file behind.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def remove_stale_temps(folder: Path, recursive: bool = True, older_than_s: float = 0.0) -> list[Path]:
@@ -89,7 +55,8 @@ def checksum_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of the file at ``path``, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -100,13 +67,13 @@ def _sha256(path: Path) -> str:
 def write_checksum(path: Path) -> str:
     """Write ``<path>.sha256`` (atomically, ``sha256sum -c`` format) for the file at ``path``; return the hex digest."""
     path = Path(path)
-    digest = _sha256(path)
+    digest = file_sha256(path)
     atomic_write(checksum_path(path), lambda tmp: Path(tmp).write_text(f"{digest}  {path.name}\n"))
     return digest
 
 
-def write_verified(path: Path, write: Any) -> None:
-    """:func:`atomic_write` ``path`` through ``write(tmp_path)``, then its ``.sha256`` sidecar."""
+def write_verified(path: Path, write: Any) -> str:
+    """:func:`atomic_write` ``path`` through ``write(tmp_path)``, then its ``.sha256`` sidecar; returns the sha256."""
     path = Path(path)
 
     def write_then_drop_sum(tmp: str) -> None:
@@ -116,7 +83,7 @@ def write_verified(path: Path, write: Any) -> None:
         checksum_path(path).unlink(missing_ok=True)
 
     atomic_write(path, write_then_drop_sum)
-    write_checksum(path)
+    return write_checksum(path)
 
 
 def verify_checksum(path: Path, alternative: Path | None = None, what: str = "checkpoint",
@@ -132,7 +99,7 @@ def verify_checksum(path: Path, alternative: Path | None = None, what: str = "ch
     if not sidecar.is_file():
         return False
     expected = sidecar.read_text().split()[:1]
-    if expected == [_sha256(path)]:
+    if expected == [file_sha256(path)]:
         return True
     raise CheckpointError(f"{what} {path} failed its checksum (the file changed after it was written; expected sha256 "
                           f"{''.join(expected)[:12]}..., recorded in {sidecar.name}). {fix or _instead(alternative)}")
@@ -155,14 +122,15 @@ def all_finite(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors)
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomically save a checkpoint dict (tensors and plain Python data only) and its ``.sha256`` sidecar.
+def save_checkpoint(path: Path, state: dict[str, Any]) -> str:
+    """Atomically save a checkpoint dict (tensors and plain Python data only) and its ``.sha256`` sidecar;
+    returns the file's sha256.
 
     A failed write (disk full, say) leaves the previous checkpoint and its sidecar as they were.
     """
     path = Path(path)
     try:
-        write_verified(path, lambda tmp: torch.save(state, tmp))
+        return write_verified(path, lambda tmp: torch.save(state, tmp))
     except (OSError, RuntimeError) as e:
         error = _write_error(path, e)
         if error is None:
@@ -174,10 +142,7 @@ def _write_error(path: Path, error: OSError | RuntimeError) -> CheckpointError |
     """One CheckpointError for a failed checkpoint write; None for a RuntimeError that is not about the disk."""
     free = shutil.disk_usage(path.parent).free if path.parent.is_dir() else 0
     text = str(error)
-    # torch's zip writer reports a short write (the disk filling up) as "[enforce fail at inline_container.cc...]".
-    full = getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "inline_container" in text \
-        or "No space left" in text
-    if full:
+    if is_disk_full(error):
         return CheckpointError(f"could not write checkpoint {path}: no space left on device ({free} bytes free). "
                                "Free space or set training.checkpoint_every higher.")
     if isinstance(error, OSError):

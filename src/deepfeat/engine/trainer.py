@@ -22,7 +22,7 @@ from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
 from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
-from deepfeat.errors import ConfigError, TrainingError
+from deepfeat.errors import CheckpointError, ConfigError, TrainingError
 from deepfeat.keys import metric_key
 from deepfeat.learners.base import Learner, StepContext
 from deepfeat.optim.schedulers import build_scheduler
@@ -159,7 +159,11 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def fit(self, learner: Learner, data: DataBundle, *, optimizer: Any = "adam", schedule: Any = "constant",
             resume: dict[str, Any] | None = None) -> FitResult:
-        """Train ``learner`` on ``data.train`` (validating on ``data.val``); resume from a checkpoint dict."""
+        """Train ``learner`` on ``data.train`` (validating on ``data.val``); resume from a checkpoint dict.
+
+        A resume dict may hold ``best_model``: the best epoch's weights, which ``restore_best`` needs at the end
+        when the best epoch is not the last (see :func:`deepfeat.engine.callbacks.best_weights`).
+        """
         cfg = self.cfg
         self.dist = init_distributed()
         device = resolve_device(cfg.device)
@@ -199,8 +203,7 @@ class Trainer:
             self._emit("on_epoch_end", epoch, logs)
             if self.should_stop:
                 break
-        if cfg.restore_best and self.best_state is not None and self.best_epoch != self.epoch + 1:
-            self.learner.load_state_dict(self.best_state)
+        self._restore_best()
         self.learner.on_fit_end(FitBatches(data.train, cfg.batch_size, self.seed), self.precision.prepare_input,
                                 self.precision.autocast)
         self._emit("on_fit_end")
@@ -305,6 +308,18 @@ class Trainer:
             if self.cfg.restore_best:
                 self.best_state = copy.deepcopy(self.learner.state_dict())
 
+    def _restore_best(self) -> None:
+        """Put the best epoch's weights back (``restore_best``); refuse to go on without them rather than
+        finish on other weights under the best epoch's name."""
+        if not self.cfg.restore_best or self.best_epoch is None or self.best_epoch == self.epoch + 1:
+            return
+        if self.best_state is None:
+            raise CheckpointError(
+                f"restore_best: expected the weights of the best epoch {self.best_epoch}, found none (the best "
+                "checkpoint of the resumed run is missing or is not the one its last checkpoint names). Retrain, or "
+                "set training.restore_best: false to keep the last epoch's weights.")
+        self.learner.load_state_dict(self.best_state)
+
     def _fail_nonfinite(self, epoch: int, streak: int) -> None:
         lr = self.schedulers[0].lr if self.schedulers else float("nan")
         where = f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else "no checkpoint was written yet"
@@ -325,6 +340,7 @@ class Trainer:
         self.global_step, self.skipped_steps = state["global_step"], state["skipped_steps"]
         self.history = list(state["history"])
         self.best_value, self.best_epoch = state["best"]["value"], state["best"]["epoch"]
+        self.best_state = state.get("best_model")  # the best epoch's weights, when the caller could verify them
         self.epoch = state["epoch"] - 1
         return int(state["epoch"])
 

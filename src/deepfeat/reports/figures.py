@@ -23,6 +23,7 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from deepfeat.atomic import atomic_write
 from deepfeat.errors import ConfigError
 from deepfeat.layout import PLOTS_DIR
 
@@ -111,7 +112,7 @@ def save_figure(
     plots = Path(run_dir) / PLOTS_DIR
     plots.mkdir(parents=True, exist_ok=True)
     png = plots / f"{name}.png"
-    fig.savefig(png, dpi=DPI, bbox_inches="tight", facecolor="white")
+    atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", facecolor="white"))
     _close(fig)
 
     add_index_entry(run_dir, {"name": name, "file": png.name, "title": title, "caption": caption, "section": section})
@@ -150,6 +151,4 @@ def _close(fig: Figure) -> None:
 
 def _write_json_atomic(path: Path, data: Any) -> None:
     # Write then rename, so a crash mid-write never leaves a half-written index for the report.
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))

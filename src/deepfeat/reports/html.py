@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import yaml
 
+from deepfeat.atomic import atomic_write
 from deepfeat.errors import DeepfeatError
 from deepfeat.layout import CONFIG_FILE, METRICS_FILE, PLOTS_DIR, REPORT_FILE, RESULTS_FILE, SUMMARY_FILE
 from deepfeat.reports.figures import read_index
@@ -54,7 +55,8 @@ def write_report(run_dir: str | os.PathLike[str], *, last_epochs: int = 5) -> Pa
         _config(config),
     ]
     out = run / REPORT_FILE
-    out.write_text(html_page(f"{run.resolve().name} {DASH} deepfeat report", body), encoding="utf-8")
+    page = html_page(f"{run.resolve().name} {DASH} deepfeat report", body)
+    atomic_write(out, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     return out
 
 

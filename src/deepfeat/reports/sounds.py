@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from deepfeat.atomic import atomic_write
 from deepfeat.errors import ConfigError
 from deepfeat.layout import PLOTS_DIR
 from deepfeat.reports.figures import add_index_entry, check_name
@@ -53,7 +54,8 @@ def save_sounds(run_dir: str | os.PathLike[str], name: str, rows: Sequence[str],
         files = []
         for c in range(len(columns)):
             path = plots / f"{name}-{r}-{c}.wav"
-            sf.write(str(path), (clips[r, c] * gain).astype(np.float32), int(sample_rate), subtype="PCM_16")
+            clip = (clips[r, c] * gain).astype(np.float32)
+            atomic_write(path, lambda tmp: sf.write(tmp, clip, int(sample_rate), format="WAV", subtype="PCM_16"))
             paths.append(path)
             files.append(path.name)
         table.append({"label": str(label), "files": files, "gain": round(gain, 4)})

@@ -20,14 +20,16 @@ from deepfeat.learners.base import Learner
 from deepfeat.reports.readers import read_results
 
 
-Status = Literal["completed", "failed", "interrupted", "pruned"]
+# "finishing": trained and evaluated, figures or report not yet written (a kill then leaves a run to resume).
+Status = Literal["completed", "finishing", "failed", "interrupted", "pruned"]
 
 
 @dataclass
 class Results:
     """What a run measured, as ``results.json`` holds it.
 
-    - ``status``: completed, failed, interrupted or pruned (a search stopped it); ``error`` says what stopped a run that did not complete
+    - ``status``: completed (written last, once everything is on disk), finishing (figures and report under way),
+      failed, interrupted or pruned (a search stopped it); ``error`` says what stopped a run that did not complete
       (type, message, phase, epoch, step, last checkpoint).
     - ``data``: the data summary; ``fit``: epochs, steps, time, best epoch, device, precision, parameters.
     - ``test``: the learner's validation metrics on the test split (``"test/acc"``, ...).

@@ -17,6 +17,7 @@ from deepfeat.data.datasets import DATASETS, folder_spec, load_dataset
 from deepfeat.data.in_memory import memory_spec
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
+from deepfeat.engine.callbacks import best_weights
 from deepfeat.engine.checkpoint import load_checkpoint
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.fit_batches import FitBatches
@@ -149,22 +150,36 @@ def restore_model(run_dir: str | Path) -> Path | None:
         raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected a completed run, got "
                               f"{status}. Finish the run first: `deepfeat resume {paths.root}`.")
     cfg = load_config(paths.config)
-    source = paths.best if cfg.training.restore_best and paths.best.is_file() else paths.last
-    if not source.is_file():
-        raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected the checkpoint {source}, "
-                              f"found none. Retrain: `deepfeat fit -c {paths.config} --out NEW_FOLDER`.")
-    learner, info = _learner_at_fit_end(cfg, source)
+    retrain = f"Retrain: `deepfeat fit -c {paths.config} --out NEW_FOLDER`."
+    if not paths.last.is_file():
+        raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected the checkpoint "
+                              f"{paths.last}, found none. {retrain}")
+    source, weights, state = _exported_weights(cfg, paths)
+    if weights is None:
+        raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected the best epoch's weights "
+                              f"in {paths.best}, found none or another epoch's. {retrain}")
+    learner, info = _learner_at_fit_end(cfg, state, weights, source)
     export_model(learner, info, cfg.learner, cfg.encoder, paths.model)
     return source
 
 
-def _learner_at_fit_end(cfg: Config, checkpoint: Path) -> tuple[Learner, DataInfo]:
+def _exported_weights(cfg: Config, paths: RunPaths) -> tuple[Path, dict[str, Any] | None, dict[str, Any]]:
+    """Which checkpoint holds the weights the run exported, those weights (None when they cannot be had), and
+    ``last.pt``'s state: the best epoch's under ``restore_best`` when a best checkpoint was recorded (or, for
+    checkpoints older than that record, written), else the last epoch's."""
+    state = load_checkpoint(paths.last)
+    recorded = state.get("best_checkpoint") if "best_checkpoint" in state else paths.best.is_file() or None
+    if not cfg.training.restore_best or recorded is None:
+        return paths.last, state["model"], state
+    return paths.best, best_weights(state, paths.checkpoints), state
+
+
+def _learner_at_fit_end(cfg: Config, state: dict[str, Any], weights: dict[str, Any], checkpoint: Path) -> tuple[Learner, DataInfo]:
     """The learner as training left it: the checkpoint's weights, then the end-of-fit hook (e.g. precise BN)."""
-    state = load_checkpoint(checkpoint)
     info = DataInfo.from_dict(state["data_info"])
     learner = build_learner(cfg.learner, info, cfg.encoder, cfg.regularization)
     try:
-        learner.load_state_dict(state["model"])
+        learner.load_state_dict(weights)
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint {checkpoint}: expected weights of the architecture in config.yaml, got "
                               f"others ({str(e).splitlines()[0]}). Retrain, or restore the run's config.yaml.") from None

@@ -5,6 +5,7 @@ finished run (evaluate again, export, re-report). :mod:`deepfeat.api` is the pub
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -12,10 +13,11 @@ from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
+from deepfeat.atomic import is_disk_full
 from deepfeat.config import Config, load_config
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
-from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
+from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, best_weights
 from deepfeat.engine.checkpoint import atomic_write, load_checkpoint, remove_stale_temps
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.diagnostics import Diagnostics, find_callback
@@ -50,8 +52,7 @@ log = logging.getLogger("deepfeat")
 
 _FIT_FIX = "Wait for it, or use another --out."
 _RESUME_FIX = "Wait for it to end; one process at a time trains a run."
-# Temporaries younger than this may belong to a live writer that takes no lock (`deepfeat evaluate`, `report`).
-_STALE_AFTER_S = 60.0
+_WRITE_FIX = "Wait for it to end; one process at a time writes a run folder."
 
 
 def fit(config: Any = None, *, data: Any = None, test: Any = None, out: str | Path | None = None,
@@ -93,11 +94,22 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
     with ExitStack() as owner:
         _on_main(dist, lambda: _take_over(paths, owner))
         state = load_checkpoint(paths.last)
+        state["best_model"] = best_weights(state, paths.checkpoints)  # the in-memory best was lost with the old process
         cfg = Config.from_dict(state["config"])
         seed_everything(cfg.seed)
         bundle = load_data(cfg, data, test)
         learner = build_learner(cfg.learner, bundle.info, cfg.encoder, cfg.regularization)
         return _train(cfg, bundle, learner, paths, state, callbacks)
+
+
+def _writes_run(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Hold the run folder's lock (its first argument) while ``fn`` writes into it: every writer of a run folder
+    holds it, so ``resume`` knows that temporaries it finds belong to a dead process."""
+    @functools.wraps(fn)
+    def locked(run_dir: str | Path, *args: Any, **kwargs: Any) -> Any:
+        with run_lock(Path(run_dir) if Path(run_dir).is_dir() else None, _WRITE_FIX):
+            return fn(run_dir, *args, **kwargs)
+    return locked
 
 
 def _on_main(dist: Any, fn: Callable[[], Any]) -> Any:
@@ -135,7 +147,8 @@ def _take_over(paths: RunPaths, owner: ExitStack) -> None:
     if not paths.root.is_dir():
         raise CheckpointError(f"run folder {paths.root}: not found. Pass the folder `deepfeat fit` printed.")
     owner.enter_context(run_lock(paths.root, _RESUME_FIX))
-    for path in remove_stale_temps(paths.root, older_than_s=_STALE_AFTER_S):
+    # Every writer of a run folder holds its lock, so whatever temporaries are there now belong to a dead one.
+    for path in remove_stale_temps(paths.root):
         log.info(f"removed {path}, left by an interrupted write")
     _refuse_finished(paths)
     if not paths.last.is_file():
@@ -195,7 +208,7 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
         return Run(paths.root, cfg, data.info, learner, Results())
     with local_only():  # ... as one process: its auxiliary trainings must not wait for the other ranks
         try:
-            run = _finish(cfg, data, learner, paths, state, trainer, fit_result, observers)
+            run = _finish(cfg, data, learner, paths, trainer, fit_result, observers)
             for hook in hooks:
                 hook.on_run_end(paths, run.results)
             return run
@@ -212,11 +225,9 @@ def _write_summary(learner: Learner, info: DataInfo, paths: RunPaths, show: bool
         print(text, file=sys.stderr, flush=True)
 
 
-def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
+def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths,
             trainer: Trainer, fit_result: FitResult, observers: dict[str, Any]) -> Run:
     """After training: export, evaluate, write results, plot and report."""
-    if state is not None and cfg.training.restore_best and paths.best.exists() and fit_result.best_epoch != fit_result.epochs:
-        learner.load_state_dict(load_checkpoint(paths.best)["model"])  # the in-memory best was lost with the old process
     check_finite_weights(learner, fit_result.skipped_steps)
     phases = Phases(cfg.training.progress)
     with phases("export model"):
@@ -241,7 +252,8 @@ def _evaluate(learner: Learner, data: DataBundle, cfg: Config, precision: Any, p
                                               ctx.outputs)
     ctx.results.update(measured["evaluations"])
     run_evaluations(ctx)
-    results = dataclasses.replace(previous, test=measured["test"], evaluations=ctx.results)
+    # "finishing" until the figures and the report are on disk: a run killed before then is resumed, not finished.
+    results = dataclasses.replace(previous, status="finishing", test=measured["test"], evaluations=ctx.results)
     results.headline = headline(learner, results.to_dict())
     write_results(paths, results)
     if cfg.logging.plots:
@@ -254,6 +266,8 @@ def _evaluate(learner: Learner, data: DataBundle, cfg: Config, precision: Any, p
     if cfg.logging.report:
         with phases("report"):
             write_report(paths.root)
+    results.status = "completed"
+    write_results(paths, results)  # last: a run is completed only when everything it promised is on disk
     return results
 
 
@@ -315,7 +329,8 @@ def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: Ru
         for hook in hooks:
             hook.on_run_failed(paths, results)
     except Exception as e:  # noqa: BLE001 -- recording is best effort: the original error is what the user must see
-        log.warning(f"could not record the failure in {paths.root}: {type(e).__name__}: {e}")
+        if not (is_disk_full(error) and is_disk_full(e)):  # a full disk cannot take the record either: one line is enough
+            log.warning(f"could not record the failure in {paths.root}: {type(e).__name__}: {e}")
 
 
 def diagnose(config: Any = None, *, out: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
@@ -344,6 +359,7 @@ def lr_find(config: Any = None, *, out: str | Path | None = None, overrides: lis
     return result, save_lr_find_plot(root, result, cfg.optimizer.get("lr"))
 
 
+@_writes_run
 def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | None = None, *,
              test: Any = None) -> Results:
     """Re-run the evaluation of a finished run (optionally on other data) and update results.json.
@@ -368,6 +384,7 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
     return _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)
 
 
+@_writes_run
 def export(run_dir: str | Path, format: str = "safetensors", out: str | Path | None = None) -> Path:
     """Export a run's model: ``safetensors`` (+ JSON architecture) or ``onnx`` (raw input -> features).
 
@@ -385,6 +402,7 @@ def export(run_dir: str | Path, format: str = "safetensors", out: str | Path | N
     raise ConfigError(f"export format: expected safetensors or onnx, got {format!r}")
 
 
+@_writes_run
 def report(run_dir: str | Path) -> Path:
     """Re-draw the training curves and rebuild ``report.html`` for a run folder."""
     root = Path(run_dir)
