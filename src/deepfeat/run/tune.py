@@ -34,6 +34,7 @@ from deepfeat.config import Config, load_config
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.errors import ConfigError, RunPruned
+from deepfeat.layout import plain_name
 from deepfeat.run.integrations import Group, child_overrides, groups
 from deepfeat.run.search_space import Param, check_space, read_space
 from deepfeat.run.study_report import write_study_report
@@ -126,7 +127,7 @@ def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = N
     check_space(params, base)
     _check_args(trials, timeout, pruner)
     name = study or f"{base.name or base.data['name'] + '-' + base.learner['name']}-tune"
-    root = Path(out) if out else Path(runs_dir) / name
+    root = Path(out) if out else Path(runs_dir) / plain_name(name, "--study" if study else "study name (config name + -tune)")
     root.mkdir(parents=True, exist_ok=True)
     the_study = _study(optuna, name, storage or f"sqlite:///{(root / 'study.db').resolve()}", base, params, seed,
                        pruner, heartbeat)
