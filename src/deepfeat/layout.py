@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deepfeat.errors import ConfigError
+
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
 RESULTS_FILE = "results.json"
@@ -81,9 +83,25 @@ class RunPaths:
         return self.root / "train.log"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def plain_name(name: str, where: str) -> str:
+    """``name``, checked to be one folder name (no ``/``, not ``.`` or ``..``): a name that names a folder inside
+    the runs folder must never reach outside it; ConfigError otherwise."""
+    if not _PLAIN.fullmatch(name) or set(name) == {"."}:
+        raise ConfigError(f"{where}: expected a plain name of letters, digits, -, _, . (a folder inside the runs "
+                          f"folder), got {name!r}. Rename it, e.g. {_suggest(name)!r}.")
+    return name
+
+
+def _suggest(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "run"
+
+
 def new_run_dir(base: Path, name: str) -> Path:
-    """A fresh folder ``base/<name>-<YYYYmmdd-HHMMSS>`` (a suffix is added on collision)."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    """A fresh folder ``base/<name>-<YYYYmmdd-HHMMSS>`` (a suffix is added on collision); ``name`` must be plain."""
+    stem = plain_name(name, "run name")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(base) / f"{stem}-{stamp}"
     i = 1

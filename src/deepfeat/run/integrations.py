@@ -4,9 +4,11 @@ An integration is registered once and the run layer calls it at a run's events; 
 names one. Each registered :class:`Integration` decides from the config whether it is on, and gives
 
 - per run a :class:`RunHook`: a callback (it sees every epoch's metrics) that is also told when the run
-  ends (``on_run_end``, with the results) or fails (``on_run_failed``, with the recorded error);
+  ends (``on_run_end``, with the results), fails (``on_run_failed``, with the recorded error) or, finished,
+  is evaluated again (``on_run_evaluated``, with the new results);
 - per comparison or search a :class:`Group`: a parent record whose children are the runs started
-  inside ``with groups(...)``; :func:`parent_of` gives a child hook its parent's id.
+  inside ``with groups(...)``; :func:`parent_of` gives a child hook its parent's id. Several processes may
+  share one group (a search's workers): the last to leave closes it.
 
     @INTEGRATIONS.register("mlflow")
     class MLflowIntegration(Integration): ...
@@ -20,7 +22,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from deepfeat.config import Config
 from deepfeat.engine.callbacks import Callback
@@ -41,6 +43,9 @@ class RunHook(Callback):
 
     def on_run_failed(self, paths: RunPaths, results: "Results") -> None:
         """The run stopped (failed, interrupted or pruned); ``results.error`` says why, ``results.status`` how."""
+
+    def on_run_evaluated(self, paths: RunPaths, results: "Results") -> None:
+        """The finished run was evaluated again (``deepfeat evaluate``): ``results.json`` holds ``results``."""
 
 
 class Group:
@@ -90,21 +95,23 @@ def parent_of(name: str) -> str | None:
 
 
 @contextmanager
-def groups(config: Config, root: Path, name: str, ids: dict[str, str] | None = None) -> Iterator[dict[str, Group]]:
+def groups(config: Config, root: Path, name: str, ids: dict[str, str] | None = None,
+           shared: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Group]]:
     """Open the group of every enabled integration (reopening ``ids[name]`` where given); runs started inside
-    are its children. Ends each group ``completed``, or ``failed`` / ``interrupted`` if the block raises."""
+    are its children. Ends each group ``completed``, or ``failed`` / ``interrupted`` if the block raises, unless
+    ``shared()`` says that other processes still work in it: then the last of them ends it."""
     opened = {n: i.group(config, root, name, (ids or {}).get(n)) for n, i in _enabled(config).items()}
     token = _PARENTS.set({**_PARENTS.get(), **{n: g.id for n, g in opened.items()}})
     try:
         yield opened
     except KeyboardInterrupt:
-        _end(opened, "interrupted")
+        _end(opened, "interrupted", shared)
         raise
     except Exception:
-        _end(opened, "failed")
+        _end(opened, "failed", shared)
         raise
     else:
-        _end(opened, "completed")
+        _end(opened, "completed", shared)
     finally:
         _PARENTS.reset(token)
 
@@ -119,6 +126,7 @@ def _enabled(config: Config) -> dict[str, Integration]:
             if (integration := INTEGRATIONS.get(name)()).enabled(config)}
 
 
-def _end(opened: dict[str, Group], status: str) -> None:
-    for g in opened.values():
-        g.end(status)
+def _end(opened: dict[str, Group], status: str, shared: Callable[[], bool]) -> None:
+    if opened and not shared():
+        for g in opened.values():
+            g.end(status)

@@ -4,8 +4,10 @@ A run logs its resolved config flattened as params (``optimizer.lr``), every epo
 as the step, the final results (test metrics, ``<evaluation>/<metric>``, ``best/<monitor>``), tags (learner,
 encoder, dataset, deepfeat version, git commit) and its folder's files (``report.html``, ``plots/``,
 ``model/``, ``results.json``, ``config.yaml``, ``metrics.csv``). The MLflow run id is kept in the run
-folder's ``tracking.json``, so ``deepfeat resume`` continues the same MLflow run; a run that fails ends
-``FAILED`` with the recorded error, an interrupted or pruned one ``KILLED``.
+folder's ``tracking.json``, so ``deepfeat resume`` continues the same MLflow run: epochs already logged by
+the stopped process are not logged again (one value per epoch in the metric history) and the stopped attempt's
+error tags are cleared; ``deepfeat evaluate`` logs the new results to it. A run that fails ends ``FAILED`` with
+the recorded error, an interrupted or pruned one ``KILLED``.
 
 The default store is ``sqlite:///<runs folder>/mlflow.db`` with artifacts in ``<runs folder>/mlartifacts``:
 local, offline, no server (MLflow's file store is deprecated). ``mlflow ui --backend-store-uri
@@ -47,6 +49,7 @@ RUN_FILES = ("results.json", "config.yaml", "metrics.csv", "report.html")
 RUN_DIRS = ("plots", "model")
 _BATCH = 100  # MLflow takes at most 100 params or tags and 1000 metrics per log_batch
 _MAX_VALUE = 6000  # MLflow's longest param value
+ERROR_TAG = "deepfeat.error"  # with _phase and _epoch: why the last attempt stopped
 
 
 def client(uri: str) -> "MlflowClient":
@@ -188,6 +191,7 @@ class MLflowRun(RunHook):
         self.config, self.paths = config, paths
         self.mlflow: MlflowClient | None = None
         self.run_id = ""
+        self.logged: set[tuple[str, int]] = set()  # (metric, step) pairs a stopped process already logged
 
     def start(self) -> str:
         """The MLflow run id, opening the run on first use: the one in ``tracking.json``, else a new one."""
@@ -195,8 +199,7 @@ class MLflowRun(RunHook):
             return self.run_id
         ids = read_ids(self.paths)
         if ids is not None:  # a resumed run continues its MLflow run
-            self.mlflow, self.run_id = client(ids["tracking_uri"]), ids["run_id"]
-            self.mlflow.update_run(self.run_id, status="RUNNING")
+            self._reopen(ids)
             return self.run_id
         uri = store_uri(self.config, self.paths.root.parent)
         self.mlflow = client(uri)
@@ -209,26 +212,53 @@ class MLflowRun(RunHook):
         _log_batch(self.mlflow, self.run_id, params=dict(flatten(self.config.to_dict())))
         return self.run_id
 
+    def _reopen(self, ids: dict[str, Any]) -> None:
+        """Continue the MLflow run of a stopped attempt: RUNNING again, without that attempt's error tags, and
+        knowing which epochs it logged (MLflow keeps every value logged at a step, so they are not logged twice)."""
+        self.mlflow, self.run_id = client(ids["tracking_uri"]), ids["run_id"]
+        data = self.mlflow.get_run(self.run_id).data
+        self.logged = {(key, m.step) for key in data.metrics for m in self.mlflow.get_metric_history(self.run_id, key)}
+        for tag in [k for k in data.tags if k.startswith(ERROR_TAG)]:
+            self.mlflow.delete_tag(self.run_id, tag)
+        self.mlflow.update_run(self.run_id, status="RUNNING")
+
     def on_fit_start(self, trainer: "Trainer") -> None:
         self.start()
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
-        metrics = {k: v for k, v in logs.items() if k not in ("epoch", "step") and isinstance(v, (int, float))}
-        _log_batch(self.mlflow, self.start(), metrics=metrics, step=epoch + 1)
+        run_id, step = self.start(), epoch + 1
+        metrics = {k: v for k, v in logs.items() if k not in ("epoch", "step") and isinstance(v, (int, float))
+                   and (metric_name(k), step) not in self.logged}
+        _log_batch(self.mlflow, run_id, metrics=metrics, step=step)
 
     def on_run_end(self, paths: RunPaths, results: Results) -> None:
         run_id = self.start()
-        _log_batch(self.mlflow, run_id, metrics=final_metrics(results), step=int((results.fit or {}).get("epochs", 0)),
-                   tags={"deepfeat.status": results.status})
+        self._log_results(results, tags={"deepfeat.status": results.status})
         _log_files(self.mlflow, run_id, paths.root)
         self.mlflow.set_terminated(run_id, STATUS[results.status])
+
+    def on_run_evaluated(self, paths: RunPaths, results: Results) -> None:
+        """Log the new results to the finished run's MLflow run (its status stays); a run never tracked has none."""
+        ids = read_ids(paths)
+        if ids is None:
+            return
+        self.mlflow, self.run_id = client(ids["tracking_uri"]), ids["run_id"]
+        self._log_results(results)
+        _log_files(self.mlflow, self.run_id, paths.root)
+
+    def _log_results(self, results: Results, tags: dict[str, str] | None = None) -> None:
+        """The final metrics that are new or changed, at the last epoch's step: the latest value of each is the
+        results', and evaluating again with the same numbers adds nothing to the history."""
+        latest = self.mlflow.get_run(self.run_id).data.metrics
+        metrics = {k: v for k, v in final_metrics(results).items() if latest.get(k) != v}
+        _log_batch(self.mlflow, self.run_id, metrics=metrics, step=int((results.fit or {}).get("epochs", 0)), tags=tags)
 
     def on_run_failed(self, paths: RunPaths, results: Results) -> None:
         run_id = self.start()
         error = results.error or {}
         _log_batch(self.mlflow, run_id, tags={
-            "deepfeat.status": results.status, "deepfeat.error": f"{error.get('type', 'error')}: {error.get('message', '')}",
-            "deepfeat.error_phase": str(error.get("phase")), "deepfeat.error_epoch": str(error.get("epoch"))})
+            "deepfeat.status": results.status, ERROR_TAG: f"{error.get('type', 'error')}: {error.get('message', '')}",
+            f"{ERROR_TAG}_phase": str(error.get("phase")), f"{ERROR_TAG}_epoch": str(error.get("epoch"))})
         _log_files(self.mlflow, run_id, paths.root)
         self.mlflow.set_terminated(run_id, STATUS.get(results.status, "FAILED"))
 

@@ -13,27 +13,31 @@ failed and run again with the same values, so nothing is lost.
 Outputs in ``OUT``: ``best.yaml`` (the best trial's config, ready for ``deepfeat fit``), ``trials.csv``
 (every trial, also printed), ``study.html`` (Optuna's optimization history, parameter importances,
 parallel coordinates and intermediate values, plotly.js inline: opens offline). With
-``logging.mlflow: true`` the study is a parent MLflow run and each trial a child.
+``logging.mlflow: true`` the study is a parent MLflow run and each trial a child; the processes of a study share
+the parent, and the last to leave closes it.
 Needs the ``search`` extra (optuna, plotly), imported only here.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import logging
 import math
 import os
 import socket
 import warnings
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from deepfeat.config import Config, load_config
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.errors import ConfigError, RunPruned
+from deepfeat.layout import LOCK_FILE, plain_name
 from deepfeat.run.integrations import Group, child_overrides, groups
 from deepfeat.run.search_space import Param, check_space, read_space
 from deepfeat.run.study_report import write_study_report
@@ -126,12 +130,15 @@ def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = N
     check_space(params, base)
     _check_args(trials, timeout, pruner)
     name = study or f"{base.name or base.data['name'] + '-' + base.learner['name']}-tune"
-    root = Path(out) if out else Path(runs_dir) / name
+    root = Path(out) if out else Path(runs_dir) / plain_name(name, "--study" if study else "study name (config name + -tune)")
     root.mkdir(parents=True, exist_ok=True)
     the_study = _study(optuna, name, storage or f"sqlite:///{(root / 'study.db').resolve()}", base, params, seed,
                        pruner, heartbeat)
-    with groups(base, root, name, the_study.user_attrs.get("tracking")) as opened:
-        the_study.set_user_attr("tracking", {n: g.id for n, g in opened.items()})
+    with ExitStack() as stack:
+        with _one_at_a_time(root):  # processes joining a new study at once must open one parent record, not one each
+            opened = stack.enter_context(groups(base, root, name, the_study.user_attrs.get("tracking"),
+                                                shared=lambda: _others_running(the_study)))
+            the_study.set_user_attr("tracking", {n: g.id for n, g in opened.items()})
         _log_space(opened, params, name, trials, pruner)
         objective = _objective(base, params, root, child_overrides(opened))
         done = len(finished(the_study))
@@ -141,6 +148,29 @@ def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = N
         result = summarize(the_study, base, params, root)
         _log_best(opened, result)
     return result
+
+
+@contextmanager
+def _one_at_a_time(root: Path) -> Iterator[None]:
+    """Hold ``root/.lock`` (waiting for it) for the ``with`` block: the study's processes on this machine take turns."""
+    with open(root / LOCK_FILE, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
+def _others_running(study: "optuna.Study") -> bool:
+    """Whether another process still runs trials of the study (this process's trials are all told when it asks).
+
+    A process that leaves while this is true leaves the study's parent records open; the last to leave closes
+    them. Trials of a killed process, silent past the heartbeat's grace period, are failed first, so they do not
+    keep the parent open.
+    """
+    import optuna
+
+    with warnings.catch_warnings():  # "experimental" like the heartbeats it reads
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
 
 
 def _check_args(trials: int, timeout: float | None, pruner: Any) -> None:

@@ -381,7 +381,10 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
         cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
     bundle = load_data(cfg, data if memory else None, test)
     precision = inference_precision(run.learner, cfg.training.device)
-    return _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)
+    results = _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)
+    for hook in run_hooks(run.config, run.paths):  # the run's trackers record the new results
+        hook.on_run_evaluated(run.paths, results)
+    return results
 
 
 @_writes_run
