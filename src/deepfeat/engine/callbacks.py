@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from deepfeat.engine.checkpoint import all_finite, atomic_write, save_checkpoint
+from deepfeat.engine.checkpoint import all_finite, save_checkpoint, write_verified
 
 if TYPE_CHECKING:
     from deepfeat.engine.trainer import Trainer
@@ -125,4 +125,4 @@ def write_metrics_csv(path: Path, rows: list[dict[str, float]]) -> None:
     writer = csv.DictWriter(buf, fieldnames=keys, restval="")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(buf.getvalue()))
+    write_verified(Path(path), lambda tmp: Path(tmp).write_text(buf.getvalue()))
