@@ -19,7 +19,11 @@ from deepfeat.errors import DataError
 from deepfeat.layout import RunPaths
 from deepfeat.run.results import Results, read_metrics_file, read_results_file, write_results
 
-FILES = ["results.json", "metrics.csv", "config.yaml", "model/model.json", "model/model.safetensors"]
+FILES = ["results.json", "metrics.csv", "config.yaml"]  # model/'s sidecars: test_model_faults.py
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} in results.json: not JSON")
 
 
 def _flip(path: Path, at: int = 40) -> None:
@@ -140,23 +144,29 @@ def test_results_json_is_strict_json_and_lists_what_was_not_finite(tmp_path: Pat
     results = Results(test={"test/loss": float("nan"), "test/acc": 0.5},
                       evaluations={"knn": {"acc": np.float32("inf"), "curve": [1.0, float("-inf")]}})
     write_results(paths, results)
-
-    def refuse(constant: str) -> None:
-        raise AssertionError(f"{constant} in results.json")
-
-    raw = json.loads(paths.results.read_text(), parse_constant=refuse)
+    raw = json.loads(paths.results.read_text(), parse_constant=_refuse)
     assert raw["test"] == {"test/loss": None, "test/acc": 0.5} and raw["evaluations"]["knn"]["acc"] is None
     assert raw["nonfinite"] == ["evaluations.knn.acc", "evaluations.knn.curve[1]", "test.test/loss"]
     again = read_results_file(paths)
     again.test["test/acc"] = 0.6
     write_results(paths, again)  # still null: still listed
     assert read_results_file(paths).nonfinite == raw["nonfinite"]
+    raw["test"]["test/loss"] = float("nan")  # the literal NaN older versions wrote, without a sidecar
+    paths.results.write_text(json.dumps(raw))
+    paths.results.with_name("results.json.sha256").unlink()
+    assert np.isnan(read_results_file(paths).test["test/loss"])
 
 
-def test_an_old_results_json_holding_nan_still_reads(run_copy: Path) -> None:
-    path = run_copy / "results.json"
-    raw = json.loads(path.read_text())
-    raw["test"]["test/loss"] = float("nan")
-    path.write_text(json.dumps(raw))  # allow_nan: the literal NaN older versions wrote
-    (run_copy / "results.json.sha256").unlink()
-    assert np.isnan(deepfeat.load(run_copy).results.test["test/loss"])
+def test_a_run_whose_test_loss_is_nan_completes_with_strict_json(tmp_path: Path, tiny, monkeypatch) -> None:
+    from deepfeat.run import workflow
+
+    def nan_loss(*args, evaluate=workflow.evaluate_learner, **kwargs):  # as a diverged run measures it
+        measured, features = evaluate(*args, **kwargs)
+        measured["test"]["test/loss"] = float("nan")
+        return measured, features
+
+    monkeypatch.setattr(workflow, "evaluate_learner", nan_loss)
+    run = deepfeat.fit(tiny, out=tmp_path / "run")
+    raw = json.loads((run.dir / "results.json").read_text(), parse_constant=_refuse)
+    assert raw["status"] == "completed" and raw["test"]["test/loss"] is None and raw["nonfinite"] == ["test.test/loss"]
+    assert deepfeat.load(run.dir).results.nonfinite == ["test.test/loss"]
