@@ -170,3 +170,14 @@ def test_a_run_whose_test_loss_is_nan_completes_with_strict_json(tmp_path: Path,
     raw = json.loads((run.dir / "results.json").read_text(), parse_constant=_refuse)
     assert raw["status"] == "completed" and raw["test"]["test/loss"] is None and raw["nonfinite"] == ["test.test/loss"]
     assert deepfeat.load(run.dir).results.nonfinite == ["test.test/loss"]
+
+
+def test_a_damaged_model_and_results_json_name_resume_which_finishes_the_run_again(run_copy: Path, capsys) -> None:
+    """Whether the run completed is unknown, so no model is rebuilt from a checkpoint: resume runs its finish again."""
+    shutil.rmtree(run_copy / "model")
+    _flip(run_copy / "results.json")
+    err = _one_line_error(["export", str(run_copy)], capsys)
+    assert err.endswith(f"expected a completed run, got a damaged results.json. Finish the run first: "
+                        f"`deepfeat resume {run_copy}`.\n")
+    assert main(["resume", str(run_copy)]) == 0
+    assert deepfeat.load(run_copy).results.status == "completed"

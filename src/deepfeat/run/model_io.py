@@ -61,13 +61,14 @@ def load_model(directory: Path) -> tuple[Learner, DataInfo]:
 
 
 def _build(path: Path, meta: dict[str, Any], fix: str) -> tuple[Learner, DataInfo]:
-    """The learner ``model.json`` describes, untrained; CheckpointError naming the file when it cannot be built
-    (a damaged data info or spec) or does not have the feature width the file records."""
+    """The learner ``model.json`` describes, untrained; CheckpointError naming the file when its data info is damaged
+    or the learner does not have the feature width the file records. (A spec that names what this process cannot
+    build, such as an encoder passed as a Python object, stays the ConfigError saying so.)"""
     try:
         info = DataInfo.from_dict(meta["data"])
-        learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
     except ConfigError as e:
         raise CheckpointError(f"exported model file {path} is damaged: {e}. {fix}") from None
+    learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
     if meta.get("feature_dim", learner.feature_dim) != learner.feature_dim:
         raise CheckpointError(f"exported model file {path} is damaged: expected feature_dim {learner.feature_dim} "
                               f"(what its architecture gives), got {meta['feature_dim']!r}. {fix}")

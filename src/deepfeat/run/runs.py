@@ -143,10 +143,10 @@ def load(run_dir: str | Path, *, rebuild_results: bool = False) -> Run:
 def _read_results(paths: RunPaths, rebuild: bool) -> Results | None:
     try:
         return read_results_file(paths)
-    except DataError as e:
+    except DataError:
         if not rebuild:
             raise
-        log.warning(f"{paths.results} is damaged and is written again from scratch ({str(e).partition('. ')[0]})")
+        log.warning(f"{paths.results} is damaged: it is written again from scratch (the fit summary it held is lost)")
         return None
 
 
@@ -159,8 +159,9 @@ def refuse_failed(paths: RunPaths, results: Results | None) -> None:
     message = " ".join(str(error.get("message", "")).split())
     why = f"{error.get('type', 'an error')} {error.get('phase', '')}".strip() + (f": {message[:240]}" if message else "")
     raise CheckpointError(f"run {paths.root}: expected a completed run, got one that failed ({why}); its model is not "
-                          f"used (set aside in {FAILED_MODEL_DIR}/). Fix the cause and retrain: `deepfeat fit -c "
-                          f"{paths.config} --out NEW_FOLDER`.")
+                          f"used (set aside in {FAILED_MODEL_DIR}/). Fix the cause, then finish it from its last "
+                          f"checkpoint (`deepfeat resume {paths.root}`) or retrain (`deepfeat fit -c {paths.config} "
+                          "--out NEW_FOLDER`).")
 
 
 def set_aside_failed_model(paths: RunPaths, results: Results) -> None:
@@ -173,12 +174,13 @@ def set_aside_failed_model(paths: RunPaths, results: Results) -> None:
 def read_run_config(paths: RunPaths) -> Config:
     """The run's ``config.yaml``, checked against its sidecar and validated; one error naming the fix when damaged."""
     fix = _config_fix(paths)
-    if paths.config.is_file():
-        verify_checksum(paths.config, what="run config", fix=fix)
+    if not paths.config.is_file():
+        raise ConfigError(f"run config at {paths.config}: expected a file, found none. {fix}")
+    verify_checksum(paths.config, what="run config", fix=fix)
     try:
         return load_config(paths.config)
     except (ConfigError, ValueError, TypeError) as e:  # a damaged file: bad YAML, bad bytes, unknown keys, wrong types
-        raise ConfigError(f"run config {paths.config} is missing or damaged ({str(e).rstrip('.')}). {fix}") from None
+        raise ConfigError(f"run config {paths.config} is damaged ({str(e).rstrip('.')}). {fix}") from None
 
 
 def _config_fix(paths: RunPaths) -> str:
@@ -203,7 +205,7 @@ def restore_config(paths: RunPaths, cfg: Config | None = None) -> bool:
         source = _checkpoint(paths)
         if cfg is None and source is None:
             raise
-    cfg = cfg or Config.from_dict(load_checkpoint(source)["config"])
+    cfg = cfg if cfg is not None else Config.from_dict(load_checkpoint(source)["config"])
     write_verified(paths.config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
     log.warning(f"{paths.config} was missing or damaged: rewrote it from the checkpoint's copy of the config")
     return True
@@ -227,11 +229,9 @@ def restore_model(run_dir: str | Path) -> Path | None:
     paths = _existing(run_dir)
     restore_config(paths)
     try:
-        results = read_results_file(paths)
-    except DataError as e:  # whether the run completed is unknown: only a model that loads as it is will do
-        results, unknown = None, str(e).partition(". ")[0]
-    else:
-        unknown = ""
+        results, found = read_results_file(paths), "no results.json"
+    except DataError:  # whether the run completed is unknown: only a model that loads as it is will do
+        results, found = None, "a damaged results.json"
     refuse_failed(paths, results)
     try:
         load_model(paths.model)
@@ -239,7 +239,7 @@ def restore_model(run_dir: str | Path) -> Path | None:
     except CheckpointError as e:
         damage = str(e).removesuffix(f" {rebuild_hint(paths.model)}").rstrip(".")
     if results is None or results.status != "completed":
-        status = f"status {results.status}" if results else unknown or "no results.json"
+        status = f"status {results.status}" if results else found
         raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected a completed run, got "
                               f"{status}. Finish the run first: `deepfeat resume {paths.root}`.")
     cfg = read_run_config(paths)
