@@ -89,3 +89,14 @@ def test_embed_of_a_dataset_refuses_a_model_with_inf_weights(run_copy: Path, tmp
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "non-finite of 28752 (100.0%)" in err
     assert not (tmp_path / "z.csv").exists()
+
+
+def test_sample_refuses_non_finite_samples(tmp_path: Path, tiny) -> None:
+    tiny["learner"], tiny["training"]["epochs"] = {"name": "vae", "code_dim": 4}, 1
+    tiny["evaluation"]["protocol"] = []
+    run = deepfeat.fit(tiny, out=tmp_path / "vae")
+    with torch.no_grad():
+        for p in run.learner.parameters():
+            p.fill_(float("inf"))
+    with pytest.raises(DataError, match=r"non-finite of 640 \(100.0%\)"):
+        deepfeat.run.apply.sample(run, n=10)
