@@ -18,6 +18,7 @@ RESULTS_FILE = "results.json"
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
 MODEL_DIR = "model"
+FAILED_MODEL_DIR = "model.failed"  # a failed run's model/, set aside so nothing loads it
 CHECKPOINTS_DIR = "checkpoints"
 LOCK_FILE = ".lock"
 SUMMARY_FILE = "model_summary.txt"

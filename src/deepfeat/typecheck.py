@@ -7,13 +7,15 @@ without a dot as a string) becomes a float, while ``epochs: "ten"`` fails with t
 from __future__ import annotations
 
 import collections.abc as cabc
+import dataclasses
 import types
 import typing
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from deepfeat.errors import ConfigError
 
 _NONE = type(None)
+T = TypeVar("T")
 
 
 def type_name(annotation: Any) -> str:
@@ -113,3 +115,25 @@ def hints(factory: Callable[..., Any]) -> dict[str, Any]:
         return typing.get_type_hints(target)
     except Exception:  # unresolvable forward references: skip type checks rather than crash
         return {}
+
+
+def stored_record(cls: type[T], raw: Any, where: str, required: tuple[str, ...] = ()) -> T:
+    """The dataclass ``cls`` rebuilt from a mapping a file stored, strictly: ConfigError for a key ``cls`` does not
+    have, a key it needs (no default, or named in ``required``) that is missing, or a value of the wrong type.
+
+    A file changed by a bit flip or a hand edit is then refused with the key at fault, instead of failing
+    later deep inside the code that uses it.
+    """
+    if not isinstance(raw, cabc.Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(str(k) for k in raw if k not in fields)
+    if unknown:
+        raise ConfigError(f"{where}: expected keys among {', '.join(fields)}, got unknown key {unknown[0]!r}")
+    needed = [n for n, f in fields.items() if n in required
+              or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)]
+    missing = [n for n in needed if n not in raw]
+    if missing:
+        raise ConfigError(f"{where}: expected the key {missing[0]!r}, got none")
+    annotations = typing.get_type_hints(cls)
+    return cls(**{k: coerce(v, annotations[k], f"{where}.{k}") for k, v in raw.items()})

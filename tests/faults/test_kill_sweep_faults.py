@@ -24,7 +24,7 @@ import yaml
 from safetensors.torch import load_file
 
 import deepfeat
-from deepfeat.errors import CheckpointError
+from deepfeat.errors import CheckpointError, ConfigError
 
 CHILD = """
 import json, os, signal, sys
@@ -107,7 +107,7 @@ def _files(run: Path) -> set[str]:
     return {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
 
 
-def _assert_same_run(got: Path, expected: Path) -> None:
+def _assert_same_run(got: Path, expected: Path, missing: frozenset[str] | set[str] = frozenset()) -> None:
     weights, reference = load_file(str(got / "model" / "model.safetensors")), load_file(str(expected / "model" / "model.safetensors"))
     assert weights.keys() == reference.keys() and all((weights[k] == reference[k]).all() for k in weights)
     results = json.loads((got / "results.json").read_text())
@@ -115,7 +115,7 @@ def _assert_same_run(got: Path, expected: Path) -> None:
     assert results["status"] == "completed" and results["fit"]["best_epoch"] == 2
     assert _metrics(got) == _metrics(expected)
     assert _report(got) == _report(expected)
-    assert _files(got) == _files(expected), _files(got) ^ _files(expected)  # no temporary left, nothing missing
+    assert _files(got) == _files(expected) - missing, _files(got) ^ _files(expected)  # no temporary left, nothing missing
     for png in (expected / "plots").glob("*.png"):
         assert (got / "plots" / png.name).read_bytes() == png.read_bytes(), png.name
 
@@ -129,16 +129,21 @@ def _kill_then_resume(reference: tuple[Path, Path, list[str]], at: int, tmp_path
         with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
             deepfeat.resume(run)
         return
-    if at <= len(writes):
-        assert json.loads((run / "results.json").read_text())["status"] != "completed" if (run / "results.json").exists() else True
+    if at > _nth(writes, "results.json", -1):  # killed after the final results.json, before its sidecar: finished
+        with pytest.raises(ConfigError, match="already finished"):
+            deepfeat.resume(run)
+        _assert_same_run(run, whole, missing={"results.json.sha256"})  # a file without a sidecar loads unchecked
+        return
+    assert json.loads((run / "results.json").read_text())["status"] != "completed" if (run / "results.json").exists() else True
     resumed = deepfeat.resume(run)
     assert resumed.results.status == "completed"
     _assert_same_run(run, whole)
 
 
 def _nth(writes: list[str], name: str, n: int) -> int:
-    """The 1-based index of the ``n``-th write of ``name``."""
-    return [i for i, w in enumerate(writes, 1) if w == name][n - 1]
+    """The 1-based index of the ``n``-th write of ``name`` (``-1``: the last)."""
+    found = [i for i, w in enumerate(writes, 1) if w == name]
+    return found[n - 1] if n > 0 else found[n]
 
 
 @pytest.fixture
@@ -154,7 +159,7 @@ def test_a_kill_at_a_key_write_then_resume_ends_as_the_uninterrupted_run(point: 
     at = {"best of epoch 2": _nth(writes, "checkpoints/best.pt", 2),
           "last of epoch 2": _nth(writes, "checkpoints/last.pt", 2),
           "report": _nth(writes, "report.html", 1),
-          "completed": len(writes)}[point]
+          "completed": _nth(writes, "results.json", -1)}[point]
     _kill_then_resume(quick, at, tmp_path)
 
 

@@ -128,6 +128,7 @@ def test_export_of_an_unfinished_run_says_resume(run_copy: Path, capsys) -> None
     shutil.rmtree(run_copy / "model")
     results = json.loads((run_copy / "results.json").read_text())
     (run_copy / "results.json").write_text(json.dumps({**results, "status": "interrupted"}))
+    (run_copy / "results.json.sha256").unlink()  # as a run interrupted before sidecars were written
     assert main(["export", str(run_copy)]) == 2
     err = capsys.readouterr().err
     assert "deepfeat export" not in err

@@ -85,8 +85,9 @@ def test_a_second_fit_or_resume_on_a_folder_in_use_is_refused_at_once(tmp_path: 
     assert json.loads((run / "results.json").read_text())["status"] == "completed"
     assert yaml.safe_load((run / "config.yaml").read_text())["training"]["epochs"] == 2
     assert (run / ".lock").read_text() == ""
-    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.yaml", "metrics.csv", "model", "model_summary.txt",
-                                                     "results.json"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.yaml", "config.yaml.sha256",
+                                                     "metrics.csv", "metrics.csv.sha256", "model", "model_summary.txt",
+                                                     "results.json", "results.json.sha256"]
 
 
 def test_a_killed_run_leaves_no_stale_lock_and_resumes(tmp_path: Path, tiny) -> None:

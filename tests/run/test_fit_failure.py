@@ -96,6 +96,8 @@ def test_a_failure_after_training_is_recorded_with_its_phase(tmp_path, monkeypat
         deepfeat.fit({**TINY, "training": {**TINY["training"], "epochs": 2}}, out=tmp_path / "run")
     r = results(tmp_path / "run")
     assert r["status"] == "failed" and r["error"]["phase"] == "after training" and r["fit"]["epochs"] == 2
-    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()  # exported before evaluation failed
+    # exported before evaluation failed, then set aside: a failed run's model is not used
+    assert (tmp_path / "run" / "model.failed" / "model.safetensors").is_file()
+    assert not (tmp_path / "run" / "model").exists()
     html = (tmp_path / "run" / "report.html").read_text()
     assert "Run failed after training" in html and "evaluation exploded" in html

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import torch
 
+from deepfeat.typecheck import stored_record
+
 Kind = Literal["vector", "image", "sequence", "tokens"]
 
 
@@ -90,6 +92,5 @@ class DataInfo:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
-        d = dict(d)
-        d["input_shape"] = tuple(d["input_shape"])
-        return cls(**d)
+        """From a stored mapping (a checkpoint, ``model.json``): ConfigError for an unknown or missing key or a wrong type."""
+        return stored_record(cls, d, "data info")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from deepfeat.engine.checkpoint import all_finite, atomic_write, file_sha256, load_checkpoint, save_checkpoint
+from deepfeat.engine.checkpoint import all_finite, file_sha256, load_checkpoint, save_checkpoint, write_verified
 
 LAST, BEST = "last.pt", "best.pt"
 
@@ -164,4 +164,4 @@ def write_metrics_csv(path: Path, rows: list[dict[str, float]]) -> None:
     writer = csv.DictWriter(buf, fieldnames=keys, restval="")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(buf.getvalue()))
+    write_verified(Path(path), lambda tmp: Path(tmp).write_text(buf.getvalue()))

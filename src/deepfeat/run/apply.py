@@ -24,7 +24,8 @@ from deepfeat.engine.inference import iter_outputs
 from deepfeat.errors import CheckpointError, ConfigError, DataError
 from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
 from deepfeat.run.results import write_results
-from deepfeat.run.runs import Run, data_spec, inference_precision, load, load_data, model_data_spec
+from deepfeat.run.runs import (Run, check_finite_outputs, data_spec, inference_precision, load, load_data,
+                               model_data_spec)
 from deepfeat.run.series_scores import Reduce, windowing, write_point_scores
 from deepfeat.run.series_scores import score_series as _score_series
 
@@ -110,7 +111,9 @@ def sample(run: RunLike, n: int = 64, seed: int = 0) -> np.ndarray:
     """``n`` samples from a VAE's prior (decoded) or a GAN's generator: ``(n, *input_shape)``, data space."""
     r = _run(run)
     _require(r, "generates")
-    return r.learner.sample(n, seed=seed).float().cpu().numpy()
+    out = r.learner.sample(n, seed=seed).float().cpu().numpy()
+    check_finite_outputs(int((~np.isfinite(out)).sum()), out.size, r.dir.name)
+    return out
 
 
 def interpolate(run: RunLike, x_a: Any, x_b: Any, steps: int = 8) -> np.ndarray:
@@ -234,10 +237,15 @@ def embed(run: RunLike, data: Any, out: str | Path | None = None, batch_size: in
     splits = [s for s in (bundle.train, bundle.val, bundle.test) if s is not None]
     precision = inference_precision(r.learner, r.config.training.device)
     fn = lambda x: r.learner.embed(r.info.normalize(x))  # noqa: E731
-    with _FeatureWriter(out, sum(len(s) for s in splits), r.learner.feature_dim) as writer:
-        for split in splits:
-            for z, _ in iter_outputs(r.learner, split, precision, fn, batch_size):
-                writer.write(z)
+    try:
+        with _FeatureWriter(out, sum(len(s) for s in splits), r.learner.feature_dim) as writer:
+            for split in splits:
+                for z, _ in iter_outputs(r.learner, split, precision, fn, batch_size):
+                    writer.write(z)
+        check_finite_outputs(writer.nonfinite, writer.row * writer.dim, r.dir.name)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
     return out
 
 
@@ -282,6 +290,7 @@ class _FeatureWriter:
 
     def __init__(self, path: Path, total: int, dim: int) -> None:
         self.path, self.total, self.dim, self.row = path, total, dim, 0
+        self.nonfinite = 0  # NaN/inf values written: the caller refuses the file when there are any
 
     def __enter__(self) -> "_FeatureWriter":
         if self.path.suffix == ".npy":
@@ -292,6 +301,7 @@ class _FeatureWriter:
         return self
 
     def write(self, z: np.ndarray) -> None:
+        self.nonfinite += int((~np.isfinite(z)).sum())
         if self.path.suffix == ".npy":
             self.array[self.row: self.row + len(z)] = z
         else:

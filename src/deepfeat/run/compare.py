@@ -29,14 +29,15 @@ import yaml
 
 from deepfeat.config import CompareConfig, Config, load_config
 from deepfeat.engine.checkpoint import atomic_write
-from deepfeat.layout import new_run_dir
+from deepfeat.layout import RunPaths, new_run_dir
 from deepfeat.errors import ConfigError
 from deepfeat.nn.params import weight_tensors
 from deepfeat.reports.diag_plots import comparison_curves
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.html import html_image, html_page, html_section, html_table
-from deepfeat.reports.readers import Row, read_metrics
+from deepfeat.reports.readers import Row
 from deepfeat.run.integrations import child_overrides, groups
+from deepfeat.run.results import read_metrics_file
 from deepfeat.run.trials import overrides_of, run_trial, trial_config
 
 log = logging.getLogger("deepfeat")
@@ -160,7 +161,7 @@ def _run(label: str, seed: int, cfg: Config, root: Path) -> dict[str, Any]:
     weights = weight_stats(trial.run.learner) if trial.run is not None else {}
     if failure:  # one failing cell must not lose the comparison: it shows as failed
         log.warning(f"compare: run {folder.name} failed: {error_text(failure)}")
-    rows = [with_gap(r) for r in read_metrics(folder) or []]
+    rows = [with_gap(r) for r in read_metrics_file(RunPaths(folder)) or []]
     last = rows[-1] if rows else {}
     fit_ = results.get("fit", {})
     findings = [f["kind"] for f in results.get("diagnostics", []) if f.get("severity") == "warning"]

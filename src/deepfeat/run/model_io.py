@@ -7,6 +7,7 @@ info, so :func:`load_model` rebuilds the network in a fresh process without the 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,15 @@ from deepfeat.config import MOVED_TO_EVALUATION
 from deepfeat.data.info import DataInfo
 from deepfeat.engine.checkpoint import verify_checksum, write_verified
 from deepfeat.errors import CheckpointError, ConfigError
-from deepfeat.layout import CHECKPOINTS_DIR, MODEL_DIR
+from deepfeat.layout import CHECKPOINTS_DIR, FAILED_MODEL_DIR, MODEL_DIR
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
 from deepfeat.nn.backbones import SOURCES, load_into, read_weights
 
 FORMAT = "deepfeat-model/1"
 WEIGHTS_FILE, META_FILE = "model.safetensors", "model.json"
+# What model.json holds: each key load_model reads, none other.
+_META_KEYS = ("format", "learner", "encoder", "data", "feature_dim")
 
 
 def export_model(learner: Learner, info: DataInfo, learner_spec: Any, encoder_spec: Any, directory: Path) -> Path:
@@ -49,14 +52,27 @@ def load_model(directory: Path) -> tuple[Learner, DataInfo]:
     if not meta_path.is_file() or not weights.is_file():
         raise CheckpointError(f"exported model at {directory}: expected {META_FILE} and {WEIGHTS_FILE}, found "
                               f"{sorted(p.name for p in directory.glob('*')) if directory.is_dir() else 'no folder'}. {fix}")
-    meta = _read_meta(meta_path, fix)
-    info = DataInfo.from_dict(meta["data"])
-    learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
+    learner, info = _build(meta_path, _read_meta(meta_path, fix), fix)
     try:
         learner.load_state_dict(_read_weights(weights, fix))
     except RuntimeError as e:
         raise CheckpointError(f"exported model at {directory}: weights do not match the architecture ({e})") from None
     return learner.eval(), info
+
+
+def _build(path: Path, meta: dict[str, Any], fix: str) -> tuple[Learner, DataInfo]:
+    """The learner ``model.json`` describes, untrained; CheckpointError naming the file when its data info is damaged
+    or the learner does not have the feature width the file records. (A spec that names what this process cannot
+    build, such as an encoder passed as a Python object, stays the ConfigError saying so.)"""
+    try:
+        info = DataInfo.from_dict(meta["data"])
+    except ConfigError as e:
+        raise CheckpointError(f"exported model file {path} is damaged: {e}. {fix}") from None
+    learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
+    if meta.get("feature_dim", learner.feature_dim) != learner.feature_dim:
+        raise CheckpointError(f"exported model file {path} is damaged: expected feature_dim {learner.feature_dim} "
+                              f"(what its architecture gives), got {meta['feature_dim']!r}. {fix}")
+    return learner, info
 
 
 def rebuild_hint(directory: Path) -> str:
@@ -65,6 +81,18 @@ def rebuild_hint(directory: Path) -> str:
     if directory.name == MODEL_DIR and (run / CHECKPOINTS_DIR).is_dir():
         return f"Rebuild it from the run's checkpoint: `deepfeat export {run}`."
     return f"Copy it again, or export it again from its run: `deepfeat export RUN --out {directory}`."
+
+
+def set_aside(directory: Path) -> Path | None:
+    """Rename a failed run's ``model/`` to ``model.failed/`` (replacing an older one) so nothing loads it by mistake;
+    the weights stay there to inspect. Returns the new folder, None when there was no model."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    target = directory.with_name(FAILED_MODEL_DIR)
+    shutil.rmtree(target, ignore_errors=True)
+    directory.rename(target)
+    return target
 
 
 def _check_file(path: Path, fix: str) -> None:
@@ -89,6 +117,10 @@ def _read_meta(path: Path, fix: str) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"exported model at {path}: expected the keys learner, encoder and data, got no "
                               f"{', '.join(missing)}. {fix}")
+    unknown = sorted(str(k) for k in meta if k not in _META_KEYS)
+    if unknown:
+        raise CheckpointError(f"exported model at {path}: expected keys among {', '.join(_META_KEYS)}, got unknown "
+                              f"key {unknown[0]!r}; the file is damaged. {fix}")
     return meta
 
 
@@ -147,9 +179,8 @@ def _run_folder(source: str, pretrained: bool, weights: str | None) -> tuple[tor
     if pretrained and weights is None:
         learner, info = load_model(folder)
     else:
-        meta = _read_meta(folder / META_FILE, rebuild_hint(folder))
-        info = DataInfo.from_dict(meta["data"])
-        learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
+        fix = rebuild_hint(folder)
+        learner, info = _build(folder / META_FILE, _read_meta(folder / META_FILE, fix), fix)
         if weights is not None and pretrained:
             load_into(learner, read_weights(weights, "encoder.weights"), None, "encoder.weights")
     return learner.encoder.float(), {"channels": info.input_shape[0], "size": info.input_shape[1:], "mean": info.mean,

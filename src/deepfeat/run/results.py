@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -12,12 +13,14 @@ import numpy as np
 import torch
 
 from deepfeat.data.info import DataInfo
-from deepfeat.engine.checkpoint import atomic_write
+from deepfeat.engine.checkpoint import verify_checksum, write_verified
 from deepfeat.engine.trainer import FitResult, Trainer
-from deepfeat.errors import TrainingError
+from deepfeat.errors import CheckpointError, ConfigError, DataError, TrainingError
 from deepfeat.layout import RunPaths
 from deepfeat.learners.base import Learner
-from deepfeat.reports.readers import read_results
+from deepfeat.reports.readers import Row, read_metrics, read_results
+from deepfeat.run.model_io import META_FILE
+from deepfeat.typecheck import stored_record
 
 
 # "finishing": trained and evaluated, figures or report not yet written (a kill then leaves a run to resume).
@@ -37,6 +40,7 @@ class Results:
       learner's declared evaluations and observers alike.
     - ``headline``: ``[{label, key, value}]``, the learner's declared headline metrics, in order.
     - ``diagnostics`` / ``preflight``: verdicts of the training diagnostics, when they were on.
+    - ``nonfinite``: the keys (``"test.test/loss"``) whose values were NaN or inf, stored as null (strict JSON).
 
     Read like the mapping it is stored as (``results["test"]["test/acc"]``) or by attribute.
     """
@@ -50,12 +54,12 @@ class Results:
     diagnostics: list[dict[str, Any]] | None = None
     preflight: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    nonfinite: list[str] | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Results":
-        """From a parsed ``results.json``; keys this version does not know are dropped."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in names})
+        """From a parsed ``results.json``: ConfigError for an unknown or missing key or a wrong type."""
+        return stored_record(cls, raw, "results", required=("status", "data", "fit"))
 
     def to_dict(self) -> dict[str, Any]:
         """As stored: the optional parts only where present."""
@@ -98,23 +102,84 @@ def fit_summary(result: FitResult, trainer: Trainer, learner: Learner) -> dict[s
 
 
 def write_results(paths: RunPaths, results: Results) -> None:
-    """Write ``results.json`` atomically (a reader never sees half a file)."""
-    text = json.dumps(results.to_dict(), indent=2, default=_json_default)
-    atomic_write(paths.results, lambda tmp: Path(tmp).write_text(text))
+    """Write ``results.json`` atomically, with its ``.sha256`` sidecar, as strict JSON.
+
+    NaN and inf have no JSON spelling: they are stored as null and their keys listed in ``nonfinite``, so a
+    diverged metric is neither written as invalid JSON nor silently lost. A key listed before stays listed
+    while its value is still null.
+    """
+    bad: list[str] = []
+    nulls: set[str] = set()
+    raw = _finite(results.to_dict(), "", bad, nulls)
+    listed = sorted(set(bad) | (set(results.nonfinite or ()) & nulls))
+    raw.pop("nonfinite", None)
+    if listed:
+        raw["nonfinite"] = listed
+    text = json.dumps(raw, indent=2, allow_nan=False)
+    write_verified(paths.results, lambda tmp: Path(tmp).write_text(text))
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+def _finite(value: Any, key: str, bad: list[str], nulls: set[str]) -> Any:
+    """``value`` as plain JSON data (numpy unwrapped), NaN/inf replaced by None; their keys into ``bad``,
+    the keys of every None into ``nulls``."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{key}.{k}" if key else str(k), bad, nulls) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v, f"{key}[{i}]", bad, nulls) for i, v in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        bad.append(key)
+        value = None
+    if value is None:
+        nulls.add(key)
+    return value
 
 
 def read_results_file(paths: RunPaths) -> Results | None:
-    """The run's ``results.json``; ``None`` when the run has none yet."""
-    raw = read_results(paths.root)
-    return Results.from_dict(raw) if raw is not None else None
+    """The run's ``results.json``, checked against its sidecar and its schema; ``None`` when the run has none yet.
+
+    DataError, naming the file and how to get a good one back, when it is damaged. Files from before strict
+    JSON may hold NaN: they still read.
+    """
+    if not paths.results.is_file():
+        return None
+    fix = results_fix(paths)
+    try:
+        verify_checksum(paths.results, what="results file", fix=fix)
+    except CheckpointError as e:  # damaged run files are one kind of error, whichever check found the damage
+        raise DataError(str(e)) from None
+    try:
+        return Results.from_dict(read_results(paths.root))
+    except (DataError, ConfigError) as e:
+        raise DataError(f"results file {paths.results} is damaged ({e}). {fix}") from None
+
+
+def results_fix(paths: RunPaths) -> str:
+    """How to get a good ``results.json`` back: evaluate again a run that exported its model, else finish the run."""
+    if (paths.model / META_FILE).is_file():
+        return f"Write it again: `deepfeat evaluate {paths.root}`."
+    return f"Finish the run, which writes it again: `deepfeat resume {paths.root}`."
+
+
+def read_metrics_file(paths: RunPaths) -> list[Row] | None:
+    """The run's ``metrics.csv`` rows, checked against its sidecar; ``None`` when there is none.
+
+    DataError when it is damaged: an interrupted run's resume writes it again from the checkpoint's history.
+    """
+    if not paths.metrics.is_file():
+        return None
+    fix = (f"An interrupted run writes it again when resumed: `deepfeat resume {paths.root}`; a finished run's "
+           "can only be restored from a copy.")
+    try:
+        verify_checksum(paths.metrics, what="metrics file", fix=fix)
+        return read_metrics(paths.root)
+    except CheckpointError as e:
+        raise DataError(str(e)) from None
+    except DataError as e:
+        raise DataError(f"{e}. {fix}") from None
 
 
 def check_finite_weights(learner: Learner, skipped_steps: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
@@ -18,15 +19,17 @@ from deepfeat.data.in_memory import memory_spec
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import best_weights
-from deepfeat.engine.checkpoint import load_checkpoint
+from deepfeat.engine.checkpoint import load_checkpoint, verify_checksum, write_verified
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.fit_batches import FitBatches
-from deepfeat.errors import CheckpointError, ConfigError, DataError
-from deepfeat.layout import RunPaths
+from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError
+from deepfeat.layout import FAILED_MODEL_DIR, RunPaths
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
-from deepfeat.run.model_io import export_model, load_model, rebuild_hint
+from deepfeat.run.model_io import export_model, load_model, rebuild_hint, set_aside
 from deepfeat.run.results import Results, read_results_file
+
+log = logging.getLogger("deepfeat")
 
 
 @dataclass
@@ -63,7 +66,9 @@ class Run:
         with torch.no_grad():
             outs = [fn(self.info.normalize(xt[i:i + batch_size])).float().cpu().numpy()
                     for i in range(0, len(xt), batch_size)]
-        return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+        out = np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+        check_finite_outputs(int((~np.isfinite(out)).sum()), out.size, self.dir.name)
+        return out
 
     def embed(self, x: Any, batch_size: int = 1024) -> np.ndarray:
         """Features ``(N, feature_dim)`` of raw samples ``x`` (numpy or torch, as the dataset stores them).
@@ -74,6 +79,14 @@ class Run:
         return self.apply(self.learner.embed, x, batch_size)
 
     transform = embed  # the scikit-learn name
+
+
+def check_finite_outputs(nonfinite: int, total: int, run_name: str) -> None:
+    """Refuse to hand out (or write) outputs of a run that hold NaN or inf: they would poison whatever uses them."""
+    if nonfinite:
+        raise DataError(f"outputs of run {run_name}: expected finite values, got {nonfinite} non-finite of {total} "
+                        f"({nonfinite / total:.1%}); nothing was returned or written. The model or the input is at "
+                        "fault: check the input for extreme values, or retrain the run with a lower learning rate.")
 
 
 def load_data(cfg: Config, data: Any = None, test: Any = None) -> DataBundle:
@@ -113,14 +126,90 @@ def split_python_encoder(config: Any) -> tuple[Any, Any]:
     return {**config, "encoder": {"name": "python", "class": label}}, encoder
 
 
-def load(run_dir: str | Path) -> Run:
-    """Load a finished run: config, data info, and the exported model (in eval mode)."""
+def load(run_dir: str | Path, *, rebuild_results: bool = False) -> Run:
+    """Load a finished run: config, data info, and the exported model (in eval mode), each file verified.
+
+    A failed run is refused (its model is not fit to use). ``rebuild_results``: a damaged ``results.json``
+    is logged and replaced by empty results, for a caller about to write it again (``evaluate``).
+    """
     paths = _existing(run_dir)
-    cfg = load_config(paths.config)
+    results = _read_results(paths, rebuild_results)
+    refuse_failed(paths, results)
+    cfg = read_run_config(paths)
     learner, info = load_model(paths.model)
     inference_precision(learner, "cpu")  # so a loaded run embeds exactly as the run that trained it
-    results = read_results_file(paths) or Results()
-    return Run(paths.root, cfg, info, learner, results)
+    return Run(paths.root, cfg, info, learner, results or Results())
+
+
+def _read_results(paths: RunPaths, rebuild: bool) -> Results | None:
+    try:
+        return read_results_file(paths)
+    except DataError:
+        if not rebuild:
+            raise
+        log.warning(f"{paths.results} is damaged: it is written again from scratch (the fit summary it held is lost)")
+        return None
+
+
+def refuse_failed(paths: RunPaths, results: Results | None) -> None:
+    """CheckpointError when ``results.json`` says the run failed: its model (set aside in ``model.failed/``) may be
+    poisoned (non-finite features, diverged weights) and must not be used."""
+    if results is None or results.status != "failed":
+        return
+    error = results.error or {}
+    message = " ".join(str(error.get("message", "")).split())
+    why = f"{error.get('type', 'an error')} {error.get('phase', '')}".strip() + (f": {message[:240]}" if message else "")
+    raise CheckpointError(f"run {paths.root}: expected a completed run, got one that failed ({why}); its model is not "
+                          f"used (set aside in {FAILED_MODEL_DIR}/). Fix the cause, then finish it from its last "
+                          f"checkpoint (`deepfeat resume {paths.root}`) or retrain (`deepfeat fit -c {paths.config} "
+                          "--out NEW_FOLDER`).")
+
+
+def set_aside_failed_model(paths: RunPaths, results: Results) -> None:
+    """Move a failed run's ``model/`` to ``model.failed/`` (logged): whatever failed after export (non-finite
+    features, say) makes its model unfit to use, and a folder named ``model`` would be loaded by mistake."""
+    if results.status == "failed" and set_aside(paths.model):
+        log.warning(f"run {paths.root} failed: its model/ was set aside as {FAILED_MODEL_DIR}/")
+
+
+def read_run_config(paths: RunPaths) -> Config:
+    """The run's ``config.yaml``, checked against its sidecar and validated; one error naming the fix when damaged."""
+    fix = _config_fix(paths)
+    if not paths.config.is_file():
+        raise ConfigError(f"run config at {paths.config}: expected a file, found none. {fix}")
+    verify_checksum(paths.config, what="run config", fix=fix)
+    try:
+        return load_config(paths.config)
+    except (ConfigError, ValueError, TypeError) as e:  # a damaged file: bad YAML, bad bytes, unknown keys, wrong types
+        raise ConfigError(f"run config {paths.config} is damaged ({str(e).rstrip('.')}). {fix}") from None
+
+
+def _config_fix(paths: RunPaths) -> str:
+    if _checkpoint(paths) is None:
+        return "Restore it from a copy, or retrain."
+    return (f"Restore it from the run's checkpoint: `deepfeat export {paths.root}` (a finished run) or "
+            f"`deepfeat resume {paths.root}` (an interrupted one).")
+
+
+def _checkpoint(paths: RunPaths) -> Path | None:
+    """A checkpoint of the run (last.pt, else best.pt); each holds the run's config and data info."""
+    return next((p for p in (paths.last, paths.best) if p.is_file()), None)
+
+
+def restore_config(paths: RunPaths, cfg: Config | None = None) -> bool:
+    """Rewrite a missing or damaged ``config.yaml`` (with its sidecar) from ``cfg``, by default the checkpoint's copy;
+    logged. False when the file reads as it is; the read error when there is no checkpoint to restore from."""
+    try:
+        read_run_config(paths)
+        return False
+    except DeepfeatError:
+        source = _checkpoint(paths)
+        if cfg is None and source is None:
+            raise
+    cfg = cfg if cfg is not None else Config.from_dict(load_checkpoint(source)["config"])
+    write_verified(paths.config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
+    log.warning(f"{paths.config} was missing or damaged: rewrote it from the checkpoint's copy of the config")
+    return True
 
 
 def _existing(run_dir: str | Path) -> RunPaths:
@@ -131,25 +220,30 @@ def _existing(run_dir: str | Path) -> RunPaths:
 
 
 def restore_model(run_dir: str | Path) -> Path | None:
-    """Rebuild a completed run's ``model/`` from its checkpoint when it is missing or damaged.
+    """Rebuild a completed run's ``model/`` (and a missing or damaged ``config.yaml``) from its checkpoint.
 
     The checkpoint is the one holding the weights the run exported: ``best.pt`` under
     ``training.restore_best`` (where one was written), else ``last.pt``; the learner is rebuilt from
     ``config.yaml`` and its end-of-fit hook runs again. Returns that checkpoint, or None when
-    ``model/`` loads as it is.
+    ``model/`` loads as it is. A failed run is refused: its weights are what failed.
     """
     paths = _existing(run_dir)
+    restore_config(paths)
+    try:
+        results, found = read_results_file(paths), "no results.json"
+    except DataError:  # whether the run completed is unknown: only a model that loads as it is will do
+        results, found = None, "a damaged results.json"
+    refuse_failed(paths, results)
     try:
         load_model(paths.model)
         return None
     except CheckpointError as e:
         damage = str(e).removesuffix(f" {rebuild_hint(paths.model)}").rstrip(".")
-    results = read_results_file(paths)
     if results is None or results.status != "completed":
-        status = f"status {results.status}" if results else "no results.json"
+        status = f"status {results.status}" if results else found
         raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected a completed run, got "
                               f"{status}. Finish the run first: `deepfeat resume {paths.root}`.")
-    cfg = load_config(paths.config)
+    cfg = read_run_config(paths)
     retrain = f"Retrain: `deepfeat fit -c {paths.config} --out NEW_FOLDER`."
     if not paths.last.is_file():
         raise CheckpointError(f"{damage}; it cannot be rebuilt from run {paths.root}: expected the checkpoint "

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import json
 import logging
+import shutil
 import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
@@ -18,7 +19,7 @@ from deepfeat.config import Config, load_config
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, best_weights
-from deepfeat.engine.checkpoint import atomic_write, load_checkpoint, remove_stale_temps
+from deepfeat.engine.checkpoint import atomic_write, load_checkpoint, remove_stale_temps, write_verified
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.diagnostics import Diagnostics, find_callback
 from deepfeat.engine.distributed import broadcast_object, init_distributed, local_only
@@ -30,7 +31,7 @@ from deepfeat.engine.summary import model_summary
 from deepfeat.engine.trainer import FitResult, Trainer
 from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError, RunPruned
 from deepfeat.eval.diagnose import diagnose as diagnose_stats
-from deepfeat.layout import RunPaths, new_run_dir
+from deepfeat.layout import FAILED_MODEL_DIR, RunPaths, new_run_dir
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
 from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
@@ -46,7 +47,7 @@ from deepfeat.run.produce import (build_observers, declared_needs, draw_figures,
                                   run_evaluations)
 from deepfeat.run.registries import RunContext, check_settings
 from deepfeat.run.runs import (Run, data_spec, in_memory_config, inference_precision, is_in_memory, load, load_data,
-                               restore_model, split_python_encoder)
+                               restore_config, restore_model, set_aside_failed_model, split_python_encoder)
 
 log = logging.getLogger("deepfeat")
 
@@ -96,6 +97,7 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
         state = load_checkpoint(paths.last)
         state["best_model"] = best_weights(state, paths.checkpoints)  # the in-memory best was lost with the old process
         cfg = Config.from_dict(state["config"])
+        _on_main(dist, lambda: restore_config(paths, cfg))
         seed_everything(cfg.seed)
         bundle = load_data(cfg, data, test)
         learner = build_learner(cfg.learner, bundle.info, cfg.encoder, cfg.regularization)
@@ -138,7 +140,7 @@ def _claim(cfg: Config, out: str | Path | None, runs_dir: str | Path, owner: Exi
     root = Path(out) if out is not None else new_run_dir(Path(runs_dir), cfg.name or f"{cfg.data['name']}-{cfg.learner['name']}")
     owner.enter_context(run_lock(root, _FIT_FIX))
     refuse_existing_run(root)  # again under the lock: another run may have ended in it since _check_free
-    atomic_write(RunPaths(root).config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
+    write_verified(RunPaths(root).config, lambda tmp: Path(tmp).write_text(cfg.to_yaml()))
     return root
 
 
@@ -232,6 +234,7 @@ def _finish(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths,
     phases = Phases(cfg.training.progress)
     with phases("export model"):
         export_model(learner, data.info, cfg.learner, cfg.encoder, paths.model)
+    shutil.rmtree(paths.root / FAILED_MODEL_DIR, ignore_errors=True)  # an earlier attempt's, set aside when it failed
     with phases("diagnostics") if cfg.diagnostics.enabled else nullcontext():
         base = Results(data=data_summary(data.info), fit=fit_summary(fit_result, trainer, learner),
                        evaluations=observer_results(observers), **_diagnostics(trainer.callbacks, cfg, paths.root))
@@ -322,6 +325,7 @@ def _record_failure(error: BaseException, cfg: Config, info: DataInfo, paths: Ru
             **_diagnostics(trainer.callbacks, cfg, paths.root),  # the verdicts often explain the failure
         )
         write_results(paths, results)
+        set_aside_failed_model(paths, results)
         if cfg.logging.plots and history:
             plot_training_curves_to(paths.root)
         if cfg.logging.report:
@@ -369,7 +373,7 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
     (``"linear,knn,cluster,fewshot,health"`` or a list) replaces the config's ``evaluation.protocol``;
     new results join those already recorded (each with its settings).
     """
-    run = load(run_dir)
+    run = load(run_dir, rebuild_results=True)
     cfg = run.config
     memory = is_in_memory(data)
     if memory:
