@@ -32,12 +32,11 @@ Batch = tuple[list[str], np.ndarray | torch.Tensor, torch.Tensor | None]  # ids,
 
 @dataclass
 class NewSamples:
-    """``count`` samples of ``where``; :meth:`batches` yields ``(ids, raw x (B, ...), y (B,) or None)`` in order.
+    """``count`` samples; :meth:`batches` yields ``(ids, raw x (B, ...), y (B,) or None)`` in order.
 
     ``labelled``: every sample comes with its label (in-memory labelled data), so outputs can carry it.
     """
 
-    where: str
     count: int
     labelled: bool
     _batches: Callable[[int], Iterator[Batch]]
@@ -50,8 +49,7 @@ def new_samples(run: Run, data: Any) -> NewSamples:
     """The samples of ``data`` for ``run``: an array or tensor ``(N, *input_shape)``, a .npy / .csv file (read in
     chunks), or any source a name, path or spec names (:func:`~deepfeat.run.runs.model_data_spec`)."""
     if isinstance(data, (np.ndarray, torch.Tensor)):
-        return NewSamples("samples", len(data), False, lambda b: ((_rows(i, len(data[i:i + b])), data[i:i + b], None)
-                                                                  for i in range(0, len(data), b)))
+        return NewSamples(len(data), False, lambda b: _array_batches(data, b))
     spec, reused = model_data_spec(run.config, run.info, data)
     if reused:
         log.info("reading %s with the data settings of run %s: %s (from its config; set them in the data spec to "
@@ -59,25 +57,32 @@ def new_samples(run: Run, data: Any) -> NewSamples:
     path = Path(str(spec.get("path", "")))
     streamable = path.suffix.lower() in STREAMABLE and path.is_file() and spec.get("label_column", "auto") == "auto"
     if spec["name"] == "arrays" and streamable:  # a memory map or row chunks, not the whole file
-        return NewSamples(str(path), count_rows(path), False, lambda b: _file_batches(run, path, b))
+        return NewSamples(count_rows(path), False, lambda b: _file_batches(run, path, b))
     bundle = load_dataset(spec, val_fraction=0.0, test_fraction=0.0, normalize=False)
     if tuple(bundle.info.input_shape) != tuple(run.info.input_shape):
-        raise ConfigError(f"data {data} for run {run.dir.name}: expected samples of shape {tuple(run.info.input_shape)} "
-                          f"(what the run was trained on), got {tuple(bundle.info.input_shape)} from {spec}. Drop the "
+        raise ConfigError(f"data {data} for run {run.dir.name}: expected samples of shape "
+                          f"{tuple(run.info.input_shape)} (what the run was trained on), got "
+                          f"{tuple(bundle.info.input_shape)} from {spec['name']}. Drop the "
                           "settings that differ from the run's config.yaml (data:), so the run's own are used.")
     splits = list(bundle.splits().values())
     roots = [Path(str(spec[k])) for k in ("root", "test_root") if spec.get(k)]
     labelled = all(getattr(s, "y", None) is not None for s in splits)
-    return NewSamples(str(data), sum(len(s) for s in splits), labelled, lambda b: _split_batches(splits, roots, b))
+    return NewSamples(sum(len(s) for s in splits), labelled, lambda b: _split_batches(splits, roots, b))
 
 
 def _settings(reused: dict[str, Any]) -> str:
-    """``size=16, grayscale=True, tokenizer (the run's vocabulary)`` for the log line."""
+    """``size=16, grayscale=True, tokenizer (the run's own)`` for the log line."""
     return ", ".join(f"{k} (the run's own)" if isinstance(v, dict) else f"{k}={v}" for k, v in reused.items())
 
 
 def _rows(start: int, n: int) -> list[str]:
     return [str(i) for i in range(start, start + n)]
+
+
+def _array_batches(x: np.ndarray | torch.Tensor, batch_size: int) -> Iterator[Batch]:
+    for i in range(0, len(x), batch_size):
+        part = x[i:i + batch_size]
+        yield _rows(i, len(part)), part, None
 
 
 def _split_batches(splits: list[Split], roots: list[Path], batch_size: int) -> Iterator[Batch]:
