@@ -183,3 +183,19 @@ def test_recordings_are_read_at_the_runs_rate_and_named_by_file(tmp_path: Path) 
     assert main(["embed", str(run.dir), "--data", str(tmp_path / "train"), "--out", str(tmp_path / "z.npy")]) == 0
     assert np.load(tmp_path / "z.npy").shape == (12, run.learner.feature_dim)
     assert (tmp_path / "z.ids.txt").read_text().split()[:2] == ["high/0.wav", "high/1.wav"]
+
+
+def test_new_texts_without_labels_get_the_runs_vocabulary_and_row_ids(tmp_path: Path) -> None:
+    import json
+
+    rng = np.random.default_rng(0)
+    words = (["see", "you", "at", "home"], ["win", "free", "prize", "cash"])
+    rows = [{"text": " ".join(rng.choice(words[k], 5)), "label": ("ham", "spam")[k]} for k in (0, 1) * 30]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "new.csv").write_text("text\nwin free cash now\nsee you at home\nprize prize\n")  # no label column
+    cfg = {**TINY, "encoder": {"name": "text_cnn"}, "learner": {"name": "classifier"},
+           "data": {"name": "text_csv", "path": str(tmp_path / "train.jsonl"), "tokenizer": {"name": "word",
+                                                                                              "max_length": 8}}}
+    run = deepfeat.fit(cfg, out=tmp_path / "run")
+    answers = deepfeat.predict(run.dir, tmp_path / "new.csv")
+    assert answers.ids == ["0", "1", "2"] and list(answers.labels) == ["spam", "ham", "spam"]

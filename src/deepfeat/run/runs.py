@@ -255,8 +255,11 @@ def _inline_spec(text: str) -> dict[str, Any]:
     return spec
 
 
-# Keys of a run's data spec that choose which samples it read, not how it read them: never reused for new data.
-_WHICH_SAMPLES = frozenset({"root", "path", "test_root", "limit", "test_limit", "download"})
+TEXT_FILES = "text_csv"  # reads a file of new texts (.csv / .jsonl) for a text run whose own source reads no files
+
+# Keys of a run's data spec never reused for new data: which samples it read (not how), and where their labels were
+# (new data is mostly unlabelled; its sources read a column named "label" by themselves).
+_NOT_REUSED = frozenset({"root", "path", "test_root", "limit", "test_limit", "download", "label_column", "y_key"})
 
 
 def model_data_spec(cfg: Config, info: DataInfo, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -264,15 +267,17 @@ def model_data_spec(cfg: Config, info: DataInfo, data: Any) -> tuple[dict[str, A
     from the run.
 
     Read by the run's own source, new samples get the run's reading settings (image size and grayscale,
-    columns, ...) unless ``data`` sets them. A text source always gets the model's tokenizer (vocabulary
+    columns, ...) unless ``data`` sets them; a file of texts for a text run whose source reads no files (SMS
+    Spam, a text folder) is read by ``text_csv``. A text source always gets the model's tokenizer (vocabulary
     included), so new texts get the ids they had in training, and a source taking the arguments of
     ``info.reader`` (audio: sample rate, duration) always gets those of training.
     """
     own = {k: v for k, v in cfg.data.items() if k not in DATA_SPLIT_KEYS}
-    spec = data_spec(data, own.get("name"))
+    reads_files = own.get("name") in DATASETS and "path" in inspect.signature(DATASETS.get(own["name"])).parameters
+    spec = data_spec(data, own.get("name") if reads_files or info.tokenizer is None else TEXT_FILES)
     factory = DATASETS.get(spec["name"], "data")
     same = own.get("name") in DATASETS and DATASETS.get(own["name"]) is factory
-    reused = {k: v for k, v in own.items() if same and k not in spec and k != "name" and k not in _WHICH_SAMPLES}
+    reused = {k: v for k, v in own.items() if same and k not in spec and k != "name" and k not in _NOT_REUSED}
     takes = inspect.signature(factory).parameters
     if info.tokenizer is not None and "tokenizer" in takes:
         reused["tokenizer"] = info.tokenizer
