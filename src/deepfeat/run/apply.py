@@ -214,7 +214,7 @@ def score_file(run: RunLike, data: Any, out: str | Path, quantile: float | None 
         for ids, x, y in samples.batches(batch_size):
             scores = anomaly_score(r, x, batch_size)
             flags = (scores > threshold).astype(np.int64)
-            labels = {"label": y.numpy()} if samples.labelled and y is not None else {}
+            labels = {"label": y.numpy()} if samples.labelled and y is not None else {}  # in-memory labelled data
             writer.write(ids, scores, {"score": scores, "anomaly": flags, **labels})
             flagged += int(flags.sum())
     return out, {"samples": samples.count, "flagged": flagged / samples.count if samples.count else 0.0,
