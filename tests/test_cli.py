@@ -64,7 +64,9 @@ def test_evaluate_embed_report_export(fitted) -> None:
         assert r.returncode == 0, r.stderr
     z = np.load(tmp / "z.npy")
     assert z.shape == (1797, 32) and np.isfinite(z).all()
-    np.testing.assert_allclose(np.loadtxt(tmp / "z.csv", delimiter=",", skiprows=1), z, rtol=1e-4, atol=1e-5)
+    table = np.loadtxt(tmp / "z.csv", delimiter=",", skiprows=1)  # id (the row), f0, f1, ...
+    np.testing.assert_array_equal(table[:, 0], np.arange(1797))
+    np.testing.assert_allclose(table[:, 1:], z, rtol=1e-4, atol=1e-5)
     r = deepfeat("report", str(run), cwd=tmp)
     assert r.returncode == 0 and "report.html" in r.stdout
 

@@ -39,6 +39,14 @@ def test_unknown_names_and_keys_fail_with_the_close_match() -> None:
         check_kwargs(reg.get("square"), {"side": "wide"}, "shape")
 
 
+def test_a_missing_required_key_is_one_line_naming_it() -> None:
+    reg: Registry = Registry("widget_test_only")
+    reg.add("folder", lambda root, size=8: (root, size))
+    with pytest.raises(ConfigError, match=r"^missing key 'widget.root': expected a value for root, got none"):
+        reg.build({"name": "folder", "size": 4}, where="widget")
+    assert reg.build({"name": "folder", "root": "imgs"}) == ("imgs", 8)
+
+
 def test_every_kind_users_pick_by_name_is_listed() -> None:
     kinds = set(all_registries())
     assert {"activations", "initializers", "optimizers", "encoders", "learners", "datasets",

@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 # Public names -> (module, attribute), imported on first use (PEP 562): `import deepfeat` stays cheap, so
 # `deepfeat --help` and `deepfeat list` answer without torch; using a name imports (and registers) what it needs.
 _LAZY: dict[str, tuple[str, str]] = {
-    **{name: ("deepfeat.api", name) for name in ("Run", "embed", "evaluate", "export", "fit", "load", "report", "resume", "tune")},
+    **{name: ("deepfeat.api", name) for name in ("Run", "embed", "evaluate", "export", "fit", "load", "predict", "report", "resume",
+                                                     "tune")},
     "Config": ("deepfeat.config", "Config"), "load_config": ("deepfeat.config", "load_config"),
     "register_dataset": ("deepfeat.data.datasets", "register_dataset"),
     "Learner": ("deepfeat.learners.base", "Learner"),
@@ -47,7 +48,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from deepfeat.api import Run, embed, evaluate, export, fit, load, report, resume, tune
+    from deepfeat.api import Run, embed, evaluate, export, fit, load, predict, report, resume, tune
     from deepfeat.config import Config, load_config
     from deepfeat.data.datasets import register_dataset
     from deepfeat.learners.base import Learner
@@ -55,6 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckpointError", "Config", "ConfigError", "DataError", "DeepfeatError", "Run", "TrainingError",
-    "Learner", "embed", "evaluate", "export", "fit", "load", "load_config", "register_dataset", "register_encoder",
-    "register_learner", "report", "resume", "tune",
+    "Learner", "embed", "evaluate", "export", "fit", "load", "load_config", "predict", "register_dataset",
+    "register_encoder", "register_learner", "report", "resume", "tune",
 ]

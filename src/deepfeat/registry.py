@@ -168,7 +168,8 @@ def check_kwargs(
 ) -> dict[str, Any]:
     """Check keyword arguments against ``factory``'s signature and return them type-coerced.
 
-    Unknown keys fail with the close match and the valid ones; values are checked against the
+    Unknown keys fail with the close match and the valid ones, a missing required key names itself (not a
+    ``TypeError`` from deep inside); values are checked against the
     annotations (``"1e-3"`` becomes ``0.001`` for a float parameter).
     """
     params = accepted_params(factory, skip=skip, extra=extra)
@@ -180,6 +181,12 @@ def check_kwargs(
                 f"unknown key '{where}.{key}': expected one of {', '.join(sorted(params)) or '(none)'}."
                 f"{did_you_mean(key, sorted(params))}"
             )
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in kwargs]
+    if missing:
+        raise ConfigError(
+            f"missing key '{where}.{missing[0]}': expected a value for {', '.join(missing)}, got none. "
+            f"Add it, e.g. {{{', '.join(f'{n}: ...' for n in missing)}}} next to the name."
+        )
     types_ = hints(factory)
     return {
         k: coerce(v, types_[k], f"{where}.{k}") if k in types_ else v for k, v in kwargs.items()

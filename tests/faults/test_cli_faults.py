@@ -37,7 +37,7 @@ def test_embed_csv_gives_back_the_npy_features_exactly(finished_run, tmp_path) -
     for suffix in (".npy", ".csv"):
         assert main(["embed", str(finished_run), "--data", "digits", "--out", str(tmp_path / f"z{suffix}")]) == 0
     z = np.load(tmp_path / "z.npy")
-    from_csv = np.loadtxt(tmp_path / "z.csv", delimiter=",", skiprows=1, dtype=np.float64).astype(np.float32)
+    from_csv = np.loadtxt(tmp_path / "z.csv", delimiter=",", skiprows=1, dtype=np.float64)[:, 1:].astype(np.float32)
     assert z.dtype == np.float32 and z.shape == (1797, 16)
     np.testing.assert_array_equal(from_csv, z)  # 9 significant digits: every float32 survives the text round trip
 

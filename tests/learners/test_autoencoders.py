@@ -84,11 +84,11 @@ def test_one_class_digits_roc_auc_threshold_and_score_cli(tmp_path) -> None:
     assert main(["score", str(run.dir), "--data", "digits", "--out", str(tmp_path / "s.csv"),
                               "--contamination", "0.4"]) == 0
     table = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1)
-    np.testing.assert_allclose(table[:, 0], scores, rtol=1e-5)
+    np.testing.assert_allclose(table[:, 1], scores, rtol=1e-5)  # id, score, anomaly, label
     # Re-calibrated as the 60% quantile of clean validation 0s: a lower threshold, stored for later calls.
     stored = json.loads(run.paths.results.read_text())["evaluations"]["anomaly"]
     assert stored["settings"]["method"] == "contamination" and stored["threshold"] < result["threshold"]
-    np.testing.assert_array_equal(table[:, 1], scores > stored["threshold"])
+    np.testing.assert_array_equal(table[:, 2], scores > stored["threshold"])
 
 
 def test_normal_classes_keep_test_whole_and_normalize_on_normal_data() -> None:

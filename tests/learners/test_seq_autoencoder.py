@@ -102,8 +102,8 @@ def test_export_round_trip_and_deepfeat_score(sms_run: deepfeat.Run, tmp_path: P
     # `deepfeat score` re-encodes the data with the run's vocabulary, not one refitted on the new data.
     out, summary = score_file(sms_run, {"name": "sms_spam", "limit": 1500}, tmp_path / "scores.csv")
     table = np.loadtxt(out, delimiter=",", skiprows=1)
-    assert table.shape == (1500, 3) and summary["threshold"] == sms_run.results["evaluations"]["anomaly"]["threshold"]
-    assert roc_auc_score(table[:, 2], table[:, 0]) > 0.75  # all 1,500 texts, the ham seen in training included
+    assert table.shape == (1500, 4) and summary["threshold"] == sms_run.results["evaluations"]["anomaly"]["threshold"]
+    assert roc_auc_score(table[:, 3], table[:, 1]) > 0.75  # id, score, anomaly, label; the ham seen in training too
     z = np.load(deepfeat.embed(sms_run.dir, {"name": "sms_spam", "limit": 1500}, tmp_path / "z.npy"))
     assert z.shape == (1500, 32) and np.isfinite(z).all()  # ids of the run's tokenizer: length 24, not 64
     flags = predict_anomaly(sms_run, test_x.numpy())

@@ -19,6 +19,7 @@ EXAMPLES = {
     "resume": "deepfeat resume runs/mlp",
     "evaluate": "deepfeat evaluate runs/mlp --protocol linear,knn,cluster,fewshot,health",
     "embed": "deepfeat embed runs/mlp --data digits --out features.npy",
+    "predict": "deepfeat predict runs/pets --data new_photos/ --out answers.csv",
     "report": "deepfeat report runs/mlp",
     "export": "deepfeat export runs/mlp --format onnx",
     "list": "deepfeat list schedules",
@@ -81,6 +82,18 @@ def _take_config(a: argparse.Namespace) -> None:
     a.config = given[0] if given else None
 
 
+DATA_HELP = ("new data: a folder or file (read like the run's own data, with its settings), a dataset name, or a "
+             "spec as YAML, e.g. \"{name: image_folder, root: imgs}\"")
+
+
+def _add_apply(p: argparse.ArgumentParser, out_help: str, required: bool = True) -> None:
+    """The one shape of every subcommand that applies a run to new data: ``RUN --data DATA --out FILE``."""
+    p.add_argument("run", help="run folder")
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--out", required=required, help=out_help)
+    p.add_argument("--batch-size", type=int, default=1024, help="samples per batch (default 1024)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepfeat", description="Deep feature learning: train, evaluate, inspect and reuse learned features.",
                                      epilog="example:\n  deepfeat fit -c examples/configs/digits_mlp.yaml\n\n"
@@ -113,11 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", metavar="NAMES",
                    help="comma-separated evaluators: linear, knn, cluster, fewshot, health (default: the config's "
                         "evaluation.protocol, linear,knn)")
-    p = add("embed", cmd.cmd_embed, "write the features of a dataset to .npy or .csv, streaming batches")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--data", required=True, help="dataset name or file (.npy/.npz/.csv)")
-    p.add_argument("--out", required=True, help="output file, .npy or .csv")
-    p.add_argument("--batch-size", type=int, default=1024, help="samples per batch (default 1024)")
+    p = add("embed", cmd.cmd_embed, "write the features of new data to .csv, .parquet or .npy, streaming batches")
+    _add_apply(p, "output: .csv or .parquet (id, f0, f1, ...) or .npy (features; ids in NAME.ids.txt)")
+    p = add("predict", cmd.cmd_predict, "class names and probabilities of a classifier run for new data")
+    _add_apply(p, "output: .csv or .parquet (id, label, p_<class>...) or .npy (probabilities; ids in NAME.ids.txt); "
+                  "default: print id,label,probability", required=False)
     p = add("report", cmd.cmd_report, "rebuild a run's plots and report.html")
     p.add_argument("run", help="run folder")
     p = add("export", cmd.cmd_export, "export a run's model as safetensors (+JSON) or ONNX")
@@ -128,18 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("list", cmd.cmd_list, "list the kinds of registered names, or the names of one kind")
     p.add_argument("kind", nargs="?", help="one kind, e.g. encoders, schedules, evaluations (default: list the kinds)")
     add("datasets", cmd.cmd_datasets, "which datasets are available offline here, and where they were found")
-    p = add("denoise", cmd.cmd_denoise, "denoise a dataset with a trained (denoising) autoencoder")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--data", required=True, help="dataset name or file (.npy/.npz/.csv) of noisy samples")
-    p.add_argument("--out", required=True, help="output: .npy, or .png for a grid of images")
+    p = add("denoise", cmd.cmd_denoise, "denoise new data with a trained (denoising) autoencoder")
+    _add_apply(p, "output: .npy (ids in NAME.ids.txt), or .png for a grid of the first 64 images")
     p.add_argument("--noise", help="corrupt the data first with this noise spec (YAML), e.g. gaussian")
     p.add_argument("--seed", type=int, default=0, help="seed of the --noise draw")
-    p = add("score", cmd.cmd_score, "anomaly scores and 0/1 decisions of an autoencoder/VAE run for a dataset")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--data", required=True, help="dataset name or file (.npy/.npz/.csv); for a run trained on "
-                   "windows, one long series file (.npy (T,)/(C,T), .npz x[,y], .csv one column per channel[,label])")
-    p.add_argument("--out", required=True, help="output: .csv (score,anomaly[,label]) or .npy (scores), per sample "
-                   "or, for a windows run, per time point")
+    p = add("score", cmd.cmd_score, "anomaly scores and 0/1 decisions of an autoencoder/VAE run for new data")
+    _add_apply(p, "output: .csv or .parquet (id, score, anomaly[, label]) or .npy (scores; ids in NAME.ids.txt); "
+                  "for a run trained on windows, .csv (score,anomaly[,label]) or .npy per time point, and --data is "
+                  "one long series file (.npy (T,)/(C,T), .npz x[,y], .csv one column per channel[,label])")
     p.add_argument("--reduce", choices=["mean", "max"], help="windows run: a point's score is the mean (default) or "
                    "max of the scores of the windows covering it")
     how = p.add_mutually_exclusive_group()

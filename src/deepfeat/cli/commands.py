@@ -74,20 +74,49 @@ def cmd_tune(a: argparse.Namespace) -> int:
     return 0
 
 
+def _say_what_is_reused() -> None:
+    """Applying a run to new data prints the one line saying which of the run's data settings it reused."""
+    logging.getLogger("deepfeat.run.new_data").setLevel(logging.INFO)
+
+
 def cmd_denoise(a: argparse.Namespace) -> int:
     import yaml
 
     from deepfeat.run.apply import denoise_file
 
+    _say_what_is_reused()
     noise = yaml.safe_load(a.noise) if a.noise else None
-    print(f"denoised samples written to {denoise_file(a.run, a.data, a.out, noise, a.seed)}")
+    out = denoise_file(a.run, a.data, a.out, noise, a.seed, a.batch_size)
+    print(f"denoised samples written to {out}" + _ids_note(out))
+    return 0
+
+
+def _ids_note(out: Path) -> str:
+    from deepfeat.run.sample_table import ids_file
+
+    return f" (sample ids: {ids_file(out)})" if out.suffix == ".npy" else ""
+
+
+def cmd_predict(a: argparse.Namespace) -> int:
+    from deepfeat.api import predict
+
+    _say_what_is_reused()
+    if a.out:
+        out = predict(a.run, a.data, a.out, a.batch_size)
+        print(f"predictions written to {out}" + _ids_note(out))
+        return 0
+    answers = predict(a.run, a.data, batch_size=a.batch_size)
+    print("id,label,probability")
+    for i, label, p in zip(answers.ids, answers.labels, answers.proba.max(axis=1, initial=0.0)):
+        print(f"{i},{label},{p:.4f}")
     return 0
 
 
 def cmd_score(a: argparse.Namespace) -> int:
     from deepfeat.run.apply import score_file
 
-    out, summary = score_file(a.run, a.data, a.out, a.quantile, a.contamination, a.reduce)
+    _say_what_is_reused()
+    out, summary = score_file(a.run, a.data, a.out, a.quantile, a.contamination, a.reduce, a.batch_size)
     if "points" in summary:  # a run trained on windows: one score per time point
         print(f"scored {summary['points']} time points from {summary['windows']} windows (length {summary['length']}, "
               f"stride {summary['stride']}, {summary['reduce']} over covering windows): {summary['flagged']:.1%} "
@@ -98,7 +127,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     else:
         print(f"scored {summary['samples']} samples: {summary['flagged']:.1%} above threshold "
               f"{summary['threshold']:.4g}")
-    print(f"scores written to {out}")
+    print(f"scores written to {out}" + _ids_note(out))
     return 0
 
 
@@ -179,7 +208,9 @@ def _numbers(result: dict[str, Any]) -> str:
 def cmd_embed(a: argparse.Namespace) -> int:
     from deepfeat.api import embed
 
-    print(f"features written to {embed(a.run, a.data, a.out, a.batch_size)}")
+    _say_what_is_reused()
+    out = embed(a.run, a.data, a.out, a.batch_size)
+    print(f"features written to {out}" + _ids_note(out))
     return 0
 
 

@@ -54,12 +54,14 @@ def register_dataset(
     return deco
 
 
-def folder_spec(folder: Path) -> dict[str, Any]:
-    """``{name, root}`` of the folder source that reads most of the files in ``folder`` and its sub-folders."""
+def folder_spec(folder: Path, prefer: str | None = None) -> dict[str, Any]:
+    """``{name, root}`` of the folder source that reads most of the files in ``folder`` and its sub-folders;
+    ``prefer`` (a run's own source) wins whenever it reads any of them."""
     paths = [p for p in folder.iterdir()] + [q for p in folder.iterdir() if p.is_dir() for q in p.iterdir()]
     suffixes = [p.suffix.lower() for p in paths if p.is_file()]
     counts = {name: sum(s in ends for s in suffixes) for name, ends in _FOLDER_SUFFIXES.items()}
-    best = max(counts, key=counts.__getitem__, default=None)
+    preferred = DATASETS.canonical(prefer) if prefer in DATASETS else None
+    best = preferred if counts.get(preferred or "", 0) else max(counts, key=counts.__getitem__, default=None)
     if best is None or counts[best] == 0:
         known = ", ".join(f"{n} ({' '.join(e)})" for n, e in _FOLDER_SUFFIXES.items())
         raise ConfigError(f"data folder {folder}: expected files one of the folder datasets reads, got none. "

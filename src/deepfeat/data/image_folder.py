@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Subset
+from torch.utils.data import Dataset, Subset
 from torchvision import datasets, transforms
 
 from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, split_indices
@@ -23,11 +23,37 @@ from deepfeat.data.splits import DataBundle, StreamSplit
 from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import DataError
 
+IMAGE_SUFFIXES = datasets.folder.IMG_EXTENSIONS
 
-def _open_folder(root: str, transform: transforms.Compose, where: str) -> datasets.ImageFolder:
+
+class ImageFiles(Dataset):
+    """Images of one folder without class sub-folders (new images to apply a run to), unlabelled, sorted."""
+
+    classes: list[str] = []
+    targets = None
+
+    def __init__(self, files: list[Path], transform: transforms.Compose) -> None:
+        self.files, self.transform = files, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.transform(datasets.folder.default_loader(str(self.files[i])))
+
+
+def _open_folder(root: str, transform: transforms.Compose, where: str) -> datasets.ImageFolder | ImageFiles:
+    """``root/<class>/*`` as torchvision's ImageFolder, or ``root/*`` (no class folders) unlabelled; either lists
+    its ``files``, so each output of a run applied to them can name its file."""
     folder = Path(root).expanduser()
+    flat = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) \
+        if folder.is_dir() and not any(p.is_dir() for p in folder.iterdir()) else []
+    if flat:
+        return ImageFiles(flat, transform)
     try:
-        return datasets.ImageFolder(str(folder), transform=transform)
+        images = datasets.ImageFolder(str(folder), transform=transform)
+        images.files = [Path(path) for path, _ in images.samples]  # type: ignore[attr-defined]
+        return images
     except (FileNotFoundError, OSError) as exc:
         raise DataError(
             f"image folder at {where}: expected {folder} to hold one sub-folder of images per class, "
@@ -39,12 +65,13 @@ def _sample_stats(dataset: Subset, count: int, seed: int) -> tuple[list[float], 
     """Per-channel mean and std of at most ``count`` images (C, H, W) drawn from ``dataset``."""
     rng = np.random.default_rng(seed)
     picks = rng.permutation(len(dataset))[:count]
-    images = torch.stack([dataset[int(i)][0] for i in picks])
+    items = [dataset[int(i)] for i in picks]
+    images = torch.stack([item[0] if isinstance(item, tuple) else item for item in items])  # (x, y) or x
     return channel_stats(images, "image")
 
 
 @register_dataset("image_folder", aliases=("imagefolder",), available=always_available("any folder path"),
-                  folder_suffixes=datasets.folder.IMG_EXTENSIONS)
+                  folder_suffixes=IMAGE_SUFFIXES)
 def image_folder(
     root: str,
     size: int | list[int] = 32,
@@ -55,7 +82,8 @@ def image_folder(
     *,
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
-    """Images ``root/<class>/*`` resized to ``size`` (int or [H, W]), as (C, H, W) in [0, 1], streamed.
+    """Images ``root/<class>/*`` (or ``root/*``: unlabelled) resized to ``size`` (int or [H, W]), as (C, H, W) in
+    [0, 1], streamed.
 
     With ``test_root`` (same class folders) that folder is the test split; otherwise test and
     validation samples are drawn from ``root`` (seeded, stratified).
@@ -70,7 +98,7 @@ def image_folder(
     where = options.where
     check_fractions(options.val_fraction or 0.0, 0.0 if test_root else options.test_fraction, where)
     full = _open_folder(root, pipeline, f"{where}.root")
-    labels = np.asarray(full.targets)
+    labels = None if full.targets is None else np.asarray(full.targets)
     val = resolve_val_fraction(options.val_fraction, len(full))
     fractions = [val] if test_root else [val, options.test_fraction]
     parts = [Subset(full, idx.tolist()) for idx in split_indices(len(full), labels, fractions, options.seed)]

@@ -38,20 +38,27 @@ SMS_FILE = "SMSSpamCollection"
 SMS_MD5 = "1949b64a224790d01335c2bf8a0e48b2"  # the file inside the official zip (5,574 messages)
 
 TokenizerSpec = dict[str, Any] | str
+AUTO = "auto"  # label_column: the column named "label" when there is one, else unlabelled (as ``arrays`` reads a CSV)
 
 
-def text_bundle(texts: Sequence[str], labels: Sequence[str], name: str, tokenizer: TokenizerSpec,
+def text_bundle(texts: Sequence[str], labels: Sequence[str] | None, name: str, tokenizer: TokenizerSpec,
                 limit: int | None, options: LoadOptions) -> DataBundle:
-    """Split ``texts`` with ``labels``, fit ``tokenizer`` on the training split, encode all: a bundle."""
-    (codes,), class_names = encode_labels(np.asarray(labels, dtype=str))
-    keep = subsample(codes, limit, options.seed, options.where)
+    """Split ``texts`` with ``labels`` (None: unlabelled), fit ``tokenizer`` on the training split, encode all."""
+    codes: np.ndarray | None = None
+    class_names: list[str] | None = None
+    if labels is not None:
+        (codes,), class_names = encode_labels(np.asarray(labels, dtype=str))
+    keep = subsample(np.zeros(len(texts), np.int64) if codes is None else codes, limit, options.seed, options.where)
     texts_arr = np.asarray(texts, dtype=object)
     if keep is not None:
-        texts_arr, codes = texts_arr[keep], codes[keep]
+        texts_arr, codes = texts_arr[keep], None if codes is None else codes[keep]
     # The split make_bundle will make (a pure function of n, labels, fractions and seed), computed
     # first so the vocabulary sees training texts only.
-    fractions = [resolve_val_fraction(options.val_fraction, len(codes)), options.test_fraction]
-    train = split_indices(len(codes), codes, fractions, options.seed)[0]
+    fractions = [resolve_val_fraction(options.val_fraction, len(texts_arr)), options.test_fraction]
+    train = split_indices(len(texts_arr), codes, fractions, options.seed)[0]
+    if codes is None and (options.classes is not None or options.normal_classes is not None):
+        raise DataError(f"class subset at {options.where}: expected labelled texts for classes / normal_classes, got "
+                        f"texts without labels ({name}). Add the label column, or remove classes / normal_classes.")
     if options.classes is not None:
         train = train[np.isin(codes[train], resolve_classes(options.classes, class_names, f"{options.where}.classes"))]
     if options.normal_classes is not None:
@@ -118,8 +125,13 @@ def sms_spam(root: str | None = None, download: bool = False, tokenizer: Tokeniz
     return text_bundle(texts, labels, "sms_spam", tokenizer, limit, options)
 
 
-def read_text_table(path: Path, text_column: str, label_column: str, where: str) -> tuple[list[str], list[str]]:
-    """Texts and labels from a .csv (with a header row) or .jsonl file (one object per line)."""
+def read_text_table(path: Path, text_column: str, label_column: str | None,
+                    where: str) -> tuple[list[str], list[str] | None]:
+    """Texts and labels from a .csv (with a header row) or .jsonl file (one object per line).
+
+    ``label_column``: a column every row has; ``"auto"``: ``label`` when the rows have it, else none; None:
+    none. Without one the labels are None (new texts to apply a run to).
+    """
     if not path.is_file():
         raise DataError(f"text file at {where}.path: expected a .csv or .jsonl file, got no file at {path}. "
                         "Check the path.")
@@ -128,18 +140,22 @@ def read_text_table(path: Path, text_column: str, label_column: str, where: str)
             rows = [json.loads(line) for line in f if line.strip()]
         else:
             rows = list(csv.DictReader(f))
+    if label_column == AUTO:
+        label_column = "label" if any("label" in row for row in rows) else None
+    wanted = [c for c in (text_column, label_column) if c is not None]
     for i, row in enumerate(rows):
-        missing = [c for c in (text_column, label_column) if c not in row]
-        if missing:
-            raise DataError(f"text row at {path}:{i + 1}: expected columns {text_column!r} and {label_column!r}, "
-                            f"got {sorted(row)}. Set {where}.text_column / label_column to the right names.")
-    return [str(r[text_column]) for r in rows], [str(r[label_column]) for r in rows]
+        if any(c not in row for c in wanted):
+            raise DataError(f"text row at {path}:{i + 1}: expected columns {' and '.join(map(repr, wanted))}, got "
+                            f"{sorted(row)}. Set {where}.text_column / label_column to the right names.")
+    labels = None if label_column is None else [str(r[label_column]) for r in rows]
+    return [str(r[text_column]) for r in rows], labels
 
 
 @register_dataset("text_csv", aliases=("text_jsonl",), available=always_available("needs path"))
-def text_csv(path: str, text_column: str = "text", label_column: str = "label", tokenizer: TokenizerSpec = "word",
+def text_csv(path: str, text_column: str = "text", label_column: str | None = AUTO, tokenizer: TokenizerSpec = "word",
              limit: int | None = None, *, options: LoadOptions = LoadOptions()) -> DataBundle:
-    """Labelled texts from a CSV (header row) or JSONL file with a text and a label column."""
+    """Texts from a CSV (header row) or JSONL file with a text and a label column (``auto``: ``label`` if the file
+    has one; null or no such column: unlabelled, e.g. new texts for a trained run)."""
     texts, labels = read_text_table(Path(path).expanduser(), text_column, label_column, options.where)
     return text_bundle(texts, labels, Path(path).stem, tokenizer, limit, options)
 

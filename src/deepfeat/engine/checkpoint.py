@@ -9,7 +9,6 @@ hold tensors and plain data, never code. Each checkpoint gets a ``<name>.sha256`
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import re
 import shutil

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import yaml
 
 from deepfeat.config import DATA_SPLIT_KEYS, Config, load_config
 from deepfeat.data.datasets import DATASETS, folder_spec, load_dataset
@@ -26,6 +27,7 @@ from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatErr
 from deepfeat.layout import FAILED_MODEL_DIR, RunPaths
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
+from deepfeat.registry import did_you_mean
 from deepfeat.run.model_io import export_model, load_model, rebuild_hint, set_aside
 from deepfeat.run.results import Results, read_results_file
 
@@ -79,6 +81,30 @@ class Run:
         return self.apply(self.learner.embed, x, batch_size)
 
     transform = embed  # the scikit-learn name
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names of the training data (its label indices as text where it named none)."""
+        return list(self.info.class_names) or [str(k) for k in range(self.info.num_classes)]
+
+    def require(self, capability: str) -> None:
+        """Refuse, with the fix, what the run's learner does not declare it can do (``Learner.capabilities``)."""
+        if not self.learner.can(capability):
+            can = ", ".join(sorted(self.learner.capabilities)) or "none of classifies, reconstructs, scores, generates"
+            raise ConfigError(
+                f"run {self.dir.name}: expected a learner that {capability}, got learner "
+                f"'{self.config.learner['name']}' (it {can}). Train a learner that {capability}: "
+                "`deepfeat list learners` describes each."
+            )
+
+    def predict_proba(self, x: Any, batch_size: int = 1024) -> np.ndarray:
+        """Class probabilities ``(N, num_classes)`` of raw samples ``x``, columns in the order of :attr:`classes`."""
+        self.require("classifies")
+        return self.apply(self.learner.predict_proba, x, batch_size)
+
+    def predict(self, x: Any, batch_size: int = 1024) -> np.ndarray:
+        """The most probable class name of each raw sample of ``x``: ``(N,)`` strings."""
+        return np.asarray(self.classes, dtype=str)[self.predict_proba(x, batch_size).argmax(axis=1)]
 
 
 def check_finite_outputs(nonfinite: int, total: int, run_name: str) -> None:
@@ -295,26 +321,74 @@ def _train_batches(cfg: Config) -> FitBatches:
     return FitBatches(batch_size=cfg.training.batch_size, seed=cfg.seed, load=lambda: load_data(cfg).train)
 
 
-def data_spec(data: Any) -> dict[str, Any]:
-    """``"mnist"``, ``{"name": ...}`` or a file path -> a data spec."""
-    if isinstance(data, dict):
-        return data
+def data_spec(data: Any, source: str | None = None) -> dict[str, Any]:
+    """What ``data`` names, as a data spec: a ``{name: ...}`` mapping (or inline YAML of one), an existing folder
+    or file, or a registered dataset name, tried in that order.
+
+    A folder is read by ``source`` (a run's own source) when that reads its files, else by the folder source
+    its files call for; a file by ``source`` when that takes a ``path``, else by its suffix (.npy/.npz/.csv).
+    """
+    if isinstance(data, Mapping):
+        return dict(data)
     text = str(data)
-    if Path(text).suffix in (".npy", ".npz", ".csv"):
-        return {"name": "arrays", "path": text}
-    if Path(text).is_dir() and "/" in text:
-        return folder_spec(Path(text))
-    return {"name": text}
+    if text.lstrip().startswith("{"):
+        return _inline_spec(text)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return folder_spec(path, source)
+    if path.is_file():
+        if source in DATASETS and "path" in inspect.signature(DATASETS.get(source)).parameters:
+            return {"name": DATASETS.canonical(source), "path": text}
+        if path.suffix.lower() in (".npy", ".npz", ".csv"):
+            return {"name": "arrays", "path": text}
+        raise ConfigError(f"data file {path}: expected a .npy, .npz or .csv file, got suffix {path.suffix!r}. Name the "
+                          f"source that reads it: \"{{name: SOURCE, path: {text}}}\" (`deepfeat list datasets`).")
+    if text in DATASETS:
+        return {"name": text}
+    names = DATASETS.names()
+    raise ConfigError(f"data '{text}': expected an existing file or folder or a registered dataset name, got neither "
+                      f"(no file or folder at {path.absolute()}; datasets: {', '.join(names)}). Check the path, or "
+                      f"give a spec: \"{{name: image_folder, root: PATH}}\".{did_you_mean(text, names)}")
 
 
-def model_data_spec(info: DataInfo, data: Any) -> dict[str, Any]:
-    """``data_spec(data)`` for a model trained on ``info``: a text dataset gets the model's tokenizer
-    (vocabulary included), so new texts get the ids they would have had in training; a source that takes
-    the arguments of ``info.reader`` (audio: sample rate, duration) gets those of training."""
-    spec = data_spec(data)
-    takes = inspect.signature(DATASETS.get(spec["name"], "data")).parameters
+def _inline_spec(text: str) -> dict[str, Any]:
+    """``"{name: image_folder, root: imgs}"`` -> its mapping; a ConfigError for anything else."""
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"data spec {text!r}: expected a YAML mapping such as {{name: image_folder, root: imgs}}, "
+                          f"got text YAML cannot read ({str(e).splitlines()[0]}). Quote it as one argument.") from None
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ConfigError(f"data spec {text!r}: expected a YAML mapping with a name, such as {{name: image_folder, "
+                          f"root: imgs}}, got {spec!r}.")
+    return spec
+
+
+TEXT_FILES = "text_csv"  # reads a file of new texts (.csv / .jsonl) for a text run whose own source reads no files
+
+# Keys of a run's data spec never reused for new data: which samples it read (not how), and where their labels were
+# (new data is mostly unlabelled; its sources read a column named "label" by themselves).
+_NOT_REUSED = frozenset({"root", "path", "test_root", "limit", "test_limit", "download", "label_column", "y_key"})
+
+
+def model_data_spec(cfg: Config, info: DataInfo, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The spec that reads new ``data`` as the run of ``cfg`` (trained on ``info``) read its own, and what it took
+    from the run.
+
+    Read by the run's own source, new samples get the run's reading settings (image size and grayscale,
+    columns, ...) unless ``data`` sets them; a file of texts for a text run whose source reads no files (SMS
+    Spam, a text folder) is read by ``text_csv``. A text source always gets the model's tokenizer (vocabulary
+    included), so new texts get the ids they had in training, and a source taking the arguments of
+    ``info.reader`` (audio: sample rate, duration) always gets those of training.
+    """
+    own = {k: v for k, v in cfg.data.items() if k not in DATA_SPLIT_KEYS}
+    reads_files = own.get("name") in DATASETS and "path" in inspect.signature(DATASETS.get(own["name"])).parameters
+    spec = data_spec(data, own.get("name") if reads_files or info.tokenizer is None else TEXT_FILES)
+    factory = DATASETS.get(spec["name"], "data")
+    same = own.get("name") in DATASETS and DATASETS.get(own["name"]) is factory
+    reused = {k: v for k, v in own.items() if same and k not in spec and k != "name" and k not in _NOT_REUSED}
+    takes = inspect.signature(factory).parameters
     if info.tokenizer is not None and "tokenizer" in takes:
-        spec = {**spec, "tokenizer": info.tokenizer}
-    return {**spec, **{k: v for k, v in (info.reader or {}).items() if k in takes}}
-
-
+        reused["tokenizer"] = info.tokenizer
+    reused.update({k: v for k, v in (info.reader or {}).items() if k in takes})
+    return {**spec, **reused}, reused
