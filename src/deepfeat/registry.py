@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
 
 from deepfeat.errors import ConfigError
 from deepfeat.typecheck import coerce, hints
@@ -165,10 +165,12 @@ def check_kwargs(
     where: str,
     skip: int = 0,
     extra: Mapping[str, Any] | None = None,
+    also: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Check keyword arguments against ``factory``'s signature and return them type-coerced.
 
-    Unknown keys fail with the close match and the valid ones; values are checked against the
+    Unknown keys fail with the close match and the valid ones, among them ``also``: keys the caller
+    reads itself before passing the rest on (``data.val_fraction``); values are checked against the
     annotations (``"1e-3"`` becomes ``0.001`` for a float parameter).
     """
     params = accepted_params(factory, skip=skip, extra=extra)
@@ -176,9 +178,10 @@ def check_kwargs(
         return dict(kwargs)
     for key in kwargs:
         if key not in params:
+            more = f" ({where} also takes {', '.join(also)})" if also else ""
             raise ConfigError(
-                f"unknown key '{where}.{key}': expected one of {', '.join(sorted(params)) or '(none)'}."
-                f"{did_you_mean(key, sorted(params))}"
+                f"unknown key '{where}.{key}': expected one of {', '.join(sorted(params)) or '(none)'}{more}."
+                f"{did_you_mean(key, sorted(params) + list(also))}"
             )
     types_ = hints(factory)
     return {

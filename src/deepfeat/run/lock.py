@@ -35,6 +35,7 @@ def run_lock(root: Path | None, fix: str) -> Iterator[None]:
         yield
         return
     root = Path(root)
+    check_folder_path(root)
     root.mkdir(parents=True, exist_ok=True)
     path = RunPaths(root).lock
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -56,6 +57,7 @@ def run_lock(root: Path | None, fix: str) -> Iterator[None]:
 
 def check_unlocked(root: Path, fix: str) -> None:
     """ConfigError, as :func:`run_lock` raises it, when another process holds ``root``'s lock; creates nothing."""
+    check_folder_path(Path(root))
     path = RunPaths(Path(root)).lock
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -65,6 +67,16 @@ def check_unlocked(root: Path, fix: str) -> None:
         _lock(fd, path, fix)
     finally:
         os.close(fd)
+
+
+def check_folder_path(root: Path) -> None:
+    """ConfigError when no folder can be made at ``root``: it, or a folder it would be in, is a file."""
+    for path in (root, *root.parents):
+        if path.is_dir():
+            return
+        if path.exists() or path.is_symlink():
+            raise ConfigError(f"run folder {root}: expected a folder (or a path where one can be created), got "
+                              f"{path}, which is not a folder. Use another --out.")
 
 
 def _lock(fd: int, path: Path, fix: str) -> bool:
