@@ -192,6 +192,21 @@ def test_fit_out_under_a_regular_file_exits_2_with_one_line(tmp_path: Path, tiny
     assert err.count("\n") == 1 and f"{tmp_path / 'somefile.txt'}, which is not a folder" in err
 
 
+def test_embed_out_under_a_regular_file_exits_2_with_one_line(finished_run: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "somefile.txt").write_text("notes")
+    assert main(["embed", str(finished_run), "--data", "digits", "--out", str(tmp_path / "somefile.txt" / "z.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path / 'somefile.txt'}, which is not a folder" in err
+
+
+def test_a_jsonl_line_that_is_not_an_object_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "texts.jsonl"
+    path.write_text('{"text": "hi", "label": "ham"}\n\n{"text": "win", "label": "spam"\n')
+    with pytest.raises(DataError) as err:
+        _load({"name": "text_csv", "path": str(path)})
+    _one_line(str(err.value), f"{path}:3", "invalid JSON")
+
+
 def test_a_class_folder_linked_outside_the_root_is_refused_unless_followed(tmp_path: Path) -> None:
     root, outside = _images(tmp_path / "root"), _images(tmp_path / "elsewhere")
     os.symlink(root / "red", root / "crimson")  # links inside the root are fine

@@ -4,7 +4,7 @@ A data root is a boundary: a symbolic link (to a class folder or to a file) that
 root is refused unless ``follow_symlinks: true``, so a link planted in a shared data folder cannot make
 a run read ``/etc/passwd`` or another user's files. Links that stay inside the root are followed.
 
-Every file of a streamed folder is checked before training starts (a cheap decode, see each source),
+Every file of a streamed folder is checked before training starts (a cheap check, see each source),
 so a bad file is one :class:`DataError` naming it instead of a traceback an hour into an epoch.
 ``on_error: fail`` (the default) raises for the first bad file; ``on_error: skip`` leaves the bad files
 out, logs how many, and records them in ``DataInfo.skipped`` (results.json's data summary).
@@ -16,12 +16,11 @@ import logging
 from pathlib import Path
 from typing import Callable, Literal, Sequence
 
-from deepfeat.errors import ConfigError, DataError
+from deepfeat.errors import DataError
 
 log = logging.getLogger("deepfeat")
 
-OnError = Literal["fail", "skip"]
-ON_ERROR: tuple[str, ...] = ("fail", "skip")
+OnError = Literal["fail", "skip"]  # checked against this annotation wherever a source is built by name
 
 
 def check_inside(paths: Sequence[Path], root: Path, where: str, follow_symlinks: bool) -> None:
@@ -58,17 +57,10 @@ def first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-def check_on_error(on_error: str, where: str) -> None:
-    """:class:`ConfigError` unless ``on_error`` is one of :data:`ON_ERROR` (the config checks it too; Python callers)."""
-    if on_error not in ON_ERROR:
-        raise ConfigError(f"on_error at {where}.on_error: expected fail or skip, got {on_error!r}.")
-
-
 def screen(files: Sequence[Path], check: Callable[[Path], object], on_error: OnError,
            where: str) -> tuple[list[int], list[str]]:
     """Indices of the ``files`` that pass ``check`` (which raises :class:`DataError` for a bad file) and the
     bad files' paths. With ``on_error: fail`` the first bad file raises, with the count of bad files."""
-    check_on_error(on_error, where)
     kept: list[int] = []
     bad: list[tuple[Path, DataError]] = []
     for i, path in enumerate(files):

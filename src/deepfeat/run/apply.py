@@ -23,6 +23,7 @@ from deepfeat.data.noise import build_noise
 from deepfeat.engine.inference import iter_outputs
 from deepfeat.errors import CheckpointError, ConfigError, DataError
 from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
+from deepfeat.run.lock import make_folder
 from deepfeat.run.results import write_results
 from deepfeat.run.runs import Run, data_spec, inference_precision, load, load_data, model_data_spec
 from deepfeat.run.series_scores import Reduce, windowing, write_point_scores
@@ -135,7 +136,7 @@ def load_raw(data: Any) -> tuple[np.ndarray, np.ndarray | None]:
 def save_array(values: np.ndarray, out: str | Path) -> Path:
     """Write ``values`` to ``.npy``, or, for images ``(N, C, H, W)``, a ``.png`` grid of the first 64."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, f"output {out}")
     if out.suffix == ".npy":
         np.save(out, values.astype(np.float32))
     elif out.suffix == ".png" and values.ndim == 4:
@@ -273,7 +274,7 @@ def _feature_file(out: str | Path) -> Path:
     out = Path(out)
     if out.suffix not in (".npy", ".csv"):
         raise ConfigError(f"embed output {out}: expected a .npy or .csv file name, got suffix {out.suffix!r}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, f"embed output {out}")
     return out
 
 
