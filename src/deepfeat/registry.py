@@ -10,13 +10,12 @@ already-built object, which :meth:`Registry.build` passes through unchanged (Ker
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
 
 from deepfeat.errors import ConfigError
-from deepfeat.typecheck import coerce, hints
+from deepfeat.typecheck import coerce, did_you_mean, hints
 
 # Installed packages extend deepfeat by declaring an entry point in this group; loading it imports the module,
 # whose decorators register its pieces (``[project.entry-points."deepfeat.plugins"] my_nets = "my_nets"``).
@@ -33,12 +32,6 @@ KIND_NAMES: dict[str, str] = {"schedulers": "schedules"}
 # More words `deepfeat list` takes for a kind -> the registry's plural (singulars are accepted as well).
 KIND_ALIASES: dict[str, str] = {"schedules": "schedulers", "evaluators": "metrics", "protocols": "metrics",
                                 "backbones": "backbone sources", "sources": "backbone sources"}
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 @dataclass(frozen=True)
