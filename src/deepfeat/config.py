@@ -36,6 +36,8 @@ log = logging.getLogger("deepfeat")
 # Keys of the data section that configure splitting rather than the dataset source.
 DATA_SPLIT_KEYS = {"val_fraction": float | None, "test_fraction": float, "normalize": bool,
                    "classes": list[int | str] | None, "normal_classes": list[int | str] | None, "score_heldout": bool}
+# Keys a {name: ...} section takes besides its factory's arguments (the library reads them): key -> type.
+SECTION_KEYS: dict[str, dict[str, Any]] = {"data": DATA_SPLIT_KEYS, "optimizer": {"layer_decay": float | None}}
 # Data keys that were renamed: old -> new (the old name still loads, with a warning).
 RENAMED_DATA_KEYS = {"train_classes": "normal_classes"}
 
@@ -178,19 +180,9 @@ def validate_spec(section: str, value: Any) -> dict[str, Any]:
     registry, skip, extra = _SPECS[section]
     name, kwargs = registry.split_spec(value, section)
     factory = registry.get(name)
-    own = {}
-    if section == "data":
-        for key, typ in DATA_SPLIT_KEYS.items():
-            if key in kwargs:
-                own[key] = coerce(kwargs.pop(key), typ, f"data.{key}")
-    if section == "optimizer" and "layer_decay" in kwargs:
-        own["layer_decay"] = coerce(kwargs.pop("layer_decay"), float | None, "optimizer.layer_decay")
-    try:
-        checked = check_kwargs(factory, kwargs, section, skip=skip, extra=extra)
-    except ConfigError as e:
-        if section == "data" and "unknown key" in str(e):
-            raise ConfigError(f"{e} (data also takes {', '.join(DATA_SPLIT_KEYS)})") from None
-        raise
+    keys = SECTION_KEYS.get(section, {})
+    own = {key: coerce(kwargs.pop(key), typ, f"{section}.{key}") for key, typ in keys.items() if key in kwargs}
+    checked = check_kwargs(factory, kwargs, section, skip=skip, extra=extra, also=list(keys))
     if section == "optimizer":
         check_hyperparameters(checked, section)  # fail before a run folder exists, not when training starts
     return {"name": name, **checked, **own}

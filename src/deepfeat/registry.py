@@ -10,13 +10,12 @@ already-built object, which :meth:`Registry.build` passes through unchanged (Ker
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
 
 from deepfeat.errors import ConfigError
-from deepfeat.typecheck import coerce, hints
+from deepfeat.typecheck import coerce, did_you_mean, hints
 
 # Installed packages extend deepfeat by declaring an entry point in this group; loading it imports the module,
 # whose decorators register its pieces (``[project.entry-points."deepfeat.plugins"] my_nets = "my_nets"``).
@@ -33,12 +32,6 @@ KIND_NAMES: dict[str, str] = {"schedulers": "schedules"}
 # More words `deepfeat list` takes for a kind -> the registry's plural (singulars are accepted as well).
 KIND_ALIASES: dict[str, str] = {"schedules": "schedulers", "evaluators": "metrics", "protocols": "metrics",
                                 "backbones": "backbone sources", "sources": "backbone sources"}
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 @dataclass(frozen=True)
@@ -165,10 +158,12 @@ def check_kwargs(
     where: str,
     skip: int = 0,
     extra: Mapping[str, Any] | None = None,
+    also: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Check keyword arguments against ``factory``'s signature and return them type-coerced.
 
-    Unknown keys fail with the close match and the valid ones, a missing required key names itself (not a
+    Unknown keys fail with the close match and the valid ones, among them ``also``: keys the caller
+    reads itself before passing the rest on (``data.val_fraction``); a missing required key names itself (not a
     ``TypeError`` from deep inside); values are checked against the
     annotations (``"1e-3"`` becomes ``0.001`` for a float parameter).
     """
@@ -177,9 +172,10 @@ def check_kwargs(
         return dict(kwargs)
     for key in kwargs:
         if key not in params:
+            more = f" ({where} also takes {', '.join(also)})" if also else ""
             raise ConfigError(
-                f"unknown key '{where}.{key}': expected one of {', '.join(sorted(params)) or '(none)'}."
-                f"{did_you_mean(key, sorted(params))}"
+                f"unknown key '{where}.{key}': expected one of {', '.join(sorted(params)) or '(none)'}{more}."
+                f"{did_you_mean(key, sorted(params) + list(also))}"
             )
     missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in kwargs]
     if missing:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import dataclasses
+import difflib
 import types
 import typing
 from typing import Any, Callable, TypeVar
@@ -16,6 +17,12 @@ from deepfeat.errors import ConfigError
 
 _NONE = type(None)
 T = TypeVar("T")
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 def type_name(annotation: Any) -> str:
@@ -35,9 +42,18 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
     if not ok:
         raise ConfigError(
             f"wrong type at {where}: expected {type_name(annotation)}, got "
-            f"{type(value).__name__} {value!r}"
+            f"{type(value).__name__} {value!r}.{_close_choice(value, annotation)}"
         )
     return out
+
+
+def _close_choice(value: Any, annotation: Any) -> str:
+    """The "did you mean" for a mistyped word among the words a ``Literal`` (possibly in a union) allows."""
+    if not isinstance(value, str):
+        return ""
+    literals = [annotation] + list(typing.get_args(annotation))
+    words = [a for lit in literals if typing.get_origin(lit) is typing.Literal for a in typing.get_args(lit)]
+    return did_you_mean(value, [w for w in words if isinstance(w, str)])
 
 
 def _coerce(value: Any, ann: Any) -> tuple[bool, Any]:

@@ -140,3 +140,21 @@ def test_fsdd_speakers_keeps_one_voice_and_test_repetitions_moves_the_split() ->
         load_dataset({**spec, "speakers": ["nobody"]})
     with pytest.raises(ConfigError, match="test_repetitions.*1 to 49"):
         load_dataset({**spec, "test_repetitions": 50})
+
+
+def test_a_wav_is_truncated_only_when_its_data_chunk_ends_early(tmp_path: Path) -> None:
+    from deepfeat.data.audio_io import wav_shortfall
+
+    sf.write(tmp_path / "plain.wav", tone(440.0, 8000, 0.1), 8000)
+    plain = (tmp_path / "plain.wav").read_bytes()
+    # An odd-sized chunk (padded to even) before the data chunk: the walk must step over it.
+    junk = b"junk" + (3).to_bytes(4, "little") + b"abc\x00"
+    data_at = plain.index(b"data")
+    body = plain[12:data_at] + junk + plain[data_at:]
+    (tmp_path / "junk.wav").write_bytes(b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WAVE" + body)
+    assert wav_shortfall(tmp_path / "plain.wav") is None and wav_shortfall(tmp_path / "junk.wav") is None
+    assert read_audio(tmp_path / "junk.wav", 8000, 800).shape == (1, 800)
+    (tmp_path / "cut.wav").write_bytes((tmp_path / "junk.wav").read_bytes()[:-100])
+    assert wav_shortfall(tmp_path / "cut.wav") == (1600, 1500)
+    with pytest.raises(DataError, match="1600 bytes of samples its WAV header declares, got 1500"):
+        read_audio(tmp_path / "cut.wav", 8000, 800)

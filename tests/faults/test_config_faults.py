@@ -90,3 +90,31 @@ def test_fit_with_a_negative_lr_exits_2_before_the_run_folder_exists(tmp_path: P
     assert main(["fit", "-c", str(path), "--set", "optimizer.lr=-1", "--out", str(out)]) == 2
     assert "optimizer.lr: expected a number > 0, got -1" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _every_section_key() -> list[str]:
+    """``section.key`` for every key of the default config: each fixed section's fields, and each ``{name: ...}``
+    section's factory arguments plus the keys the library reads there itself (``data.val_fraction``)."""
+    import dataclasses
+
+    from deepfeat.config import _SPECS, SECTION_KEYS, Config
+    from deepfeat.registry import accepted_params
+
+    config, keys = Config(), []
+    for f in dataclasses.fields(Config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
+        elif f.name in _SPECS:
+            registry, skip, extra = _SPECS[f.name]
+            own = accepted_params(registry.get(value["name"]), skip=skip, extra=extra) or {}
+            keys += [f"{f.name}.{k}" for k in [*own, *SECTION_KEYS.get(f.name, {})]]
+    return keys
+
+
+@pytest.mark.parametrize("key", _every_section_key())
+def test_a_mistyped_key_of_any_section_suggests_the_real_one(key: str) -> None:
+    section, name = key.split(".")
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [f"{section}.{name}{name[-1]}=1"])  # "optimizer.lrr", "training.batch_sizee"
+    assert str(err.value).endswith(f"Did you mean '{name}'?"), str(err.value)

@@ -9,6 +9,7 @@ any rate) are read as in training by ``deepfeat embed RUN --data folder``. How b
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ from torch.utils.data import Dataset, Subset
 from deepfeat.data.audio_io import AUDIO_SUFFIXES, audio_info, check_rate, read_audio
 from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, make_bundle, split_indices, subsample
 from deepfeat.data.datasets import always_available, data_root, register_dataset
+from deepfeat.data.folders import OnError, check_inside, screen
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle, StreamSplit
+from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import ConfigError, DataError
 
 FSDD_TEST_REPETITIONS = 5  # the dataset's own convention: repetitions 0-4 of every digit and speaker are the test set
@@ -164,6 +167,16 @@ def _scan(root: Path, where: str) -> tuple[list[Path], np.ndarray | None, list[s
     return files, None, []
 
 
+def _readable(root: Path, key: str, where: str, on_error: OnError,
+              follow_symlinks: bool) -> tuple[list[Path], np.ndarray | None, list[str], list[str]]:
+    """:func:`_scan`'s files, labels and classes under ``root`` (``where.key``), the bad files left out
+    (``on_error: skip``), and those files. Every header is read here, so a bad file is found before training."""
+    files, labels, classes = _scan(root, f"{where}.{key}")
+    check_inside(files, root, where, follow_symlinks)
+    kept, skipped = screen(files, partial(audio_info, where=where), on_error, where)
+    return [files[i] for i in kept], None if labels is None else labels[kept], classes, skipped
+
+
 @register_dataset("audio_folder", aliases=("audiofolder",), available=always_available("any folder path"),
                   description="Recordings root/<class>/*.wav|flac|ogg (or root/* unlabelled), streamed",
                   folder_suffixes=AUDIO_SUFFIXES)
@@ -174,28 +187,32 @@ def audio_folder(
     test_root: str | None = None,
     stats_samples: int = 512,
     num_workers: int = 0,
+    on_error: OnError = "fail",
+    follow_symlinks: bool = False,
     *,
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
     """Recordings under ``root`` (one sub-folder per class, or none: unlabelled) as ``(1, length)`` waveforms.
 
     Streamed from disk: each batch is decoded, mixed to mono, resampled and cropped/padded when drawn.
-    Every file's header is checked first, so a bad file is one error naming it before training starts.
+    Every file's header is checked first: a bad file fails naming it (``on_error: fail``) or is left out
+    (``skip``); links leading out of a root are refused unless ``follow_symlinks``.
     """
     where = options.where
     length = check_rate(sample_rate, duration, where)
     folder = Path(root).expanduser()
-    files, labels, classes = _scan(folder, f"{where}.root")
+    files, labels, classes, skipped = _readable(folder, "root", where, on_error, follow_symlinks)
     test_files, test_labels = [], None
     if test_root:
-        test_files, test_labels, test_classes = _scan(Path(test_root).expanduser(), f"{where}.test_root")
+        test_files, test_labels, test_classes, skipped_test = _readable(
+            Path(test_root).expanduser(), "test_root", where, on_error, follow_symlinks)
+        skipped += skipped_test
         if test_classes != classes:
             raise DataError(f"test audio folder at {where}.test_root: expected the class folders of root "
                             f"({', '.join(classes) or 'none'}), got {', '.join(test_classes) or 'none'}.")
-    for f in files + test_files:
-        audio_info(f, where)
-    check_fractions(options.val_fraction, 0.0 if test_root else options.test_fraction, where)
-    fractions = [options.val_fraction] if test_root else [options.val_fraction, options.test_fraction]
+    val_fraction = resolve_val_fraction(options.val_fraction, len(files))
+    check_fractions(val_fraction, 0.0 if test_root else options.test_fraction, where)
+    fractions = [val_fraction] if test_root else [val_fraction, options.test_fraction]
     full = AudioFiles(files, labels, sample_rate, length, where)
     parts: list[Dataset] = [Subset(full, idx.tolist()) for idx in split_indices(len(files), labels, fractions, options.seed)]
     if test_root:
@@ -204,7 +221,7 @@ def audio_folder(
         raise DataError(f"training split at {where}: expected at least one training recording, got 0 of {len(files)}. "
                         "Add recordings or lower val_fraction/test_fraction.")
     info = DataInfo("sequence", (1, length), len(classes), classes, name=f"audio_folder:{folder.name}",
-                    reader={"sample_rate": sample_rate, "duration": duration})
+                    reader={"sample_rate": sample_rate, "duration": duration}, skipped=skipped or None)
     datasets = [full] + ([parts[-1]] if test_root else [])
     if options.normalize:
         picks = np.random.default_rng(options.seed).permutation(len(parts[0]))[:stats_samples]  # type: ignore[arg-type]

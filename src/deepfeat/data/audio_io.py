@@ -5,7 +5,8 @@ is resampled (``torchaudio.functional.resample``, windowed sinc) when the file h
 cropped to its first ``length`` samples or zero-padded at the end. Only the frames that survive the
 crop are read, so a 5-minute file costs no more than a 1-second one. What a bad file does:
 
-- empty, truncated or not audio (whatever its suffix): :class:`DataError` naming the file;
+- empty, truncated or not audio (whatever its suffix): :class:`DataError` naming the file (a WAV whose
+  data chunk is shorter than its header says is truncated: libsndfile alone would read it silently);
 - no samples at all: :class:`DataError`;
 - stereo / multi-channel: averaged to mono; another sample rate: resampled;
 - longer than ``length``: cropped; shorter (even shorter than one STFT frame): zero-padded.
@@ -16,15 +17,19 @@ Both libraries live in the ``audio`` extra (``pip install 'deepfeat[audio]'``).
 from __future__ import annotations
 
 import math
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from deepfeat.data.folders import first_line
 from deepfeat.errors import ConfigError, DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+# A data chunk size streaming writers and RF64 files leave in place of the real one (given elsewhere or unknown).
+_UNKNOWN_SIZE = 0xFFFFFFFF
 INSTALL = "pip install 'deepfeat[audio]'"
 
 
@@ -66,12 +71,34 @@ def audio_info(path: Path, where: str) -> Any:
         info = sf.info(str(path))
     except Exception as exc:  # noqa: BLE001 - libsndfile raises LibsndfileError, RuntimeError, TypeError, ...
         size = path.stat().st_size if path.exists() else 0
-        what = "an empty file (0 bytes)" if size == 0 else f"a file libsndfile cannot decode ({_first_line(exc)})"
+        what = "an empty file (0 bytes)" if size == 0 else f"a file libsndfile cannot decode ({first_line(exc)})"
         raise DataError(f"audio file {path} at {where}: expected a WAV, FLAC or OGG recording, got {what}. "
                         "Remove or replace the file.") from None
     if info.frames <= 0:
         raise DataError(f"audio file {path} at {where}: expected at least one sample, got none. Remove the file.")
+    cut = wav_shortfall(path)
+    if cut is not None:
+        raise DataError(f"audio file {path} at {where}: expected the {cut[0]} bytes of samples its WAV header "
+                        f"declares, got {cut[1]}: the file is truncated. Copy it again, or remove it.")
     return info
+
+
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """``(bytes declared, bytes present)`` of a RIFF/WAVE file's data chunk when the file ends inside it, else None."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        while pos + 8 <= size:  # walk the chunks (fmt, LIST, ...) to the data chunk
+            f.seek(pos)
+            chunk, length = struct.unpack("<4sI", f.read(8))
+            if chunk == b"data":
+                present = size - pos - 8
+                return (length, present) if present < length and length != _UNKNOWN_SIZE else None
+            pos += 8 + length + length % 2  # chunks are padded to an even size
+    return None
 
 
 def read_audio(path: str | Path, sample_rate: int, length: int, where: str = "data") -> torch.Tensor:
@@ -85,7 +112,7 @@ def read_audio(path: str | Path, sample_rate: int, length: int, where: str = "da
         data, rate = sf.read(str(path), frames=needed, dtype="float32", always_2d=True)
     except Exception as exc:  # noqa: BLE001 - a header that parses but data that does not (truncated file)
         raise DataError(f"audio file {path} at {where}: expected readable samples, got an error while decoding "
-                        f"({_first_line(exc)}): the file is truncated or damaged. Remove or replace it.") from None
+                        f"({first_line(exc)}): the file is truncated or damaged. Remove or replace it.") from None
     if data.shape[0] == 0:
         raise DataError(f"audio file {path} at {where}: expected at least one sample, got none. Remove the file.")
     wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))[None]  # (1, frames), mono
@@ -98,8 +125,3 @@ def fix_length(wave: torch.Tensor, length: int) -> torch.Tensor:
     if t >= length:
         return wave[..., :length].contiguous()
     return torch.nn.functional.pad(wave, (0, length - t))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from deepfeat.data.classes import renumber, resolve_classes, split_classes
-from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays, check_labels, infer_kind
+from deepfeat.data.checks import ArrayLike, as_array, as_numpy, check_arrays, check_labels, infer_kind
 from deepfeat.data.info import DataInfo, Kind
 from deepfeat.data.splits import DataBundle, TensorSplit
 from deepfeat.data.tokenize import PAD_ID
@@ -194,20 +194,20 @@ def make_bundle(
     e.g. each recording's speaker) follow their samples into every split as ``split.groups``.
     """
     # Tensors stay tensors (no copy off the GPU); anything else becomes an array with a .shape.
-    x = x if isinstance(x, torch.Tensor) else np.asarray(x)
+    x = as_array(x, f"{where}.x")
     kind = kind or infer_kind(x.ndim, f"{where}.x")
     has_test = x_test is not None
     val_fraction = resolve_val_fraction(val_fraction, len(x))
     check_fractions(val_fraction, 0.0 if has_test else test_fraction, where)
     check_arrays(x, y, where, kind=kind)
     if has_test:
+        x_test = as_array(x_test, f"{where}.x_test")
         check_arrays(x_test, y_test, f"{where}.test", kind=kind)
         if (y is None) != (y_test is None):
             raise DataError(
                 f"labels at {where}: expected labels for both train and test or for neither, got "
                 f"them for {'test' if y is None else 'train'} only. Pass both y and y_test, or neither."
             )
-        x_test = x_test if isinstance(x_test, torch.Tensor) else np.asarray(x_test)
         if tuple(x_test.shape[1:]) != tuple(x.shape[1:]):
             raise DataError(
                 f"test input shape at {where}.x_test: expected samples of shape "

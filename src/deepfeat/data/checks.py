@@ -32,6 +32,31 @@ def as_numpy(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
+def as_array(a: Any, where: str) -> ArrayLike:
+    """A tensor unchanged, anything else (a list of samples, say) as an array; :class:`DataError` when the
+    samples have different shapes, as numpy would only say "inhomogeneous shape"."""
+    if isinstance(a, torch.Tensor):
+        return a
+    try:
+        return np.asarray(a)
+    except ValueError:
+        shapes = [tuple(np.shape(item)) if _has_shape(item) else "ragged" for item in a]
+        first = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), 1)
+        raise DataError(
+            f"input shape at {where}: expected samples of one shape, got sample 0 of shape {shapes[0]} and sample "
+            f"{first} of shape {shapes[first]} ({len(set(shapes))} shapes among {len(shapes)} samples). Pad, crop or "
+            "resize the samples to one shape, or pass a torch Dataset of equal-shaped samples."
+        ) from None
+
+
+def _has_shape(item: Any) -> bool:
+    try:
+        np.shape(item)
+    except ValueError:  # itself ragged
+        return False
+    return True
+
+
 def infer_kind(ndim: int, where: str) -> Kind:
     """The kind of data a dataset with ``ndim`` dimensions holds: 2 vector, 3 sequence, 4 image."""
     if ndim not in _KIND_BY_NDIM:
@@ -69,14 +94,18 @@ def check_arrays(
     check_labels(ya, f"{where}.y", num_classes)
 
 
+def is_real(dtype: np.dtype) -> bool:
+    """Whether arrays of ``dtype`` hold features a model takes: real numbers or booleans (not text, objects, complex)."""
+    return bool(np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.complexfloating)) or dtype == np.bool_
+
+
 def _check_features(xa: np.ndarray, where: str, kind: str | None) -> None:
     if xa.ndim == 0 or xa.shape[0] == 0:
         raise DataError(
             f"input at {where}.x: expected at least one sample, got an empty array of shape "
             f"{tuple(xa.shape)}. Check the file or the filter that produced it."
         )
-    real = np.issubdtype(xa.dtype, np.number) and not np.issubdtype(xa.dtype, np.complexfloating)
-    if not (real or xa.dtype == np.bool_):
+    if not is_real(xa.dtype):
         raise DataError(
             f"input dtype at {where}.x: expected real numbers, got dtype {xa.dtype}. "
             "Convert the features to numbers (encode text or categories first)."

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from deepfeat.data.files import is_number
+from deepfeat.data.files import is_number, load_npy
 from deepfeat.errors import DataError
 
 STREAMABLE = (".npy", ".csv")
@@ -24,7 +24,7 @@ STREAMABLE = (".npy", ".csv")
 def count_rows(path: Path) -> int:
     """Samples in a .npy (its header) or a .csv (its lines, less a header row) without reading the values."""
     if path.suffix.lower() == ".npy":
-        return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+        return int(load_npy(path, mmap=True).shape[0])
     with open(path, "rb") as f:
         lines = sum(1 for line in f if line.strip())
     return lines - int(_csv_header(path) is not None)
@@ -41,7 +41,7 @@ def iter_chunks(path: Path, rows: int = 8192) -> Iterator[np.ndarray]:
 
 
 def _npy_chunks(path: Path, rows: int) -> Iterator[np.ndarray]:
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    array = load_npy(path, mmap=True)
     pages = getattr(array, "_mmap", None)  # numpy's memmap keeps its mmap here; None for an empty file
     for start in range(0, array.shape[0], rows):
         chunk = np.array(array[start:start + rows], dtype=np.float32)

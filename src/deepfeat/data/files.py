@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from deepfeat.data.bundle import LoadOptions, encode_labels, make_bundle
+from deepfeat.data.checks import is_real
 from deepfeat.data.datasets import always_available, register_dataset
 from deepfeat.data.info import Kind
 from deepfeat.data.splits import DataBundle
@@ -102,21 +103,34 @@ def _truncated(path: Path, expected: str, detail: str) -> DataError:
                      "Write or copy the file again.")
 
 
-# NumPy's words for a .npy file that ends early (header or data cut off).
-_NPY_CUT = ("EOF", "Failed to read all data", "No data left")
+# NumPy's words for a .npy file that ends early (header or data cut off; "mmap length": memory-mapped).
+_NPY_CUT = ("EOF", "Failed to read all data", "No data left", "mmap length")
+# NumPy's words for an array of Python objects, which only pickle could read.
+_NPY_OBJECTS = ("Object arrays", "Python objects")
 
 
-def _read_npy(path: Path) -> np.ndarray:
-    """The array in a .npy file (no pickle); DataError naming the file when it is empty or cut off."""
+def load_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    """The numeric array in a .npy file, never unpickled (with ``mmap``: memory-mapped, read-only);
+    :class:`DataError` naming the file when it is empty, cut off, or holds no numbers."""
     expected = "a NumPy .npy array (numpy.save)"
     if path.stat().st_size == 0:
         raise _truncated(path, expected, "no data")
     try:
-        return np.load(path, allow_pickle=False)
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (EOFError, ValueError) as e:
         if isinstance(e, EOFError) or any(word in str(e) for word in _NPY_CUT):
             raise _truncated(path, expected, str(e).split(". ")[0]) from None
+        if any(word in str(e) for word in _NPY_OBJECTS):
+            raise _not_numbers(path, "object (Python objects, which only pickle reads: refused)") from None
         raise
+    if not is_real(array.dtype):
+        raise _not_numbers(path, str(array.dtype))
+    return array
+
+
+def _not_numbers(path: Path, dtype: str) -> DataError:
+    return DataError(f"input dtype at {path}: expected an array of numbers (or booleans), got dtype {dtype}. Save "
+                     "the features as numbers, e.g. numpy.save(path, x.astype(numpy.float32)) after encoding text.")
 
 
 def _read_npz(path: Path, x_key: str, y_key: str, where: str) -> dict[str, np.ndarray | None]:
@@ -139,7 +153,7 @@ def _read_file(
     """The arrays x, y, x_test, y_test in ``file`` (missing ones None) and text class names, if any."""
     suffix = file.suffix.lower()
     if suffix == ".npy":
-        return {"x": _read_npy(file), "y": None, "x_test": None, "y_test": None}, None
+        return {"x": load_npy(file), "y": None, "x_test": None, "y_test": None}, None
     if suffix == ".npz":
         return _read_npz(file, x_key, y_key, where), None
     if suffix == ".csv":

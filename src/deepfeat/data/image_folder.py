@@ -5,24 +5,34 @@ so folders larger than memory work. Normalization statistics are estimated on a 
 of at most ``stats_samples`` training images rather than the whole training split: reading every
 image once more just for two numbers per channel would double the cost of loading a large folder,
 and a few hundred images pin the mean and std down to about 1%.
+
+Every image is checked before training without decoding it (PIL's ``verify``, which reads a PNG's every
+chunk and checksum; a JPEG must end with its end-of-image marker), so a truncated file, or one that is
+no image at all, is found up front: ``on_error`` fails naming it or skips it (:mod:`deepfeat.data.folders`).
+Damage such a check cannot see fails when the image is decoded in training, naming the file.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Subset
 from torchvision import datasets, transforms
 
 from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, split_indices
 from deepfeat.data.datasets import always_available, register_dataset
+from deepfeat.data.folders import OnError, check_inside, first_line, screen
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle, StreamSplit
 from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import DataError
 
+_JPEG_END = b"\xff\xd9"  # the EOI marker a complete JPEG ends with
 IMAGE_SUFFIXES = datasets.folder.IMG_EXTENSIONS
 
 
@@ -32,33 +42,84 @@ class ImageFiles(Dataset):
     classes: list[str] = []
     targets = None
 
-    def __init__(self, files: list[Path], transform: transforms.Compose) -> None:
-        self.files, self.transform = files, transform
+    def __init__(self, files: list[Path], transform: transforms.Compose, loader: Any) -> None:
+        self.files, self.transform, self.loader = files, transform, loader
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.transform(datasets.folder.default_loader(str(self.files[i])))
+        return self.transform(self.loader(str(self.files[i])))
 
 
-def _open_folder(root: str, transform: transforms.Compose, where: str) -> datasets.ImageFolder | ImageFiles:
-    """``root/<class>/*`` as torchvision's ImageFolder, or ``root/*`` (no class folders) unlabelled; either lists
-    its ``files``, so each output of a run applied to them can name its file."""
+def _image_error(path: Path, exc: BaseException, where: str) -> DataError:
+    text = first_line(exc)
+    if isinstance(exc, UnidentifiedImageError):
+        what = "a file PIL cannot identify as an image"
+    else:
+        what = f"a {'truncated' if 'truncated' in text.lower() else 'damaged'} image ({text})"
+    return DataError(f"image file {path} at {where}: expected an image PIL can decode, got {what}. "
+                     "Remove or replace the file.")
+
+
+def _check_image(path: Path, where: str) -> None:
+    """:class:`DataError` naming ``path`` unless it passes PIL's ``verify`` (the format's structure; a PNG's every
+    chunk and checksum) and, for a JPEG, ends with its end-of-image marker. A JPEG that does not (cut off, or
+    with data appended after the image) is decoded at 1/8 scale to tell which."""
+    try:
+        with Image.open(path) as image:
+            image_format = image.format
+            image.verify()
+        if image_format == "JPEG" and not _ends_with(path, _JPEG_END):
+            with Image.open(path) as image:
+                image.draft(image.mode, (1, 1))
+                image.load()
+    except Exception as exc:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError, struct.error, ...
+        raise _image_error(path, exc, where) from None
+
+
+def _ends_with(path: Path, marker: bytes) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-min(len(marker), path.stat().st_size), 2)
+        return f.read() == marker
+
+
+def _read_image(path: str, where: str) -> Image.Image:
+    """torchvision's loader, with a :class:`DataError` naming the file if it stopped decoding since the check."""
+    try:
+        return datasets.folder.pil_loader(path)
+    except Exception as exc:  # noqa: BLE001 - as in _check_image
+        raise _image_error(Path(path), exc, where) from None
+
+
+def _open_folder(root: str, transform: transforms.Compose, where: str, on_error: OnError,
+                 follow_symlinks: bool) -> tuple[datasets.ImageFolder | ImageFiles, list[str]]:
+    """``root/<class>/*`` as torchvision's ImageFolder, or ``root/*`` (no class folders) unlabelled, the bad files
+    left out (``on_error: skip``), and the skipped files. Either lists its ``files``, so each output of a run
+    applied to them can name its file."""
     folder = Path(root).expanduser()
+    section = where.rsplit(".", 1)[0]
+    loader = partial(_read_image, where=where)
     flat = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) \
         if folder.is_dir() and not any(p.is_dir() for p in folder.iterdir()) else []
     if flat:
-        return ImageFiles(flat, transform)
+        check_inside(flat, folder, section, follow_symlinks)
+        kept, skipped = screen(flat, partial(_check_image, where=where), on_error, section)
+        return ImageFiles([flat[i] for i in kept], transform, loader), skipped
     try:
-        images = datasets.ImageFolder(str(folder), transform=transform)
-        images.files = [Path(path) for path, _ in images.samples]  # type: ignore[attr-defined]
-        return images
+        images = datasets.ImageFolder(str(folder), transform=transform, loader=loader)
     except (FileNotFoundError, OSError) as exc:
         raise DataError(
             f"image folder at {where}: expected {folder} to hold one sub-folder of images per class, "
             f"got: {exc}. Point root at the folder whose sub-folders are the class names."
         ) from exc
+    files = [Path(path) for path, _ in images.samples]
+    check_inside(files, folder, section, follow_symlinks)
+    kept, skipped = screen(files, partial(_check_image, where=where), on_error, section)
+    images.samples = images.imgs = [images.samples[i] for i in kept]
+    images.targets = [target for _, target in images.samples]
+    images.files = [Path(path) for path, _ in images.samples]  # type: ignore[attr-defined]
+    return images, skipped
 
 
 def _sample_stats(dataset: Subset, count: int, seed: int) -> tuple[list[float], list[float]]:
@@ -79,6 +140,8 @@ def image_folder(
     grayscale: bool = False,
     num_workers: int = 0,
     stats_samples: int = 512,
+    on_error: OnError = "fail",
+    follow_symlinks: bool = False,
     *,
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
@@ -86,7 +149,9 @@ def image_folder(
     [0, 1], streamed.
 
     With ``test_root`` (same class folders) that folder is the test split; otherwise test and
-    validation samples are drawn from ``root`` (seeded, stratified).
+    validation samples are drawn from ``root`` (seeded, stratified). A file that does not decode fails
+    naming it (``on_error: fail``) or is left out (``skip``); links leading out of a root are refused
+    unless ``follow_symlinks``.
     """
     height, width = (size, size) if isinstance(size, int) else tuple(size)
     steps: list = [transforms.Resize((height, width))]
@@ -97,13 +162,14 @@ def image_folder(
     pipeline = transforms.Compose(steps)
     where = options.where
     check_fractions(options.val_fraction or 0.0, 0.0 if test_root else options.test_fraction, where)
-    full = _open_folder(root, pipeline, f"{where}.root")
+    full, skipped = _open_folder(root, pipeline, f"{where}.root", on_error, follow_symlinks)
     labels = None if full.targets is None else np.asarray(full.targets)
     val = resolve_val_fraction(options.val_fraction, len(full))
     fractions = [val] if test_root else [val, options.test_fraction]
     parts = [Subset(full, idx.tolist()) for idx in split_indices(len(full), labels, fractions, options.seed)]
     if test_root:
-        test = _open_folder(test_root, pipeline, f"{where}.test_root")
+        test, skipped_test = _open_folder(test_root, pipeline, f"{where}.test_root", on_error, follow_symlinks)
+        skipped += skipped_test
         if test.classes != full.classes:
             raise DataError(
                 f"test image folder at {where}.test_root: expected the class folders of root "
@@ -118,7 +184,7 @@ def image_folder(
         )
     shape = (1 if grayscale else 3, height, width)
     name = f"image_folder:{Path(root).name}"
-    info = DataInfo("image", shape, len(full.classes), list(full.classes), name=name)
+    info = DataInfo("image", shape, len(full.classes), list(full.classes), name=name, skipped=skipped or None)
     if options.normalize:
         info.mean, info.std = _sample_stats(train, stats_samples, options.seed)
         pipeline.transforms.append(transforms.Normalize(info.mean, info.std))

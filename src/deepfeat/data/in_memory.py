@@ -61,18 +61,27 @@ def _pair(value: Any, where: str) -> tuple[Any, Any]:
 STATS_SAMPLES = 512
 
 
-class _Normalized(Dataset):
-    """A dataset's samples normalized with ``info``'s statistics, one at a time, as they are read."""
+class _Samples(Dataset):
+    """A dataset's samples, each checked to have ``shape`` (a ragged sample would otherwise fail later, in
+    ``torch.stack``, without saying which one), and normalized with ``info``'s statistics once it is set."""
 
-    def __init__(self, dataset: Dataset, info: DataInfo) -> None:
-        self.dataset, self.info = dataset, info
+    def __init__(self, dataset: Dataset, shape: tuple[int, ...], where: str) -> None:
+        self.dataset, self.shape, self.where = dataset, shape, where
+        self.info: DataInfo | None = None
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, i: int) -> Any:
-        x, y = _sample(self.dataset[i])
-        x = self.info.normalize(x.unsqueeze(0)).squeeze(0)
+        item = self.dataset[i]
+        x, y = item if isinstance(item, (tuple, list)) else (item, None)
+        if tuple(np.shape(x)) != self.shape:
+            raise DataError(f"sample {i} of the dataset at {self.where}: expected shape {self.shape} like sample 0, "
+                            f"got {tuple(np.shape(x))}. Return samples of one shape from __getitem__ (pad, crop or "
+                            "resize them).")
+        if self.info is None:
+            return item
+        x = self.info.normalize(_sample(item)[0].unsqueeze(0)).squeeze(0)
         return x if y is None else (x, y)
 
 
@@ -103,15 +112,17 @@ def _dataset_bundle(dataset: Dataset, test: Any, kind: Kind | None, class_names:
     val = resolve_val_fraction(options.val_fraction, n)
     check_fractions(val, 0.0 if test is not None else options.test_fraction, where)
     fractions = [val] if test is not None else [val, options.test_fraction]
-    parts: list[Dataset] = [Subset(dataset, idx.tolist()) for idx in split_indices(n, labels, fractions, options.seed)]
-    if test is not None:
-        parts.append(test)
+    checked = [_Samples(dataset, tuple(x0.shape), where)] + ([_Samples(test, tuple(x0.shape), f"{where}.test")]
+                                                             if test is not None else [])
+    parts: list[Dataset] = [Subset(checked[0], idx.tolist()) for idx in split_indices(n, labels, fractions, options.seed)]
+    parts += checked[1:]
     num_classes = int(labels.max()) + 1 if labels is not None else 0
     names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
     info = DataInfo(kind, tuple(x0.shape), num_classes, names, name=f"dataset:{type(dataset).__name__}")
     if options.normalize and kind != "tokens":
         picks = np.random.default_rng(options.seed).permutation(len(parts[0]))[:STATS_SAMPLES]  # type: ignore[arg-type]
         info.mean, info.std = channel_stats(torch.stack([_sample(parts[0][int(i)])[0] for i in picks]), kind)
-        parts = [_Normalized(part, info) for part in parts]
+        for samples in checked:
+            samples.info = info
     train, *rest = [StreamSplit(part) if len(part) else None for part in parts]  # type: ignore[arg-type]
     return DataBundle(info, train, *rest)

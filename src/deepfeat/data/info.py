@@ -35,6 +35,8 @@ class DataInfo:
             ``{sample_rate, duration}``), passed to any source that takes them; else None.
         windows: for samples cut from a longer series, how they were cut (``{length, stride}``, the stride
             new series are scored with), so ``deepfeat score`` cuts a new series the same way; else None.
+        skipped: the files a folder source left out because they do not decode (``on_error: skip``), so
+            results say which samples the run never saw; else None.
     """
 
     kind: Kind
@@ -48,6 +50,7 @@ class DataInfo:
     split_classes: dict[str, list[str]] | None = None
     reader: dict[str, Any] | None = None
     windows: dict[str, int] | None = None
+    skipped: list[str] | None = None
 
     @property
     def sample_rate(self) -> int | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfeat.data.files import is_number
+from deepfeat.data.files import is_number, load_npy
 from deepfeat.errors import ConfigError, DataError
 
 LABEL_COLUMNS = ("label", "is_anomaly")
@@ -40,11 +40,7 @@ def read_series(path: str | Path, channels: int | None = None) -> tuple[np.ndarr
 
 
 def _read_npy(path: Path) -> tuple[np.ndarray, None]:
-    try:
-        return np.load(path, allow_pickle=False), None
-    except (EOFError, ValueError) as e:
-        raise DataError(f"series file {path}: expected a NumPy .npy array (numpy.save), got an unreadable file "
-                        f"({str(e).split('. ')[0]}). Write the file again.") from None
+    return load_npy(path), None
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

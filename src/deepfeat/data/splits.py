@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from deepfeat.data.info import DataInfo
-from deepfeat.errors import ConfigError
+from deepfeat.errors import ConfigError, DeepfeatError
 
 Batch = tuple[torch.Tensor, Union[torch.Tensor, None]]
 
@@ -206,7 +206,19 @@ class StreamSplit(_Sized):
             pin_memory=self.pin_memory,
             collate_fn=_collate,
         )
-        yield from loader
+        try:
+            yield from loader
+        except DeepfeatError as exc:
+            raise _own_message(exc) from None
+
+
+def _own_message(exc: DeepfeatError) -> DeepfeatError:
+    """A deepfeat error with the one line it was raised with: a ``DataLoader`` worker's error comes back with
+    the worker's traceback folded into its message, whose last line is ``<module>.<Type>: <message>``."""
+    text = str(exc).rstrip()
+    if "Original Traceback" not in text:
+        return exc
+    return type(exc)(text.splitlines()[-1].partition(": ")[2])
 
 
 Split = Union[TensorSplit, StreamSplit]

@@ -28,6 +28,7 @@ from deepfeat.data.bundle import (
 )
 from deepfeat.data.classes import resolve_classes
 from deepfeat.data.datasets import always_available, data_root, register_dataset
+from deepfeat.data.folders import check_inside
 from deepfeat.data.splits import DataBundle
 from deepfeat.data.tokenize import build_tokenizer
 from deepfeat.data.validation_policy import resolve_val_fraction
@@ -71,19 +72,32 @@ def text_bundle(texts: Sequence[str], labels: Sequence[str] | None, name: str, t
     return bundle
 
 
-def read_sms_spam(path: Path) -> tuple[list[str], list[str]]:
+def read_utf8(path: Path, where: str) -> str:
+    """The text of ``path``; :class:`DataError` naming the file and line of the first byte that is not UTF-8
+    (decoding it with replacement characters would train on text the file does not hold)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"text file {path}:{line} at {where}: expected UTF-8 text, got the bytes "
+                        f"{data[exc.start:exc.end]!r} ({exc.reason}). Re-save the file as UTF-8 "
+                        "(e.g. iconv -f latin1 -t utf-8).") from None
+
+
+def read_sms_spam(path: Path, where: str = "data") -> tuple[list[str], list[str]]:
     """Texts and labels ("ham"/"spam") from the UCI ``label<TAB>text`` file."""
     texts, labels = [], []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            label, sep, text = line.rstrip("\n").partition("\t")
-            if not sep:
-                raise DataError(f"SMS line at {path}:{line_no}: expected 'label<TAB>text', got {line[:40]!r}. "
-                                "Use the original SMSSpamCollection file.")
-            labels.append(label)
-            texts.append(text)
+    # Universal newlines, as open() reads text.
+    for line_no, line in enumerate(io.StringIO(read_utf8(path, where), newline=None), 1):
+        if not line.strip():
+            continue
+        label, sep, text = line.rstrip("\n").partition("\t")
+        if not sep:
+            raise DataError(f"SMS line at {path}:{line_no}: expected 'label<TAB>text', got {line[:40]!r}. "
+                            "Use the original SMSSpamCollection file.")
+        labels.append(label)
+        texts.append(text)
     return texts, labels
 
 
@@ -121,7 +135,7 @@ def sms_spam(root: str | None = None, download: bool = False, tokenizer: Tokeniz
                             f"{options.where}.root or DEEPFEAT_DATA to the folder holding sms_spam/{SMS_FILE}, "
                             "or set download: true.")
         download_sms_spam(folder, options.where)
-    texts, labels = read_sms_spam(path)
+    texts, labels = read_sms_spam(path, options.where)
     return text_bundle(texts, labels, "sms_spam", tokenizer, limit, options)
 
 
@@ -135,11 +149,8 @@ def read_text_table(path: Path, text_column: str, label_column: str | None,
     if not path.is_file():
         raise DataError(f"text file at {where}.path: expected a .csv or .jsonl file, got no file at {path}. "
                         "Check the path.")
-    with open(path, newline="", encoding="utf-8") as f:
-        if path.suffix.lower() in (".jsonl", ".ndjson"):
-            rows = [json.loads(line) for line in f if line.strip()]
-        else:
-            rows = list(csv.DictReader(f))
+    text = io.StringIO(read_utf8(path, f"{where}.path"), newline="")
+    rows = _jsonl_rows(text, path) if path.suffix.lower() in (".jsonl", ".ndjson") else list(csv.DictReader(text))
     if label_column == AUTO:
         label_column = "label" if any("label" in row for row in rows) else None
     wanted = [c for c in (text_column, label_column) if c is not None]
@@ -149,6 +160,24 @@ def read_text_table(path: Path, text_column: str, label_column: str | None,
                             f"{sorted(row)}. Set {where}.text_column / label_column to the right names.")
     labels = None if label_column is None else [str(r[label_column]) for r in rows]
     return [str(r[text_column]) for r in rows], labels
+
+
+def _jsonl_rows(text: io.StringIO, path: Path) -> list[dict[str, Any]]:
+    """One JSON object per non-blank line; :class:`DataError` naming the line that is not one."""
+    rows = []
+    for line_no, line in enumerate(text, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"JSON line at {path}:{line_no}: expected one JSON object per line, got invalid JSON "
+                            f"({exc.msg} at column {exc.colno}). Fix or remove the line.") from None
+        if not isinstance(row, dict):
+            raise DataError(f"JSON line at {path}:{line_no}: expected one JSON object per line, got "
+                            f"{type(row).__name__} {line.strip()[:40]!r}. Write each row as {{\"text\": ..., \"label\": ...}}.")
+        rows.append(row)
+    return rows
 
 
 @register_dataset("text_csv", aliases=("text_jsonl",), available=always_available("needs path"))
@@ -161,13 +190,17 @@ def text_csv(path: str, text_column: str = "text", label_column: str | None = AU
 
 
 @register_dataset("text_folder", available=always_available("needs root"))
-def text_folder(root: str, tokenizer: TokenizerSpec = "word", limit: int | None = None, *,
-                options: LoadOptions = LoadOptions()) -> DataBundle:
-    """One sub-folder per class holding one UTF-8 ``.txt`` file per document (e.g. ``root/spam/1.txt``)."""
+def text_folder(root: str, tokenizer: TokenizerSpec = "word", limit: int | None = None, follow_symlinks: bool = False,
+                *, options: LoadOptions = LoadOptions()) -> DataBundle:
+    """One sub-folder per class holding one UTF-8 ``.txt`` file per document (e.g. ``root/spam/1.txt``).
+
+    A file that is not UTF-8 fails naming its line; links leading out of ``root`` are refused unless ``follow_symlinks``.
+    """
     base = Path(root).expanduser()
     files = sorted(base.glob("*/*.txt"))
     if not files:
         raise DataError(f"text folder at {options.where}.root: expected <class>/<doc>.txt files under {base}, "
                         "got none. Put one sub-folder per class with .txt files in it.")
-    texts = [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    check_inside(files, base, options.where, follow_symlinks)
+    texts = [read_utf8(f, f"{options.where}.root") for f in files]
     return text_bundle(texts, [f.parent.name for f in files], base.name, tokenizer, limit, options)

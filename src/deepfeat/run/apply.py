@@ -25,6 +25,7 @@ from deepfeat.data.datasets import load_dataset
 from deepfeat.data.noise import build_noise
 from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.run.evaluations.autoencoder import calibrate as calibrate_on
+from deepfeat.run.lock import make_folder
 from deepfeat.run.results import write_results
 from deepfeat.run.new_data import CHUNK_ROWS, NewSamples, new_samples
 from deepfeat.run.runs import Run, check_finite_outputs, data_spec, inference_precision, load, load_data
@@ -131,7 +132,7 @@ def load_raw(data: Any) -> tuple[np.ndarray, np.ndarray | None]:
 def save_array(values: np.ndarray, out: str | Path) -> Path:
     """Write ``values`` to ``.npy``, or, for images ``(N, C, H, W)``, a ``.png`` grid of the first 64 (GRID_IMAGES)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, f"output {out}")
     if out.suffix == ".npy":
         np.save(out, values.astype(np.float32))
     elif out.suffix == ".png" and values.ndim == 4:

@@ -35,7 +35,7 @@ def run_lock(root: Path | None, fix: str) -> Iterator[None]:
         yield
         return
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root, f"run folder {root}")
     path = RunPaths(root).lock
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -56,6 +56,7 @@ def run_lock(root: Path | None, fix: str) -> Iterator[None]:
 
 def check_unlocked(root: Path, fix: str) -> None:
     """ConfigError, as :func:`run_lock` raises it, when another process holds ``root``'s lock; creates nothing."""
+    check_folder_path(Path(root), f"run folder {root}")
     path = RunPaths(Path(root)).lock
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -65,6 +66,23 @@ def check_unlocked(root: Path, fix: str) -> None:
         _lock(fd, path, fix)
     finally:
         os.close(fd)
+
+
+def check_folder_path(folder: Path, what: str) -> None:
+    """ConfigError when no folder can be made at ``folder``, as it or a folder it would be in is a file (the
+    operating system's NotADirectoryError names neither); ``what`` starts the message (``run folder runs/x``)."""
+    for path in (folder, *folder.parents):
+        if path.is_dir():
+            return
+        if path.exists() or path.is_symlink():
+            raise ConfigError(f"{what}: expected a folder {folder} (or a path where one can be created), got "
+                              f"{path}, which is not a folder. Use another --out.")
+
+
+def make_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` (and the folders above it), after :func:`check_folder_path`."""
+    check_folder_path(folder, what)
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def _lock(fd: int, path: Path, fix: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from deepfeat.run.lock import make_folder
 from deepfeat.errors import ConfigError
 
 SUFFIXES = (".csv", ".parquet", ".npy")
@@ -35,7 +36,7 @@ def output_file(out: str | Path, what: str, suffixes: tuple[str, ...] = SUFFIXES
         except ImportError:
             raise ConfigError(f"{what} output {out}: expected pyarrow to write .parquet, got none installed. "
                               "Install it (pip install deepfeat[tables]) or write .csv.") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, f"{what} output {out}")
     return out
 
 
