@@ -58,5 +58,5 @@ def is_disk_full(error: BaseException) -> bool:
     """Whether ``error`` says the disk (or the user's quota) is full, however the writing library put it."""
     text = str(error)
     # torch's zip writer reports a short write as "[enforce fail at inline_container.cc...]".
-    return getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text \
+    return getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "no space left" in text.lower() \
         or (isinstance(error, RuntimeError) and "inline_container" in text)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 import deepfeat
 from deepfeat.errors import CheckpointError
@@ -40,3 +43,40 @@ def test_a_full_disk_fails_the_checkpoint_in_one_line_and_leaves_nothing_half_wr
     assert not [n for n in names if n.endswith(".tmp")], names  # no temporary file left behind
     last = tiny_disk / "run" / "checkpoints" / "last.pt"
     assert not last.exists() or isinstance(torch.load(last, weights_only=True), dict)  # never half a checkpoint
+
+
+def test_a_full_disk_during_training_is_told_once(tiny_disk: Path, caplog) -> None:
+    """The failure cannot be recorded on a full disk either: that is no second message."""
+    cfg = {"data": {"name": "digits"}, "encoder": {"name": "mlp", "hidden": [256, 256]},
+           "training": {"epochs": 2, "batch_size": 128, "progress": "none"},
+           "evaluation": {"embedding_plots": [], "protocol": ["knn"]}, "logging": {"plots": False}}
+    with pytest.raises(CheckpointError, match="no space left on device"):
+        deepfeat.fit(cfg, out=tiny_disk / "run")
+    assert not [r for r in caplog.records if "could not record the failure" in r.getMessage()]
+
+
+def test_a_disk_that_fills_after_training_is_one_line_and_resume_finishes_without_training(
+        tmp_path: Path, tiny, monkeypatch, capsys) -> None:
+    from matplotlib.figure import Figure
+
+    from deepfeat.cli import main
+
+    tiny["logging"] = {"plots": True, "report": True}
+    config, run = tmp_path / "tiny.yaml", tmp_path / "run"
+    config.write_text(yaml.safe_dump(tiny))
+
+    def full(self, fname, *args, **kwargs):
+        Path(fname).write_bytes(b"\0" * 10)  # the first bytes landed, then the disk filled up
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full)
+    assert main(["fit", "-c", str(config), "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no space left on device" in err[0] and "deepfeat resume" in err[0], err
+    assert not [p for p in run.rglob("*.png")] and not [p for p in run.rglob("*.tmp")]  # no 0-byte or partial figure
+    assert json.loads((run / "results.json").read_text())["status"] != "completed"
+    last = (run / "checkpoints" / "last.pt").read_bytes()
+    monkeypatch.undo()  # space freed
+    assert deepfeat.resume(run).results.status == "completed"
+    assert (run / "checkpoints" / "last.pt").read_bytes() == last  # finished, not trained again
+    assert (run / "plots" / "training_curves.png").stat().st_size > 1000 and (run / "report.html").is_file()
