@@ -219,7 +219,7 @@ def test_a_users_learner_factory_is_read_by_its_declared_capabilities(digits) ->
 
 def test_a_learner_that_cannot_do_the_job_is_refused_in_one_line(digits) -> None:
     x, y = digits[0][:40], digits[1][:40]
-    with pytest.raises(ConfigError, match="expected a learner that scores anomalies .* declares classifies, not 'scores'"):
+    with pytest.raises(ConfigError, match="expected a learner that scores anomalies .* classifies, not 'scores'"):
         DeepAnomalyDetector(learner="classifier").fit(x)
     with pytest.raises(ConfigError, match="expected a learner that predicts classes .* declares reconstructs, scores"):
         DeepClassifier(**{**TINY, "learner": small_autoencoder}).fit(x, y)

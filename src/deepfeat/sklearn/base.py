@@ -132,7 +132,7 @@ class DeepEstimatorBase(BaseEstimator):
     def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Checked inputs, label indices 0..K-1 (or None) and the sorted original labels (or None)."""
         codes = classes = None
-        if y is None and not self.__sklearn_tags__().target_tags.required:  # a classifier's always are
+        if y is None and not self.__sklearn_tags__().target_tags.required:  # a classifier needs labels
             x = validate_data(self, X, allow_nd=True, dtype=self._dtype())
         else:
             x, y = validate_data(self, X, y, allow_nd=True, dtype=self._dtype())
