@@ -293,7 +293,7 @@ def _preset(name: str, description: str, **defaults: Any) -> None:
         return GAN(info, encoder, **{**defaults, **kwargs})
 
     factory.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    factory.__annotations__ = dict(GAN.__init__.__annotations__)
+    factory.__annotations__ = {**GAN.__init__.__annotations__, "return": GAN}  # the capabilities it declares
     factory.__doc__ = description
     LEARNERS.add(name, factory, description=description)
 

@@ -8,7 +8,7 @@ it with the one :class:`~deepfeat.engine.trainer.Trainer`; nothing here is a sec
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -24,8 +24,8 @@ from deepfeat.engine.inference import collect
 from deepfeat.engine.progress import Progress
 from deepfeat.engine.seeding import rng_state, seed_everything, set_rng_state
 from deepfeat.engine.trainer import Trainer, TrainingConfig
-from deepfeat.errors import DataError
-from deepfeat.learners.build import LEARNERS, build_learner
+from deepfeat.errors import ConfigError, DataError
+from deepfeat.learners.build import build_learner, declared_capabilities
 
 InputKind = Literal["auto", "vector", "image", "sequence", "tokens"]
 
@@ -41,7 +41,12 @@ class DeepEstimatorBase(BaseEstimator):
     ``"image"`` also accepts (N, H, W) and adds the channel; ``encoder`` may also be your own ``nn.Module``
     (an instance, copied at each fit, a class or a factory); ``"tokens"`` takes (N, T) integer token ids
     (0 = padding, e.g. from ``deepfeat.data.encode_texts``) for the text encoders and ``seq_autoencoder``.
+    ``learner`` may likewise be your own learner class or factory ``(info, encoder) -> Learner``; what it can do
+    is read from the ``capabilities`` it declares, never by probing for methods.
     """
+
+    # The capability an estimator's learner must declare, what to call such a learner, and the fix; None: any learner.
+    _needs: ClassVar[tuple[str, str, str] | None] = None
 
     def __init__(self, encoder: Any = "mlp", learner: Any = "classifier", optimizer: Any = "adam",
                  lr: float | None = None, schedule: Any = "constant", regularization: Any = None, epochs: int = 10,
@@ -70,13 +75,29 @@ class DeepEstimatorBase(BaseEstimator):
         tags.target_tags.required = self._learner_predicts()
         return tags
 
+    def _declared(self) -> frozenset[str] | None:
+        """The configured learner's declared capabilities; None when only building it tells (or the spec is invalid)."""
+        try:
+            return declared_capabilities(self._learner_spec(None))
+        except ValueError:
+            return None  # an invalid spec fails in fit, with the registry's message
+
+    def _learner_spec(self, input_shape: tuple[int, ...] | None) -> Any:
+        """The learner spec to build for samples of ``input_shape`` (None before fit: only what it declares is read)."""
+        return self.learner
+
     def _learner_predicts(self) -> bool:
         """Whether the configured learner predicts classes (and so needs labels to train)."""
-        try:
-            name, _ = LEARNERS.split_spec(self.learner, "learner")
-        except ValueError:
-            return False  # an invalid spec fails in fit, with the registry's message
-        return hasattr(LEARNERS.get(name), "predict_proba")
+        return "classifies" in (self._declared() or ())
+
+    def _require(self, capabilities: frozenset[str] | None) -> None:
+        """A ConfigError unless the learner's ``capabilities`` (None: not known yet) hold what this estimator needs."""
+        if self._needs is None or capabilities is None or self._needs[0] in capabilities:
+            return
+        capability, wanted, fix = self._needs
+        raise ConfigError(f"learner at {type(self).__name__}.learner: expected {wanted}, got {self.learner!r} "
+                          f"(it declares {', '.join(sorted(capabilities)) or 'no capabilities'}, not '{capability}'). "
+                          f"{fix}")
 
     # -- fit --------------------------------------------------------------------------------
     def _fit(self, X: Any, y: Any = None) -> np.ndarray | None:
@@ -84,6 +105,7 @@ class DeepEstimatorBase(BaseEstimator):
 
         Returns the sorted original class labels (the learner sees their indices), or None without ``y``.
         """
+        self._require(self._declared())
         x, codes, classes = self._validate_fit(X, y)
         seed = self._seed()
         saved = rng_state()  # the caller's global RNGs are left as they were
@@ -94,7 +116,8 @@ class DeepEstimatorBase(BaseEstimator):
                                class_names=None if classes is None else [str(c) for c in classes])
             # A module instance is copied, so each fit starts from its initial weights (scikit-learn's contract).
             encoder = copy.deepcopy(self.encoder) if isinstance(self.encoder, torch.nn.Module) else self.encoder
-            learner = build_learner(self.learner, data.info, encoder, self.regularization)
+            learner = build_learner(self._learner_spec(self.input_shape_), data.info, encoder, self.regularization)
+            self._require(learner.capabilities)  # a factory that does not declare its learner's class is checked here
             callbacks = [Progress("line")] if self.verbose else []
             cfg = TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, device=self.device,
                                  precision=self.precision)  # type: ignore[arg-type]
@@ -109,7 +132,7 @@ class DeepEstimatorBase(BaseEstimator):
     def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Checked inputs, label indices 0..K-1 (or None) and the sorted original labels (or None)."""
         codes = classes = None
-        if y is None and not self._learner_predicts():
+        if y is None and not self.__sklearn_tags__().target_tags.required:  # a classifier needs labels
             x = validate_data(self, X, allow_nd=True, dtype=self._dtype())
         else:
             x, y = validate_data(self, X, y, allow_nd=True, dtype=self._dtype())

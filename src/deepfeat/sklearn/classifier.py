@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 from sklearn.base import ClassifierMixin
 
-from deepfeat.errors import ConfigError
 from deepfeat.sklearn.base import DeepEstimatorBase
 
 
@@ -23,13 +22,11 @@ class DeepClassifier(ClassifierMixin, DeepEstimatorBase):
         >>> clf.fit(X_train, y_train).score(X_test, y_test)
     """
 
+    _needs = ("classifies", "a learner that predicts classes (such as 'classifier')",
+             "Use DeepFeatureTransformer for feature learners.")
+
     def fit(self, X: Any, y: Any) -> "DeepClassifier":
         """Train on inputs ``X`` and class labels ``y (N,)``; returns ``self``."""
-        if not self._learner_predicts():
-            raise ConfigError(
-                f"learner at DeepClassifier.learner: expected a learner that predicts classes "
-                f"(such as 'classifier'), got {self.learner!r}. Use DeepFeatureTransformer for feature learners."
-            )
         self.classes_ = self._fit(X, y)
         return self
 

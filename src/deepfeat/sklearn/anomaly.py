@@ -1,0 +1,88 @@
+"""``DeepAnomalyDetector``: a deepfeat learner that scores anomalies, as a scikit-learn outlier detector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import OutlierMixin
+
+from deepfeat.errors import ConfigError
+from deepfeat.eval.anomaly import calibrate_threshold
+from deepfeat.sklearn.base import DeepEstimatorBase, InputKind
+
+# deepfeat's default calibration (``calibrate_threshold``, ``deepfeat score``): flag scores above this quantile.
+AUTO_QUANTILE = 0.95
+
+
+class DeepAnomalyDetector(OutlierMixin, DeepEstimatorBase):
+    """Fit on normal rows, then rank and flag new ones, with the interface of ``IsolationForest`` / ``OneClassSVM``.
+
+    ``fit(X)`` trains ``learner`` on ``X``: by default (``None``) an ``"autoencoder"`` whose code is half as wide as a
+    sample (1 to 32 values), so it cannot learn to copy every input; else any learner that declares the ``scores``
+    capability (``vae``, ``deep_svdd``, ``denoising``, your own class or factory, ...). ``X`` is standardized with
+    its own statistics (stored with the model, as every deepfeat estimator does); ``y`` is ignored. As in scikit-learn,
+    higher is more normal: ``score_samples(X)`` is the negative of the learner's anomaly score (an autoencoder's
+    reconstruction error), ``decision_function(X) = score_samples(X) - offset_`` is negative for outliers, and
+    ``predict(X)`` gives +1 (inlier) or -1 (outlier).
+
+    ``contamination``: the share of outliers expected in the training data, a float in (0, 0.5], sets ``offset_``
+    to that quantile of the training scores (as ``IsolationForest`` does); ``"auto"`` uses deepfeat's default
+    calibration, the 0.95 quantile of the training anomaly scores, so about 5% of training rows are flagged.
+    See :class:`DeepEstimatorBase` for the other parameters; learned state: ``offset_``, ``learner_``, ``info_``,
+    ``n_features_in_``, ``n_iter_``, ``history_``, ``seed_``.
+
+        >>> det = DeepAnomalyDetector(epochs=30, random_state=0).fit(X_normal)
+        >>> det.predict(X_new)  # +1 / -1
+    """
+
+    _needs = ("scores", "a learner that scores anomalies (such as 'autoencoder', 'vae' or 'deep_svdd')",
+              "Pick a learner that declares 'scores' (deepfeat list learners describes them).")
+
+    def __init__(self, encoder: Any = "mlp", learner: Any = None, contamination: str | float = "auto",
+                 optimizer: Any = "adam", lr: float | None = None, schedule: Any = "constant",
+                 regularization: Any = None, epochs: int = 10, batch_size: int = 128, val_fraction: float = 0.0,
+                 normalize: bool = True, kind: InputKind = "auto", device: str = "auto", precision: str = "fp32",
+                 random_state: int | None = None, verbose: bool = False) -> None:
+        super().__init__(encoder=encoder, learner=learner, optimizer=optimizer, lr=lr, schedule=schedule,
+                         regularization=regularization, epochs=epochs, batch_size=batch_size,
+                         val_fraction=val_fraction, normalize=normalize, kind=kind, device=device,
+                         precision=precision, random_state=random_state, verbose=verbose)
+        self.contamination = contamination
+
+    def fit(self, X: Any, y: Any = None) -> "DeepAnomalyDetector":
+        """Train on (mostly) normal samples ``X``; ``y`` is ignored. Sets ``offset_`` from the training scores."""
+        quantile = self._quantile()
+        self._fit(X)  # never y: a detector learns from normal rows alone (scikit-learn's outlier contract)
+        self.offset_ = -calibrate_threshold(self._outputs(X, "score_samples"), quantile=quantile)["threshold"]
+        return self
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Normality ``(N,)`` float64: the negative of the learner's anomaly score (higher = more normal)."""
+        return -self._outputs(X, "score_samples").astype(np.float64)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) - offset_`` ``(N,)``: negative for outliers, positive for inliers."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """+1 for an inlier, -1 for an outlier ``(N,)``."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def _learner_spec(self, input_shape: tuple[int, ...] | None) -> Any:
+        """``learner``, or (None) the default autoencoder with a code half as wide as a sample."""
+        if self.learner is not None:
+            return self.learner
+        if input_shape is None:
+            return "autoencoder"  # before fit: what it declares
+        return {"name": "autoencoder", "code_dim": min(32, max(1, int(np.prod(input_shape)) // 2))}
+
+    def _quantile(self) -> float:
+        """The quantile of the training anomaly scores that becomes the threshold; checks ``contamination``."""
+        c = self.contamination
+        if isinstance(c, str) and c == "auto":
+            return AUTO_QUANTILE
+        if isinstance(c, (int, float, np.floating)) and not isinstance(c, bool) and 0 < c <= 0.5:
+            return 1.0 - float(c)
+        raise ConfigError(f"contamination at DeepAnomalyDetector.contamination: expected 'auto' or a fraction in "
+                          f"(0, 0.5], got {c!r}. Give the share of outliers expected in the training data.")
