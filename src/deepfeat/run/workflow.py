@@ -19,7 +19,8 @@ from deepfeat.config import Config, load_config
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, best_weights
-from deepfeat.engine.checkpoint import atomic_write, load_checkpoint, remove_stale_temps, write_verified
+from deepfeat.engine.checkpoint import (atomic_write, checksum_path, load_checkpoint, remove_stale_temps, write_checksum,
+                                       write_verified)
 from deepfeat.engine.device import resolve_device, resolve_precision
 from deepfeat.engine.diagnostics import Diagnostics, find_callback
 from deepfeat.engine.distributed import broadcast_object, init_distributed, local_only
@@ -95,6 +96,7 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
     with ExitStack() as owner:
         _on_main(dist, lambda: _take_over(paths, owner))
         state = load_checkpoint(paths.last)
+        _on_main(dist, lambda: _complete_sidecar(paths.last))
         state["best_model"] = best_weights(state, paths.checkpoints)  # the in-memory best was lost with the old process
         cfg = Config.from_dict(state["config"])
         _on_main(dist, lambda: restore_config(paths, cfg))
@@ -157,6 +159,14 @@ def _take_over(paths: RunPaths, owner: ExitStack) -> None:
         raise CheckpointError(f"run {paths.root} has no checkpoint to resume from: expected {paths.last}, found none "
                               f"(the run stopped before its first checkpoint). Start it again: `deepfeat fit -c "
                               f"{paths.config} --out NEW_FOLDER`.")
+
+
+def _complete_sidecar(path: Path) -> None:
+    """Write the sha256 sidecar of a checkpoint that was killed between its rename and its sidecar, once it has
+    loaded whole: a finished resume may never write that checkpoint again, and it would stay unchecked."""
+    if not checksum_path(path).is_file():
+        write_checksum(path)
+        log.info(f"wrote the missing checksum of {path} (the last write stopped before it)")
 
 
 def _refuse_finished(paths: RunPaths) -> None:
