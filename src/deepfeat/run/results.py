@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -28,7 +29,7 @@ Status = Literal["completed", "finishing", "failed", "interrupted", "pruned"]
 
 
 @dataclass
-class Results:
+class Results(Mapping[str, Any]):
     """What a run measured, as ``results.json`` holds it.
 
     - ``status``: completed (written last, once everything is on disk), finishing (figures and report under way),
@@ -42,7 +43,8 @@ class Results:
     - ``diagnostics`` / ``preflight``: verdicts of the training diagnostics, when they were on.
     - ``nonfinite``: the keys (``"test.test/loss"``) whose values were NaN or inf, stored as null (strict JSON).
 
-    Read like the mapping it is stored as (``results["test"]["test/acc"]``) or by attribute.
+    Read like the mapping it is stored as (``results["test"]["test/acc"]``, ``list(results)``, ``results.items()``:
+    the parts present) or by attribute.
     """
 
     status: Status = "completed"
@@ -73,11 +75,11 @@ class Results:
     def __contains__(self, key: object) -> bool:
         return key in _FIELDS and getattr(self, key) is not None
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in self else default
+    def __iter__(self) -> Iterator[str]:
+        return (f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
 
-    def keys(self) -> Iterator[str]:
-        return iter(self.to_dict())
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 _FIELDS = {f.name for f in dataclasses.fields(Results)}
