@@ -15,6 +15,7 @@ import torch
 
 from deepfeat.data.info import DataInfo
 from deepfeat.engine.checkpoint import verify_checksum, write_verified
+from deepfeat.engine.distributed import current
 from deepfeat.engine.trainer import FitResult, Trainer
 from deepfeat.errors import CheckpointError, ConfigError, DataError, TrainingError
 from deepfeat.layout import RunPaths
@@ -101,6 +102,23 @@ def fit_summary(result: FitResult, trainer: Trainer, learner: Learner) -> dict[s
             "channels_last": trainer.precision.channels_last,
             "parameters": sum(p.numel() for p in learner.parameters()),
             "trainable_parameters": sum(p.numel() for p in learner.parameters() if p.requires_grad)}
+
+
+def print_summary(run_dir: Path, results: Mapping[str, Any], report: bool) -> None:
+    """What a run says when it ends (``deepfeat fit``, ``resume``, ``evaluate`` and :func:`~deepfeat.run.workflow.fit`):
+    its headline metrics, then its other test metrics, its folder and, when ``report`` (logging.report) wrote it,
+    its report. Under torchrun rank 0 alone speaks (the other ranks have no results)."""
+    if not current().is_main:
+        return
+    # The learner's headline metrics first (PSNR for a denoiser, FID for a GAN, ...), then the test metrics.
+    headline = results.get("headline") or []
+    shown = {c["key"] for c in headline}
+    parts = [f"{c['label']} {c['value']:.4g}" for c in headline]
+    parts += [f"{k} {v:.4f}" for k, v in (results.get("test") or {}).items() if f"test.{k}" not in shown]
+    print(f"done: {'  '.join(parts)}")
+    print(f"run folder: {run_dir}")
+    if report:
+        print(f"report:     {RunPaths(run_dir).report}")
 
 
 def write_results(paths: RunPaths, results: Results) -> None:

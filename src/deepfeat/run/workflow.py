@@ -41,7 +41,7 @@ from deepfeat.run.evaluations.features import evaluate_learner, feature_needs, p
 from deepfeat.run.integrations import RunHook, run_hooks
 from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
 from deepfeat.run.model_io import export_model, export_onnx, unregistered
-from deepfeat.run.results import (Results, Status, check_finite_weights, data_summary, fit_summary,
+from deepfeat.run.results import (Results, Status, check_finite_weights, data_summary, fit_summary, print_summary,
                                   read_results_file, write_results)
 from deepfeat.run.produce import (build_observers, declared_needs, draw_figures, headline, observer_results,
                                   run_evaluations)
@@ -204,6 +204,9 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
     trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, [*observers.values(), *hooks], extra),
                       extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
     try:
+        # Rank 0's trackers start before the fit's clock does: their start-up (seconds for a new store) is not training.
+        for hook in hooks if init_distributed().is_main else ():
+            hook.start()
         fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
     except (Exception, KeyboardInterrupt) as error:  # the run folder says why it failed, then the error goes on
         if getattr(trainer, "dist", None) is None or trainer.dist.is_main:  # rank 0 alone writes
@@ -216,10 +219,12 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
             run = _finish(cfg, data, learner, paths, trainer, fit_result, observers)
             for hook in hooks:
                 hook.on_run_end(paths, run.results)
-            return run
         except (Exception, KeyboardInterrupt) as error:  # trained, then export/evaluation failed: say so too
             _record_failure(error, cfg, data.info, paths, trainer, hooks, phase="after training")
             raise
+    if cfg.training.progress != "none":  # where the report is, with the progress the run printed (the CLI: always)
+        print_summary(run.dir, run.results, cfg.logging.report)
+    return run
 
 
 def _write_summary(learner: Learner, info: DataInfo, paths: RunPaths, show: bool) -> None:
