@@ -74,6 +74,7 @@ def test_a_module_passed_again_must_be_one_for_a_run_that_was_trained_with_one(t
         deepfeat.load(python.dir, encoder="mlp")
     with pytest.raises(ConfigError, match="expected the module the run was trained with, got .SmallCNN., which is another"):
         deepfeat.load(python.dir, encoder=SmallCNN(width=4))  # another module than the one trained
+    assert deepfeat.evaluate(python.dir, data=(X, Y), encoder=SmallCNN)["test"] == pytest.approx(python.results.test, abs=0.01)
 
 
 def test_a_run_naming_an_unregistered_module_says_to_import_it(tmp_path: Path, isolated_registries) -> None:
