@@ -104,6 +104,7 @@ def _encoder(saved: Any, given: Any, path: Path) -> Any:
 
 
 def _other_module(path: Path, given: Any, why: str) -> ConfigError:
+    """The module passed again is not the one trained (another class, or other arguments): said as such, not as damage."""
     source = given if not isinstance(given, torch.nn.Module) else type(given)
     return ConfigError(f"encoder= for {path}: expected the module the run was trained with, got "
                        f"{getattr(source, '__qualname__', source)!r}, which is another ({why}). Pass the class, factory "

@@ -43,11 +43,8 @@ def _figures(ctx: RunContext) -> list[str]:
     """The figures every run draws (the data first), then the learner's declared ones; of those, the ones that apply
     to the run (their declared ``applies``)."""
     declared = [FIGURES.canonical(n) for n in ctx.learner.figures]
-    return [n for n in [n for n in EVERY_RUN if n not in declared] + declared if APPLIES.get(n, _always)(ctx)]
-
-
-def _always(ctx: RunContext) -> bool:
-    return True
+    figures = [n for n in EVERY_RUN if n not in declared] + declared
+    return [n for n in figures if n not in APPLIES or APPLIES[n](ctx)]
 
 
 def run_evaluations(ctx: RunContext) -> dict[str, Any]:
