@@ -39,7 +39,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from deepfeat.data.bundle import encode_labels, split_indices, subsample
+from deepfeat.data.bundle import LoadOptions, encode_labels, split_indices, subsample
 from deepfeat.data.datasets import data_root, load_dataset
 from deepfeat.data.splits import DataBundle, TensorSplit
 from deepfeat.data.text import SMS_FILE, read_sms_spam
@@ -92,7 +92,7 @@ def raw_split(limit: int | None) -> RawSplit:
     """The texts of the split ``load_dataset("sms_spam", seed=0, val_fraction=0, test_fraction=0.2)`` makes."""
     texts, labels = read_sms_spam(data_root() / "sms_spam" / SMS_FILE)
     (codes,), names = encode_labels(np.asarray(labels, dtype=str))
-    keep = subsample(codes, limit, SEED, "data")
+    keep = subsample(codes, limit, LoadOptions(seed=SEED), names)
     arr = np.asarray(texts, dtype=object)
     if keep is not None:
         arr, codes = arr[keep], codes[keep]

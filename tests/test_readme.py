@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -22,6 +23,7 @@ def test_your_own_model_and_data_example_runs_as_written(tmp_path: Path, monkeyp
     exec(compile(_python_block("Your own model and data"), "README.md", "exec"), scope)  # noqa: S102
     run, again = scope["run"], scope["again"]
     assert scope["features"].shape == (10, 64) and (scope["same"] == scope["features"]).all()
+    assert np.allclose(scope["later"].embed(scope["X"][:10]), scope["features"], rtol=1e-5, atol=1e-6)
     assert again.config.encoder == {"name": "small_cnn", "width": 8}
     assert (again.embed(scope["X"][:3]) == run.embed(scope["X"][:3])).all()
     assert run.results["test"]["test/acc"] > 0.8

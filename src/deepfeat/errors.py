@@ -15,6 +15,15 @@ class ConfigError(DeepfeatError, ValueError):
     """A config, a name or an argument is wrong (unknown key, unknown name, wrong type)."""
 
 
+class UnknownNameError(ConfigError):
+    """A name no registry holds; ``kind`` (``"encoder"``) and ``name`` say which, so the loader of a saved run can
+    say to import the module that registers it instead of suggesting a look-alike."""
+
+    def __init__(self, message: str, kind: str = "", name: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.name = kind, name
+
+
 class DataError(DeepfeatError, ValueError):
     """Input data is unusable: wrong shape or dtype, NaN/inf, empty, labels out of range, missing files."""
 

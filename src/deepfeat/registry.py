@@ -14,7 +14,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
 
-from deepfeat.errors import ConfigError
+from deepfeat.errors import ConfigError, UnknownNameError
 from deepfeat.typecheck import coerce, did_you_mean, hints
 
 # Installed packages extend deepfeat by declaring an entry point in this group; loading it imports the module,
@@ -23,6 +23,9 @@ PLUGIN_GROUP = "deepfeat.plugins"
 _plugins_loaded = False
 
 T = TypeVar("T")
+
+# How a name of the user's own (or of a plugin module) gets registered in this process.
+IMPORT_FIX = "import the module that registers it first (in Python, or `deepfeat --import MODULE ...` on the command line)"
 
 # Every registry created, by kind, so `deepfeat list` can show them all.
 _ALL: dict[str, "Registry[Any]"] = {}
@@ -103,11 +106,10 @@ class Registry(Generic[T]):
         if key in self._aliases:
             return self._aliases[key]
         known = self.names() + sorted(self._aliases)
-        hint = did_you_mean(key, known) or (f" If '{name}' is your own, import the module that registers it first "
-                                            f"(in Python, or `deepfeat --import MODULE ...` on the command line).")
-        raise ConfigError(
+        hint = did_you_mean(key, known) or f" If '{name}' is your own, {IMPORT_FIX}."
+        raise UnknownNameError(
             f"unknown {self.kind} '{name}' at {where or self.kind}: expected one of "
-            f"{', '.join(self.names())}.{hint}"
+            f"{', '.join(self.names())}.{hint}", self.kind, name
         )
 
     def get(self, name: str, where: str | None = None) -> Callable[..., T]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -129,3 +130,21 @@ def test_unknown_names_and_keys_are_config_errors() -> None:
     bundle = load_dataset("iris")
     assert load_dataset(bundle) is bundle  # built bundles pass through
     assert bundle.info.kind == "vector" and bundle.info.input_shape == (4,)
+
+
+def test_limit_counts_the_samples_of_the_kept_classes(shared_data: Path) -> None:
+    spec = {"name": "mnist", "root": str(shared_data), "limit": 1000, "test_limit": 300}
+    bundle = load_dataset(spec, classes=[5, 6, 7, 8, 9], val_fraction=0.0)
+    assert (len(bundle.train), len(bundle.test)) == (1000, 300)  # not a fifth of each, as when limit came first
+    assert bundle.info.class_names == ["5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+    assert torch.bincount(bundle.train.y, minlength=5).min() >= 170  # still stratified among the five
+
+
+def test_a_limit_above_the_kept_classes_keeps_them_all() -> None:
+    from deepfeat.data.bundle import LoadOptions, subsample
+
+    labels = np.repeat(np.arange(4), 25)  # 100 samples, 25 per class
+    kept = subsample(labels, 80, LoadOptions(classes=(1, 3)), ["a", "b", "c", "d"])
+    assert sorted(set(labels[kept].tolist())) == [1, 3] and len(kept) == 50
+    assert subsample(labels, 80, LoadOptions(), ["a", "b", "c", "d"]) is not None
+    assert subsample(labels, 100, LoadOptions(), ["a", "b", "c", "d"]) is None

@@ -114,6 +114,17 @@ def test_resume_continues_the_same_mlflow_run_and_failures_end_failed(tmp_path, 
     assert "results.json" in {a.path for a in client.list_artifacts(failed.info.run_id)}
 
 
+def test_tracking_starts_before_the_timed_fit_and_says_its_run_id_and_store(runs, capsys) -> None:
+    cfg = {**TINY, "training": {**TINY["training"], "epochs": 1, "progress": "line"},
+           "logging": {"mlflow": True, "plots": False, "report": False}}
+    run = deepfeat.fit(cfg, out=runs / "timed")
+    ids = _ids(run.dir)
+    err = capsys.readouterr().err
+    line = f"tracking: MLflow run {ids['run_id']} at {ids['tracking_uri']}\n"
+    # The banner is printed as the fit's clock starts: MLflow's start-up (seconds on a new store) came before it.
+    assert err.count(line) == 1 and err.index(line) < err.index("training on")
+
+
 def test_compare_logs_one_parent_run_and_a_child_per_run(tmp_path, runs) -> None:
     cfg = {**TINY, "training": {**TINY["training"], "epochs": 1}, "logging": {"mlflow": True, "plots": False, "report": False}}
     result = compare(cfg, grid={"optimizer.lr": [0.01, 0.001]}, out=tmp_path / "runs" / "cmp")

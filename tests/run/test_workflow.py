@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 import deepfeat
+from deepfeat.cli import main
 from deepfeat.errors import TrainingError
 
 QUICK = {"training": {"epochs": 1, "batch_size": 64, "progress": "none"},
@@ -81,3 +83,22 @@ def test_diverged_weights_are_never_exported(tmp_path: Path) -> None:
     assert not (tmp_path / "big" / "model" / "model.safetensors").exists()
     saved = json.loads((tmp_path / "big" / "results.json").read_text())
     assert saved["status"] == "failed" and "diverged" in saved["error"]["message"]
+
+
+def test_fit_says_where_the_run_and_its_report_are_and_announces_only_figures_that_apply(tmp_path: Path,
+                                                                                        capsys) -> None:
+    cfg = {**QUICK, "training": {**QUICK["training"], "progress": "line"}, "data": {"name": "digits"},
+           "encoder": {"name": "mlp", "hidden": [16]}}
+    run = deepfeat.fit(cfg, out=tmp_path / "run")
+    out, err = capsys.readouterr()
+    accuracy = run.results["headline"][0]["value"]
+    assert out.startswith(f"done: test accuracy {accuracy:.4g}")
+    assert f"run folder: {run.dir}\n" in out and f"report:     {run.dir / 'report.html'}\n" in out
+    assert "figure confusion_matrix" in err and "audio_examples" not in err  # no sound on digits: not announced
+    assert list(run.results)[:3] == ["status", "data", "fit"] and dict(run.results.items())["test"] == run.results.test
+
+    # The CLI, which prints the summary itself when progress is off, prints it once.
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({**cfg, "logging": {"plots": False}}))
+    assert main(["fit", "-c", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("done: ") == 1 and out.count(f"run folder: {tmp_path / 'cli'}\n") == 1

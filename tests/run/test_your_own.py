@@ -47,8 +47,10 @@ def test_a_module_trains_on_arrays_in_memory_and_embeds_raw_samples(as_instance:
     np.testing.assert_array_equal(deepfeat.embed(run, X[:10]), z)  # an array in, an array back
     with pytest.raises(DataError, match=r"expected shape \(N, 1, 8, 8\)"):
         run.embed(X[:2, :, :4])
-    with pytest.raises(ConfigError, match="register_encoder"):  # a Python object cannot be rebuilt by name
+    with pytest.raises(ConfigError, match=r"deepfeat.load\(RUN, encoder=.*register_encoder"):  # not by name
         deepfeat.load(run.dir)
+    again = deepfeat.load(run.dir, encoder=SmallCNN(width=16) if as_instance else SmallCNN)  # the module again
+    np.testing.assert_allclose(again.embed(X[:10]), z, rtol=1e-5, atol=1e-6)
 
 
 def test_a_registered_module_is_used_by_name_and_its_run_loads_back(tmp_path: Path, isolated_registries) -> None:
@@ -60,6 +62,35 @@ def test_a_registered_module_is_used_by_name_and_its_run_loads_back(tmp_path: Pa
     np.testing.assert_array_equal(again.embed(X[:5]), run.embed(X[:5]))
     with pytest.raises(ConfigError, match="Did you mean 'width'"):
         deepfeat.fit({**cfg, "encoder": {"name": "test_small_cnn", "widht": 8}}, data=(X, Y), out=tmp_path / "typo")
+
+
+def test_a_module_passed_again_must_be_one_for_a_run_that_was_trained_with_one(tmp_path: Path) -> None:
+    cfg = {**QUICK, "training": {**QUICK["training"], "epochs": 1}}
+    named = deepfeat.fit({**cfg, "encoder": {"name": "mlp", "hidden": [8]}}, data=(X, Y), out=tmp_path / "named")
+    with pytest.raises(ConfigError, match="encoder 'mlp' is rebuilt by name. Leave encoder= out"):
+        deepfeat.load(named.dir, encoder=SmallCNN)
+    python = deepfeat.fit({**cfg, "encoder": SmallCNN}, data=(X, Y), out=tmp_path / "python")
+    with pytest.raises(ConfigError, match="expected an nn.Module .instance, class or factory., got str 'mlp'"):
+        deepfeat.load(python.dir, encoder="mlp")
+    with pytest.raises(ConfigError, match="expected the module the run was trained with, got .SmallCNN., which is another"):
+        deepfeat.load(python.dir, encoder=SmallCNN(width=4))  # another module than the one trained
+    assert deepfeat.evaluate(python.dir, data=(X, Y), encoder=SmallCNN)["test"] == pytest.approx(python.results.test, abs=0.01)
+
+
+def test_a_run_naming_an_unregistered_module_says_to_import_it(tmp_path: Path, isolated_registries) -> None:
+    from deepfeat.nn.encoder import ENCODERS
+
+    deepfeat.register_encoder("tv_resnet18")(SmallCNN)  # a name close to a built-in's (resnet1d)
+    cfg = {**QUICK, "training": {**QUICK["training"], "epochs": 1}, "encoder": {"name": "tv_resnet18", "width": 4}}
+    run = deepfeat.fit(cfg, data=(X, Y), out=tmp_path / "run")
+    del ENCODERS._entries["tv_resnet18"]  # a new process that did not import the module registering it
+    fix = (r"encoder 'tv_resnet18' at .*config.yaml: expected it registered, .* import the module that registers it "
+           r"first \(in Python, or `deepfeat --import MODULE ...` on the command line\)")
+    with pytest.raises(ConfigError, match=fix) as caught:
+        deepfeat.load(run.dir)
+    assert "Did you mean" not in str(caught.value) and "damaged" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"encoder 'tv_resnet18' at .*model.json: expected it registered"):
+        deepfeat.run.model_io.load_model(run.dir / "model")
 
 
 def test_a_run_on_arrays_resumes_and_re_evaluates_with_the_same_arrays(tmp_path: Path) -> None:

@@ -152,33 +152,23 @@ def cmd_fit(a: argparse.Namespace) -> int:
         print(cfg.to_yaml(), end="")
         return 0
     run = fit(cfg, out=a.out)
-    _print_summary(run.dir, run.results, run.config.logging.report)
+    _print_summary(run)
     return 0
 
 
-def _print_summary(run_dir: Path, results: dict[str, Any], report: bool) -> None:
-    """The test metrics, the run folder and, when ``report`` (logging.report) wrote it, the report."""
-    from deepfeat.engine.distributed import current
-    from deepfeat.layout import RunPaths
+def _print_summary(run: Any) -> None:
+    """The summary of a fit or resume: ``fit`` printed it itself unless the run's progress output is off."""
+    from deepfeat.run.results import print_summary
 
-    if not current().is_main:  # under torchrun the other ranks have no results: rank 0 speaks for the run
-        return
-    # The learner's headline metrics first (PSNR for a denoiser, FID for a GAN, ...), then the test metrics.
-    headline = results.get("headline") or []
-    shown = {c["key"] for c in headline}
-    parts = [f"{c['label']} {c['value']:.4g}" for c in headline]
-    parts += [f"{k} {v:.4f}" for k, v in (results.get("test") or {}).items() if f"test.{k}" not in shown]
-    print(f"done: {'  '.join(parts)}")
-    print(f"run folder: {run_dir}")
-    if report:
-        print(f"report:     {RunPaths(run_dir).report}")
+    if run.config.training.progress == "none":
+        print_summary(run.dir, run.results, run.config.logging.report)
 
 
 def cmd_resume(a: argparse.Namespace) -> int:
     from deepfeat.api import resume
 
     run = resume(a.run)
-    _print_summary(run.dir, run.results, run.config.logging.report)
+    _print_summary(run)
     return 0
 
 
@@ -186,11 +176,12 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from deepfeat.api import evaluate
     from deepfeat.config import load_config
     from deepfeat.layout import RunPaths
+    from deepfeat.run.results import print_summary
 
     results = evaluate(a.run, a.data, a.protocol)
     for name, result in results.get("evaluations", {}).items():
         print(f"{name:<13} {_numbers(result)}")
-    _print_summary(Path(a.run), results, load_config(RunPaths(Path(a.run)).config).logging.report)
+    print_summary(Path(a.run), results, load_config(RunPaths(Path(a.run)).config).logging.report)
     return 0
 
 

@@ -116,7 +116,7 @@ def fsdd(
     parts = []
     for mask, keep_n in ((~test_mask, limit), (test_mask, test_limit)):
         idx = np.flatnonzero(mask)
-        keep = subsample(labels[idx], keep_n, options.seed, where)
+        keep = subsample(labels[idx], keep_n, options, names)
         idx = idx if keep is None else idx[keep]
         parts.append((_read_all([files[i] for i in idx], sample_rate, length, where), labels[idx],
                       {"speaker": speaker_of[idx], "digit": digits[idx].astype(str)}))

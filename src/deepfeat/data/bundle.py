@@ -78,8 +78,14 @@ def split_indices(
     return [rest, *parts]
 
 
-def subsample(labels: np.ndarray, limit: int | None, seed: int, where: str) -> np.ndarray | None:
-    """Indices of a seeded, stratified subset of ``limit`` samples, or None to keep all."""
+def subsample(labels: np.ndarray, limit: int | None, options: LoadOptions, names: Sequence[str]) -> np.ndarray | None:
+    """Indices of a seeded, stratified subset of ``limit`` samples, or None to keep all.
+
+    The limit counts the samples of the classes ``options.classes`` keeps (``names``: the class names ``labels``
+    index), so ``limit: 10000`` with five classes trains on 10,000 samples of those five, not on their share of
+    10,000 drawn from every class.
+    """
+    where = options.where
     if limit is None:
         return None
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -87,9 +93,12 @@ def subsample(labels: np.ndarray, limit: int | None, seed: int, where: str) -> n
             f"limit at {where}.limit: expected a positive integer or null, got {limit!r}. "
             "Set limit to the number of samples to keep, or remove it."
         )
-    if limit >= len(labels):
-        return None
-    taken, _ = take_stratified(np.arange(len(labels)), labels, limit, np.random.default_rng(seed))
+    pool = np.arange(len(labels))
+    if options.classes is not None:
+        pool = pool[np.isin(labels, resolve_classes(options.classes, names, f"{where}.classes"))]
+    if limit >= len(pool):
+        return None if len(pool) == len(labels) else pool
+    taken, _ = take_stratified(pool, labels, limit, np.random.default_rng(options.seed))
     return taken
 
 

@@ -47,7 +47,7 @@ def mnist_8x8(
     folder, where = data_root(root), options.where
     x, y, classes = read_images(datasets.MNIST, "mnist_8x8", folder, True, False, where)
     x_test, y_test, _ = read_images(datasets.MNIST, "mnist_8x8", folder, False, False, where)
-    x, y = to_unit(x, y, subsample(y, limit, options.seed, where))
-    x_test, y_test = to_unit(x_test, y_test, subsample(y_test, test_limit, options.seed, where))
+    x, y = to_unit(x, y, subsample(y, limit, options, classes))
+    x_test, y_test = to_unit(x_test, y_test, subsample(y_test, test_limit, options, classes))
     return make_bundle(to_digits_format(x), y, "image", "mnist_8x8", class_names=classes,
                        x_test=to_digits_format(x_test), y_test=y_test, **options.kwargs())

@@ -49,7 +49,8 @@ def text_bundle(texts: Sequence[str], labels: Sequence[str] | None, name: str, t
     class_names: list[str] | None = None
     if labels is not None:
         (codes,), class_names = encode_labels(np.asarray(labels, dtype=str))
-    keep = subsample(np.zeros(len(texts), np.int64) if codes is None else codes, limit, options.seed, options.where)
+    keep = subsample(np.zeros(len(texts), np.int64) if codes is None else codes, limit, options,
+                     class_names or [])
     texts_arr = np.asarray(texts, dtype=object)
     if keep is not None:
         texts_arr, codes = texts_arr[keep], None if codes is None else codes[keep]

@@ -96,8 +96,8 @@ def load_vision(
     where = options.where
     x, y, classes = read_images(cls, name, folder, True, download, where)
     x_test, y_test, _ = read_images(cls, name, folder, False, False, where)
-    x, y = to_unit(x, y, subsample(y, limit, options.seed, where))
-    x_test, y_test = to_unit(x_test, y_test, subsample(y_test, test_limit, options.seed, where))
+    x, y = to_unit(x, y, subsample(y, limit, options, classes))
+    x_test, y_test = to_unit(x_test, y_test, subsample(y_test, test_limit, options, classes))
     return make_bundle(
         x, y, "image", name, class_names=classes, x_test=x_test, y_test=y_test, **options.kwargs()
     )

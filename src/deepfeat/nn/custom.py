@@ -11,8 +11,8 @@ check), inferring ``feature_dim`` with one dry forward pass when the module does
     deepfeat.fit({"encoder": MyNet(width=64), ...}, data=(X, y))    # or an instance / class, in Python
 
 A registered module is rebuilt by name when its run is loaded (exports record the name and arguments);
-one passed only as a Python object trains, evaluates and embeds in its process, and loading its
-exported model later asks for it to be registered.
+one passed only as a Python object trains, evaluates and embeds in its process, and its run loads later
+with the module passed again (``deepfeat.load(run, encoder=MyNet)``).
 """
 
 from __future__ import annotations
@@ -51,5 +51,6 @@ def _python_object(input_shape: Sequence[int], **config: Any) -> Encoder:
     """What loading a run trained on an unregistered module finds: the fix, not a half-built model."""
     label = config.get("class", "a Python module")
     raise ConfigError(f"encoder 'python' at encoder: the run was trained with {label} passed as a Python object, which "
-                      "a config cannot rebuild. Register it (@deepfeat.register_encoder('my_net')) and train with "
-                      "encoder: {name: my_net}, or pass the module again in Python.")
+                      "a config cannot rebuild. Pass it again when loading the run, in Python: deepfeat.load(RUN, "
+                      "encoder=<that module>); or register it (@deepfeat.register_encoder('my_net')) and train with "
+                      "encoder: {name: my_net}, which the CLI rebuilds by name.")

@@ -3,8 +3,8 @@
 An integration is registered once and the run layer calls it at a run's events; the workflow never
 names one. Each registered :class:`Integration` decides from the config whether it is on, and gives
 
-- per run a :class:`RunHook`: a callback (it sees every epoch's metrics) that is also told when the run
-  ends (``on_run_end``, with the results), fails (``on_run_failed``, with the recorded error) or, finished,
+- per run a :class:`RunHook`: started before training, a callback (it sees every epoch's metrics) that is also
+  told when the run ends (``on_run_end``, with the results), fails (``on_run_failed``, with the recorded error) or, finished,
   is evaluated again (``on_run_evaluated``, with the new results);
 - per comparison or search a :class:`Group`: a parent record whose children are the runs started
   inside ``with groups(...)``; :func:`parent_of` gives a child hook its parent's id. Several processes may
@@ -37,6 +37,10 @@ class RunHook(Callback):
     """What an integration does for one run: the trainer's events, then the run's end or failure."""
 
     main_process_only = True
+
+    def start(self) -> None:
+        """Open the run's record; called before training starts, so a slow start-up (a new tracking store) is not
+        counted as training time."""
 
     def on_run_end(self, paths: RunPaths, results: "Results") -> None:
         """The run completed: ``results.json``, the report and ``model/`` are written."""

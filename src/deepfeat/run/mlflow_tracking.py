@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import subprocess
+import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -190,10 +191,16 @@ class MLflowRun(RunHook):
     def __init__(self, config: Config, paths: RunPaths) -> None:
         self.config, self.paths = config, paths
         self.mlflow: MlflowClient | None = None
-        self.run_id = ""
+        self.run_id = self.uri = ""
         self.logged: set[tuple[str, int]] = set()  # (metric, step) pairs a stopped process already logged
 
-    def start(self) -> str:
+    def start(self) -> None:
+        """Open the MLflow run and say which it is and where (one line, unless the run's progress output is off)."""
+        run_id = self._open()
+        if self.config.training.progress != "none":
+            print(f"tracking: MLflow run {run_id} at {self.uri}", file=sys.stderr, flush=True)
+
+    def _open(self) -> str:
         """The MLflow run id, opening the run on first use: the one in ``tracking.json``, else a new one."""
         if self.mlflow is not None:
             return self.run_id
@@ -201,7 +208,7 @@ class MLflowRun(RunHook):
         if ids is not None:  # a resumed run continues its MLflow run
             self._reopen(ids)
             return self.run_id
-        uri = store_uri(self.config, self.paths.root.parent)
+        uri = self.uri = store_uri(self.config, self.paths.root.parent)
         self.mlflow = client(uri)
         exp = experiment_id(self.mlflow, uri, experiment_name(self.config))
         parent = parent_of(NAME)
@@ -215,24 +222,21 @@ class MLflowRun(RunHook):
     def _reopen(self, ids: dict[str, Any]) -> None:
         """Continue the MLflow run of a stopped attempt: RUNNING again, without that attempt's error tags, and
         knowing which epochs it logged (MLflow keeps every value logged at a step, so they are not logged twice)."""
-        self.mlflow, self.run_id = client(ids["tracking_uri"]), ids["run_id"]
+        self.mlflow, self.run_id, self.uri = client(ids["tracking_uri"]), ids["run_id"], ids["tracking_uri"]
         data = self.mlflow.get_run(self.run_id).data
         self.logged = {(key, m.step) for key in data.metrics for m in self.mlflow.get_metric_history(self.run_id, key)}
         for tag in [k for k in data.tags if k.startswith(ERROR_TAG)]:
             self.mlflow.delete_tag(self.run_id, tag)
         self.mlflow.update_run(self.run_id, status="RUNNING")
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
-        self.start()
-
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
-        run_id, step = self.start(), epoch + 1
+        run_id, step = self._open(), epoch + 1
         metrics = {k: v for k, v in logs.items() if k not in ("epoch", "step") and isinstance(v, (int, float))
                    and (metric_name(k), step) not in self.logged}
         _log_batch(self.mlflow, run_id, metrics=metrics, step=step)
 
     def on_run_end(self, paths: RunPaths, results: Results) -> None:
-        run_id = self.start()
+        run_id = self._open()
         self._log_results(results, tags={"deepfeat.status": results.status})
         _log_files(self.mlflow, run_id, paths.root)
         self.mlflow.set_terminated(run_id, STATUS[results.status])
@@ -254,7 +258,7 @@ class MLflowRun(RunHook):
         _log_batch(self.mlflow, self.run_id, metrics=metrics, step=int((results.fit or {}).get("epochs", 0)), tags=tags)
 
     def on_run_failed(self, paths: RunPaths, results: Results) -> None:
-        run_id = self.start()
+        run_id = self._open()
         error = results.error or {}
         _log_batch(self.mlflow, run_id, tags={
             "deepfeat.status": results.status, ERROR_TAG: f"{error.get('type', 'error')}: {error.get('message', '')}",

@@ -17,11 +17,13 @@ from safetensors.torch import load_file, save_file
 from deepfeat.config import MOVED_TO_EVALUATION
 from deepfeat.data.info import DataInfo
 from deepfeat.engine.checkpoint import verify_checksum, write_verified
-from deepfeat.errors import CheckpointError, ConfigError
+from deepfeat.errors import CheckpointError, ConfigError, UnknownNameError
 from deepfeat.layout import CHECKPOINTS_DIR, FAILED_MODEL_DIR, MODEL_DIR
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
 from deepfeat.nn.backbones import SOURCES, load_into, read_weights
+from deepfeat.nn.encoder import PYTHON
+from deepfeat.registry import IMPORT_FIX
 
 FORMAT = "deepfeat-model/1"
 WEIGHTS_FILE, META_FILE = "model.safetensors", "model.json"
@@ -40,11 +42,13 @@ def export_model(learner: Learner, info: DataInfo, learner_spec: Any, encoder_sp
     return directory
 
 
-def load_model(directory: Path) -> tuple[Learner, DataInfo]:
+def load_model(directory: Path, encoder: Any = None) -> tuple[Learner, DataInfo]:
     """Rebuild an exported learner (in eval mode) and its data info from ``directory``.
 
-    CheckpointError, naming the file and how to rebuild it, when a file is missing, empty, truncated,
-    changed since it was written (``.sha256`` sidecars) or does not fit the architecture.
+    ``encoder``: the module (an ``nn.Module`` class, factory or instance) of a model trained with one passed as a
+    Python object, which its files name but cannot rebuild. CheckpointError, naming the file and how to rebuild it,
+    when a file is missing, empty, truncated, changed since it was written (``.sha256`` sidecars) or does not fit
+    the architecture.
     """
     directory = Path(directory)
     meta_path, weights = directory / META_FILE, directory / WEIGHTS_FILE
@@ -52,27 +56,67 @@ def load_model(directory: Path) -> tuple[Learner, DataInfo]:
     if not meta_path.is_file() or not weights.is_file():
         raise CheckpointError(f"exported model at {directory}: expected {META_FILE} and {WEIGHTS_FILE}, found "
                               f"{sorted(p.name for p in directory.glob('*')) if directory.is_dir() else 'no folder'}. {fix}")
-    learner, info = _build(meta_path, _read_meta(meta_path, fix), fix)
+    learner, info = _build(meta_path, _read_meta(meta_path, fix), fix, encoder)
     try:
         learner.load_state_dict(_read_weights(weights, fix))
     except RuntimeError as e:
+        if encoder is not None:
+            raise _other_module(meta_path, encoder, "its weights do not fit it") from None
         raise CheckpointError(f"exported model at {directory}: weights do not match the architecture ({e})") from None
     return learner.eval(), info
 
 
-def _build(path: Path, meta: dict[str, Any], fix: str) -> tuple[Learner, DataInfo]:
-    """The learner ``model.json`` describes, untrained; CheckpointError naming the file when its data info is damaged
-    or the learner does not have the feature width the file records. (A spec that names what this process cannot
-    build, such as an encoder passed as a Python object, stays the ConfigError saying so.)"""
+def _build(path: Path, meta: dict[str, Any], fix: str, encoder: Any = None) -> tuple[Learner, DataInfo]:
+    """The learner ``model.json`` describes, untrained (with ``encoder``, see :func:`load_model`); CheckpointError
+    naming the file when its data info is damaged or the learner does not have the feature width the file records.
+    (A spec that names what this process cannot build, such as an encoder passed as a Python object, stays the
+    ConfigError saying so.)"""
     try:
         info = DataInfo.from_dict(meta["data"])
     except ConfigError as e:
         raise CheckpointError(f"exported model file {path} is damaged: {e}. {fix}") from None
-    learner = build_learner(_current_spec(meta["learner"]), info, meta["encoder"])
+    try:
+        learner = build_learner(_current_spec(meta["learner"]), info, _encoder(meta["encoder"], encoder, path))
+    except UnknownNameError as e:
+        raise unregistered(e, path) from None
     if meta.get("feature_dim", learner.feature_dim) != learner.feature_dim:
+        if encoder is not None:
+            raise _other_module(path, encoder, f"it gives {learner.feature_dim} features, not {meta['feature_dim']!r}")
         raise CheckpointError(f"exported model file {path} is damaged: expected feature_dim {learner.feature_dim} "
                               f"(what its architecture gives), got {meta['feature_dim']!r}. {fix}")
     return learner, info
+
+
+def _encoder(saved: Any, given: Any, path: Path) -> Any:
+    """What builds the encoder: the saved spec, or ``given``, the module a model trained with a Python object takes
+    again (a model whose encoder is rebuilt by name does not: its weights were trained for that one)."""
+    if given is None:
+        return saved
+    if not callable(given):  # an nn.Module instance is callable too
+        raise ConfigError(f"encoder= for {path}: expected an nn.Module (instance, class or factory), got "
+                          f"{type(given).__name__} {given!r}. Pass the module the run was trained with.")
+    if not (isinstance(saved, dict) and saved.get("name") == PYTHON):
+        name = saved.get("name") if isinstance(saved, dict) else saved
+        raise ConfigError(f"encoder= for {path}: expected a model trained with a module passed as a Python object, got "
+                          f"one whose encoder '{name}' is rebuilt by name. Leave encoder= out; if '{name}' is your own, "
+                          f"{IMPORT_FIX}.")
+    return given
+
+
+def _other_module(path: Path, given: Any, why: str) -> ConfigError:
+    """The module passed again is not the one trained (another class, or other arguments): said as such, not as damage."""
+    source = given if not isinstance(given, torch.nn.Module) else type(given)
+    return ConfigError(f"encoder= for {path}: expected the module the run was trained with, got "
+                       f"{getattr(source, '__qualname__', source)!r}, which is another ({why}). Pass the class, factory "
+                       "or instance, with the same arguments, that the run was trained with.")
+
+
+def unregistered(error: UnknownNameError, where: Path) -> ConfigError:
+    """A saved run's or model's name that this process has not registered: the user's own piece (or a plugin's)
+    whose module was not imported, said so instead of suggesting a look-alike or calling the file damaged."""
+    return ConfigError(f"{error.kind} '{error.name}' at {where}: expected it registered, as it was when the run was "
+                       f"trained, got no {error.kind} of that name in this process. It is your own or a plugin's: "
+                       f"{IMPORT_FIX}.")
 
 
 def rebuild_hint(directory: Path) -> str:

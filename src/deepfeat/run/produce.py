@@ -12,7 +12,8 @@ from typing import Any
 from deepfeat.learners.base import Learner
 from deepfeat.registry import check_kwargs
 from deepfeat.run.outputs import Need
-from deepfeat.run.registries import EVALUATIONS, EVERY_RUN, FIGURES, NEEDS, OBSERVERS, OPT_IN, Observer, RunContext
+from deepfeat.run.registries import (APPLIES, EVALUATIONS, EVERY_RUN, FIGURES, NEEDS, OBSERVERS, OPT_IN, Observer,
+                                     RunContext)
 
 
 def build_observers(learner: Learner, run_dir: Path | None) -> dict[str, Observer]:
@@ -39,10 +40,11 @@ def declared_needs(ctx: RunContext, figures: bool = True) -> list[Need]:
 
 
 def _figures(ctx: RunContext) -> list[str]:
-    """The figures every run draws (each decides from the data whether it applies: the data first), then the
-    learner's declared ones."""
+    """The figures every run draws (the data first), then the learner's declared ones; of those, the ones that apply
+    to the run (their declared ``applies``)."""
     declared = [FIGURES.canonical(n) for n in ctx.learner.figures]
-    return [n for n in EVERY_RUN if n not in declared] + declared
+    figures = [n for n in EVERY_RUN if n not in declared] + declared
+    return [n for n in figures if n not in APPLIES or APPLIES[n](ctx)]
 
 
 def run_evaluations(ctx: RunContext) -> dict[str, Any]:

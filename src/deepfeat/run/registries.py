@@ -85,6 +85,7 @@ class Observer(Callback):
 
 Evaluation = Callable[..., "dict[str, Any] | None"]
 Figure = Callable[[RunContext], "list[Path]"]
+Applies = Callable[[RunContext], bool]
 
 EVALUATIONS: Registry[Evaluation] = Registry("evaluation")
 FIGURES: Registry[Figure] = Registry("figure")
@@ -93,6 +94,8 @@ OPT_IN: set[str] = set()
 EVERY_RUN: list[str] = []  # figures drawn for every run (see figure(every_run=True))
 # What each evaluation or figure reads through ``ctx.outputs``, by registered name: (role, output) pairs.
 NEEDS: dict[str, tuple[Need, ...]] = {}
+# Whether a figure applies to a run (its data), by registered name; a figure without an entry always applies.
+APPLIES: dict[str, Applies] = {}
 
 
 def evaluation(name: str, *, opt_in: bool = False, description: str | None = None,
@@ -110,17 +113,20 @@ def evaluation(name: str, *, opt_in: bool = False, description: str | None = Non
 
 
 def figure(name: str, *, needs: tuple[Need, ...] = (), description: str | None = None,
-           every_run: bool = False) -> Callable[[Figure], Figure]:
+           every_run: bool = False, applies: Applies | None = None) -> Callable[[Figure], Figure]:
     """Register a figure ``fn(ctx) -> [paths]``; ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``.
 
-    An ``every_run`` figure is drawn for every run, whatever its learner declares; it draws nothing (returns
-    ``[]``) when the run's data contract does not call for it (e.g. a sound figure on images).
+    An ``every_run`` figure is drawn for every run, whatever its learner declares. ``applies(ctx)`` says whether
+    the run's data call for the figure at all (e.g. a sound figure: data with a sample rate); one that does not
+    apply is skipped before it is announced or its outputs computed.
     """
     def deco(fn: Figure) -> Figure:
         FIGURES.add(name, fn, description=description)
         NEEDS[f"figure:{name}"] = tuple(needs)
         if every_run:
             EVERY_RUN.append(name)
+        if applies is not None:
+            APPLIES[name] = applies
         return fn
 
     return deco

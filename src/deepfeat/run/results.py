@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -14,6 +15,7 @@ import torch
 
 from deepfeat.data.info import DataInfo
 from deepfeat.engine.checkpoint import verify_checksum, write_verified
+from deepfeat.engine.distributed import current
 from deepfeat.engine.trainer import FitResult, Trainer
 from deepfeat.errors import CheckpointError, ConfigError, DataError, TrainingError
 from deepfeat.layout import RunPaths
@@ -28,7 +30,7 @@ Status = Literal["completed", "finishing", "failed", "interrupted", "pruned"]
 
 
 @dataclass
-class Results:
+class Results(Mapping[str, Any]):
     """What a run measured, as ``results.json`` holds it.
 
     - ``status``: completed (written last, once everything is on disk), finishing (figures and report under way),
@@ -42,7 +44,8 @@ class Results:
     - ``diagnostics`` / ``preflight``: verdicts of the training diagnostics, when they were on.
     - ``nonfinite``: the keys (``"test.test/loss"``) whose values were NaN or inf, stored as null (strict JSON).
 
-    Read like the mapping it is stored as (``results["test"]["test/acc"]``) or by attribute.
+    Read like the mapping it is stored as (``results["test"]["test/acc"]``, ``list(results)``, ``results.items()``:
+    the parts present) or by attribute.
     """
 
     status: Status = "completed"
@@ -73,11 +76,11 @@ class Results:
     def __contains__(self, key: object) -> bool:
         return key in _FIELDS and getattr(self, key) is not None
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in self else default
+    def __iter__(self) -> Iterator[str]:
+        return (f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
 
-    def keys(self) -> Iterator[str]:
-        return iter(self.to_dict())
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 _FIELDS = {f.name for f in dataclasses.fields(Results)}
@@ -99,6 +102,23 @@ def fit_summary(result: FitResult, trainer: Trainer, learner: Learner) -> dict[s
             "channels_last": trainer.precision.channels_last,
             "parameters": sum(p.numel() for p in learner.parameters()),
             "trainable_parameters": sum(p.numel() for p in learner.parameters() if p.requires_grad)}
+
+
+def print_summary(run_dir: Path, results: Mapping[str, Any], report: bool) -> None:
+    """What a run says when it ends (``deepfeat fit``, ``resume``, ``evaluate`` and :func:`~deepfeat.run.workflow.fit`):
+    its headline metrics, then its other test metrics, its folder and, when ``report`` (logging.report) wrote it,
+    its report. Under torchrun rank 0 alone speaks (the other ranks have no results)."""
+    if not current().is_main:
+        return
+    # The learner's headline metrics first (PSNR for a denoiser, FID for a GAN, ...), then the test metrics.
+    headline = results.get("headline") or []
+    shown = {c["key"] for c in headline}
+    parts = [f"{c['label']} {c['value']:.4g}" for c in headline]
+    parts += [f"{k} {v:.4f}" for k, v in (results.get("test") or {}).items() if f"test.{k}" not in shown]
+    print(f"done: {'  '.join(parts)}")
+    print(f"run folder: {run_dir}")
+    if report:
+        print(f"report:     {RunPaths(run_dir).report}")
 
 
 def write_results(paths: RunPaths, results: Results) -> None:

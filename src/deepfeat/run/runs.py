@@ -23,12 +23,12 @@ from deepfeat.engine.callbacks import best_weights
 from deepfeat.engine.checkpoint import load_checkpoint, verify_checksum, write_verified
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.fit_batches import FitBatches
-from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError
+from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError, UnknownNameError
 from deepfeat.layout import FAILED_MODEL_DIR, RunPaths
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
 from deepfeat.registry import did_you_mean
-from deepfeat.run.model_io import export_model, load_model, rebuild_hint, set_aside
+from deepfeat.run.model_io import export_model, load_model, rebuild_hint, set_aside, unregistered
 from deepfeat.run.results import Results, read_results_file
 
 log = logging.getLogger("deepfeat")
@@ -152,17 +152,20 @@ def split_python_encoder(config: Any) -> tuple[Any, Any]:
     return {**config, "encoder": {"name": "python", "class": label}}, encoder
 
 
-def load(run_dir: str | Path, *, rebuild_results: bool = False) -> Run:
+def load(run_dir: str | Path, *, rebuild_results: bool = False, encoder: Any = None) -> Run:
     """Load a finished run: config, data info, and the exported model (in eval mode), each file verified.
 
     A failed run is refused (its model is not fit to use). ``rebuild_results``: a damaged ``results.json``
-    is logged and replaced by empty results, for a caller about to write it again (``evaluate``).
+    is logged and replaced by empty results, for a caller about to write it again (``evaluate``). ``encoder``:
+    for a run trained with a module passed as a Python object, that module again (an ``nn.Module`` class,
+    factory or instance), which the trained weights are loaded into. A run naming an encoder, learner or
+    dataset of your own needs the module that registers it imported first.
     """
     paths = _existing(run_dir)
     results = _read_results(paths, rebuild_results)
     refuse_failed(paths, results)
     cfg = read_run_config(paths)
-    learner, info = load_model(paths.model)
+    learner, info = load_model(paths.model, encoder)
     inference_precision(learner, "cpu")  # so a loaded run embeds exactly as the run that trained it
     return Run(paths.root, cfg, info, learner, results or Results())
 
@@ -206,6 +209,8 @@ def read_run_config(paths: RunPaths) -> Config:
     verify_checksum(paths.config, what="run config", fix=fix)
     try:
         return load_config(paths.config)
+    except UnknownNameError as e:  # the user's own piece, its module not imported: the file is fine
+        raise unregistered(e, paths.config) from None
     except (ConfigError, ValueError, TypeError) as e:  # a damaged file: bad YAML, bad bytes, unknown keys, wrong types
         raise ConfigError(f"run config {paths.config} is damaged ({str(e).rstrip('.')}). {fix}") from None
 

@@ -30,7 +30,7 @@ from deepfeat.engine.progress import Phases, Progress
 from deepfeat.engine.seeding import seed_everything
 from deepfeat.engine.summary import model_summary
 from deepfeat.engine.trainer import FitResult, Trainer
-from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError, RunPruned
+from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError, RunPruned, UnknownNameError
 from deepfeat.eval.diagnose import diagnose as diagnose_stats
 from deepfeat.layout import FAILED_MODEL_DIR, RunPaths, new_run_dir
 from deepfeat.learners.base import Learner
@@ -41,8 +41,8 @@ from deepfeat.reports.plots import plot_training_curves_to
 from deepfeat.run.evaluations.features import evaluate_learner, feature_needs, plot_features, plot_protocol
 from deepfeat.run.integrations import RunHook, run_hooks
 from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
-from deepfeat.run.model_io import export_model, export_onnx
-from deepfeat.run.results import (Results, Status, check_finite_weights, data_summary, fit_summary,
+from deepfeat.run.model_io import export_model, export_onnx, unregistered
+from deepfeat.run.results import (Results, Status, check_finite_weights, data_summary, fit_summary, print_summary,
                                   read_results_file, write_results)
 from deepfeat.run.produce import (build_observers, declared_needs, draw_figures, headline, observer_results,
                                   run_evaluations)
@@ -98,7 +98,10 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
         state = load_checkpoint(paths.last)
         _on_main(dist, lambda: _complete_sidecar(paths.last))
         state["best_model"] = best_weights(state, paths.checkpoints)  # the in-memory best was lost with the old process
-        cfg = Config.from_dict(state["config"])
+        try:
+            cfg = Config.from_dict(state["config"])
+        except UnknownNameError as e:  # the user's own piece, its module not imported
+            raise unregistered(e, paths.last) from None
         _on_main(dist, lambda: restore_config(paths, cfg))
         seed_everything(cfg.seed)
         bundle = load_data(cfg, data, test)
@@ -211,6 +214,9 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
     trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, [*observers.values(), *hooks], extra),
                       extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
     try:
+        # Rank 0's trackers start before the fit's clock does: their start-up (seconds for a new store) is not training.
+        for hook in hooks if init_distributed().is_main else ():
+            hook.start()
         fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
     except (Exception, KeyboardInterrupt) as error:  # the run folder says why it failed, then the error goes on
         if getattr(trainer, "dist", None) is None or trainer.dist.is_main:  # rank 0 alone writes
@@ -223,10 +229,12 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
             run = _finish(cfg, data, learner, paths, trainer, fit_result, observers)
             for hook in hooks:
                 hook.on_run_end(paths, run.results)
-            return run
         except (Exception, KeyboardInterrupt) as error:  # trained, then export/evaluation failed: say so too
             _record_failure(error, cfg, data.info, paths, trainer, hooks, phase="after training")
             raise
+    if cfg.training.progress != "none":  # where the report is, with the progress the run printed (the CLI: always)
+        print_summary(run.dir, run.results, cfg.logging.report)
+    return run
 
 
 def _write_summary(learner: Learner, info: DataInfo, paths: RunPaths, show: bool) -> None:
@@ -375,15 +383,16 @@ def lr_find(config: Any = None, *, out: str | Path | None = None, overrides: lis
 
 @_writes_run
 def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | None = None, *,
-             test: Any = None) -> Results:
+             test: Any = None, encoder: Any = None) -> Results:
     """Re-run the evaluation of a finished run (optionally on other data) and update results.json.
 
     ``data`` is a dataset name, file or ``{name: ...}`` spec, or samples in memory (``X`` / ``(X, y)``,
     with an optional ``test`` likewise), as :func:`fit` takes them. ``protocol``
     (``"linear,knn,cluster,fewshot,health"`` or a list) replaces the config's ``evaluation.protocol``;
-    new results join those already recorded (each with its settings).
+    new results join those already recorded (each with its settings). ``encoder``: the module of a run
+    trained with one passed as a Python object, as :func:`~deepfeat.run.runs.load` takes it.
     """
-    run = load(run_dir, rebuild_results=True)
+    run = load(run_dir, rebuild_results=True, encoder=encoder)
     cfg = run.config
     memory = is_in_memory(data)
     if memory:

@@ -1,6 +1,6 @@
 """Figures of runs on sound: any run whose data contract gives a sample rate (``DataInfo.sample_rate``).
 
-``audio_examples`` (drawn for every run, nothing when the data are not waveforms) shows a few labelled
+``audio_examples`` (drawn for every run whose data are waveforms) shows a few labelled
 recordings of the evaluation split as waveform + spectrogram and embeds them in the report as playable
 clips. :func:`sound_reconstructions` is what the ``reconstructions`` figure draws on sound: spectrograms
 of the input / corrupted / reconstructed waveforms, and the same clips to listen to. The learners here
@@ -46,12 +46,12 @@ def sound_examples(data: DataBundle, split_name: str, split: Any, n: int) -> tup
     return x[torch.tensor(idx)], labels
 
 
-@figure("audio_examples", every_run=True,
+@figure("audio_examples", every_run=True, applies=lambda ctx: ctx.data.info.sample_rate is not None,
         description="Waveform + spectrogram of a few labelled recordings, and the clips to play (data with a sample rate).")
 def audio_examples(ctx: RunContext) -> list[Path]:
     """A few labelled recordings of the evaluation split: waveforms, spectrograms and playable clips."""
-    rate = ctx.data.info.sample_rate
-    if rate is None or ctx.run_dir is None:
+    rate = ctx.data.info.sample_rate  # set: the figure applies only then
+    if ctx.run_dir is None:
         return []
     name, split = ctx.eval_split()
     x, labels = sound_examples(ctx.data, name, split, 6)
