@@ -30,22 +30,30 @@ def apply_gradients(
     finite (``None``) once the scale is down to 1, where no scaling is left to blame.
     """
     optimizer.zero_grad(set_to_none=True)
-    # Under torchrun every rank must skip together: a rank that skipped its backward alone would leave
-    # the others waiting in DDP's gradient all-reduce forever.
-    if not all_ranks(bool(torch.isfinite(loss))):
-        return None
     (loss if scaler is None else scaler.scale(loss)).backward()
     if scaler is not None:
         scaler.unscale_(optimizer)  # the true gradients: clipping and the norm below see them
     params = list(params) if params is not None else [p for g in optimizer.param_groups for p in g["params"]]
-    norm = torch.zeros(())
+    norm = torch.zeros((), device=loss.device)
     if grad_clip is not None:
         norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
     elif scaler is not None:  # whether the scaled gradients overflowed
         norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+    # One host read per step, and only after backward: the CPU has queued all of backward before it waits, so
+    # a GPU is not left idle while backward's kernels are launched. Whether to step must be known on the host
+    # (an eager optimizer cannot skip on a device flag; GradScaler reads its found_inf the same way); on the
+    # CPU the read costs nothing. Every rank runs backward, so DDP's gradient all-reduce never waits for a rank
+    # that skipped it, and all_ranks makes the ranks skip together.
+    loss_ok, grads_ok = torch.stack([torch.isfinite(loss), torch.isfinite(norm).to(loss.device)]).tolist()
+    if not all_ranks(loss_ok):
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.update()  # unscale_ saw the non-finite gradients: the scale backs off
+        return None
+    grads_ok = all_ranks(grads_ok)
     if scaler is not None:
-        return _scaled_step(scaler, optimizer, norm, all_ranks)
-    if not torch.isfinite(norm):
+        return _scaled_step(scaler, optimizer, norm, grads_ok)
+    if not grads_ok:
         optimizer.zero_grad(set_to_none=True)
         return None
     optimizer.step()
@@ -53,9 +61,8 @@ def apply_gradients(
 
 
 def _scaled_step(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer, norm: torch.Tensor,
-                 all_ranks: Callable[[bool], bool]) -> torch.Tensor | None:
-    """Step through ``scaler`` (it skips the step when the unscaled gradients hold inf/nan), then update its scale."""
-    finite = all_ranks(bool(torch.isfinite(norm)))
+                 finite: bool) -> torch.Tensor | None:
+    """Step through ``scaler`` when the unscaled gradients are ``finite``, then update its scale."""
     scale = scaler.get_scale()
     if finite:
         scaler.step(optimizer)
