@@ -21,7 +21,8 @@ from deepfeat.learners.build import build_learner
 def _data(val_fraction: float = 0.2):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(96, 6, generator=g)
-    return from_arrays(x.numpy(), (x[:, 0] > 0).long().numpy(), kind="vector", val_fraction=val_fraction, test_fraction=0.0)
+    y = (x[:, 0] > 0).long()
+    return from_arrays(x.numpy(), y.numpy(), kind="vector", val_fraction=val_fraction, test_fraction=0.0)
 
 
 def _learner(data):
@@ -71,7 +72,8 @@ def test_threads_hold_for_the_fit_alone_however_it_ends() -> None:
     assert seen.threads == [2] and torch.get_num_threads() == 1
     failing = _Record(fail_at=1)
     with pytest.raises(RuntimeError, match="callback failed"):
-        Trainer(TrainingConfig(epochs=2, batch_size=32, progress="none", threads=2), callbacks=[failing]).fit(_learner(data), data)
+        Trainer(TrainingConfig(epochs=2, batch_size=32, progress="none", threads=2),
+                callbacks=[failing]).fit(_learner(data), data)
     assert failing.threads == [2] and torch.get_num_threads() == 1
 
 

@@ -47,7 +47,7 @@ class Callback:
     def last_checkpoint(self) -> Path | None:
         """The last checkpoint this callback wrote in the current fit (None: none, or not a checkpoint writer).
 
-        The trainer asks its callbacks for it (a failure names the last good checkpoint); callbacks never set it on the trainer.
+        The trainer asks its callbacks for it (a failure names the last good checkpoint): callbacks only observe.
         """
         return None
 
