@@ -72,7 +72,7 @@ class Precision:
     def grad_scaler(self) -> torch.amp.GradScaler | None:
         """A fresh loss scaler for float16 autocast, None otherwise.
 
-        float16 flushes small gradients to zero (its smallest normal is 6e-5), so its recipe scales the loss up
+        float16 rounds small gradients to zero (nothing below 6e-8 survives), so its recipe scales the loss up
         before backward and the gradients back down before they are used (Micikevicius et al. 2018, "Mixed
         Precision Training"); bfloat16 has float32's range and needs none.
         """
