@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# One prepared GPU check (issue 19), at most ~8 minutes: run it when a CUDA machine is available.
+# One prepared GPU check (issue 19), at most ~9 minutes: run it when a CUDA machine is available.
 #   bash benchmarks/gpu_check.sh            # from the repository root; needs $DEEPFEAT_DATA (MNIST) or ../shared/data
 # 1. core benchmark, quick (bf16 autocast on CUDA is deepfeat's default there): overhead vs hand loop, accuracy
 # 2. GAN speed check: one DCGAN epoch through deepfeat fit vs the hand-written loop, back to back
 # 3. a 1-GPU torchrun fit of the digits CNN (the DDP path end to end)
+# 4. an fp16 fit of the digits CNN: float16 autocast with its loss scaler (bf16 is covered by 1.)
 # On a machine without CUDA it says so and exits 0 without running anything (tested on the CPU).
 set -u
 cd "$(dirname "$0")/.."
@@ -32,5 +33,10 @@ step "torchrun 1 GPU fit (digits CNN, 2 epochs)" 90 "$PY" -m torch.distributed.r
     -m deepfeat.cli fit -c examples/configs/digits_cnn.yaml --out "$RUN" --set training.epochs=2 --set training.progress=line \
     --set logging.plots=false --set logging.report=false
 [ -f "$RUN/results.json" ] && "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); print('gpu_check: torchrun fit', r['status'], r.get('test'))" "$RUN/results.json" | tee -a "$OUT/gpu_check.txt"
+RUN16=$(mktemp -d)/fp16
+step "fp16 fit (digits CNN, 2 epochs, loss scaler)" 60 "$PY" -m deepfeat.cli fit -c examples/configs/digits_cnn.yaml \
+    --out "$RUN16" --set training.epochs=2 --set training.precision=fp16 --set training.progress=line \
+    --set logging.plots=false --set logging.report=false
+[ -f "$RUN16/results.json" ] && "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); f = r['fit']; print('gpu_check: fp16 fit', r['status'], f['precision'], 'skipped steps', f['skipped_steps'], r.get('test'))" "$RUN16/results.json" | tee -a "$OUT/gpu_check.txt"
 echo "gpu_check: done (status $status); summary in $OUT/gpu_check.txt"
 exit $status

@@ -21,10 +21,9 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Every test starts seeded with one torch thread, whatever a previous test's run set (training.threads)."""
+def _seed():
+    """Every test starts seeded (a fit puts back the thread count it changed, so the one thread above holds)."""
     torch.manual_seed(0)
-    torch.set_num_threads(1)
     yield
 
 

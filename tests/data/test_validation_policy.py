@@ -49,7 +49,8 @@ def test_trainer_prints_the_fallback_and_ends_with_the_last_epoch(caplog: pytest
     cfg = TrainingConfig(epochs=4, batch_size=8, monitor="val/acc", mode="max", progress="none")
     trainer = Trainer(cfg)
     with caplog.at_level(logging.WARNING, logger="deepfeat"):
-        trainer.fit(learner, data, optimizer={"name": "sgd", "lr": 0.5})
+        result = trainer.fit(learner, data, optimizer={"name": "sgd", "lr": 0.5})
     assert any("no validation split" in r.message for r in caplog.records)
-    assert cfg.monitor == "train/acc" and cfg.restore_best is False
+    assert (result.plan.monitor, result.plan.restore_best) == ("train/acc", False) and "train/acc" in result.best
+    assert cfg.monitor == "val/acc" and cfg.restore_best is True  # the caller's config is left as it was
     assert trainer.best_state is None  # no best epoch kept to restore: the run ends with the last epoch's weights

@@ -44,6 +44,13 @@ class Callback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
+    def last_checkpoint(self) -> Path | None:
+        """The last checkpoint this callback wrote in the current fit (None: none, or not a checkpoint writer).
+
+        The trainer asks its callbacks for it (a failure names the last good checkpoint): callbacks only observe.
+        """
+        return None
+
 
 def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
     """Whether ``value`` improves on ``best`` by more than ``min_delta`` ("min" or "max" mode)."""
@@ -56,7 +63,7 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs (asks the trainer to stop).
 
     ``monitor=None`` follows the trainer's ``training.monitor`` as the validation policy resolved it
-    (``train/...`` when there is no validation split).
+    (``trainer.plan``: ``train/...`` when there is no validation split).
     """
 
     def __init__(self, monitor: str | None = "val/loss", patience: int = 5, mode: str = "min", min_delta: float = 0.0) -> None:
@@ -65,7 +72,7 @@ class EarlyStopping(Callback):
         self.wait = 0
 
     def on_fit_start(self, trainer: "Trainer") -> None:
-        self.monitor = self.monitor or trainer.cfg.monitor
+        self.monitor = self.monitor or trainer.plan.monitor
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
         value = logs.get(self.monitor or "")
@@ -101,17 +108,24 @@ class ModelCheckpoint(Callback):
         self.directory = Path(directory)
         self.every = every
         self.best_record: dict[str, Any] | None = None
+        self.last: Path | None = None
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        self.last = None  # a fit names only the checkpoints it wrote itself
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
         if not all_finite(trainer.learner):
             trainer.log(f"epoch {epoch + 1}: weights are not finite; checkpoint not written")
             return
-        if trainer.improved and trainer.cfg.restore_best:  # a best epoch the run will not keep is not worth a write
+        if trainer.improved and trainer.plan.restore_best:  # a best epoch the run will not keep is not worth a write
             digest = save_checkpoint(self.directory / BEST, trainer.checkpoint_state())
             self.best_record = {"epoch": epoch + 1, "sha256": digest}
         if (epoch + 1) % self.every == 0 or trainer.should_stop or epoch + 1 == trainer.planned_epochs:
             save_checkpoint(self.directory / LAST, {**trainer.checkpoint_state(), "best_checkpoint": self.best_record})
-            trainer.last_checkpoint = self.directory / LAST
+            self.last = self.directory / LAST
+
+    def last_checkpoint(self) -> Path | None:
+        return self.last
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_record": self.best_record}

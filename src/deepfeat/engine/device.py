@@ -69,6 +69,15 @@ class Precision:
     def autocast_factory(self) -> Callable[[], ContextManager[Any]]:
         return self.autocast
 
+    def grad_scaler(self) -> torch.amp.GradScaler | None:
+        """A fresh loss scaler for float16 autocast, None otherwise.
+
+        float16 rounds small gradients to zero (nothing below 6e-8 survives), so its recipe scales the loss up
+        before backward and the gradients back down before they are used (Micikevicius et al. 2018, "Mixed
+        Precision Training"); bfloat16 has float32's range and needs none.
+        """
+        return torch.amp.GradScaler(self.device.type) if self.dtype is torch.float16 else None
+
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Move to the device; channels_last where it pays (conv nets)."""
         model = model.to(self.device)
@@ -105,8 +114,9 @@ def resolve_precision(
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         else:
             precision = "bf16" if conv and cpu_has_fast_bf16() else "fp32"
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError("training.precision: fp16 autocast needs a CUDA device; use bf16 or fp32 on the CPU.")
+    if precision == "fp16" and device.type not in ("cuda", "cpu"):
+        raise ConfigError(f"training.precision: expected fp16 on a CUDA device or the CPU, got device {device.type}. "
+                          "Use bf16 or fp32.")
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     if channels_last == "auto":
         channels_last = conv and (dtype is not None or device.type == "cpu") and channels_last_ok(model)

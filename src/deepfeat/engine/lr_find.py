@@ -68,7 +68,7 @@ def lr_range_test(learner: Learner, split: Any, optimizer: Any = "adam", precisi
     model = copy.deepcopy(learner).train()
     optimizers = model.configure_optimizers(optimizer)
     scales = [[g["lr"] / optimizers[0].param_groups[0]["lr"] for g in o.param_groups] for o in optimizers]
-    ctx = StepContext(autocast=precision.autocast)
+    ctx = StepContext(autocast=precision.autocast, scaler=precision.grad_scaler())
     beta = max(0.0, 1.0 - 20.0 / steps) if beta is None else beta
     lrs, losses, smoothed, avg = [], [], [], 0.0
     with forked_rng(precision.device):

@@ -111,7 +111,7 @@ class Progress(Callback):
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
         if self.mode == "none":
             return
-        world = trainer.dist.world_size if hasattr(trainer, "dist") else 1
+        world = trainer.dist.world_size
         self.step_samples = trainer.cfg.batch_size * world
         self.samples = min(trainer.steps_per_epoch * self.step_samples, len(trainer.data.train))
         self.epochs_left = trainer.planned_epochs - epoch - 1

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 
 from deepfeat.data.splits import DataBundle
-from deepfeat.data.validation_policy import plan_monitor
+from deepfeat.data.validation_policy import MonitorPlan, plan_monitor
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
@@ -72,7 +72,9 @@ class TrainingConfig:
 
 @dataclass
 class FitResult:
-    """What a fit did: epochs and steps run, wall time, skipped steps, early stop, best epoch."""
+    """What a fit did: epochs and steps run, wall time, skipped steps, early stop, best epoch, and the
+    monitoring ``plan`` it followed (``training.monitor`` / ``restore_best`` as the validation policy
+    resolved them for this data; the caller's config is left as it was)."""
 
     epochs: int
     steps: int
@@ -81,6 +83,7 @@ class FitResult:
     stopped_early: bool
     best_epoch: int | None
     best: dict[str, float]
+    plan: MonitorPlan
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -115,8 +118,12 @@ class Trainer:
         self.seed = seed
         self.callbacks = list(callbacks or [])
         self.extra_state = extra_state or {}
-        if self.cfg.threads:
-            torch.set_num_threads(self.cfg.threads)
+        self.dist = DistContext()  # one process until fit joins torchrun's group
+        self.scaler: torch.amp.GradScaler | None = None  # fp16's loss scaler, made by fit
+        self._reset()
+
+    def _reset(self) -> None:
+        """The state of a run that has not started: every fit starts from here (a second fit starts fresh)."""
         self.history: list[dict[str, float]] = []
         self.epoch = 0
         self.global_step = 0
@@ -127,8 +134,14 @@ class Trainer:
         self.best_value: float | None = None
         self.best_epoch: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
-        self.last_checkpoint: Path | None = None
+        # What picks the kept epoch: the config's monitor / restore_best until fit resolves them for its data.
+        self.plan = MonitorPlan(self.cfg.monitor, self.cfg.restore_best)
         self.planned_epochs = self.cfg.epochs  # fewer when training.max_steps ends the run earlier (set by fit)
+
+    @property
+    def last_checkpoint(self) -> Path | None:
+        """The last checkpoint this fit wrote, as its checkpoint callback reports it (None before the first)."""
+        return next((p for p in (cb.last_checkpoint() for cb in self.callbacks) if p is not None), None)
 
     # -- what callbacks may call -------------------------------------------------------------
     def stop(self, reason: str) -> None:
@@ -153,6 +166,7 @@ class Trainer:
             "history": self.history,
             "best": {"value": self.best_value, "epoch": self.best_epoch},
             "callbacks": [c.state_dict() for c in self.callbacks],
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             **self.extra_state,
         }
 
@@ -163,8 +177,22 @@ class Trainer:
 
         A resume dict may hold ``best_model``: the best epoch's weights, which ``restore_best`` needs at the end
         when the best epoch is not the last (see :func:`deepfeat.engine.callbacks.best_weights`).
+
+        Each fit starts fresh (history, steps, best epoch). ``training.threads`` holds for the fit alone: the
+        process's torch thread count is put back when it ends, however it ends.
         """
+        threads = torch.get_num_threads()
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        try:
+            return self._fit(learner, data, optimizer, schedule, resume)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, learner: Learner, data: DataBundle, optimizer: Any, schedule: Any,
+             resume: dict[str, Any] | None) -> FitResult:
         cfg = self.cfg
+        self._reset()
         self.dist = init_distributed()
         device = resolve_device(cfg.device)
         if self.dist.enabled and device.type == "cuda":
@@ -180,13 +208,13 @@ class Trainer:
         self._steps_taken = [0] * len(self.optimizers)
         for i, o in enumerate(self.optimizers):
             o.register_step_post_hook(lambda *_, i=i: self._count_step(i))
-        plan = plan_monitor(cfg.monitor, cfg.restore_best, None if data.val is None else len(data.val))
-        cfg.monitor, cfg.restore_best = plan.monitor, plan.restore_best
-        if plan.message and resume is None:
-            log.warning(plan.message)
+        self.plan = plan_monitor(cfg.monitor, cfg.restore_best, None if data.val is None else len(data.val))
+        if self.plan.message and resume is None:
+            log.warning(self.plan.message)
+        self.scaler = self.precision.grad_scaler()
         start = self._resume(resume) if resume else 0
         ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward(),
-                          all_ranks=all_ranks if self.dist.enabled else bool)
+                          all_ranks=all_ranks if self.dist.enabled else bool, scaler=self.scaler)
         self.learner.on_fit_start(FitBatches(data.train, cfg.batch_size, self.seed), self.precision.prepare_input,
                                   self.precision.autocast)
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
@@ -210,7 +238,8 @@ class Trainer:
         return FitResult(
             epochs=self.epoch + 1, steps=self.global_step, time_s=time.perf_counter() - t0,
             skipped_steps=self.skipped_steps, stopped_early=self.should_stop, best_epoch=self.best_epoch,
-            best={cfg.monitor: self.best_value} if self.best_value is not None else {}, history=self.history,
+            best={self.plan.monitor: self.best_value} if self.best_value is not None else {}, plan=self.plan,
+            history=self.history,
         )
 
     def _run_epoch(self, epoch: int, ctx: StepContext) -> dict[str, float]:
@@ -301,17 +330,17 @@ class Trainer:
             find_unused_parameters=self.learner.find_unused_parameters)
 
     def _track_best(self, logs: dict[str, float]) -> None:
-        value = logs.get(self.cfg.monitor)
+        value = logs.get(self.plan.monitor)
         self.improved = value is not None and is_better(value, self.best_value, self.cfg.mode)
         if self.improved:
             self.best_value, self.best_epoch = value, self.epoch + 1
-            if self.cfg.restore_best:
+            if self.plan.restore_best:
                 self.best_state = copy.deepcopy(self.learner.state_dict())
 
     def _restore_best(self) -> None:
         """Put the best epoch's weights back (``restore_best``); refuse to go on without them rather than
         finish on other weights under the best epoch's name."""
-        if not self.cfg.restore_best or self.best_epoch is None or self.best_epoch == self.epoch + 1:
+        if not self.plan.restore_best or self.best_epoch is None or self.best_epoch == self.epoch + 1:
             return
         if self.best_state is None:
             raise CheckpointError(
@@ -336,6 +365,8 @@ class Trainer:
             sch.load_state_dict(s)
         for cb, s in zip(self.callbacks, state["callbacks"]):
             cb.load_state_dict(s)
+        if self.scaler is not None and state.get("scaler"):  # an fp16 run goes on with the loss scale it had reached
+            self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         self.global_step, self.skipped_steps = state["global_step"], state["skipped_steps"]
         self.history = list(state["history"])

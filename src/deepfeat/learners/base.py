@@ -27,17 +27,19 @@ class StepContext:
     ``forward`` is set under DistributedDataParallel: ``forward(method, batch)`` runs
     ``learner.<method>(batch)`` through the DDP wrapper so gradients are all-reduced in backward.
     ``all_ranks(flag)`` is true when ``flag`` holds on every process (``bool`` on one process): a
-    non-finite loss on any rank skips the step on all of them.
+    non-finite loss on any rank skips the step on all of them. ``scaler`` is float16's loss scaler (the
+    trainer's, saved in its checkpoints), None under bfloat16 and float32.
     """
 
     autocast: Callable[[], ContextManager[Any]] = field(default=nullcontext)
     grad_clip: float | None = None
     forward: Callable[[str, Any], dict[str, torch.Tensor]] | None = None
     all_ranks: Callable[[bool], bool] = bool
+    scaler: torch.amp.GradScaler | None = None
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
         """Backward, clip and step ``optimizer`` (see :func:`~deepfeat.optim.step.apply_gradients`); ``None`` if skipped."""
-        return apply_gradients(loss, optimizer, None, self.grad_clip, self.all_ranks)
+        return apply_gradients(loss, optimizer, None, self.grad_clip, self.all_ranks, self.scaler)
 
     def call(self, learner: nn.Module, method: str, batch: Any) -> dict[str, torch.Tensor]:
         """``learner.<method>(batch)``, through DDP when training on several processes."""

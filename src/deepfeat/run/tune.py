@@ -90,13 +90,13 @@ class ReportToTrial(Callback):
         self.trial = trial
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
-        value = logs.get(trainer.cfg.monitor)
+        value = logs.get(trainer.plan.monitor)
         if value is None or not math.isfinite(value):
             return
         self.trial.report(value, epoch + 1)
         last = epoch + 1 == trainer.cfg.epochs  # a trial that trained to the end is kept: pruning it saves nothing
         if not last and self.trial.should_prune():
-            raise RunPruned(f"trial {self.trial.number} pruned after epoch {epoch + 1}: {trainer.cfg.monitor} "
+            raise RunPruned(f"trial {self.trial.number} pruned after epoch {epoch + 1}: {trainer.plan.monitor} "
                             f"{value:.4g} is worse than the other trials at this epoch")
 
 

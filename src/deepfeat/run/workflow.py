@@ -219,7 +219,7 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
             hook.start()
         fit_result = trainer.fit(learner, data, optimizer=cfg.optimizer, schedule=cfg.schedule, resume=state)
     except (Exception, KeyboardInterrupt) as error:  # the run folder says why it failed, then the error goes on
-        if getattr(trainer, "dist", None) is None or trainer.dist.is_main:  # rank 0 alone writes
+        if trainer.dist.is_main:  # rank 0 alone writes
             _record_failure(error, cfg, data.info, paths, trainer, hooks)
         raise
     if not trainer.dist.is_main:  # rank 0 alone exports, evaluates and reports
