@@ -134,14 +134,14 @@ def _sample_stats(dataset: Subset, count: int, seed: int) -> tuple[list[float], 
 @register_dataset("image_folder", aliases=("imagefolder",), available=always_available("any folder path"),
                   folder_suffixes=IMAGE_SUFFIXES)
 def image_folder(
-    root: str,
-    size: int | list[int] = 32,
-    test_root: str | None = None,
-    grayscale: bool = False,
-    num_workers: int = 0,
-    stats_samples: int = 512,
-    on_error: OnError = "fail",
-    follow_symlinks: bool = False,
+    root: str,  # the folder: one sub-folder of images per class, or the images themselves (unlabelled)
+    size: int | list[int] = 32,  # every image is resized to size x size, or to [H, W]
+    test_root: str | None = None,  # a folder with the same class folders as the test split; null: drawn from root
+    grayscale: bool = False,  # one channel (luma) instead of three (RGB)
+    num_workers: int = 0,  # DataLoader processes decoding images; 0: the training process decodes them
+    stats_samples: int = 512,  # at most this many training images estimate the normalization's mean and std
+    on_error: OnError = "fail",  # an image that does not decode: fail naming it, or skip it (listed in results)
+    follow_symlinks: bool = False,  # follow links that lead out of root (refused otherwise)
     *,
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:

@@ -18,7 +18,7 @@ from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
 from deepfeat.errors import ConfigError, DataError
 from deepfeat.registry import Registry
 
-EVALUATORS: Registry[dict[str, Any]] = Registry("metric", plural="metrics")
+EVALUATORS: Registry[dict[str, Any]] = Registry("metric", plural="metrics", takes="positional")
 
 # Test rows per block of the kNN similarity matrix: bounds memory at 1024 x N_train floats.
 _KNN_CHUNK = 1024

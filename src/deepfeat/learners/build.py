@@ -9,7 +9,7 @@ from deepfeat.learners.base import Learner
 from deepfeat.nn.regularizers import REGULARIZERS
 from deepfeat.registry import Registry
 
-LEARNERS: Registry[Learner] = Registry("learner")
+LEARNERS: Registry[Learner] = Registry("learner", takes=2)
 
 
 def build_learner(spec: Any, info: DataInfo, encoder: Any = "mlp", regularization: Any = None) -> Learner:

@@ -22,7 +22,7 @@ from deepfeat.typecheck import coerce
 
 ParamGroup = dict[str, Any]
 
-OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer")
+OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer", takes=1)
 
 
 @OPTIMIZERS.register("sgd")
