@@ -84,11 +84,17 @@ def _listings(plural: str) -> dict[str, dict[str, Any]]:
     for module in KINDS[plural][0]:  # registers every name of this kind
         importlib.import_module(module)
     if cache is None:
-        return {plural: _listing(plural)}
+        return {plural: kind_listing(plural)}
     for modules, _ in KINDS.values():
         for module in modules:
             importlib.import_module(module)
-    listing = {kind: _listing(kind) for kind in KINDS}
+    listing = {kind: kind_listing(kind) for kind in KINDS}
+    write_cache(cache, listing)
+    return listing
+
+
+def write_cache(cache: Any, listing: dict[str, dict[str, Any]]) -> None:
+    """Write ``listing`` (every kind's :func:`kind_listing`) to the cache file ``cache`` whole, or not at all."""
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".tmp{os.getpid()}")
@@ -96,10 +102,9 @@ def _listings(plural: str) -> dict[str, dict[str, Any]]:
         os.replace(tmp, cache)
     except OSError:
         pass  # a read-only home: list live every time
-    return listing
 
 
-def _listing(plural: str) -> dict[str, Any]:
+def kind_listing(plural: str) -> dict[str, Any]:
     """One kind as the cache keeps it: the listing text, and each entry's text (:func:`entry_text`) by name."""
     registry = all_registries()[plural]
     lines = [f"{kind_name(plural)}:"]
