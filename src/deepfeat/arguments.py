@@ -49,8 +49,17 @@ def arguments(factory: Callable[..., Any], params: Mapping[str, inspect.Paramete
 
 
 def defaults(params: Mapping[str, inspect.Parameter]) -> dict[str, Any]:
-    """The default of every parameter that has one, as plain YAML data (tuples as lists)."""
-    return {n: plain(p.default) for n, p in params.items() if p.default is not inspect.Parameter.empty}
+    """The default of every parameter whose default is plain YAML data (tuples become lists; objects are left out)."""
+    return {n: plain(p.default) for n, p in params.items()
+            if p.default is not inspect.Parameter.empty and _is_plain(p.default)}
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _annotated(types_: Mapping[str, Any], p: inspect.Parameter) -> bool:

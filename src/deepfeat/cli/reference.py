@@ -17,7 +17,7 @@ import re
 import sys
 from typing import Any, Iterator
 
-from deepfeat.arguments import arguments, comments_by_name, defaults, one_line, type_text, yaml_text
+from deepfeat.arguments import arguments, comments_by_name, defaults, one_line, plain, type_text, yaml_text
 from deepfeat.registry import Registry, all_registries, find_kind, kind_name, unknown_name
 
 # Every kind (its registry's plural) -> (the modules whose import registers all its names, where they are used).
@@ -296,14 +296,14 @@ def config_keys_text(config: Any = None) -> str:
 
 def resolved_config(config: Any) -> dict[str, Any]:
     """``deepfeat fit --print-config``: the config as plain data, each ``{name: ...}`` section with every argument of
-    its name, the defaults filled in (a default YAML cannot hold, such as an object, is left out)."""
+    its name, the defaults filled in (a default YAML cannot hold, such as an object, is left out; tuples are lists)."""
     from deepfeat.config import SPECS
 
     resolved = config.to_dict()
     for section, registry in SPECS.items():
         given = resolved[section]
         filled = defaults(registry.params(given["name"]) or {})
-        resolved[section] = {"name": given["name"], **filled, **given}
+        resolved[section] = plain({"name": given["name"], **filled, **given})
     return resolved
 
 
