@@ -129,3 +129,12 @@ def test_unknown_names_and_keys_are_config_errors() -> None:
     bundle = load_dataset("iris")
     assert load_dataset(bundle) is bundle  # built bundles pass through
     assert bundle.info.kind == "vector" and bundle.info.input_shape == (4,)
+
+
+def test_image_folder_reads_the_suffixes_torchvision_reads() -> None:
+    """image_folder keeps torchvision's list itself (so registering it does not import torchvision): they agree."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    from deepfeat.data.image_folder import IMAGE_SUFFIXES
+
+    assert set(IMAGE_SUFFIXES) == set(IMG_EXTENSIONS)
