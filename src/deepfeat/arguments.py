@@ -71,10 +71,10 @@ def meanings_of(factory: Callable[..., Any]) -> dict[str, str]:
     target = getattr(factory, "func", factory)  # a functools.partial documents its function
     init = target.__init__ if isinstance(target, type) else None
     docs = [inspect.getdoc(target) or ""]
-    if init is not None and init.__doc__ and init is not object.__init__:
+    if init is not None and "__init__" in vars(target) and init.__doc__:  # its own, not e.g. torch's Module's
         docs.append(inspect.getdoc(init) or "")
     module = sys.modules.get(getattr(target, "__module__", ""), None)
-    params = inspect.signature(factory).parameters if callable(factory) else {}
+    params = inspect.signature(factory).parameters
     found: dict[str, str] = {}
     for doc in docs:
         found = {**_args_section(doc), **found}
