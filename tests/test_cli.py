@@ -97,13 +97,19 @@ def test_typo_exits_2_with_one_line_and_the_suggestion(tmp_path) -> None:
 
 
 def test_print_config_loads_back_as_the_same_config(tmp_path) -> None:
+    from deepfeat.cli.reference import resolved_config
     from deepfeat.config import Config, load_config
 
     (tmp_path / "tiny.yaml").write_text(TINY)
     r = deepfeat("fit", "-c", "tiny.yaml", "--set", "optimizer.lr=0.01", "--print-config", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    printed = Config.from_dict(yaml.safe_load(r.stdout))
-    assert printed == load_config(tmp_path / "tiny.yaml", ["optimizer.lr=0.01"])
+    printed = yaml.safe_load(r.stdout)
+    assert resolved_config(Config.from_dict(printed)) == printed
+    assert printed == resolved_config(load_config(tmp_path / "tiny.yaml", ["optimizer.lr=0.01"]))
+    # every argument of the chosen names is written out with its default, the config's own values kept
+    assert printed["encoder"] == {"name": "mlp", "hidden": [32], "activation": "relu", "norm": "none", "dropout": 0.0,
+                                  "weight_init": "auto", "bias_init": "zeros"}
+    assert printed["optimizer"]["lr"] == 0.01 and printed["optimizer"]["betas"] == [0.9, 0.999]
     assert not (tmp_path / "runs").exists()
 
 

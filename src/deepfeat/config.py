@@ -30,6 +30,7 @@ from deepfeat.optim.optimizers import OPTIMIZERS, check_hyperparameters
 from deepfeat.optim.schedulers import SCHEDULERS
 from deepfeat.registry import Registry, check_kwargs, did_you_mean
 from deepfeat.typecheck import coerce, hints
+from deepfeat.yaml_file import read_yaml
 
 log = logging.getLogger("deepfeat")
 
@@ -112,15 +113,10 @@ class CompareConfig:
                 raise ConfigError(f"compare.variants.{name}: expected a mapping of dotted keys to values, got {overrides!r}")
 
 
-# (registry, positional args its factories take before user kwargs, keyword args the library fills in)
-_SPECS: dict[str, tuple[Registry[Any], int, dict[str, Any]]] = {
-    "data": (DATASETS, 0, {"options": None}),
-    "encoder": (ENCODERS, 1, {}),
-    "learner": (LEARNERS, 2, {}),
-    "optimizer": (OPTIMIZERS, 1, {}),
-    "schedule": (SCHEDULERS, 1, {"epochs": 0, "steps_per_epoch": 0}),
-    "regularization": (REGULARIZERS, 0, {}),
-}
+# The {name: ...} sections and the registry each names an entry of; each registry knows what the library passes its
+# factories (Registry.takes, Registry.fills), so what remains is what a user may set.
+SPECS: dict[str, Registry[Any]] = {"data": DATASETS, "encoder": ENCODERS, "learner": LEARNERS, "optimizer": OPTIMIZERS,
+                                   "schedule": SCHEDULERS, "regularization": REGULARIZERS}
 
 
 _SECTIONS: dict[str, type] = {"training": TrainingConfig, "evaluation": EvaluationConfig, "logging": LoggingConfig,
@@ -158,7 +154,7 @@ class Config:
             if f.name not in raw:
                 continue
             value = raw[f.name]
-            if f.name in _SPECS:
+            if f.name in SPECS:
                 kwargs[f.name] = validate_spec(f.name, value)
             elif f.name in _SECTIONS:
                 value = _fold_linear_probe(value) if f.name == "evaluation" else value
@@ -177,12 +173,12 @@ class Config:
 
 def validate_spec(section: str, value: Any) -> dict[str, Any]:
     """Check a ``{name, **kwargs}`` section against its registry; return it with the canonical name."""
-    registry, skip, extra = _SPECS[section]
+    registry = SPECS[section]
     name, kwargs = registry.split_spec(value, section)
-    factory = registry.get(name)
     keys = SECTION_KEYS.get(section, {})
     own = {key: coerce(kwargs.pop(key), typ, f"{section}.{key}") for key, typ in keys.items() if key in kwargs}
-    checked = check_kwargs(factory, kwargs, section, skip=skip, extra=extra, also=list(keys))
+    checked = check_kwargs(registry.get(name), kwargs, section, skip=registry.skip(name),
+                           extra=dict.fromkeys(registry.fills), also=list(keys))
     if section == "optimizer":
         check_hyperparameters(checked, section)  # fail before a run folder exists, not when training starts
     return {"name": name, **checked, **own}
@@ -279,7 +275,7 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     node = raw
     for i, key in enumerate(keys[:-1]):
         child = node.get(key)
-        if isinstance(child, str) and i == 0 and keys[0] in _SPECS:
+        if isinstance(child, str) and i == 0 and keys[0] in SPECS:
             child = {"name": child}  # allow `--set optimizer.lr=0.1` when the file says `optimizer: adam`
         if child is None:
             child = {}
@@ -307,35 +303,3 @@ def load_config(source: str | Path | Mapping[str, Any] | Config | None = None, o
             raw[top] = defaults[top]  # `--set encoder.hidden=[8]` refines the default encoder
         apply_override(raw, assignment)
     return Config.from_dict(raw)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML file's top-level mapping, with errors that name the file.
-
-    Read with ``yaml.safe_load``: tags such as ``!!python/object`` are refused, so a config can never
-    build objects or run code.
-    """
-    if not path.is_file():
-        raise ConfigError(f"config file {path}: not found. Check the path (relative paths are from {Path.cwd()}).")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.constructor.ConstructorError as e:
-        raise ConfigError(f"config file {path}: expected plain YAML data, got {_yaml_problem(e)}. Tags such as "
-                          "!!python/object are refused (configs never build objects); write the value as plain data.") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path}: not valid YAML ({_yaml_problem(e)}). Fix the file there.") from None
-    if raw is None:
-        raise ConfigError(f"config file {path} is empty: expected sections such as data, encoder, learner, optimizer, "
-                          "training. Start from a file in examples/configs, or write {} to use every default.")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path}: expected a mapping of sections, got {type(raw).__name__}")
-    return raw
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    """PyYAML's multi-line message as one line: the problem and where it is."""
-    problem = getattr(error, "problem", None)
-    mark = getattr(error, "problem_mark", None)
-    if problem is None:
-        return " ".join(str(error).split())
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterator, Literal, Mapping, Sequence, TypeVar
 
 from deepfeat.errors import ConfigError, UnknownNameError
 from deepfeat.typecheck import coerce, did_you_mean, hints
@@ -48,9 +48,14 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """A named collection of factories of one kind (``"activation"``, ``"encoder"``, ...)."""
 
-    def __init__(self, kind: str, plural: str | None = None) -> None:
+    def __init__(self, kind: str, plural: str | None = None, *, takes: int | Literal["positional"] = 0,
+                 fills: tuple[str, ...] = ()) -> None:
+        """``takes``: how many leading positional arguments the library passes every factory (an encoder's input
+        shape, an optimizer's parameters), or ``"positional"`` for all of them (the user's settings are keyword-only);
+        ``fills``: the keyword arguments the library passes. What is left is what a user sets, next to the name."""
         self.kind = kind
         self.plural = plural or kind + "s"
+        self.takes, self.fills = takes, fills
         self._entries: dict[str, Entry[T]] = {}
         self._aliases: dict[str, str] = {}
         _ALL[self.plural] = self
@@ -88,6 +93,10 @@ class Registry(Generic[T]):
         load_plugins()
         return sorted(self._entries)
 
+    def aliases(self) -> dict[str, str]:
+        """Every alias and the canonical name it stands for."""
+        return dict(self._aliases)
+
     def entries(self) -> Iterator[Entry[T]]:
         for name in self.names():
             yield self._entries[name]
@@ -105,12 +114,7 @@ class Registry(Generic[T]):
             return key
         if key in self._aliases:
             return self._aliases[key]
-        known = self.names() + sorted(self._aliases)
-        hint = did_you_mean(key, known) or f" If '{name}' is your own, {IMPORT_FIX}."
-        raise UnknownNameError(
-            f"unknown {self.kind} '{name}' at {where or self.kind}: expected one of "
-            f"{', '.join(self.names())}.{hint}", self.kind, name
-        )
+        raise unknown_name(self.kind, name, self.names(), sorted(self._aliases), where or self.kind)
 
     def get(self, name: str, where: str | None = None) -> Callable[..., T]:
         """The factory registered as ``name``."""
@@ -121,6 +125,17 @@ class Registry(Generic[T]):
             return False
         key = name.lower()
         return key in self._entries or key in self._aliases or (load_plugins() and self.__contains__(name))
+
+    def skip(self, name: str) -> int:
+        """How many leading positional arguments the library passes ``name``'s factory (see ``takes``)."""
+        if self.takes != "positional":
+            return self.takes
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return sum(p.kind in kinds for p in _signature_params(self.get(name)))
+
+    def params(self, name: str) -> dict[str, inspect.Parameter] | None:
+        """The parameters of ``name``'s factory that a user sets next to the name (None when it takes ``**kwargs``)."""
+        return accepted_params(self.get(name), skip=self.skip(name), extra=dict.fromkeys(self.fills))
 
     def split_spec(self, spec: Any, where: str | None = None) -> tuple[str, dict[str, Any]]:
         """``"adam"`` or ``{"name": "adam", **kw}`` -> (canonical name, kwargs)."""
@@ -152,6 +167,13 @@ class Registry(Generic[T]):
         factory = self._entries[name].factory
         kwargs = check_kwargs(factory, kwargs, f"{where or self.kind}", skip=len(args), extra=extra)
         return factory(*args, **kwargs, **extra)
+
+
+def unknown_name(kind: str, name: str, names: list[str], aliases: list[str], where: str) -> UnknownNameError:
+    """The one-line error for a name no entry of ``kind`` has: the valid names and the close match, else how to
+    register a name of one's own."""
+    hint = did_you_mean(name.lower(), names + aliases) or f" If '{name}' is your own, {IMPORT_FIX}."
+    return UnknownNameError(f"unknown {kind} '{name}' at {where}: expected one of {', '.join(names)}.{hint}", kind, name)
 
 
 def check_kwargs(
@@ -196,12 +218,9 @@ def accepted_params(
 ) -> dict[str, inspect.Parameter] | None:
     """The keyword parameters a user may set on ``factory`` (None when it takes ``**kwargs``)."""
     try:
-        sig = inspect.signature(factory)
+        params = _signature_params(factory)
     except (TypeError, ValueError):
         return None
-    params = list(sig.parameters.values())
-    if params and params[0].name == "self":
-        params = params[1:]
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -211,6 +230,12 @@ def accepted_params(
         for p in params
         if p.name not in skipped and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     }
+
+
+def _signature_params(factory: Callable[..., Any]) -> list[inspect.Parameter]:
+    """``factory``'s parameters, without ``self``; TypeError or ValueError when it has no signature."""
+    params = list(inspect.signature(factory).parameters.values())
+    return params[1:] if params and params[0].name == "self" else params
 
 
 def all_registries() -> dict[str, Registry[Any]]:

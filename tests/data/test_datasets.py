@@ -148,3 +148,12 @@ def test_a_limit_above_the_kept_classes_keeps_them_all() -> None:
     assert sorted(set(labels[kept].tolist())) == [1, 3] and len(kept) == 50
     assert subsample(labels, 80, LoadOptions(), ["a", "b", "c", "d"]) is not None
     assert subsample(labels, 100, LoadOptions(), ["a", "b", "c", "d"]) is None
+
+
+def test_image_folder_reads_the_suffixes_torchvision_reads() -> None:
+    """image_folder keeps torchvision's list itself (so registering it does not import torchvision): they agree."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    from deepfeat.data.image_folder import IMAGE_SUFFIXES
+
+    assert set(IMAGE_SUFFIXES) == set(IMG_EXTENSIONS)

@@ -97,17 +97,15 @@ def _every_section_key() -> list[str]:
     section's factory arguments plus the keys the library reads there itself (``data.val_fraction``)."""
     import dataclasses
 
-    from deepfeat.config import _SPECS, SECTION_KEYS, Config
-    from deepfeat.registry import accepted_params
+    from deepfeat.config import SECTION_KEYS, SPECS, Config
 
     config, keys = Config(), []
     for f in dataclasses.fields(Config):
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
             keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
-        elif f.name in _SPECS:
-            registry, skip, extra = _SPECS[f.name]
-            own = accepted_params(registry.get(value["name"]), skip=skip, extra=extra) or {}
+        elif f.name in SPECS:
+            own = SPECS[f.name].params(value["name"]) or {}
             keys += [f"{f.name}.{k}" for k in [*own, *SECTION_KEYS.get(f.name, {})]]
     return keys
 

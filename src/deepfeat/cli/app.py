@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from deepfeat.cli import commands as cmd
@@ -22,7 +23,7 @@ EXAMPLES = {
     "predict": "deepfeat predict runs/pets --data new_photos/ --out answers.csv",
     "report": "deepfeat report runs/mlp",
     "export": "deepfeat export runs/mlp --format onnx",
-    "list": "deepfeat list schedules",
+    "list": "deepfeat list datasets image_folder",
     "datasets": "deepfeat datasets",
     "config": "deepfeat config check -c examples/configs/digits_mlp.yaml",
     "denoise": "deepfeat denoise runs/dae --data digits --noise '{name: gaussian, sigma: 0.5}' --out denoised.png",
@@ -80,6 +81,10 @@ def _take_config(a: argparse.Namespace) -> None:
         raise ConfigError(f"config at deepfeat {a.command}: expected a YAML file, got none. "
                           f"Give one: deepfeat {a.command} -c CONFIG (see deepfeat {a.command} --help).")
     a.config = given[0] if given else None
+    if a.config is not None:  # a missing or malformed file is one line at once, before the library (and torch) loads
+        from deepfeat.yaml_file import read_yaml
+
+        read_yaml(Path(a.config))
 
 
 DATA_HELP = ("new data: a folder or file (read like the run's own data, with its settings), a dataset name, or a "
@@ -116,8 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("fit", cmd.cmd_fit, "train a feature learner from a YAML config")
     _add_config(p)
     p.add_argument("--out", help="run folder to create (default: runs/<name>-<time>)")
-    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    p.add_argument("--help-config", action="store_true", help="print every config key with its type, default and meaning, and exit")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config, every argument of the names it chooses filled in, and exit")
+    p.add_argument("--help-config", action="store_true",
+                   help="print every config key with its type, default and meaning, the arguments of the data, encoder, "
+                        "learner, optimizer and schedule that CONFIG (else the default config) chooses included, and exit")
     p = add("resume", cmd.cmd_resume, "continue an interrupted run from its last checkpoint")
     p.add_argument("run", help="run folder")
     p = add("evaluate", cmd.cmd_evaluate, "evaluate a run's features (probes, kNN, clustering, few labels, health) and update results.json")
@@ -138,8 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
                    help="safetensors weights + JSON architecture (default), or an ONNX graph from raw input to features")
     p.add_argument("--out", help="output folder (safetensors) or file (onnx)")
-    p = add("list", cmd.cmd_list, "list the kinds of registered names, or the names of one kind")
+    p = add("list", cmd.cmd_list, "list the kinds of registered names, the names of one kind, or the arguments of one name")
     p.add_argument("kind", nargs="?", help="one kind, e.g. encoders, schedules, evaluations (default: list the kinds)")
+    p.add_argument("name", nargs="?", help="one name of that kind, e.g. image_folder: its arguments with their type, "
+                                           "default and meaning")
     add("datasets", cmd.cmd_datasets, "which datasets are available offline here, and where they were found")
     p = add("denoise", cmd.cmd_denoise, "denoise new data with a trained (denoising) autoencoder")
     _add_apply(p, "output: .npy (ids in NAME.ids.txt), or .png for a grid of the first 64 images")

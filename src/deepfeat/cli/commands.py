@@ -139,18 +139,23 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 
 def cmd_fit(a: argparse.Namespace) -> int:
+    from deepfeat.config import load_config
+
     if a.help_config:
         from deepfeat.cli.reference import config_keys_text
 
-        print(config_keys_text())
+        print(config_keys_text(load_config(a.config, a.set) if a.config else None))
         return 0
-    from deepfeat.api import fit
-    from deepfeat.config import load_config
-
     cfg = load_config(a.config, a.set)
     if a.print_config:
-        print(cfg.to_yaml(), end="")
+        import yaml
+
+        from deepfeat.cli.reference import resolved_config
+
+        print(yaml.safe_dump(resolved_config(cfg), sort_keys=False), end="")
         return 0
+    from deepfeat.api import fit
+
     run = fit(cfg, out=a.out)
     _print_summary(run)
     return 0
@@ -227,7 +232,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_list(a: argparse.Namespace) -> int:
     from deepfeat.cli.reference import kinds_text, names_text
 
-    print(names_text(a.kind) if a.kind else kinds_text())
+    print(names_text(a.kind, a.name) if a.kind else kinds_text())
     return 0
 
 

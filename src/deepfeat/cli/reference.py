@@ -1,8 +1,9 @@
-"""What the command shows about deepfeat itself: the kinds of names (``deepfeat list``) and every config key
-(``deepfeat fit --help-config``), derived from the registries and the config dataclasses.
+"""What the command shows about deepfeat itself: the kinds of names (``deepfeat list``), the names of a kind, the
+arguments of one name (``deepfeat list KIND NAME``) and every config key (``deepfeat fit --help-config``), derived
+from the registries, the factories' signatures and docstrings, and the config dataclasses.
 
-Naming the kinds needs no import of torch, so ``deepfeat list`` answers at once; listing one kind imports
-only the modules that register its names.
+Naming the kinds needs no import of torch, so ``deepfeat list`` answers at once; the names and arguments of every
+kind are kept in a cache file, so ``list KIND`` and ``list KIND NAME`` do too once it is written.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import io
 import json
 import os
 import re
 import sys
-import tokenize
-import types
-import typing
 from typing import Any, Iterator
 
-from deepfeat.registry import all_registries, find_kind, kind_name
+from deepfeat.arguments import arguments, comments_by_name, defaults, one_line, plain, type_text, yaml_text
+from deepfeat.registry import Registry, all_registries, find_kind, kind_name, unknown_name
 
 # Every kind (its registry's plural) -> (the modules whose import registers all its names, where they are used).
 # tests/test_cli.py checks both against the registries that exist once everything is imported.
@@ -59,29 +57,44 @@ def kinds_text() -> str:
     return "\n".join(lines)
 
 
-def names_text(word: str) -> str:
-    """The names of the kind ``word`` names (``schedules``, ``scheduler``, ...), with descriptions and aliases.
+def names_text(word: str, name: str | None = None) -> str:
+    """The names of the kind ``word`` names (``schedules``, ``scheduler``, ...), with descriptions and aliases; with
+    ``name``, the arguments of that one entry (:func:`entry_text`).
 
     Listing names means importing the modules that register them (torch with them: seconds). The listing of every
     kind is therefore kept in a cache file keyed by the installed source files and plugins, and read from there
     while nothing else was imported yet (after ``--import MODULE``, or with plugins installed, they are listed live).
     """
     plural = find_kind(word, tuple(KINDS))
+    kind = _listings(plural)[plural]
+    return kind["listing"] if name is None else _entry_text(kind, plural, name)
+
+
+def _listings(plural: str) -> dict[str, dict[str, Any]]:
+    """``{kind: {"listing", "kind", "entries", "aliases"}}`` from the cache, or live: all kinds, or just ``plural``."""
     fresh = "torch" not in sys.modules  # nothing registered in this process beyond what the cache knows
     cache = _cache_file() if fresh else None
     if cache is not None and cache.is_file():
         try:
-            return json.loads(cache.read_text())[plural]
-        except (OSError, ValueError, KeyError):
+            listing = json.loads(cache.read_text())
+            if {"listing", "kind", "entries", "aliases"} <= listing[plural].keys():
+                return listing
+        except (OSError, ValueError, KeyError, AttributeError):
             pass  # a damaged or older cache: list live and write it again
     for module in KINDS[plural][0]:  # registers every name of this kind
         importlib.import_module(module)
     if cache is None:
-        return _listing(plural)
+        return {plural: kind_listing(plural)}
     for modules, _ in KINDS.values():
         for module in modules:
             importlib.import_module(module)
-    listing = {kind: _listing(kind) for kind in KINDS}
+    listing = {kind: kind_listing(kind) for kind in KINDS}
+    write_cache(cache, listing)
+    return listing
+
+
+def write_cache(cache: Any, listing: dict[str, dict[str, Any]]) -> None:
+    """Write ``listing`` (every kind's :func:`kind_listing`) to the cache file ``cache`` whole, or not at all."""
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".tmp{os.getpid()}")
@@ -89,14 +102,47 @@ def names_text(word: str) -> str:
         os.replace(tmp, cache)
     except OSError:
         pass  # a read-only home: list live every time
-    return listing[plural]
 
 
-def _listing(plural: str) -> str:
+def kind_listing(plural: str) -> dict[str, Any]:
+    """One kind as the cache keeps it: the listing text, and each entry's text (:func:`entry_text`) by name."""
+    registry = all_registries()[plural]
     lines = [f"{kind_name(plural)}:"]
-    for e in all_registries()[plural].entries():
+    for e in registry.entries():
         alias = f" (alias {', '.join(e.aliases)})" if e.aliases else ""
         lines.append(f"  {e.name:<20} {e.description}{alias}")
+    return {"listing": "\n".join(lines), "kind": registry.kind,
+            "entries": {n: entry_text(registry, n) for n in registry.names()},
+            "aliases": registry.aliases()}
+
+
+def _entry_text(kind: dict[str, Any], plural: str, name: str) -> str:
+    key = name.lower()
+    canonical = key if key in kind["entries"] else kind["aliases"].get(key)
+    if canonical is None:
+        raise unknown_name(kind["kind"], name, sorted(kind["entries"]), sorted(kind["aliases"]),
+                           f"deepfeat list {kind_name(plural)}")
+    return kind["entries"][canonical]
+
+
+def entry_text(registry: Registry[Any], name: str) -> str:
+    """``deepfeat list KIND NAME``: what the entry is, then each argument a user may set with its type, default
+    and meaning, all read from the factory's signature and docstrings (:mod:`deepfeat.arguments`)."""
+    entry = next(e for e in registry.entries() if e.name == registry.canonical(name))
+    lines = [f"{registry.kind} '{entry.name}': {one_line(entry.description)}".rstrip(": ")]
+    if entry.aliases:
+        lines.append(f"aliases: {', '.join(entry.aliases)}")
+    params = registry.params(entry.name)
+    if params is None:
+        return "\n".join([*lines, "arguments: any keyword arguments (its factory takes **kwargs)"])
+    rows = arguments(entry.factory, params)
+    if not rows:
+        return "\n".join([*lines, "arguments: none"])
+    lines.append("arguments (name, type, default, meaning):")
+    width = max(len(r.name) for r in rows)
+    types_ = min(max(len(r.type) for r in rows), 28)
+    default = min(max(len(r.default) for r in rows), 20)
+    lines += [f"  {r.name:<{width}}  {r.type:<{types_}}  {r.default:<{default}}  {r.meaning}".rstrip() for r in rows]
     return "\n".join(lines)
 
 
@@ -182,13 +228,15 @@ KEY_HELP: dict[str, str] = {
 }
 
 
-def config_keys() -> Iterator[tuple[str, str, str, str]]:
-    """``(dotted key, type, default, help)`` for every key of a config: the top level, then each section."""
-    from deepfeat.config import DATA_SPLIT_KEYS, Config
+def config_keys(config: Any = None) -> Iterator[tuple[str, str, str, str]]:
+    """``(dotted key, type, default, help)`` for every key of ``config`` (default: the default config): the top level,
+    each ``{name: ...}`` section followed by the arguments of the name it chooses, then each fixed section."""
+    from deepfeat.config import DATA_SPLIT_KEYS, SPECS, Config
     from deepfeat.data.bundle import LoadOptions
     from deepfeat.typecheck import hints
 
-    defaults, comments = Config(), _field_comments(Config)
+    config = config or Config()
+    defaults, comments = Config(), comments_by_name(inspect.getsource(Config), _FIELD)
     fields = dataclasses.fields(Config)
     for f in [f for f in fields if not dataclasses.is_dataclass(getattr(defaults, f.name))]:
         value = getattr(defaults, f.name)
@@ -200,24 +248,42 @@ def config_keys() -> Iterator[tuple[str, str, str, str]]:
                 yield f"data.{key}", type_text(annotation), yaml_text(split[key]), KEY_HELP[f"data.{key}"]
         if f.name == "optimizer":
             yield "optimizer.layer_decay", "float | None", "null", KEY_HELP["optimizer.layer_decay"]
+        if f.name in SPECS:
+            yield from _chosen_arguments(f.name, SPECS[f.name], getattr(config, f.name)["name"])
     for f in [f for f in fields if dataclasses.is_dataclass(getattr(defaults, f.name))]:
         section = getattr(defaults, f.name)
-        section_comments, section_hints = _field_comments(type(section)), hints(type(section))
+        section_comments = comments_by_name(inspect.getsource(type(section)), _FIELD)
+        section_hints = hints(type(section))
         for g in dataclasses.fields(section):
             key = f"{f.name}.{g.name}"
             yield (key, type_text(section_hints[g.name]), yaml_text(getattr(section, g.name)),
                    section_comments.get(g.name) or KEY_HELP[key])
 
 
-def config_keys_text() -> str:
-    """``deepfeat fit --help-config``: the top-level keys, then each section under its docstring's first line."""
-    from deepfeat.config import Config
+_FIELD = re.compile(r"    (\w+)\s*:")  # a dataclass field's line
 
+
+def _chosen_arguments(section: str, registry: Registry[Any], name: str) -> Iterator[tuple[str, str, str, str]]:
+    """The rows of the arguments of the entry ``name`` that the section ``section`` chooses."""
+    plural = next(p for p, r in all_registries().items() if r is registry)
+    where = f"{name} (deepfeat list {kind_name(plural)} {name})"
+    for arg in arguments(registry.get(name), registry.params(name) or {}):
+        yield f"{section}.{arg.name}", arg.type, arg.default, arg.meaning or f"an argument of {where}"
+
+
+def config_keys_text(config: Any = None) -> str:
+    """``deepfeat fit --help-config``: the top-level keys with the arguments of the names ``config`` (default: the
+    default config) chooses, then each section under its docstring's first line."""
+    from deepfeat.config import SPECS, Config
+
+    config = config or Config()
+    chosen = ", ".join(f"{s}: {getattr(config, s)['name']}" for s in SPECS)
     lines = ["Config keys (YAML; any one can be set with --set KEY=VALUE). Sections written {name: ..., ...} take a",
-             "registered name and that name's arguments; unknown keys are refused with the valid ones.", "",
+             "registered name and that name's arguments; unknown keys are refused with the valid ones. The arguments",
+             f"shown are those of the names chosen ({chosen}); -c CONFIG shows those its names take.", "",
              "top level:"]
     section = ""
-    for key, typ, default, help_ in config_keys():
+    for key, typ, default, help_ in config_keys(config):
         top = key.split(".")[0]
         value = getattr(Config(), top)
         if dataclasses.is_dataclass(value) and top != section:
@@ -228,50 +294,20 @@ def config_keys_text() -> str:
     return "\n".join(lines)
 
 
+def resolved_config(config: Any) -> dict[str, Any]:
+    """``deepfeat fit --print-config``: the config as plain data, each ``{name: ...}`` section with every argument of
+    its name, the defaults filled in (a default YAML cannot hold, such as an object, is left out; tuples are lists)."""
+    from deepfeat.config import SPECS
+
+    resolved = config.to_dict()
+    for section, registry in SPECS.items():
+        given = resolved[section]
+        filled = defaults(registry.params(given["name"]) or {})
+        resolved[section] = plain({"name": given["name"], **filled, **given})
+    return resolved
+
+
 def _sentence(text: str) -> str:
     """A docstring's or comment's first line as a help phrase: no RST quotes, no capital or period at the ends."""
     text = text.splitlines()[0].replace("``", "") if text else ""
     return (text[:1].lower() + text[1:]).removesuffix(".")
-
-
-def type_text(annotation: Any) -> str:
-    """``int``, ``float | None``, ``auto | fp32 | bf16``, ``list[pca | tsne | umap]`` for an annotation."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is typing.Literal:
-        return " | ".join(str(a) for a in args)
-    if origin in (typing.Union, types.UnionType):
-        return " | ".join("None" if a is type(None) else type_text(a) for a in args)
-    if origin is not None and args:
-        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(type_text(a) for a in args)}]"
-    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
-
-
-def yaml_text(value: Any) -> str:
-    """A default as it would be written in YAML: ``null``, ``[5, 20]``, ``{name: digits}``."""
-    import yaml
-
-    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip().removesuffix("\n...").strip()
-
-
-def _field_comments(cls: type) -> dict[str, str]:
-    """The comment on a dataclass field's line, or the comment lines right above it, by field name."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    comments = {tok.start[0]: tok.string.lstrip("#").strip()
-                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
-    lines = source.splitlines()
-    found: dict[str, str] = {}
-    for number, line in enumerate(lines, start=1):
-        field = re.match(r"    (\w+)\s*:", line)
-        if not field:
-            continue
-        above, row = [], number - 1
-        while row in comments and lines[row - 1].lstrip().startswith("#"):
-            above.insert(0, comments[row])
-            row -= 1
-        text = comments.get(number) or " ".join(above)
-        if text:
-            found[field.group(1)] = text
-    return found

@@ -18,7 +18,7 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.errors import ConfigError
 from deepfeat.registry import Registry
 
-DATASETS: Registry[DataBundle] = Registry("dataset")
+DATASETS: Registry[DataBundle] = Registry("dataset", fills=("options",))
 
 # name -> () -> (available offline, where it was found or what is missing)
 Availability = Callable[[], tuple[bool, str]]

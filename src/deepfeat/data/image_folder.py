@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Subset
-from torchvision import datasets, transforms
 
 from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, split_indices
 from deepfeat.data.datasets import always_available, register_dataset
@@ -32,8 +31,12 @@ from deepfeat.data.splits import DataBundle, StreamSplit
 from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import DataError
 
+if TYPE_CHECKING:  # torchvision is imported where it is used: it takes about a second, which loading a config
+    from torchvision import datasets, transforms  # (it registers this dataset) should not pay
+
 _JPEG_END = b"\xff\xd9"  # the EOI marker a complete JPEG ends with
-IMAGE_SUFFIXES = datasets.folder.IMG_EXTENSIONS
+# The suffixes torchvision's ImageFolder reads (its IMG_EXTENSIONS; a test checks they agree).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 class ImageFiles(Dataset):
@@ -86,6 +89,8 @@ def _ends_with(path: Path, marker: bytes) -> bool:
 
 def _read_image(path: str, where: str) -> Image.Image:
     """torchvision's loader, with a :class:`DataError` naming the file if it stopped decoding since the check."""
+    from torchvision import datasets
+
     try:
         return datasets.folder.pil_loader(path)
     except Exception as exc:  # noqa: BLE001 - as in _check_image
@@ -97,6 +102,8 @@ def _open_folder(root: str, transform: transforms.Compose, where: str, on_error:
     """``root/<class>/*`` as torchvision's ImageFolder, or ``root/*`` (no class folders) unlabelled, the bad files
     left out (``on_error: skip``), and the skipped files. Either lists its ``files``, so each output of a run
     applied to them can name its file."""
+    from torchvision import datasets
+
     folder = Path(root).expanduser()
     section = where.rsplit(".", 1)[0]
     loader = partial(_read_image, where=where)
@@ -134,14 +141,14 @@ def _sample_stats(dataset: Subset, count: int, seed: int) -> tuple[list[float], 
 @register_dataset("image_folder", aliases=("imagefolder",), available=always_available("any folder path"),
                   folder_suffixes=IMAGE_SUFFIXES)
 def image_folder(
-    root: str,
-    size: int | list[int] = 32,
-    test_root: str | None = None,
-    grayscale: bool = False,
-    num_workers: int = 0,
-    stats_samples: int = 512,
-    on_error: OnError = "fail",
-    follow_symlinks: bool = False,
+    root: str,  # the folder: one sub-folder of images per class, or the images themselves (unlabelled)
+    size: int | list[int] = 32,  # every image is resized to size x size, or to [H, W]
+    test_root: str | None = None,  # a folder with the same class folders as the test split; null: drawn from root
+    grayscale: bool = False,  # one channel (luma) instead of three (RGB)
+    num_workers: int = 0,  # DataLoader processes decoding images; 0: the training process decodes them
+    stats_samples: int = 512,  # at most this many training images estimate the normalization's mean and std
+    on_error: OnError = "fail",  # an image that does not decode: fail naming it, or skip it (listed in results)
+    follow_symlinks: bool = False,  # follow links that lead out of root (refused otherwise)
     *,
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
@@ -153,6 +160,8 @@ def image_folder(
     naming it (``on_error: fail``) or is left out (``skip``); links leading out of a root are refused
     unless ``follow_symlinks``.
     """
+    from torchvision import transforms
+
     height, width = (size, size) if isinstance(size, int) else tuple(size)
     steps: list = [transforms.Resize((height, width))]
     if grayscale:

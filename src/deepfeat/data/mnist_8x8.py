@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torchvision import datasets
 
 from deepfeat.data.bundle import LoadOptions, make_bundle, subsample
 from deepfeat.data.datasets import data_root, register_dataset
 from deepfeat.data.splits import DataBundle
-from deepfeat.data.torchvision_sets import availability, read_images, to_unit
+from deepfeat.data.torchvision_sets import availability, read_images, to_unit, vision_class
 
 BOX = 20  # MNIST's digit box (LeCun et al. 1998), centred in the 28x28 frame
 SIDE = 8  # digits' side
@@ -35,7 +34,7 @@ def to_digits_format(images: torch.Tensor) -> torch.Tensor:
     return torch.round(small / peak * LEVELS) / LEVELS
 
 
-@register_dataset("mnist_8x8", aliases=("mnist_digits_format",), available=availability(datasets.MNIST))
+@register_dataset("mnist_8x8", aliases=("mnist_digits_format",), available=availability("MNIST"))
 def mnist_8x8(
     root: str | None = None,
     limit: int | None = None,
@@ -45,8 +44,8 @@ def mnist_8x8(
 ) -> DataBundle:
     """MNIST's 60k / 10k images in the format of scikit-learn's ``digits``: (1, 8, 8), 17 grey levels."""
     folder, where = data_root(root), options.where
-    x, y, classes = read_images(datasets.MNIST, "mnist_8x8", folder, True, False, where)
-    x_test, y_test, _ = read_images(datasets.MNIST, "mnist_8x8", folder, False, False, where)
+    x, y, classes = read_images(vision_class("MNIST"), "mnist_8x8", folder, True, False, where)
+    x_test, y_test, _ = read_images(vision_class("MNIST"), "mnist_8x8", folder, False, False, where)
     x, y = to_unit(x, y, subsample(y, limit, options, classes))
     x_test, y_test = to_unit(x_test, y_test, subsample(y_test, test_limit, options, classes))
     return make_bundle(to_digits_format(x), y, "image", "mnist_8x8", class_names=classes,

@@ -9,35 +9,48 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torchvision import datasets
 
 from deepfeat.data.bundle import LoadOptions, make_bundle, subsample
 from deepfeat.data.datasets import Availability, data_root, register_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.errors import DataError
 
-VisionClass = type[datasets.VisionDataset]
+if TYPE_CHECKING:
+    from torchvision.datasets import VisionDataset
+
+    VisionClass = type[VisionDataset]
+
+
+def vision_class(name: str) -> VisionClass:
+    """torchvision's dataset class ``name`` (``MNIST``), imported when first used: torchvision takes about a second to
+    import, which loading a config (it registers these datasets) should not pay."""
+    from torchvision import datasets
+
+    return getattr(datasets, name)
 
 
 def _folder(cls: VisionClass, root: Path) -> Path:
     """The folder torchvision reads ``cls`` from under ``root``."""
-    if issubclass(cls, datasets.MNIST):
+    if issubclass(cls, vision_class("MNIST")):
         return root / cls.__name__ / "raw"
     return root / cls.base_folder  # type: ignore[attr-defined]
 
 
 def _files(cls: VisionClass) -> list[str]:
-    if issubclass(cls, datasets.MNIST):
+    if issubclass(cls, vision_class("MNIST")):
         # torchvision keeps the uncompressed files next to (or instead of) the .gz downloads.
         return [os.path.splitext(os.path.basename(url))[0] for url, _ in cls.resources]
     return [name for name, _ in cls.train_list + cls.test_list]  # type: ignore[attr-defined]
 
 
-def availability(cls: VisionClass) -> Availability:
+def availability(name: str) -> Availability:
+    """Whether the files of torchvision's dataset class ``name`` are under ``data_root()``, and where."""
     def check() -> tuple[bool, str]:
+        cls = vision_class(name)
         folder = _folder(cls, data_root())
         missing = [f for f in _files(cls) if not (folder / f).is_file()]
         if missing:
@@ -103,7 +116,7 @@ def load_vision(
     )
 
 
-@register_dataset("mnist", available=availability(datasets.MNIST))
+@register_dataset("mnist", available=availability("MNIST"))
 def mnist(
     root: str | None = None,
     download: bool = False,
@@ -113,10 +126,10 @@ def mnist(
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
     """MNIST digits (LeCun et al., 1998): 60k train / 10k test images (1, 28, 28) in [0, 1]."""
-    return load_vision(datasets.MNIST, "mnist", root, download, limit, test_limit, options)
+    return load_vision(vision_class("MNIST"), "mnist", root, download, limit, test_limit, options)
 
 
-@register_dataset("fashion_mnist", aliases=("fashionmnist",), available=availability(datasets.FashionMNIST))
+@register_dataset("fashion_mnist", aliases=("fashionmnist",), available=availability("FashionMNIST"))
 def fashion_mnist(
     root: str | None = None,
     download: bool = False,
@@ -126,10 +139,10 @@ def fashion_mnist(
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
     """Fashion-MNIST clothing (Xiao et al., 2017): 60k train / 10k test images (1, 28, 28) in [0, 1]."""
-    return load_vision(datasets.FashionMNIST, "fashion_mnist", root, download, limit, test_limit, options)
+    return load_vision(vision_class("FashionMNIST"), "fashion_mnist", root, download, limit, test_limit, options)
 
 
-@register_dataset("cifar10", aliases=("cifar-10",), available=availability(datasets.CIFAR10))
+@register_dataset("cifar10", aliases=("cifar-10",), available=availability("CIFAR10"))
 def cifar10(
     root: str | None = None,
     download: bool = False,
@@ -139,4 +152,4 @@ def cifar10(
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
     """CIFAR-10 (Krizhevsky, 2009): 50k train / 10k test colour images (3, 32, 32) in [0, 1]."""
-    return load_vision(datasets.CIFAR10, "cifar10", root, download, limit, test_limit, options)
+    return load_vision(vision_class("CIFAR10"), "cifar10", root, download, limit, test_limit, options)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from deepfeat.data.checks import ArrayLike, as_numpy
 from deepfeat.errors import ConfigError, DataError
@@ -43,6 +42,8 @@ def _binary(labels: ArrayLike, n: int, where: str) -> np.ndarray:
 def detection_report(labels: ArrayLike, scores: ArrayLike, threshold: float | None = None) -> dict[str, Any]:
     """ROC-AUC and average precision of ``scores`` (N,) for binary ``labels`` (N,); at a threshold, also
     precision, recall, F1 and false-positive rate of ``scores > threshold``."""
+    from sklearn.metrics import average_precision_score, roc_auc_score  # imported here: it takes ~1 s
+
     s = _scores(scores, "detection_report")
     y = _binary(labels, len(s), "detection_report")
     out: dict[str, Any] = {"roc_auc": float(roc_auc_score(y, s)), "average_precision": float(average_precision_score(y, s)),
@@ -60,6 +61,8 @@ def detection_report(labels: ArrayLike, scores: ArrayLike, threshold: float | No
 
 def roc_points(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(false-positive rates, true-positive rates, thresholds)`` of the ROC curve (scikit-learn)."""
+    from sklearn.metrics import roc_curve  # imported here: scikit-learn takes ~1 s to import
+
     s = _scores(scores, "roc_points")
     fpr, tpr, thresholds = roc_curve(_binary(labels, len(s), "roc_points"), s)
     return fpr, tpr, thresholds

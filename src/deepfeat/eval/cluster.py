@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
 from deepfeat.errors import ConfigError
@@ -43,6 +41,9 @@ def cluster_scores(
         )
     if l2_normalize:
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    from sklearn.cluster import KMeans  # imported here: scikit-learn takes ~1 s to import
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
     assigned = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed).fit_predict(x)
     return {
         "nmi": float(normalized_mutual_info_score(labels, assigned)),

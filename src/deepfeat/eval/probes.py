@@ -7,18 +7,20 @@ be recorded next to its number (``results.json``).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
 from deepfeat.errors import ConfigError, DataError
 from deepfeat.registry import Registry
 
-EVALUATORS: Registry[dict[str, Any]] = Registry("metric", plural="metrics")
+if TYPE_CHECKING:  # scikit-learn is imported where it is used: it takes ~1 s, and loading a config registers this module
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+EVALUATORS: Registry[dict[str, Any]] = Registry("metric", plural="metrics", takes="positional")
 
 # Test rows per block of the kNN similarity matrix: bounds memory at 1024 x N_train floats.
 _KNN_CHUNK = 1024
@@ -81,6 +83,9 @@ def linear_probe(
 def _fit_logistic(x: np.ndarray, y: np.ndarray, C: float, max_iter: int, standardize: bool,
                   seed: int) -> tuple[StandardScaler | None, LogisticRegression]:
     """The probe's model: an optional standardization and a multinomial logistic regression (L-BFGS)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
     scaler = StandardScaler().fit(x) if standardize else None
     clf = LogisticRegression(C=C, max_iter=max_iter, solver="lbfgs", random_state=seed)
     return scaler, clf.fit(x if scaler is None else scaler.transform(x), y)

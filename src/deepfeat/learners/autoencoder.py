@@ -200,8 +200,14 @@ class Autoencoder(CodeLearner):
 
 
 @LEARNERS.register("autoencoder", aliases=("ae",))
-def autoencoder(info: DataInfo, encoder: Any = "mlp", code_dim: int = 32, likelihood: str = "gaussian",
-                code_activation: str = "identity", decoder: str = "auto") -> Autoencoder:
+def autoencoder(
+    info: DataInfo,
+    encoder: Any = "mlp",
+    code_dim: int = 32,  # the width of the code: the learned features
+    likelihood: str = "gaussian",  # the reconstruction loss: gaussian (squared error) or bernoulli (cross-entropy; inputs in [0, 1])
+    code_activation: str = "identity",  # applied to the code (deepfeat list activations)
+    decoder: str = "auto",
+) -> Autoencoder:
     """Autoencoder with a decoder mirroring the encoder (Hinton & Salakhutdinov 2006); ``decoder`` names another
     registered decoder (``conv1d``: upsample + conv for series)."""
     return Autoencoder(info, encoder, code_dim, likelihood, None, code_activation, decoder=decoder)

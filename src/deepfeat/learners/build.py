@@ -14,7 +14,7 @@ from deepfeat.nn.regularizers import REGULARIZERS
 from deepfeat.registry import Registry
 from deepfeat.typecheck import hints
 
-LEARNERS: Registry[Learner] = Registry("learner")
+LEARNERS: Registry[Learner] = Registry("learner", takes=2)
 
 
 def build_learner(spec: Any, info: DataInfo, encoder: Any = "mlp", regularization: Any = None) -> Learner:

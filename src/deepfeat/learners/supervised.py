@@ -26,7 +26,13 @@ class Classifier(Learner):
     figures = ("confusion_matrix",)
     headline = (("test accuracy", "test.test/acc"), ("linear probe accuracy", "evaluations.linear_probe.accuracy"))
 
-    def __init__(self, info: DataInfo, encoder: Any = "mlp", label_smoothing: float = 0.0, head_dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        info: DataInfo,
+        encoder: Any = "mlp",
+        label_smoothing: float = 0.0,  # the share of each target spread evenly over all classes (Szegedy et al. 2016)
+        head_dropout: float = 0.0,  # the share of the features dropped before the linear head in training
+    ) -> None:
         super().__init__()
         if info.num_classes < 2:
             raise ConfigError(

@@ -20,7 +20,7 @@ from deepfeat.errors import ConfigError
 from deepfeat.nn.encoder import check_positive_int
 from deepfeat.registry import Registry
 
-FRONTENDS: Registry[nn.Module] = Registry("frontend")
+FRONTENDS: Registry[nn.Module] = Registry("frontend", takes=1)
 INSTALL = "pip install 'deepfeat[audio]'"
 
 

@@ -247,7 +247,7 @@ def _split_source(source: str) -> tuple[str, str]:
 # ``expects`` describes the input the network was trained on (channels, size, mean, std; for a vector
 # network also shape and kind). timm and torchvision register here; the run layer registers ``folder``
 # (a deepfeat run or exported model), which needs the learner registry above this floor.
-SOURCES: Registry[Any] = Registry("backbone source")
+SOURCES: Registry[Any] = Registry("backbone source", takes=3)
 SOURCES.add("timm", _timm, description="a timm model name: timm:<name>")
 SOURCES.add("torchvision", _torchvision, description="a torchvision model name: torchvision:<name>")
 

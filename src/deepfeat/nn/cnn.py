@@ -117,20 +117,20 @@ class CNNEncoder(Encoder):
     def __init__(
         self,
         input_shape: Sequence[int],
-        channels: Sequence[int] = (32, 64),
-        kernel_size: int = 3,
-        stride: int = 1,
-        pool: str = "max",
-        order: str = "conv-norm-act-pool",
-        blocks_per_stage: int = 1,
-        residual: bool = False,
-        norm: Any = "batch",
-        activation: ActivationSpec = "relu",
-        dropout: float = 0.0,
-        global_pool: str = "avg",
-        hidden: Sequence[int] = (),
-        weight_init: Any = "auto",
-        bias_init: BiasInit = "zeros",
+        channels: Sequence[int] = (32, 64),  # the output channels of each stage
+        kernel_size: int = 3,  # odd: the convolutions keep the map's size
+        stride: int = 1,  # of each stage's first convolution
+        pool: str = "max",  # the 2x2 pooling in each stage: max, avg or none
+        order: str = "conv-norm-act-pool",  # conv-pool-norm-act pools right after each stage's first convolution
+        blocks_per_stage: int = 1,  # convolutions (or residual blocks) per stage
+        residual: bool = False,  # ResNet basic blocks instead of plain convolutions
+        norm: Any = "batch",  # after each convolution (deepfeat list norms)
+        activation: ActivationSpec = "relu",  # after each norm (deepfeat list activations)
+        dropout: float = 0.0,  # the share of whole feature maps dropped after each block in training
+        global_pool: str = "avg",  # the last map to a vector: avg, max, or flatten (C' x H' x W' features)
+        hidden: Sequence[int] = (),  # widths of an MLP after the global pooling; its last is feature_dim
+        weight_init: Any = "auto",  # how weights start (deepfeat list initializers); auto: fits the activation
+        bias_init: BiasInit = "zeros",  # every bias starts at 0 (zeros) or at this number
     ) -> None:
         super().__init__()
         channels = check_sizes(channels, "cnn channels", allow_empty=False)

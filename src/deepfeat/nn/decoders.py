@@ -25,7 +25,7 @@ from deepfeat.nn.norm import make_norm, norm_name
 from deepfeat.registry import Registry
 
 DecoderFactory = Callable[[nn.Module, int], nn.Module]
-DECODERS: Registry[nn.Module] = Registry("decoder")
+DECODERS: Registry[nn.Module] = Registry("decoder", takes=2)
 
 # The hidden widths of a decoder for an encoder that has no mirror of its own.
 _FALLBACK_HIDDEN = (128, 256)

@@ -21,7 +21,7 @@ from deepfeat.errors import ConfigError, DataError
 from deepfeat.nn.activations import split_activation
 from deepfeat.registry import Registry, did_you_mean
 
-ENCODERS: Registry[nn.Module] = Registry("encoder")
+ENCODERS: Registry[nn.Module] = Registry("encoder", takes=1)
 
 
 def build_encoder(spec: Any, input_shape: Sequence[int], where: str = "encoder") -> nn.Module:

@@ -65,12 +65,12 @@ class MLPEncoder(Encoder):
     def __init__(
         self,
         input_shape: Sequence[int],
-        hidden: Sequence[int] = (256, 128),
-        activation: ActivationSpec = "relu",
-        norm: Any = "none",
-        dropout: float = 0.0,
-        weight_init: Any = "auto",
-        bias_init: BiasInit = "zeros",
+        hidden: Sequence[int] = (256, 128),  # the width of each hidden layer; the last is feature_dim
+        activation: ActivationSpec = "relu",  # after each hidden layer (deepfeat list activations)
+        norm: Any = "none",  # after each hidden Linear (deepfeat list norms)
+        dropout: float = 0.0,  # the share of each hidden layer's outputs zeroed in training
+        weight_init: Any = "auto",  # how weights start (deepfeat list initializers); auto: fits the activation
+        bias_init: BiasInit = "zeros",  # every bias starts at 0 (zeros) or at this number
     ) -> None:
         super().__init__()
         self._setup(

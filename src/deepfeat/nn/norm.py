@@ -15,7 +15,7 @@ from torch import nn
 from deepfeat.errors import ConfigError
 from deepfeat.registry import Registry
 
-NORMS: Registry[nn.Module] = Registry("norm")
+NORMS: Registry[nn.Module] = Registry("norm", takes=2)
 
 
 class ChannelLayerNorm(nn.Module):

@@ -22,16 +22,16 @@ from deepfeat.typecheck import coerce
 
 ParamGroup = dict[str, Any]
 
-OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer")
+OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer", takes=1)
 
 
 @OPTIMIZERS.register("sgd")
 def sgd(
     params: Iterable[ParamGroup],
-    lr: float = 0.01,
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    weight_decay: float = 0.0,
+    lr: float = 0.01,  # the learning rate: the step size
+    momentum: float = 0.9,  # the share of the previous step kept in the next
+    nesterov: bool = False,  # Nesterov momentum: the gradient taken after the momentum step
+    weight_decay: float = 0.0,  # an L2 term added to the gradient (never to biases and norms)
 ) -> torch.optim.Optimizer:
     """Stochastic gradient descent with (optionally Nesterov) momentum."""
     return fast(torch.optim.SGD, params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
@@ -40,10 +40,10 @@ def sgd(
 @OPTIMIZERS.register("adam")
 def adam(
     params: Iterable[ParamGroup],
-    lr: float = 1e-3,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
+    lr: float = 1e-3,  # the learning rate: the step size
+    betas: tuple[float, float] = (0.9, 0.999),  # decay rates of the running mean of the gradient and of its square
+    eps: float = 1e-8,  # added to the RMS of the gradient, so steps stay bounded where it is ~0
+    weight_decay: float = 0.0,  # an L2 term added to the gradient (never to biases and norms)
 ) -> torch.optim.Optimizer:
     """Adam (Kingma & Ba, 2015); ``weight_decay`` is an L2 term added to the gradient, as in torch."""
     return fast(torch.optim.Adam, params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
@@ -52,10 +52,10 @@ def adam(
 @OPTIMIZERS.register("adamw")
 def adamw(
     params: Iterable[ParamGroup],
-    lr: float = 1e-3,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    weight_decay: float = 0.01,
+    lr: float = 1e-3,  # the learning rate: the step size
+    betas: tuple[float, float] = (0.9, 0.999),  # decay rates of the running mean of the gradient and of its square
+    eps: float = 1e-8,  # added to the RMS of the gradient, so steps stay bounded where it is ~0
+    weight_decay: float = 0.01,  # weights shrink by lr x this each step, apart from the gradient (never biases, norms)
 ) -> torch.optim.Optimizer:
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019, "Decoupled Weight Decay Regularization")."""
     return fast(torch.optim.AdamW, params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)

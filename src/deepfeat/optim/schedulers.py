@@ -71,7 +71,7 @@ class Schedule:
             self.plateau.load_state_dict(state["plateau"])
 
 
-SCHEDULERS: Registry[Schedule] = Registry("scheduler")
+SCHEDULERS: Registry[Schedule] = Registry("scheduler", takes=1, fills=("epochs", "steps_per_epoch"))
 
 
 def _lambda_schedule(

@@ -87,9 +87,9 @@ Evaluation = Callable[..., "dict[str, Any] | None"]
 Figure = Callable[[RunContext], "list[Path]"]
 Applies = Callable[[RunContext], bool]
 
-EVALUATIONS: Registry[Evaluation] = Registry("evaluation")
-FIGURES: Registry[Figure] = Registry("figure")
-OBSERVERS: Registry[Observer] = Registry("observer")
+EVALUATIONS: Registry[Evaluation] = Registry("evaluation", takes=1)
+FIGURES: Registry[Figure] = Registry("figure", takes=1)
+OBSERVERS: Registry[Observer] = Registry("observer", takes=2)
 OPT_IN: set[str] = set()
 EVERY_RUN: list[str] = []  # figures drawn for every run (see figure(every_run=True))
 # What each evaluation or figure reads through ``ctx.outputs``, by registered name: (role, output) pairs.
