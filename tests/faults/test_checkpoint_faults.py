@@ -179,3 +179,31 @@ def test_checksum_helpers_work_for_any_file(tmp_path: Path) -> None:
     model.write_bytes(b"weighTs")
     with pytest.raises(CheckpointError, match=r"^model .*model.safetensors failed its checksum"):
         verify_checksum(model, alternative=tmp_path / "missing.pt", what="model")
+
+
+def test_a_checkpoint_changed_without_its_sidecar_is_refused_by_its_own_digest(tmp_path: Path) -> None:
+    """The sidecar lost, one weight changed (as a flipped bit in a tensor would): the content digest tells."""
+    import struct
+    import zipfile
+
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"model": {"w": torch.arange(64, dtype=torch.float32)}, "epoch": 3})
+    checksum_path(path).unlink()
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:  # the stored (uncompressed) tensor bytes of "w"
+        info = next(i for i in z.infolist() if i.filename.endswith("/data/0"))
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])  # local header
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start + 4 * 5] ^= 0x01  # one bit of the sixth float
+    path.write_bytes(bytes(data))
+    assert torch.load(path, weights_only=True)["model"]["w"][5] != 5.0  # torch itself reads it without complaint
+    with pytest.raises(CheckpointError, match="does not match the digest"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_reads_back_its_state_without_the_digest(tmp_path: Path) -> None:
+    state = {"model": {"w": torch.ones(3, dtype=torch.bfloat16), "n": torch.tensor(2)}, "history": [{"loss": 0.5}],
+             "rng": {"numpy": ["MT19937", torch.arange(4), 1, 0, 0.0]}, "best": {"epoch": None}}
+    save_checkpoint(tmp_path / "c.pt", state)
+    loaded = load_checkpoint(tmp_path / "c.pt")
+    assert set(loaded) == set(state) and torch.equal(loaded["model"]["w"], state["model"]["w"])

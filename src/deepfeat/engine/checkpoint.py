@@ -128,6 +128,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> str:
     A failed write (disk full, say) leaves the previous checkpoint and its sidecar as they were.
     """
     path = Path(path)
+    state = {**state, CONTENT_KEY: content_digest(state)}
     try:
         return write_verified(path, lambda tmp: torch.save(state, tmp))
     except (OSError, RuntimeError) as e:
@@ -164,9 +165,46 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     verify_checksum(path, other)
     try:
         # weights_only passed explicitly: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD then cannot switch it off.
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file; each becomes one message
         raise _read_error(path, e, other) from None
+    expected = state.pop(CONTENT_KEY, None) if isinstance(state, dict) else None
+    if expected is not None and expected != content_digest(state):  # checkpoints from before the digest have none
+        raise CheckpointError(f"checkpoint {path}: its content does not match the digest written with it (the file "
+                              f"changed after it was written). {_instead(other)}")
+    return state
+
+
+# A checkpoint carries the sha256 of its own content, so it is verified even where its sidecar is lost.
+CONTENT_KEY = "content_sha256"
+
+
+def content_digest(state: Any) -> str:
+    """sha256 of a checkpoint's content: every tensor's dtype, shape and bytes and every plain value, in a fixed
+    order; the same before ``torch.save`` and after ``torch.load``."""
+    digest = hashlib.sha256()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().reshape(-1)
+            digest.update(f"T{flat.dtype}{tuple(value.shape)}".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        elif isinstance(value, dict):
+            digest.update(b"{")
+            for key in sorted(value, key=repr):
+                digest.update(repr(key).encode())
+                walk(value[key])
+            digest.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            digest.update(b"[" if isinstance(value, list) else b"(")
+            for item in value:
+                walk(item)
+            digest.update(b"]")
+        else:
+            digest.update(repr(value).encode())
+
+    walk(state)
+    return digest.hexdigest()
 
 
 def _read_error(path: Path, error: Exception, other: Path | None) -> CheckpointError:
