@@ -40,7 +40,7 @@ import deepfeat  # noqa: E402
 from deepfeat.data import validation_policy  # noqa: E402
 
 SETS = {"digits": load_digits, "breast_cancer": load_breast_cancer, "wine": load_wine}
-TARGETS = (300, 1000, 3000, 10000)  # --tune: candidate step targets of the auto rule
+TARGETS = (300, 1000, 2000, 3000)  # --tune: candidate step targets of the auto rule
 
 
 class UserMLP(nn.Module):
