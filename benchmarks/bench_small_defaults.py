@@ -4,7 +4,8 @@ A user's own MLP (one hidden layer of 100 ReLU units: MLPClassifier's default ne
 ``deepfeat.fit(..., data=(X, y))`` with nothing else set, on three small sets that ship with scikit-learn
 (digits, breast_cancer, wine). MLPClassifier runs with its defaults (adam, batch min(200, n), up to 200 epochs,
 stopping on a training-loss plateau) on the same split, once on the raw features and once standardized
-(deepfeat standardizes per feature by default). Mean test accuracy over 3 seeds (split and initialization).
+(deepfeat standardizes per feature by default), and deepfeat with its former fixed defaults (10 epochs of batch
+128) for reference. Mean test accuracy over 3 seeds (split and initialization).
 
     python benchmarks/bench_small_defaults.py            # the comparison, 3 seeds
     python benchmarks/bench_small_defaults.py --quick    # one seed
@@ -60,10 +61,12 @@ def split(name: str, seed: int) -> tuple[np.ndarray, ...]:
     return train_test_split(X.astype(np.float32), y, test_size=0.25, stratify=y, random_state=seed)
 
 
-def deepfeat_acc(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray, seed: int) -> tuple[float, str]:
-    """Test accuracy with deepfeat's defaults (the user's module and data only), and the auto line it printed."""
+def deepfeat_acc(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray, seed: int,
+                 **training: int) -> tuple[float, str]:
+    """Test accuracy with deepfeat's defaults (the user's module and data only; ``training`` given on top), and the
+    schedule it trained."""
     cfg = {"learner": "classifier", "encoder": UserMLP(xtr.shape[1]), "seed": seed,
-           "training": {"progress": "none", "threads": 1},
+           "training": {"progress": "none", "threads": 1, **training},
            "evaluation": {"protocol": [], "embedding_plots": []}, "logging": {"plots": False, "report": False}}
     with tempfile.TemporaryDirectory() as tmp:
         run = deepfeat.fit(cfg, data=(xtr, ytr), test=(xte, yte), out=Path(tmp) / "run")
@@ -83,12 +86,15 @@ def sklearn_acc(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarr
 def compare(seeds: list[int]) -> list[dict]:
     rows = []
     for name in SETS:
-        acc: dict[str, list[float]] = {"deepfeat_auto": [], "sklearn_mlp": [], "sklearn_mlp_std": []}
+        acc: dict[str, list[float]] = {"deepfeat_auto": [], "deepfeat_10x128": [], "sklearn_mlp": [],
+                                       "sklearn_mlp_std": []}
         for seed in seeds:
             torch.manual_seed(seed)
             xtr, xte, ytr, yte = split(name, seed)
             a, picked = deepfeat_acc(xtr, ytr, xte, yte, seed)
             acc["deepfeat_auto"].append(a)
+            torch.manual_seed(seed)
+            acc["deepfeat_10x128"].append(deepfeat_acc(xtr, ytr, xte, yte, seed, epochs=10, batch_size=128)[0])
             acc["sklearn_mlp"].append(sklearn_acc(xtr, ytr, xte, yte, seed, False))
             acc["sklearn_mlp_std"].append(sklearn_acc(xtr, ytr, xte, yte, seed, True))
             print(f"{name} seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in acc.items()) + f" ({picked})",
@@ -135,7 +141,8 @@ def main() -> None:
         print(write_result("small_defaults_tune", {"seeds": seeds, "cpu": cpu(), "rows": rows}))
         return
     rows = compare(seeds)
-    print(table(rows, ["set", "train", "test", "auto", "deepfeat_auto", "sklearn_mlp", "sklearn_mlp_std"]))
+    print(table(rows, ["set", "train", "test", "auto", "deepfeat_auto", "deepfeat_10x128", "sklearn_mlp",
+                       "sklearn_mlp_std"]))
     name = "small_defaults_quick" if a.quick else "small_defaults"
     print(write_result(name, {"seeds": seeds, "cpu": cpu(), "torch_threads": 1, "rows": rows}))
 

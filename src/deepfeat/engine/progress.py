@@ -44,8 +44,8 @@ def banner(trainer: "Trainer") -> str:
     epochs / batch size were picked.
 
     ``training on cpu (2 threads) · precision bf16 autocast · channels_last on``
-    ``75,978 parameters (75,978 trainable) · 1,437 train / 180 val / 180 test samples · 30 epochs x 45 steps of 32``
-    ``training.epochs auto: 67 (about 3,015 steps of batch 128 (auto) on 1,437 samples)``
+    ``75,978 parameters (75,978 trainable) · 1,437 train / 180 val / 180 test samples · 250 epochs x 12 steps of 128``
+    ``training.epochs auto: 250 (about 3,000 steps of batch 128 (auto) on 1,437 samples)``
     """
     p, cfg, data = trainer.precision, trainer.cfg, trainer.data
     where = f"cuda:{p.device.index or 0} ({torch.cuda.get_device_name(p.device)})" if p.device.type == "cuda" else \

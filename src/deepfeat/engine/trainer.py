@@ -57,13 +57,13 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if isinstance(self.length_buckets, bool) or not isinstance(self.length_buckets, int) or self.length_buckets < 0:
             raise ConfigError(f"training.length_buckets: expected an integer >= 0 (0: off), got {self.length_buckets!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "max_nonfinite", "checkpoint_every"):
-            value = getattr(self, name)
-            if value is None and name in ("epochs", "batch_size"):
-                continue
-            if value is None or value < 1:
-                auto = " or null (auto: picked from the training split's size)" if name in ("epochs", "batch_size") else ""
-                raise ConfigError(f"training.{name}: expected an integer >= 1{auto}, got {value}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"training.{name}: expected an integer >= 1 or null (auto: picked from the training "
+                                  f"split's size), got {getattr(self, name)}")
+        for name in ("eval_batch_size", "max_nonfinite", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"training.{name}: expected an integer >= 1, got {getattr(self, name)}")
         if self.max_steps is not None and (isinstance(self.max_steps, bool) or self.max_steps < 1):
             raise ConfigError(f"training.max_steps: expected an integer >= 1 or null (no limit), got {self.max_steps}. "
                               "It caps the updates of the whole run; training.epochs still caps the epochs.")
