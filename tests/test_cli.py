@@ -241,7 +241,7 @@ def test_help_config_gives_every_key_its_type_default_and_help(capsys) -> None:
         section = getattr(config, f.name)
         expected |= {f"{f.name}.{g.name}" for g in dataclasses.fields(section)} if dataclasses.is_dataclass(section) else {f.name}
     assert expected <= set(lines)
-    assert lines["training.epochs"].split()[1:4] == ["int", "10", "passes"]
+    assert lines["training.epochs"].split()[1:6] == ["int", "|", "None", "null", "passes"]
     assert lines["training.precision"].split()[1:8] == ["auto", "|", "fp32", "|", "bf16", "|", "fp16"]
     assert "dead" in lines["diagnostics.window"]  # help taken from the comment next to the field
     rows = list(config_keys())

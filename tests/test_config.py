@@ -17,7 +17,7 @@ from deepfeat.errors import ConfigError
         ({"training": {"epoch": 3}}, "unknown key 'training.epoch'.*Did you mean 'epochs'"),
         ({"encoder": {"name": "mlpp"}}, "unknown encoder 'mlpp' at encoder.name.*Did you mean 'mlp'"),
         ({"optimizer": "adamm"}, "unknown optimizer 'adamm'.*Did you mean 'adam'"),
-        ({"training": {"epochs": "ten"}}, "wrong type at training.epochs: expected int, got str 'ten'"),
+        ({"training": {"epochs": "ten"}}, r"wrong type at training.epochs: expected int \| None, got str 'ten'"),
         ({"encoder": {"name": "mlp", "hidden": "big"}}, "wrong type at encoder.hidden"),
         ({"data": {"name": "digits", "val_fractoin": 0.1}}, "unknown key 'data.val_fractoin'"),
         ({"training": {"epochs": 0}}, "training.epochs: expected an integer >= 1"),

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from deepfeat.data.bundle import from_arrays
-from deepfeat.data.validation_policy import MIN_VAL_SAMPLES, plan_monitor, resolve_val_fraction
+from deepfeat.data.validation_policy import (MAX_EPOCHS, MIN_EPOCHS, MIN_VAL_SAMPLES, TARGET_STEPS, SchedulePlan,
+                                            plan_monitor, plan_schedule, resolve_val_fraction)
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.learners.build import build_learner
 
@@ -18,6 +19,24 @@ def test_auto_fraction_holds_out_only_enough_samples() -> None:
     assert resolve_val_fraction(None, 294) == 0.0  # 29 samples
     assert resolve_val_fraction(None, 300) == 0.1  # 30 samples
     assert resolve_val_fraction(0.2, 50) == 0.2  # an explicit fraction is obeyed
+
+
+def test_auto_schedule_targets_a_number_of_steps_from_hundreds_to_millions_of_samples() -> None:
+    digits = plan_schedule(None, None, 1437)  # 12 batches of 128 per epoch
+    assert (digits.batch_size, digits.epochs) == (128, -(-TARGET_STEPS // 12))
+    assert digits.message == (f"training.epochs auto: {digits.epochs} (about {digits.epochs * 12:,} steps of batch 128 "
+                              "(auto) on 1,437 samples)")
+    assert plan_schedule(None, None, 60).batch_size == 60  # full batch below 128 samples...
+    assert plan_schedule(None, None, 60).epochs == MAX_EPOCHS  # ... and at most MAX_EPOCHS of them
+    assert plan_schedule(None, None, 2_000_000).epochs == MIN_EPOCHS  # one epoch would pass the target: the floor rules
+    assert plan_schedule(None, 32, 1437).epochs == -(-TARGET_STEPS // 45)  # a given batch size sets the epoch's steps
+
+
+def test_an_explicit_schedule_is_obeyed_and_a_given_half_is_kept() -> None:
+    assert plan_schedule(10, 128, 1437) == SchedulePlan(10, 128, None)  # the former defaults, given: no message
+    assert plan_schedule(7, None, 50).epochs == 7 and plan_schedule(7, None, 50).batch_size == 50
+    assert "training.batch_size auto: 50" in (plan_schedule(7, None, 50).message or "")
+    assert plan_schedule(None, 16, 1437).batch_size == 16
 
 
 def test_small_data_keeps_every_sample_for_training_large_data_gets_a_split() -> None:

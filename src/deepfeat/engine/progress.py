@@ -40,10 +40,12 @@ def clock(seconds: float) -> str:
 
 
 def banner(trainer: "Trainer") -> str:
-    """What runs, in two lines: where and how it computes, then the model and the data.
+    """What runs, in two lines: where and how it computes, then the model and the data; a third says how auto
+    epochs / batch size were picked.
 
     ``training on cpu (2 threads) · precision bf16 autocast · channels_last on``
-    ``75,978 parameters (75,978 trainable) · 1,437 train / 180 val / 180 test samples · 30 epochs x 45 steps of 32``
+    ``75,978 parameters (75,978 trainable) · 1,437 train / 180 val / 180 test samples · 250 epochs x 12 steps of 128``
+    ``training.epochs auto: 250 (about 3,000 steps of batch 128 (auto) on 1,437 samples)``
     """
     p, cfg, data = trainer.precision, trainer.cfg, trainer.data
     where = f"cuda:{p.device.index or 0} ({torch.cuda.get_device_name(p.device)})" if p.device.type == "cuda" else \
@@ -55,9 +57,10 @@ def banner(trainer: "Trainer") -> str:
     trainable = sum(q.numel() for q in trainer.learner.parameters() if q.requires_grad)
     sizes = " / ".join(f"{len(split):,} {name}" for name, split in data.splits().items())
     resumed = f" · resuming after epoch {len(trainer.history)}" if trainer.history else ""
+    auto = f"\n{trainer.schedule.message}" if trainer.schedule.message else ""
     return (f"training on {where}{procs} · precision {precision} · channels_last {'on' if p.channels_last else 'off'}\n"
             f"{params:,} parameters ({trainable:,} trainable) · {sizes} samples · {trainer.planned_epochs} epochs x "
-            f"{trainer.steps_per_epoch} steps of {cfg.batch_size}{resumed}")
+            f"{trainer.steps_per_epoch} steps of {cfg.batch_size}{resumed}{auto}")
 
 
 class _Bar(tqdm):  # type: ignore[misc]

@@ -9,14 +9,14 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
 from deepfeat.data.splits import DataBundle
-from deepfeat.data.validation_policy import MonitorPlan, plan_monitor
+from deepfeat.data.validation_policy import MonitorPlan, SchedulePlan, plan_monitor, plan_schedule
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
@@ -32,10 +32,11 @@ log = logging.getLogger("deepfeat")
 
 @dataclass
 class TrainingConfig:
-    """How to train: the ``training:`` section of a config."""
+    """How to train: the ``training:`` section of a config. ``epochs`` / ``batch_size`` left ``None`` are
+    picked from the training split's size when a fit starts (:func:`~deepfeat.data.validation_policy.plan_schedule`)."""
 
-    epochs: int = 10
-    batch_size: int = 128
+    epochs: int | None = None
+    batch_size: int | None = None
     eval_batch_size: int = 1024
     grad_clip: float | None = None
     device: str = "auto"
@@ -56,15 +57,26 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if isinstance(self.length_buckets, bool) or not isinstance(self.length_buckets, int) or self.length_buckets < 0:
             raise ConfigError(f"training.length_buckets: expected an integer >= 0 (0: off), got {self.length_buckets!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "max_nonfinite", "checkpoint_every"):
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"training.{name}: expected an integer >= 1 or null (auto: picked from the training "
+                                  f"split's size), got {getattr(self, name)}")
+        for name in ("eval_batch_size", "max_nonfinite", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name}: expected an integer >= 1, got {getattr(self, name)}")
         if self.max_steps is not None and (isinstance(self.max_steps, bool) or self.max_steps < 1):
             raise ConfigError(f"training.max_steps: expected an integer >= 1 or null (no limit), got {self.max_steps}. "
                               "It caps the updates of the whole run; training.epochs still caps the epochs.")
 
+    def resolved(self, n_train: int) -> tuple["TrainingConfig", SchedulePlan]:
+        """This config with auto ``epochs`` / ``batch_size`` picked for ``n_train`` training samples, and the plan
+        that says what was picked."""
+        plan = plan_schedule(self.epochs, self.batch_size, n_train)
+        return replace(self, epochs=plan.epochs, batch_size=plan.batch_size), plan
+
     def planned_epochs(self, steps_per_epoch: int) -> int:
         """Epochs the run will take: ``epochs``, fewer when ``max_steps`` ends it earlier (schedules span these)."""
+        assert self.epochs is not None, "resolved() picks auto epochs before the run plans its schedule"
         if self.max_steps is None:
             return self.epochs
         return max(min(self.epochs, -(-self.max_steps // max(steps_per_epoch, 1))), 1)
@@ -114,7 +126,8 @@ class Trainer:
 
     def __init__(self, cfg: TrainingConfig | None = None, *, seed: int = 0, callbacks: list[Callback] | None = None,
                  extra_state: dict[str, Any] | None = None) -> None:
-        self.cfg = cfg or TrainingConfig()
+        self.given = cfg or TrainingConfig()  # as the caller wrote it: each fit resolves its auto values for its data
+        self.cfg = self.given
         self.seed = seed
         self.callbacks = list(callbacks or [])
         self.extra_state = extra_state or {}
@@ -136,7 +149,9 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         # What picks the kept epoch: the config's monitor / restore_best until fit resolves them for its data.
         self.plan = MonitorPlan(self.cfg.monitor, self.cfg.restore_best)
-        self.planned_epochs = self.cfg.epochs  # fewer when training.max_steps ends the run earlier (set by fit)
+        # The epochs and batch size of the run, auto values picked for the data (set by fit).
+        self.schedule = SchedulePlan(self.given.epochs or 0, self.given.batch_size or 0)
+        self.planned_epochs = self.schedule.epochs  # fewer when training.max_steps ends the run earlier (set by fit)
 
     @property
     def last_checkpoint(self) -> Path | None:
@@ -191,8 +206,9 @@ class Trainer:
 
     def _fit(self, learner: Learner, data: DataBundle, optimizer: Any, schedule: Any,
              resume: dict[str, Any] | None) -> FitResult:
-        cfg = self.cfg
         self._reset()
+        cfg, self.schedule = self.given.resolved(len(data.train))
+        self.cfg = cfg
         self.dist = init_distributed()
         device = resolve_device(cfg.device)
         if self.dist.enabled and device.type == "cuda":

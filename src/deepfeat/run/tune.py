@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from deepfeat.config import Config, load_config
+from deepfeat.data.validation_policy import MIN_EPOCHS
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.errors import ConfigError, RunPruned
@@ -226,7 +227,8 @@ def _pruner(optuna: Any, name: Any, base: Config) -> Any:
     if not isinstance(name, str):  # an Optuna pruner given from Python
         return name
     if name == "median":  # no pruning before 5 trials finished, nor in a trial's first quarter of epochs
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, base.training.epochs // 4))
+        epochs = base.training.epochs or MIN_EPOCHS  # auto epochs are at least MIN_EPOCHS
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, epochs // 4))
     if name == "halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()

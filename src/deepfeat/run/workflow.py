@@ -81,7 +81,7 @@ def fit(config: Any = None, *, data: Any = None, test: Any = None, out: str | Pa
     bundle = load_data(cfg, data, test)
     learner = build_learner(cfg.learner, bundle.info, encoder or cfg.encoder, cfg.regularization)
     with ExitStack() as owner:  # rank 0 holds the folder's lock until the run has ended, however it ends
-        root = _on_main(dist, lambda: str(_claim(cfg, out, runs_dir, owner)))
+        root = _on_main(dist, lambda: str(_claim(_scheduled(cfg, bundle), out, runs_dir, owner)))
         return _train(cfg, bundle, learner, RunPaths(Path(root)), None, callbacks)
 
 
@@ -207,11 +207,12 @@ def _callbacks(cfg: Config, paths: RunPaths, observers: list[Callback], extra: l
 
 def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, state: dict[str, Any] | None,
            extra: list[Callback] | None) -> Run:
+    given, cfg = cfg.training, _scheduled(cfg, data)  # the trainer picks auto values again and says so in its banner
     if state is None and init_distributed().is_main:
         _write_summary(learner, data.info, paths, cfg.training.progress != "none")
     observers = build_observers(learner, paths.root)
     hooks = run_hooks(cfg, paths)  # integrations (tracking): they see the epochs, then the run's end or failure
-    trainer = Trainer(cfg.training, seed=cfg.seed, callbacks=_callbacks(cfg, paths, [*observers.values(), *hooks], extra),
+    trainer = Trainer(given, seed=cfg.seed, callbacks=_callbacks(cfg, paths, [*observers.values(), *hooks], extra),
                       extra_state={"config": cfg.to_dict(), "data_info": data.info.to_dict()})
     try:
         # Rank 0's trackers start before the fit's clock does: their start-up (seconds for a new store) is not training.
@@ -235,6 +236,12 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
     if cfg.training.progress != "none":  # where the report is, with the progress the run printed (the CLI: always)
         print_summary(run.dir, run.results, cfg.logging.report)
     return run
+
+
+def _scheduled(cfg: Config, data: DataBundle) -> Config:
+    """``cfg`` with auto ``training.epochs`` / ``batch_size`` picked for its training split: what config.yaml and the
+    checkpoints record, so that a resume trains the same schedule."""
+    return dataclasses.replace(cfg, training=cfg.training.resolved(len(data.train))[0])
 
 
 def _write_summary(learner: Learner, info: DataInfo, paths: RunPaths, show: bool) -> None:
@@ -359,7 +366,7 @@ def diagnose(config: Any = None, *, out: str | Path | None = None, overrides: li
              epochs: int = 3, runs_dir: str | Path = "runs") -> Run:
     """A short run (at most ``epochs``) with diagnostics and the LR check on; findings in ``results["diagnostics"]``."""
     cfg = load_config(config, overrides)
-    short = [f"training.epochs={min(cfg.training.epochs, epochs)}", "diagnostics.enabled=true", "diagnostics.lr_check=true",
+    short = [f"training.epochs={min(cfg.training.epochs or epochs, epochs)}", "diagnostics.enabled=true", "diagnostics.lr_check=true",
              f"diagnostics.every_n_steps={min(cfg.diagnostics.every_n_steps, 10)}", "evaluation.embedding_plots=[]"]
     return fit(cfg, out=out, overrides=short, runs_dir=runs_dir)
 
@@ -371,7 +378,7 @@ def lr_find(config: Any = None, *, out: str | Path | None = None, overrides: lis
     seed_everything(cfg.seed)
     data = load_data(cfg)
     learner = build_learner(cfg.learner, data.info, cfg.encoder, cfg.regularization)
-    t = cfg.training
+    t = cfg.training.resolved(len(data.train))[0]
     precision = resolve_precision(t.precision, resolve_device(t.device), learner, t.channels_last)
     result = lr_range_test(precision.prepare_model(learner), data.train, cfg.optimizer, precision, batch_size=t.batch_size,
                            steps=steps, min_lr=min_lr, max_lr=max_lr, seed=cfg.seed)
