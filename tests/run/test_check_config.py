@@ -54,6 +54,13 @@ def test_bad_split_and_class_settings_are_one_line(tmp_path, capsys, data, said)
     assert code == 2 and len(err.splitlines()) == 1 and said in err
 
 
+def test_a_protocol_setting_the_data_cannot_meet_is_refused_before_training(tmp_path, capsys) -> None:
+    cfg = {**QUICK, "data": {"name": "iris"}, "encoder": {"name": "mlp", "hidden": [8]},
+           "evaluation": {"protocol": ["knn"], "knn_k": [200]}}  # iris trains on ~120
+    code, err = _check(tmp_path, cfg, capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and "knn.k" in err
+
+
 def test_an_evaluation_needing_a_missing_extra_is_refused_before_training(tmp_path, capsys, monkeypatch) -> None:
     _core_install(monkeypatch)
     cfg = {**QUICK, "data": {"name": "digits"}, "encoder": {"name": "mlp", "hidden": [8]},

@@ -38,7 +38,8 @@ from deepfeat.learners.build import build_learner
 from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
 from deepfeat.reports.html import write_report
 from deepfeat.reports.plots import plot_training_curves_to
-from deepfeat.run.evaluations.features import evaluate_learner, feature_needs, plot_features, plot_protocol
+from deepfeat.run.evaluations.features import (check_protocols, evaluate_learner, feature_needs, plot_features,
+                                               plot_protocol)
 from deepfeat.run.integrations import RunHook, run_hooks
 from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
 from deepfeat.run.model_io import export_model, export_onnx, unregistered
@@ -95,12 +96,14 @@ def check_config(config: Any, overrides: list[str] | tuple[str, ...] = ()) -> Co
 
 
 def _prepare(cfg: Config, data: Any, test: Any, encoder: Any) -> tuple[DataBundle, Learner]:
-    """The run's data and learner, seeded, and its declared evaluations and figures checked for missing extras."""
+    """The run's data and learner, seeded; its declared evaluations and figures checked for missing extras and its
+    feature protocols for settings the data cannot meet."""
     seed_everything(cfg.seed)
     bundle = load_data(cfg, data, test)
     learner = build_learner(cfg.learner, bundle.info, encoder or cfg.encoder, cfg.regularization)
     precision = resolve_precision("fp32", resolve_device("cpu"), learner)  # unused by the check; the model is not moved
     check_extras(RunContext(learner, bundle, precision, cfg), cfg.logging.plots)
+    check_protocols(bundle, cfg.evaluation)
     return bundle, learner
 
 
