@@ -125,9 +125,7 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
         except UnknownNameError as e:  # the user's own piece, its module not imported
             raise unregistered(e, paths.last) from None
         _on_main(dist, lambda: restore_config(paths, cfg))
-        seed_everything(cfg.seed)
-        bundle = load_data(cfg, data, test)
-        learner = build_learner(cfg.learner, bundle.info, cfg.encoder, cfg.regularization)
+        bundle, learner = _prepare(cfg, data, test, None)
         return _train(cfg, bundle, learner, paths, state, callbacks)
 
 
