@@ -101,3 +101,15 @@ def test_anomaly_detector_example_runs_as_written(capsys) -> None:
     auc, flagged = (float(line.split()[-1]) for line in capsys.readouterr().out.splitlines())
     assert auc > 0.95 and flagged >= 0.9  # 1.0 and 1.0 measured
     assert scope["detector"][-1].offset_ < 0  # normality = -reconstruction error: the threshold is negative
+
+
+def test_every_registered_dataset_source_is_in_the_readme_data_table() -> None:
+    """The Data section's table names every source `deepfeat list datasets` lists, so it cannot drift."""
+    from deepfeat.data.datasets import DATASETS
+
+    text = README.read_text()
+    section = text[text.index("## Data\n"):]
+    section = section[:section.index("\n## ")]
+    first_cells = re.findall(r"^\| ([^|]+) \|", section, re.M)
+    named = {name for cell in first_cells for name in re.findall(r"`([a-z0-9_]+)`", cell.split("(alias")[0])}
+    assert set(DATASETS.names()) - named == set()

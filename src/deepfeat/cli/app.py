@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--out", required=True, help="output: .npy, or .png for a grid of images")
     p.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
-    p = add("config", cmd.cmd_config, "check a config without running it")
-    p.add_argument("action", choices=["check"], help="check: validate every key and name, build nothing")
+    p = add("config", cmd.cmd_config, "check everything fit would, without training")
+    p.add_argument("action", choices=["check"], help="check: every key and name, the data against its files, the "
+                   "learner, and the extras its evaluations need; trains nothing")
     _add_config(p)
     p = add("diagnose", cmd.cmd_diagnose, "a short run with diagnostics on: verdicts with remedies, and the report")
     _add_config(p)

@@ -246,8 +246,8 @@ def cmd_datasets(a: argparse.Namespace) -> int:
 
 
 def cmd_config(a: argparse.Namespace) -> int:
-    from deepfeat.config import load_config
+    from deepfeat.api import check_config
 
-    load_config(a.config, a.set)
-    print(f"{a.config}: ok")
+    check_config(a.config, a.set)
+    print(f"{a.config}: ok (data, learner and the extras its evaluations need; nothing trained)")
     return 0

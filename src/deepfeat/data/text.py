@@ -142,16 +142,17 @@ def sms_spam(root: str | None = None, download: bool = False, tokenizer: Tokeniz
 
 def read_text_table(path: Path, text_column: str, label_column: str | None,
                     where: str) -> tuple[list[str], list[str] | None]:
-    """Texts and labels from a .csv (with a header row) or .jsonl file (one object per line).
+    """Texts and labels from a file read by its suffix (:data:`TEXT_READERS`): a .csv (with a header row), a .jsonl
+    file (one object per line) or a .txt file (one text per line, unlabelled).
 
     ``label_column``: a column every row has; ``"auto"``: ``label`` when the rows have it, else none; None:
     none. Without one the labels are None (new texts to apply a run to).
     """
     if not path.is_file():
-        raise DataError(f"text file at {where}.path: expected a .csv or .jsonl file, got no file at {path}. "
-                        "Check the path.")
+        raise DataError(f"text file at {where}.path: expected a {'/'.join(TEXT_READERS)} file, got no file at "
+                        f"{path}. Check the path.")
     text = io.StringIO(read_utf8(path, f"{where}.path"), newline="")
-    rows = _jsonl_rows(text, path) if path.suffix.lower() in (".jsonl", ".ndjson") else list(csv.DictReader(text))
+    rows = TEXT_READERS.get(path.suffix.lower(), _csv_rows)(text, path, text_column)
     if label_column == AUTO:
         label_column = "label" if any("label" in row for row in rows) else None
     wanted = [c for c in (text_column, label_column) if c is not None]
@@ -163,7 +164,17 @@ def read_text_table(path: Path, text_column: str, label_column: str | None,
     return [str(r[text_column]) for r in rows], labels
 
 
-def _jsonl_rows(text: io.StringIO, path: Path) -> list[dict[str, Any]]:
+def _csv_rows(text: io.StringIO, path: Path, text_column: str) -> list[dict[str, Any]]:
+    """One row per line after the header row, keyed by the header's names."""
+    return list(csv.DictReader(text))
+
+
+def _line_rows(text: io.StringIO, path: Path, text_column: str) -> list[dict[str, Any]]:
+    """One text per non-blank line (a message each, no header and no label), as the text column."""
+    return [{text_column: line.rstrip("\r\n")} for line in text if line.strip()]
+
+
+def _jsonl_rows(text: io.StringIO, path: Path, text_column: str) -> list[dict[str, Any]]:
     """One JSON object per non-blank line; :class:`DataError` naming the line that is not one."""
     rows = []
     for line_no, line in enumerate(text, 1):
@@ -181,11 +192,16 @@ def _jsonl_rows(text: io.StringIO, path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+# How each suffix's file of texts is read, as rows of columns; another suffix is read as CSV.
+TEXT_READERS = {".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows, ".txt": _line_rows}
+
+
 @register_dataset("text_csv", aliases=("text_jsonl",), available=always_available("needs path"))
 def text_csv(path: str, text_column: str = "text", label_column: str | None = AUTO, tokenizer: TokenizerSpec = "word",
              limit: int | None = None, *, options: LoadOptions = LoadOptions()) -> DataBundle:
     """Texts from a CSV (header row) or JSONL file with a text and a label column (``auto``: ``label`` if the file
-    has one; null or no such column: unlabelled, e.g. new texts for a trained run)."""
+    has one; null or no such column: unlabelled, e.g. new texts for a trained run), or a .txt file of one text per
+    line (unlabelled)."""
     texts, labels = read_text_table(Path(path).expanduser(), text_column, label_column, options.where)
     return text_bundle(texts, labels, Path(path).stem, tokenizer, limit, options)
 

@@ -79,12 +79,18 @@ def snr_db(reference: ArrayLike, estimate: ArrayLike) -> np.ndarray:
 
 
 def reconstruction_report(reference: ArrayLike, estimate: ArrayLike, data_range: float = 1.0,
-                          images: bool = True) -> dict[str, Any]:
-    """``{"mse", "psnr", "ssim" (images only), "settings"}`` of ``estimate`` against ``reference``."""
-    out: dict[str, Any] = {"mse": float(mse_per_sample(reference, estimate).mean()),
-                           "psnr": psnr(reference, estimate, data_range)}
-    if images:
+                          images: bool = True, signal: bool = True) -> dict[str, Any]:
+    """``{"mse", "psnr" (signals), "ssim" (images), "settings"}`` of ``estimate`` against ``reference``.
+
+    PSNR measures signals (images, waveforms, series); the features of a table (``signal=False``) are not one,
+    so a table gets the MSE alone, and needs no torchmetrics.
+    """
+    out: dict[str, Any] = {"mse": float(mse_per_sample(reference, estimate).mean())}
+    if signal:
+        out["psnr"] = psnr(reference, estimate, data_range)
+    if signal and images:
         out["ssim"] = ssim(reference, estimate, data_range)
-    out["settings"] = {"data_range": data_range, "psnr": "torchmetrics, per sample, mean",
-                       "ssim": f"torchmetrics, uniform window up to {_SSIM_WINDOW}x{_SSIM_WINDOW}" if images else None}
+    out["settings"] = {"data_range": data_range, "psnr": "torchmetrics, per sample, mean" if signal else None,
+                       "ssim": f"torchmetrics, uniform window up to {_SSIM_WINDOW}x{_SSIM_WINDOW}"
+                       if signal and images else None}
     return out

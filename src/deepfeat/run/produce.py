@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from deepfeat.extras import require
 from deepfeat.learners.base import Learner
 from deepfeat.registry import check_kwargs
 from deepfeat.run.outputs import Need
-from deepfeat.run.registries import (APPLIES, EVALUATIONS, EVERY_RUN, FIGURES, NEEDS, OBSERVERS, OPT_IN, Observer,
-                                     RunContext)
+from deepfeat.run.registries import (APPLIES, EVALUATIONS, EVERY_RUN, EXTRAS, FIGURES, NEEDS, OBSERVERS, OPT_IN,
+                                     Observer, RunContext)
 
 
 def build_observers(learner: Learner, run_dir: Path | None) -> dict[str, Observer]:
@@ -32,11 +33,25 @@ def _will_run(ctx: RunContext) -> list[str]:
             if name not in OPT_IN or ctx.config.evaluation.settings.get(name) is not None]
 
 
+def _declared(ctx: RunContext, figures: bool) -> list[str]:
+    """The ``evaluation:<name>`` / ``figure:<name>`` keys of what this run will execute."""
+    keys = [f"evaluation:{EVALUATIONS.canonical(n)}" for n in _will_run(ctx)]
+    return keys + ([f"figure:{FIGURES.canonical(n)}" for n in _figures(ctx)] if figures else [])
+
+
 def declared_needs(ctx: RunContext, figures: bool = True) -> list[Need]:
     """What the evaluations (and, with ``figures``, the figures) of this run will read through ``ctx.outputs``."""
-    keys = [f"evaluation:{EVALUATIONS.canonical(n)}" for n in _will_run(ctx)]
-    keys += [f"figure:{FIGURES.canonical(n)}" for n in _figures(ctx)] if figures else []
-    return [need for key in keys for need in NEEDS.get(key, ())]
+    return [need for key in _declared(ctx, figures) for need in NEEDS.get(key, ())]
+
+
+def check_extras(ctx: RunContext, figures: bool = True) -> None:
+    """ConfigError, in one line naming the extras, when an evaluation or figure this run will execute needs an
+    optional extra that is not installed: called before training, so the run does not fail after it."""
+    extras: dict[str, list[str]] = {}
+    for key in _declared(ctx, figures):
+        for extra in EXTRAS[key](ctx) if key in EXTRAS else ():
+            extras.setdefault(extra, []).append(key.replace(":", " "))
+    require(extras, f"learner {ctx.config.learner['name']}")
 
 
 def _figures(ctx: RunContext) -> list[str]:

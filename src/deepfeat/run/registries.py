@@ -86,6 +86,8 @@ class Observer(Callback):
 Evaluation = Callable[..., "dict[str, Any] | None"]
 Figure = Callable[[RunContext], "list[Path]"]
 Applies = Callable[[RunContext], bool]
+# The optional extras (deepfeat.extras) an evaluation or figure needs: fixed, or as a function of the run (its data).
+Extras = tuple[str, ...] | Callable[[RunContext], tuple[str, ...]]
 
 EVALUATIONS: Registry[Evaluation] = Registry("evaluation", takes=1)
 FIGURES: Registry[Figure] = Registry("figure", takes=1)
@@ -96,33 +98,43 @@ EVERY_RUN: list[str] = []  # figures drawn for every run (see figure(every_run=T
 NEEDS: dict[str, tuple[Need, ...]] = {}
 # Whether a figure applies to a run (its data), by registered name; a figure without an entry always applies.
 APPLIES: dict[str, Applies] = {}
+# The extras each evaluation or figure needs, by the same keys as NEEDS (an entry only where it needs some).
+EXTRAS: dict[str, Callable[[RunContext], tuple[str, ...]]] = {}
+
+
+def _declare_extras(key: str, extras: Extras) -> None:
+    if extras:
+        EXTRAS[key] = extras if callable(extras) else lambda ctx, fixed=tuple(extras): fixed
 
 
 def evaluation(name: str, *, opt_in: bool = False, description: str | None = None,
-               needs: tuple[Need, ...] = ()) -> Callable[[Evaluation], Evaluation]:
+               needs: tuple[Need, ...] = (), extras: Extras = ()) -> Callable[[Evaluation], Evaluation]:
     """Register an evaluation ``fn(ctx, **settings) -> {metric: value, ..., "settings": {...}} | None``;
-    ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``."""
+    ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``; ``extras`` the optional extras
+    it imports (or ``extras(ctx)``, those it needs for the run's data), checked before training."""
     def deco(fn: Evaluation) -> Evaluation:
         EVALUATIONS.add(name, fn, description=description)
         if opt_in:
             OPT_IN.add(name)
         NEEDS[f"evaluation:{name}"] = tuple(needs)
+        _declare_extras(f"evaluation:{name}", extras)
         return fn
 
     return deco
 
 
 def figure(name: str, *, needs: tuple[Need, ...] = (), description: str | None = None,
-           every_run: bool = False, applies: Applies | None = None) -> Callable[[Figure], Figure]:
+           every_run: bool = False, applies: Applies | None = None, extras: Extras = ()) -> Callable[[Figure], Figure]:
     """Register a figure ``fn(ctx) -> [paths]``; ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``.
 
     An ``every_run`` figure is drawn for every run, whatever its learner declares. ``applies(ctx)`` says whether
     the run's data call for the figure at all (e.g. a sound figure: data with a sample rate); one that does not
-    apply is skipped before it is announced or its outputs computed.
+    apply is skipped before it is announced or its outputs computed. ``extras`` as for :func:`evaluation`.
     """
     def deco(fn: Figure) -> Figure:
         FIGURES.add(name, fn, description=description)
         NEEDS[f"figure:{name}"] = tuple(needs)
+        _declare_extras(f"figure:{name}", extras)
         if every_run:
             EVERY_RUN.append(name)
         if applies is not None:

@@ -38,14 +38,15 @@ from deepfeat.learners.build import build_learner
 from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
 from deepfeat.reports.html import write_report
 from deepfeat.reports.plots import plot_training_curves_to
-from deepfeat.run.evaluations.features import evaluate_learner, feature_needs, plot_features, plot_protocol
+from deepfeat.run.evaluations.features import (check_protocols, evaluate_learner, feature_needs, plot_features,
+                                               plot_protocol)
 from deepfeat.run.integrations import RunHook, run_hooks
 from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
 from deepfeat.run.model_io import export_model, export_onnx, unregistered
 from deepfeat.run.results import (Results, Status, check_finite_weights, data_summary, fit_summary, print_summary,
                                   read_results_file, write_results)
-from deepfeat.run.produce import (build_observers, declared_needs, draw_figures, headline, observer_results,
-                                  run_evaluations)
+from deepfeat.run.produce import (build_observers, check_extras, declared_needs, draw_figures, headline,
+                                  observer_results, run_evaluations)
 from deepfeat.run.registries import RunContext, check_settings
 from deepfeat.run.runs import (Run, data_spec, in_memory_config, inference_precision, is_in_memory, load, load_data,
                                restore_config, restore_model, set_aside_failed_model, split_python_encoder)
@@ -77,12 +78,33 @@ def fit(config: Any = None, *, data: Any = None, test: Any = None, out: str | Pa
     dist = init_distributed()
     if out is not None:  # refused before the data loads: the answer must not wait for it
         _on_main(dist, lambda: _check_free(Path(out)))
-    seed_everything(cfg.seed)
-    bundle = load_data(cfg, data, test)
-    learner = build_learner(cfg.learner, bundle.info, encoder or cfg.encoder, cfg.regularization)
+    bundle, learner = _prepare(cfg, data, test, encoder)
     with ExitStack() as owner:  # rank 0 holds the folder's lock until the run has ended, however it ends
         root = _on_main(dist, lambda: str(_claim(_scheduled(cfg, bundle), out, runs_dir, owner)))
         return _train(cfg, bundle, learner, RunPaths(Path(root)), None, callbacks)
+
+
+def check_config(config: Any, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Everything :func:`fit` checks before it trains, without a run folder: the config, its data resolved
+    against the files (and split), the learner built on them, and the optional extras the learner's evaluations
+    and figures need. A config that passes trains; raises the first problem as a deepfeat error."""
+    config, encoder = split_python_encoder(config)
+    cfg = load_config(config, overrides)
+    check_settings(cfg)
+    _prepare(cfg, None, None, encoder)
+    return cfg
+
+
+def _prepare(cfg: Config, data: Any, test: Any, encoder: Any) -> tuple[DataBundle, Learner]:
+    """The run's data and learner, seeded; its declared evaluations and figures checked for missing extras and its
+    feature protocols for settings the data cannot meet."""
+    seed_everything(cfg.seed)
+    bundle = load_data(cfg, data, test)
+    learner = build_learner(cfg.learner, bundle.info, encoder or cfg.encoder, cfg.regularization)
+    precision = resolve_precision("fp32", resolve_device("cpu"), learner)  # unused by the check; the model is not moved
+    check_extras(RunContext(learner, bundle, precision, cfg), cfg.logging.plots)
+    check_protocols(bundle, cfg.evaluation)
+    return bundle, learner
 
 
 def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data: Any = None, test: Any = None) -> Run:
@@ -103,9 +125,7 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
         except UnknownNameError as e:  # the user's own piece, its module not imported
             raise unregistered(e, paths.last) from None
         _on_main(dist, lambda: restore_config(paths, cfg))
-        seed_everything(cfg.seed)
-        bundle = load_data(cfg, data, test)
-        learner = build_learner(cfg.learner, bundle.info, cfg.encoder, cfg.regularization)
+        bundle, learner = _prepare(cfg, data, test, None)
         return _train(cfg, bundle, learner, paths, state, callbacks)
 
 

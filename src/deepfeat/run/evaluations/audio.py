@@ -46,7 +46,7 @@ def sound_examples(data: DataBundle, split_name: str, split: Any, n: int) -> tup
     return x[torch.tensor(idx)], labels
 
 
-@figure("audio_examples", every_run=True, applies=lambda ctx: ctx.data.info.sample_rate is not None,
+@figure("audio_examples", every_run=True, applies=lambda ctx: ctx.data.info.sample_rate is not None, extras=("audio",),
         description="Waveform + spectrogram of a few labelled recordings, and the clips to play (data with a sample rate).")
 def audio_examples(ctx: RunContext) -> list[Path]:
     """A few labelled recordings of the evaluation split: waveforms, spectrograms and playable clips."""

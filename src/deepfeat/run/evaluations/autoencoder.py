@@ -67,21 +67,36 @@ def calibrate(learner: Any, data: DataBundle, precision: Precision, limit: int |
     return result
 
 
-@evaluation("reconstruction")
+def _signal(ctx: RunContext) -> bool:
+    """Whether the run's samples are signals (images, waveforms, series), which PSNR and SSIM measure; a table's
+    features are not one."""
+    return ctx.data.info.kind in ("image", "sequence")
+
+
+def _metric_extras(ctx: RunContext) -> tuple[str, ...]:
+    """PSNR, SSIM and SNR come from torchmetrics (the ``images`` extra), for signals only."""
+    return ("images",) if _signal(ctx) else ()
+
+
+def _report(ctx: RunContext, clean: np.ndarray, estimate: np.ndarray, data_range: float) -> dict[str, Any]:
+    return reconstruction_report(clean, estimate, data_range, ctx.data.info.kind == "image", _signal(ctx))
+
+
+@evaluation("reconstruction", extras=_metric_extras)
 def reconstruction(ctx: RunContext) -> dict[str, Any]:
-    """MSE, PSNR (and SSIM for images) of reconstructions of the evaluation split, in raw units."""
+    """MSE, PSNR (signals) and SSIM (images) of reconstructions of the evaluation split, in raw units."""
     name, split = ctx.eval_split()
     clean, _ = _raw(ctx, split, lambda x: x)
     recon, _ = _raw(ctx, split, ctx.learner.reconstruct)
-    out = reconstruction_report(clean, recon, _data_range(clean), ctx.data.info.kind == "image")
+    out = _report(ctx, clean, recon, _data_range(clean))
     out["settings"].update({"split": name, "samples": len(clean)})
     return out
 
 
-@evaluation("denoising")
+@evaluation("denoising", extras=_metric_extras)
 def denoising(ctx: RunContext) -> dict[str, Any]:
-    """PSNR/SSIM of the corrupted input and of its reconstruction against the clean input."""
-    learner, images = ctx.learner, ctx.data.info.kind == "image"
+    """MSE, PSNR (signals) and SSIM (images) of the corrupted input and of its reconstruction against the clean input."""
+    learner = ctx.learner
     _, split = ctx.eval_split()
 
     def noisy_and_denoised(x: torch.Tensor) -> torch.Tensor:  # (B, 2, *input_shape), raw values
@@ -93,11 +108,11 @@ def denoising(ctx: RunContext) -> dict[str, Any]:
         out, _ = collect(learner, split, ctx.precision, noisy_and_denoised, limit=ctx.max_samples)
     clean, _ = _raw(ctx, split, lambda x: x)
     data_range = _data_range(clean)
-    noisy = reconstruction_report(clean, out[:, 0], data_range, images)
-    denoised = reconstruction_report(clean, out[:, 1], data_range, images)
-    return {"psnr_noisy": noisy["psnr"], "psnr_denoised": denoised["psnr"], "psnr_gain": denoised["psnr"] - noisy["psnr"],
+    noisy, denoised = _report(ctx, clean, out[:, 0], data_range), _report(ctx, clean, out[:, 1], data_range)
+    return {**({"psnr_noisy": noisy["psnr"], "psnr_denoised": denoised["psnr"],
+                "psnr_gain": denoised["psnr"] - noisy["psnr"]} if "psnr" in noisy else {}),
             "mse_noisy": noisy["mse"], "mse_denoised": denoised["mse"],
-            **({"ssim_noisy": noisy["ssim"], "ssim_denoised": denoised["ssim"]} if images else {}),
+            **({"ssim_noisy": noisy["ssim"], "ssim_denoised": denoised["ssim"]} if "ssim" in noisy else {}),
             **(_snr(clean, out[:, 0], out[:, 1]) if ctx.data.info.sample_rate is not None else {}),
             "settings": {"noise": repr(learner.noise), "seed": NOISE_SEED, **denoised["settings"]}}
 
@@ -111,7 +126,7 @@ def _snr(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray) -> dict[str
             "snr_gain": float((after - before).mean()), "snr_gain_median": float(np.median(after - before))}
 
 
-@evaluation("pca_baseline")
+@evaluation("pca_baseline", extras=_metric_extras)
 def pca_baseline(ctx: RunContext) -> dict[str, Any]:
     """PCA with ``code_dim`` components on the training inputs in the learner's working space (where its errors and
     scores are measured): its reconstruction and its codes' probes."""
@@ -124,7 +139,7 @@ def pca_baseline(ctx: RunContext) -> dict[str, Any]:
     pca = PCA(n_components=k, random_state=0).fit(train.reshape(len(train), -1))
     codes = pca.transform(clean.reshape(len(clean), -1))
     recon = pca.inverse_transform(codes).reshape(clean.shape)
-    out = reconstruction_report(clean, recon, _data_range(clean), ctx.data.info.kind == "image")
+    out = _report(ctx, clean, recon, _data_range(clean))
     labels, _ = one_class_targets(ctx.data, y)
     if labels is not None:  # PCA's reconstruction error as an anomaly score, in the space of the learner's score
         out["anomaly_roc_auc"] = detection_report(labels, ((recon - clean) ** 2).reshape(len(clean), -1).mean(1),

@@ -7,6 +7,7 @@ a registered figure that classifiers declare.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,27 @@ def protocol_plan(cfg: EvaluationConfig) -> tuple[list[str], dict[str, dict[str,
             key = resolve_protocols([name])[0]
             settings[key] = {**settings.get(key, {}), **own}
     return names, settings
+
+
+def check_protocols(data: DataBundle, cfg: EvaluationConfig) -> None:
+    """Run the configured protocols on stand-in features (two random dimensions) with the labels they will read,
+    before training: a setting the data cannot meet (``knn.k`` above the training samples, more shots than a
+    class holds) fails now, not after training. Splits whose labels are streamed with their samples are skipped."""
+    names, settings = protocol_plan(cfg)
+    split = data.test if data.test is not None else data.val
+    labels = [getattr(part, "y", None) for part in (data.train, split)]
+    if not names or split is None or any(y is None for y in labels):
+        return
+    train_y, eval_y = (y[:cfg.max_samples].numpy() for y in labels)
+    rng = np.random.default_rng(0)
+    quiet = logging.getLogger("deepfeat")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # its "skipped" lines are said once, by the real evaluation
+    try:
+        run_protocol(rng.normal(size=(len(train_y), 2)), train_y, rng.normal(size=(len(eval_y), 2)), eval_y,
+                     names, settings)
+    finally:
+        quiet.setLevel(level)
 
 
 def feature_needs(data: DataBundle, cfg: EvaluationConfig, plots: bool = True) -> list[tuple[str, str]]:

@@ -85,7 +85,7 @@ def _features(clf: Classifier, x: torch.Tensor, precision: Precision, batch_size
     return torch.cat(feats).numpy(), torch.cat(preds).numpy()
 
 
-@evaluation("generative")
+@evaluation("generative", extras=("images",))  # FID and KID come from torchmetrics
 def generative(ctx: RunContext, samples: int = 2000, classifier: str | None = None,
                inception_weights: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Domain FID/KID, precision/recall and mode coverage of ``samples`` generated samples against as many real ones.
