@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared GPU check (issue 19), at most ~9 minutes: run it when a CUDA machine is available.
+# One prepared GPU check, at most ~9 minutes: run it when a CUDA machine is available.
 #   bash benchmarks/gpu_check.sh            # from the repository root; needs $DEEPFEAT_DATA (MNIST) or ../shared/data
 # 1. core benchmark, quick (bf16 autocast on CUDA is deepfeat's default there): overhead vs hand loop, accuracy
 # 2. GAN speed check: one DCGAN epoch through deepfeat fit vs the hand-written loop, back to back
