@@ -87,3 +87,22 @@ def learner_case():
         return DATA.get(name, _images)(), encoder, {"name": name, **kwargs}
 
     return case
+
+
+@pytest.fixture(scope="module")
+def mlflow_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its tables made once per module (MLflow's migrations take seconds per new store)."""
+    mlflow = pytest.importorskip("mlflow")
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def runs(tmp_path: Path, mlflow_store: Path) -> Path:
+    """A runs folder whose default store (runs/mlflow.db) already has MLflow's tables."""
+    import shutil
+
+    (tmp_path / "runs").mkdir()
+    shutil.copy(mlflow_store, tmp_path / "runs" / "mlflow.db")
+    return tmp_path / "runs"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,22 +35,6 @@ def dying(self, trainer, epoch, logs):
 ModelCheckpoint.on_epoch_end = dying
 deepfeat.fit(yaml.safe_load(open(sys.argv[1])), out=sys.argv[2])
 """
-
-
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory) -> Path:
-    """An MLflow SQLite store with its tables made once (MLflow's migrations take seconds per new store)."""
-    path = tmp_path_factory.mktemp("store") / "mlflow.db"
-    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def runs(tmp_path: Path, empty_store: Path) -> Path:
-    """A runs folder whose default store (runs/mlflow.db) already has MLflow's tables."""
-    (tmp_path / "runs").mkdir()
-    shutil.copy(empty_store, tmp_path / "runs" / "mlflow.db")
-    return tmp_path / "runs"
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -35,22 +34,6 @@ class Boom(Callback):
     def on_epoch_end(self, trainer, epoch, logs) -> None:
         if epoch + 1 == self.at:
             raise self.error
-
-
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory) -> Path:
-    """An MLflow SQLite store with its tables made once (MLflow's migrations take seconds per new store)."""
-    path = tmp_path_factory.mktemp("store") / "mlflow.db"
-    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def runs(tmp_path, empty_store) -> Path:
-    """A runs folder whose default store (runs/mlflow.db) already has MLflow's tables."""
-    (tmp_path / "runs").mkdir()
-    shutil.copy(empty_store, tmp_path / "runs" / "mlflow.db")
-    return tmp_path / "runs"
 
 
 def _ids(run_dir: Path) -> dict:

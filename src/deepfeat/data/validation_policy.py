@@ -13,7 +13,7 @@ One rule, applied in two places that both read it from here:
    picked on a handful of samples.
 
 Why: on a problem with 36 training series, a 20% split keeps 7; the epoch that scores best on 7
-series is mostly noise (issue 20 measured 62% test accuracy for it against 84% for the fixed schedule
+series is mostly noise (a measured 62% test accuracy for it against 84% for the fixed schedule
 on all 36). Choosing epochs needs enough validation samples to rank them.
 
 3. **Schedule** (training). ``training.epochs`` / ``batch_size`` left out (``null``, auto) are picked from the

@@ -4,7 +4,7 @@
 (CUDA with bf16 support, or a CPU with AMX / AVX512-BF16, where bf16 convolutions run ~3x faster
 than float32), float32 otherwise; channels_last memory format for conv nets on those paths and on
 every CPU: oneDNN's float32 convolutions run channels_last too, and a training step of the benchmark
-CNNs took 1.03-1.5x less time that way on a 2-core AVX-512 Xeon (issue 19; ``benchmarks/bench_core.py``).
+CNNs took 1.03-1.5x less time that way on a 2-core AVX-512 Xeon (``benchmarks/bench_core.py``).
 """
 
 from __future__ import annotations

@@ -33,12 +33,13 @@ def apply_gradients(
     (loss if scaler is None else scaler.scale(loss)).backward()
     if scaler is not None:
         scaler.unscale_(optimizer)  # the true gradients: clipping and the norm below see them
-    params = list(params) if params is not None else [p for g in optimizer.param_groups for p in g["params"]]
     norm = torch.zeros((), device=loss.device)
-    if grad_clip is not None:
-        norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
-    elif scaler is not None:  # whether the scaled gradients overflowed
-        norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+    if grad_clip is not None or scaler is not None:  # the parameters are listed only when their norm is read
+        params = list(params) if params is not None else [p for g in optimizer.param_groups for p in g["params"]]
+        if grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        else:  # whether the scaled gradients overflowed
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
     # One host read per step, and only after backward: the CPU has queued all of backward before it waits, so
     # a GPU is not left idle while backward's kernels are launched. Whether to step must be known on the host
     # (an eager optimizer cannot skip on a device flag; GradScaler reads its found_inf the same way); on the
