@@ -102,3 +102,17 @@ def test_fit_says_where_the_run_and_its_report_are_and_announces_only_figures_th
     assert main(["fit", "-c", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "cli")]) == 0
     out = capsys.readouterr().out
     assert out.count("done: ") == 1 and out.count(f"run folder: {tmp_path / 'cli'}\n") == 1
+
+
+def test_training_threads_hold_for_the_whole_run_and_are_put_back(tmp_path, monkeypatch) -> None:
+    """The evaluation after training runs with ``training.threads`` too; the process's count is back afterwards."""
+    import deepfeat.run.workflow as workflow
+
+    seen, evaluate = [], workflow._evaluate
+    monkeypatch.setattr(workflow, "_evaluate", lambda *a, **k: seen.append(torch.get_num_threads()) or evaluate(*a, **k))
+    cfg = {"data": {"name": "digits"}, "encoder": {"name": "mlp", "hidden": [16]},
+           "training": {"epochs": 1, "batch_size": 256, "progress": "none", "threads": 2},
+           "evaluation": {"protocol": [], "embedding_plots": []}, "logging": {"plots": False, "report": False}}
+    assert torch.get_num_threads() == 1  # as tests/conftest.py sets it
+    deepfeat.fit(cfg, out=tmp_path / "run")
+    assert seen == [2] and torch.get_num_threads() == 1

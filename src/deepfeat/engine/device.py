@@ -10,9 +10,9 @@ CNNs took 1.03-1.5x less time that way on a 2-core AVX-512 Xeon (``benchmarks/be
 from __future__ import annotations
 
 import functools
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Iterator
 
 import torch
 from torch import nn
@@ -21,6 +21,19 @@ from deepfeat.errors import ConfigError
 from deepfeat.nn.encoder import channels_last_ok
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` (None: left as it is) for the ``with`` block, then put back
+    however the block ends: ``training.threads`` holds for one run, not for the rest of the process."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @functools.lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ import torch
 from deepfeat.data.splits import DataBundle
 from deepfeat.data.validation_policy import MonitorPlan, SchedulePlan, plan_monitor, plan_schedule
 from deepfeat.engine.callbacks import Callback, is_better
-from deepfeat.engine.device import Precision, resolve_device, resolve_precision
+from deepfeat.engine.device import Precision, resolve_device, resolve_precision, torch_threads
 from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
 from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
@@ -196,13 +196,8 @@ class Trainer:
         Each fit starts fresh (history, steps, best epoch). ``training.threads`` holds for the fit alone: the
         process's torch thread count is put back when it ends, however it ends.
         """
-        threads = torch.get_num_threads()
-        if self.cfg.threads:
-            torch.set_num_threads(self.cfg.threads)
-        try:
+        with torch_threads(self.given.threads):
             return self._fit(learner, data, optimizer, schedule, resume)
-        finally:
-            torch.set_num_threads(threads)
 
     def _fit(self, learner: Learner, data: DataBundle, optimizer: Any, schedule: Any,
              resume: dict[str, Any] | None) -> FitResult:

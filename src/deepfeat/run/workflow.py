@@ -21,7 +21,7 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, best_weights
 from deepfeat.engine.checkpoint import (atomic_write, checksum_path, load_checkpoint, remove_stale_temps, write_checksum,
                                        write_verified)
-from deepfeat.engine.device import resolve_device, resolve_precision
+from deepfeat.engine.device import resolve_device, resolve_precision, torch_threads
 from deepfeat.engine.diagnostics import Diagnostics, find_callback
 from deepfeat.engine.distributed import broadcast_object, init_distributed, local_only
 from deepfeat.engine.preflight import Preflight
@@ -80,7 +80,8 @@ def fit(config: Any = None, *, data: Any = None, test: Any = None, out: str | Pa
     bundle, learner = _prepare(cfg, data, test, encoder)
     with ExitStack() as owner:  # rank 0 holds the folder's lock until the run has ended, however it ends
         root = _on_main(dist, lambda: str(_claim(_scheduled(cfg, bundle), out, runs_dir, owner)))
-        return _train(cfg, bundle, learner, RunPaths(Path(root)), None, callbacks)
+        with torch_threads(cfg.training.threads):  # the evaluation after training too, not the fit alone
+            return _train(cfg, bundle, learner, RunPaths(Path(root)), None, callbacks)
 
 
 def check_config(config: Any, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -125,7 +126,8 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
             raise unregistered(e, paths.last) from None
         _on_main(dist, lambda: restore_config(paths, cfg))
         bundle, learner = _prepare(cfg, data, test, None)
-        return _train(cfg, bundle, learner, paths, state, callbacks)
+        with torch_threads(cfg.training.threads):
+            return _train(cfg, bundle, learner, paths, state, callbacks)
 
 
 def _writes_run(fn: Callable[..., Any]) -> Callable[..., Any]:
