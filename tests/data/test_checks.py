@@ -28,7 +28,7 @@ def _x(n: int = 6) -> np.ndarray:
         (_x(), np.array([0, 1, 0]), {}, r"train\.y: expected 6 labels \(one per sample of x\), got 3"),
         (_x(), np.zeros((6, 2)), {}, r"expected a 1-D array \(N,\), got shape \(6, 2\)"),
         (_x(), None, {"kind": "image"}, r"4 dimensions \(N, C, H, W\) for kind 'image', got shape \(6, 2\)"),
-        (_x(), None, {"kind": "graph"}, r"expected one of vector, sequence, image, tokens, got 'graph'"),
+        (_x(), None, {"kind": "graph"}, r"expected one of audio, image, sequence, tokens, vector, got 'graph'"),
     ],
 )
 def test_bad_inputs_raise_data_error(

@@ -29,6 +29,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "augmentations": (("deepfeat.data",), "the two views of self-supervised learners: learner: {augment: ...}"),
     "backbone sources": (("deepfeat.run",), "where encoder: {name: backbone, source: ...} gets its network"),
     "datasets": (("deepfeat.data",), "data: {name: ...}; `deepfeat datasets` shows which are here offline"),
+    "data kinds": (("deepfeat.data",), "what samples are (vector, image, sequence, tokens, audio): kind= of arrays and files"),
     "decoders": (("deepfeat.nn.decoders",), "autoencoder decoders, built to mirror the encoder"),
     "encoders": ((_NN, "deepfeat.nn.backbones", "deepfeat.nn.discriminators"),
                  "encoder: {name: ...}: a batch -> (B, feature_dim) features"),

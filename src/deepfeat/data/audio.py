@@ -1,6 +1,6 @@
 """Speech and sound datasets: the Free Spoken Digit Dataset, and any folder of recordings (streamed).
 
-Samples are raw waveforms ``(1, length)`` at the configured ``sample_rate`` (kind "sequence"); the
+Samples are raw waveforms ``(1, length)`` at the configured ``sample_rate`` (kind "audio"); the
 spectrogram front-ends are part of the model (:mod:`deepfeat.nn.audio_frontend`), so an exported
 model takes waveforms. ``DataInfo.reader`` keeps ``{sample_rate, duration}``, so new recordings (at
 any rate) are read as in training by ``deepfeat embed RUN --data folder``. How bad files are handled:
@@ -17,10 +17,11 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from deepfeat.data.audio_io import AUDIO_SUFFIXES, audio_info, check_rate, read_audio
-from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, make_bundle, split_indices, subsample
+from deepfeat.data.bundle import LoadOptions, check_fractions, make_bundle, split_indices, subsample
 from deepfeat.data.datasets import always_available, data_root, register_dataset
 from deepfeat.data.folders import OnError, check_inside, screen
 from deepfeat.data.info import DataInfo
+from deepfeat.data.kinds.audio import AUDIO
 from deepfeat.data.splits import DataBundle, StreamSplit
 from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import ConfigError, DataError
@@ -126,7 +127,7 @@ def fsdd(
                         f"{_fsdd_folder(root)}. Check the files.")
     # Each recording's speaker (and digit, when the target is the speaker) travels with it: plots colour by it.
     other = "digit" if target == "speaker" else "speaker"
-    bundle = make_bundle(x, y, "sequence", "fsdd", class_names=names, x_test=x_test, y_test=y_test,
+    bundle = make_bundle(x, y, "audio", "fsdd", class_names=names, x_test=x_test, y_test=y_test,
                          groups={other: meta[other]}, groups_test={other: meta_test[other]}, **options.kwargs())
     bundle.info.reader = {"sample_rate": sample_rate, "duration": duration}
     return bundle
@@ -220,13 +221,13 @@ def audio_folder(
     if len(parts[0]) == 0:  # type: ignore[arg-type]
         raise DataError(f"training split at {where}: expected at least one training recording, got 0 of {len(files)}. "
                         "Add recordings or lower val_fraction/test_fraction.")
-    info = DataInfo("sequence", (1, length), len(classes), classes, name=f"audio_folder:{folder.name}",
+    info = DataInfo("audio", (1, length), len(classes), classes, name=f"audio_folder:{folder.name}",
                     reader={"sample_rate": sample_rate, "duration": duration}, skipped=skipped or None)
     datasets = [full] + ([parts[-1]] if test_root else [])
     if options.normalize:
         picks = np.random.default_rng(options.seed).permutation(len(parts[0]))[:stats_samples]  # type: ignore[arg-type]
         sample = torch.stack([parts[0][int(i)] if labels is None else parts[0][int(i)][0] for i in picks])
-        info.mean, info.std = channel_stats(sample, "sequence")
+        info.mean, info.std = AUDIO.statistics(sample)  # type: ignore[misc]
         for d in datasets:
             d.info = info  # type: ignore[attr-defined]
     train, val, test = [StreamSplit(p, num_workers=num_workers) if len(p) else None for p in parts]  # type: ignore[arg-type]

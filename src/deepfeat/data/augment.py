@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from deepfeat.data.info import DataInfo
+from deepfeat.data.kinds import kind_named
 from deepfeat.errors import ConfigError
 from deepfeat.registry import Registry
 
@@ -148,21 +148,12 @@ AUGMENTATIONS.add("sequence", SequenceAugment)
 AUGMENTATIONS.add("none", lambda: (lambda x, g: x), description="No augmentation: both views are the input.")
 
 
-def augment_kind(info: DataInfo) -> str:
-    """The kind of augmentation the data takes: ``audio`` for waveforms (``info.sample_rate`` set), else its kind.
-
-    A waveform is a ``sequence`` to the networks, but the series augmentation's crop-and-resize changes a
-    recording's tempo and pitch; audio takes speed, shift, gain and noise (``augment: {name: audio}``).
-    """
-    return "audio" if info.sample_rate is not None else info.kind
-
-
 def build_augment(spec: Any, kind: str, where: str = "augment") -> Augment:
-    """An augmentation from a spec; ``"auto"`` picks ``image``, ``sequence`` or ``audio`` by ``kind`` (of
-    :func:`augment_kind`)."""
+    """An augmentation from a spec; ``"auto"`` takes the default augmentation of the data kind named ``kind``
+    (:attr:`~deepfeat.data.kinds.DataKind.augment`: image, sequence or audio)."""
     if spec == "auto" or spec is None:
-        if kind not in ("image", "sequence", "audio"):
+        spec = kind_named(kind, where).augment
+        if spec is None:
             raise ConfigError(f"{where}: expected image, sequence or audio data for automatic augmentation, got kind "
                               f"'{kind}'. Set {where}: {{name: ...}} explicitly (image, sequence, audio or none).")
-        spec = kind
     return AUGMENTATIONS.build(spec, where=where)

@@ -16,14 +16,11 @@ import torch
 from deepfeat.data.classes import renumber, resolve_classes, split_classes
 from deepfeat.data.checks import ArrayLike, as_array, as_numpy, check_arrays, check_labels, infer_kind
 from deepfeat.data.info import DataInfo, Kind
+from deepfeat.data.kinds import kind_named
 from deepfeat.data.splits import DataBundle, TensorSplit
 from deepfeat.data.tokenize import PAD_ID
 from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import ConfigError, DataError
-
-# A feature whose training std is below this is (numerically) constant: dividing by its std would
-# blow tiny test-time differences up, so it is divided by 1 instead (as scikit-learn's StandardScaler).
-MIN_STD = 1e-6
 
 
 @dataclass(frozen=True)
@@ -102,25 +99,9 @@ def subsample(labels: np.ndarray, limit: int | None, options: LoadOptions, names
     return taken
 
 
-def channel_stats(x: torch.Tensor, kind: Kind) -> tuple[list[float], list[float]]:
-    """Per-feature (vector) or per-channel (sequence, image) mean and std of ``x`` (N, ...)."""
-    dims = (0,) if kind == "vector" else (0, *range(2, x.dim()))
-    std, mean = torch.std_mean(x, dim=dims, correction=0)
-    std = torch.where(std < MIN_STD, torch.ones_like(std), std)
-    return mean.tolist(), std.tolist()
-
-
 def _as_inputs(x: ArrayLike, kind: Kind, copy: bool = False) -> torch.Tensor:
-    dtype = torch.int64 if kind == "tokens" else torch.float32
     tensor = x.detach() if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
-    return tensor.to(dtype, copy=copy)
-
-
-def _normalize_(x: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
-    """Standardize ``x`` (N, F) or (N, C, ...) in place with per-feature / per-channel statistics."""
-    # In place: a second copy of a 60k-image dataset costs ~200 MB and most of the load time.
-    shape = (1, -1) + (1,) * (x.dim() - 2)
-    return x.sub_(torch.tensor(mean).view(shape)).div_(torch.tensor(std).view(shape))
+    return tensor.to(kind_named(kind).dtype, copy=copy)
 
 
 def _encode_labels(
@@ -320,11 +301,14 @@ def _assemble(
             test_y = None if y_all is None else torch.cat([test_y, y_all[rows]])
             groups_test = {k: np.concatenate([v, groups[k][heldout]]) for k, v in groups_test.items()}
         splits.append(TensorSplit(test_x, test_y, groups_test))
-    if normalize and info.kind != "tokens":
-        info.mean, info.std = channel_stats(splits[0].x, info.kind)
+    kind = info.kind_spec
+    stats = kind.statistics(splits[0].x) if normalize else None
+    if stats is not None:
+        info.mean, info.std = stats
         for split in splits:
-            _normalize_(split.x, info.mean, info.std)
-    if info.kind == "tokens":  # right-padded ids: a text's length is its non-padding ids (bucketing groups by it)
+            # In place: a second copy of a 60k-image dataset costs ~200 MB and most of the load time.
+            kind.normalize(split.x, info.mean, info.std, inplace=True)
+    if kind.padded:  # right-padded ids: a text's length is its non-padding ids (bucketing groups by it)
         for split in splits:
             split.lengths = (split.x != PAD_ID).sum(dim=1)
     train, val, test = splits

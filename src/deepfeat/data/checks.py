@@ -13,14 +13,13 @@ import numpy as np
 import torch
 
 from deepfeat.data.info import Kind
+from deepfeat.data.kinds import array_kind
 from deepfeat.errors import DataError
 
 ArrayLike = np.ndarray | torch.Tensor
 
-# Number of dimensions of a whole dataset (samples first) for each kind.
-KIND_NDIM: dict[str, int] = {"vector": 2, "sequence": 3, "image": 4, "tokens": 2}
+# The kind an array without a given kind is taken to hold, by its number of dimensions (samples first).
 _KIND_BY_NDIM: dict[int, Kind] = {2: "vector", 3: "sequence", 4: "image"}
-_LAYOUT = {"vector": "(N, F)", "sequence": "(N, C, T)", "image": "(N, C, H, W)", "tokens": "(N, T)"}
 
 
 def as_numpy(a: Any) -> np.ndarray:
@@ -111,14 +110,10 @@ def _check_features(xa: np.ndarray, where: str, kind: str | None) -> None:
             "Convert the features to numbers (encode text or categories first)."
         )
     if kind is not None:
-        if kind not in KIND_NDIM:
+        spec = array_kind(kind, where)
+        if xa.ndim != spec.ndim:
             raise DataError(
-                f"data kind at {where}: expected one of {', '.join(KIND_NDIM)}, got {kind!r}. "
-                "Pass a valid kind or leave it out to infer it from the array's dimensions."
-            )
-        if xa.ndim != KIND_NDIM[kind]:
-            raise DataError(
-                f"input shape at {where}.x: expected {KIND_NDIM[kind]} dimensions {_LAYOUT[kind]} for "
+                f"input shape at {where}.x: expected {spec.ndim} dimensions {spec.layout} for "
                 f"kind '{kind}', got shape {tuple(xa.shape)}. Reshape the array or pass the right kind."
             )
     if np.issubdtype(xa.dtype, np.floating):

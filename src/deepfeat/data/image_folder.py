@@ -23,8 +23,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Subset
 
-from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, split_indices
+from deepfeat.data.bundle import LoadOptions, check_fractions, split_indices
 from deepfeat.data.datasets import always_available, register_dataset
+from deepfeat.data.kinds.image import IMAGE
 from deepfeat.data.folders import OnError, check_inside, first_line, screen
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle, StreamSplit
@@ -135,7 +136,7 @@ def _sample_stats(dataset: Subset, count: int, seed: int) -> tuple[list[float], 
     picks = rng.permutation(len(dataset))[:count]
     items = [dataset[int(i)] for i in picks]
     images = torch.stack([item[0] if isinstance(item, tuple) else item for item in items])  # (x, y) or x
-    return channel_stats(images, "image")
+    return IMAGE.statistics(images)  # type: ignore[return-value]
 
 
 @register_dataset("image_folder", aliases=("imagefolder",), available=always_available("any folder path"),

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
-from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, make_bundle, split_indices
+from deepfeat.data.bundle import LoadOptions, check_fractions, make_bundle, split_indices
 from deepfeat.data.checks import infer_kind
 from deepfeat.data.datasets import always_available, register_dataset
 from deepfeat.data.info import DataInfo, Kind
@@ -119,9 +119,9 @@ def _dataset_bundle(dataset: Dataset, test: Any, kind: Kind | None, class_names:
     num_classes = int(labels.max()) + 1 if labels is not None else 0
     names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
     info = DataInfo(kind, tuple(x0.shape), num_classes, names, name=f"dataset:{type(dataset).__name__}")
-    if options.normalize and kind != "tokens":
+    if options.normalize and info.kind_spec.stats is not None:
         picks = np.random.default_rng(options.seed).permutation(len(parts[0]))[:STATS_SAMPLES]  # type: ignore[arg-type]
-        info.mean, info.std = channel_stats(torch.stack([_sample(parts[0][int(i)])[0] for i in picks]), kind)
+        info.mean, info.std = info.kind_spec.statistics(torch.stack([_sample(parts[0][int(i)])[0] for i in picks]))  # type: ignore[misc]
         for samples in checked:
             samples.info = info
     train, *rest = [StreamSplit(part) if len(part) else None for part in parts]  # type: ignore[arg-type]

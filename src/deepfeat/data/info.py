@@ -7,13 +7,16 @@ inputs without the training set.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from deepfeat.data.kinds import DataKind, kind_named, stored_kind
+from deepfeat.errors import DataError
 from deepfeat.typecheck import stored_record
 
-Kind = Literal["vector", "image", "sequence", "tokens"]
+# The name of a registered data kind (deepfeat.data.kinds): vector, image, sequence, tokens, audio, ...
+Kind = str
 
 
 @dataclass
@@ -21,7 +24,8 @@ class DataInfo:
     """Shapes and statistics of a dataset, computed on its training split.
 
     Attributes:
-        kind: "vector" (B, F), "image" (B, C, H, W), "sequence" (B, C, T) or "tokens" (B, T).
+        kind: the registered data kind (:mod:`deepfeat.data.kinds`): "vector" (B, F), "image" (B, C, H, W),
+            "sequence" (B, C, T), "tokens" (B, T) or "audio" (B, C, T); :attr:`kind_spec` is its object.
         input_shape: shape of one sample, without the batch dimension.
         num_classes: number of classes (0 when unlabelled).
         class_names: one label per class, for plots.
@@ -32,7 +36,8 @@ class DataInfo:
         split_classes: the class names each split holds (``{"train": [...], "test": [...]}``), so results
             say whether a test accuracy covers classes the model never trained on; None when unlabelled.
         reader: arguments a dataset source needs to read new samples as in training (audio:
-            ``{sample_rate, duration}``), passed to any source that takes them; else None.
+            ``{sample_rate, duration}``, the rate a kind with a ``rate_key`` reads), passed to any source that takes
+            them; else None.
         windows: for samples cut from a longer series, how they were cut (``{length, stride}``, the stride
             new series are scored with), so ``deepfeat score`` cuts a new series the same way; else None.
         skipped: the files a folder source left out because they do not decode (``on_error: skip``), so
@@ -53,40 +58,40 @@ class DataInfo:
     skipped: list[str] | None = None
 
     @property
-    def sample_rate(self) -> int | None:
-        """The rate in Hz of waveform samples ``(C, T)`` (audio: ``reader["sample_rate"]``), else ``None``.
+    def kind_spec(self) -> DataKind:
+        """The registered :class:`~deepfeat.data.kinds.DataKind` of :attr:`kind`: what differs between kinds."""
+        return kind_named(self.kind, "data info kind")
 
-        Plots and evaluations that treat samples as sound (spectrograms, playable clips, SNR) ask this,
-        never the dataset's name.
+    @property
+    def sample_rate(self) -> int | None:
+        """The rate in Hz of samples that are sound (a kind with a ``rate_key``, read from :attr:`reader`), else None.
+
+        Plots and evaluations that treat samples as sound (spectrograms, playable clips, SNR) ask this only for a
+        kind shown as sound, never the dataset's name; a DataError when such data carry no rate.
         """
-        rate = (self.reader or {}).get("sample_rate")
-        return int(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and self.kind == "sequence" else None
+        key = self.kind_spec.rate_key
+        if key is None:
+            return None
+        rate = (self.reader or {}).get(key)
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= 0:
+            raise DataError(f"{key} of the {self.kind} data '{self.name}': expected a rate in Hz in the data info's "
+                            f"reader, got {rate!r}. Load sound through a source that reads it (fsdd, audio_folder), "
+                            "or pass the arrays with kind 'sequence'.")
+        return int(rate)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the training-split normalization to a batch ``(B, *input_shape)``."""
         if self.mean is None or self.std is None:
             return x
-        shape = self._stat_shape(x.dim())
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
-        return (x - mean) / std
+        return self.kind_spec.normalize(x, self.mean, self.std)
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Undo :meth:`normalize`: normalized values back to data space (images: pixels clamped to [0, 1])."""
-        if self.mean is not None and self.std is not None:
-            shape = self._stat_shape(x.dim())
-            x = x * x.new_tensor(self.std).view(shape) + x.new_tensor(self.mean).view(shape)
-        return x.clamp(0, 1) if self.kind == "image" else x
-
-    def _stat_shape(self, ndim: int) -> tuple[int, ...]:
-        if self.kind == "vector":
-            return (1, -1)
-        # One statistic per channel: (1, C, 1) for sequences, (1, C, 1, 1) for images.
-        return (1, -1) + (1,) * (ndim - 2)
+        return self.kind_spec.denormalize(x, self.mean, self.std)
 
     def example(self, n: int = 2) -> torch.Tensor:
         """A batch of ``n`` all-zero samples of the right shape and dtype (token ids for "tokens"), for dry runs."""
-        return torch.zeros(n, *self.input_shape, dtype=torch.long if self.kind == "tokens" else torch.float32)
+        return torch.zeros(n, *self.input_shape, dtype=self.kind_spec.dtype)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -95,5 +100,12 @@ class DataInfo:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
-        """From a stored mapping (a checkpoint, ``model.json``): ConfigError for an unknown or missing key or a wrong type."""
-        return stored_record(cls, d, "data info")
+        """From a stored mapping (a checkpoint, ``model.json``): ConfigError for an unknown or missing key, a wrong type or
+        an unregistered kind.
+
+        Sound was stored as kind "sequence" with a ``reader`` sample rate before it was a kind of its own: such a
+        record loads as "audio", so older run folders and models keep their spectrograms, clips and SNR.
+        """
+        info = stored_record(cls, d, "data info")
+        info.kind = kind_named(stored_kind(info.kind, info.reader), "data info.kind").name
+        return info

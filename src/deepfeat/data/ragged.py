@@ -14,7 +14,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from deepfeat.data.bundle import MIN_STD
+from deepfeat.data.kinds.base import MIN_STD
 from deepfeat.errors import ConfigError
 
 Unequal = Literal["pad", "resample"]

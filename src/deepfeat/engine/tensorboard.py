@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deepfeat.data.kinds import IMAGE_GRID
 from deepfeat.engine.callbacks import Callback
 from deepfeat.errors import ConfigError
 
@@ -27,7 +28,7 @@ class TensorBoardLogger(Callback):
         self.max_embed = max_embed
 
     def on_fit_start(self, trainer: "Trainer") -> None:
-        if trainer.data.info.kind == "image":
+        if trainer.data.info.kind_spec.view == IMAGE_GRID:
             x, _ = next(trainer.data.train.batches(16))
             lo, hi = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
             self.writer.add_images("inputs", (x - lo) / (hi - lo).clamp_min(1e-8), 0)

@@ -40,18 +40,21 @@ CodePenalty = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class InputScale(nn.Module):
-    """The dataset's normalization and its inverse: ``to_raw(x) = x * std + mean``, ``from_raw`` back."""
+    """The dataset's normalization and its inverse: ``to_raw(x) = x * std + mean``, ``from_raw`` back.
+
+    The statistics are shaped by the data kind (:meth:`~deepfeat.data.kinds.DataKind.broadcast`), which owns the
+    normalization; this module holds them as buffers so they follow the model's device.
+    """
 
     def __init__(self, info: DataInfo) -> None:
         super().__init__()
-        ndim = len(info.input_shape) + 1
-        shape = (1, -1) if info.kind == "vector" else (1, -1) + (1,) * (ndim - 2)
-        mean = torch.tensor(info.mean if info.mean is not None else [0.0]).view(shape)
-        std = torch.tensor(info.std if info.std is not None else [1.0]).view(shape)
+        kind, like = info.kind_spec, torch.zeros((1,) * (len(info.input_shape) + 1))
+        mean = kind.broadcast(info.mean if info.mean is not None else [0.0], like)
+        std = kind.broadcast(info.std if info.std is not None else [1.0], like)
         # Not persistent: rebuilt from the DataInfo every model carries, so weights files stay clean.
-        self.register_buffer("mean", mean.float(), persistent=False)
-        self.register_buffer("std", std.float(), persistent=False)
-        self.standardized = info.kind == "vector"
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
+        self.standardized = kind.working_space == "standardized"
 
     def to_raw(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.std + self.mean
@@ -132,7 +135,7 @@ class Autoencoder(CodeLearner):
                  name: str = "autoencoder", decoder: str = "auto") -> None:
         super().__init__()
         self.info, self.name = info, name
-        if info.kind == "tokens":  # MSE on token ids would train silently and mean nothing
+        if not info.kind_spec.continuous:  # MSE on token ids would train silently and mean nothing
             raise ConfigError(f"learner '{name}' at learner.name: expected vectors, images or sequences, got token ids "
                               "from a text dataset. Use learner: seq_autoencoder for text.")
         self.likelihood = check_choice(likelihood, LIKELIHOODS, f"learner '{name}' likelihood")

@@ -68,7 +68,7 @@ class DeepSVDD(Learner):
     def __init__(self, info: DataInfo, encoder: Any = "mlp", rep_dim: int = 32, eps: float = 0.1,
                  pretrain_epochs: int = 0, pretrain_lr: float = 1e-3) -> None:
         super().__init__()
-        if info.kind == "tokens":
+        if not info.kind_spec.continuous:
             raise ConfigError("learner 'deep_svdd' at learner.name: expected vectors, images or sequences, got token "
                               "ids. Use learner: seq_autoencoder for text.")
         if not eps > 0:

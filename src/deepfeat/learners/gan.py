@@ -111,11 +111,12 @@ class GAN(Learner):
 
     def _build_generator(self, kind: str, latent_dim: int, channels: Sequence[int], hidden: Sequence[int]) -> nn.Module:
         kind = check_choice(kind, ("auto", "conv", "mlp"), "learner.generator")
+        spatial = self.info.kind_spec.spatial
         if kind == "auto":
-            kind = "conv" if self.info.kind == "image" else "mlp"
-        if kind == "conv" and self.info.kind != "image":
+            kind = "conv" if spatial else "mlp"
+        if kind == "conv" and not spatial:
             raise ConfigError(f"learner.generator: expected mlp for {self.info.kind} data, got conv (images only).")
-        out = "tanh" if self.info.kind == "image" else "linear"
+        out = self.info.kind_spec.generator_output
         if kind == "conv":
             return ConvGenerator(latent_dim, self.info.input_shape, channels, output=out, num_classes=self.num_classes)
         return MLPGenerator(latent_dim, self.info.input_shape, hidden, output=out, num_classes=self.num_classes)
@@ -134,7 +135,8 @@ class GAN(Learner):
         net = self.generator_ema if ema and self.generator_ema is not None else self.generator
         code = F.one_hot(self._labels(y, z.shape[0]), self.num_classes).to(z.dtype) if self.num_classes else None
         out = net(z, code)
-        return self.info.normalize((out + 1) / 2) if self.info.kind == "image" else out
+        # A tanh generator's [-1, 1] stands for raw values in [0, 1] (pixels), normalized as the critic's inputs are.
+        return self.info.normalize((out + 1) / 2) if self.info.kind_spec.generator_output == "tanh" else out
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized samples back to data space (images: pixels clamped to [0, 1])."""

@@ -86,7 +86,7 @@ class SeqAutoencoder(CodeLearner):
                  hidden_size: int = 128, num_layers: int = 1, word_dropout: float = 0.0,
                  code_activation: Any = "identity", vocab_size: int | None = None) -> None:
         super().__init__()
-        if info.kind != "tokens":
+        if info.kind_spec.continuous:
             raise DataError(f"learner 'seq_autoencoder' at learner: expected token ids (a text dataset, kind 'tokens'), "
                             f"got kind '{info.kind}'. Use learner: autoencoder for {info.kind} data.")
         self.info = info

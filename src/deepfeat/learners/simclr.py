@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from deepfeat.data.augment import augment_kind, build_augment
+from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
@@ -51,7 +51,7 @@ class SimCLR(Learner):
         self.temperature, self.collapse_std, self.collapse_rank = temperature, collapse_std, collapse_rank
         self.encoder = build_encoder(encoder, info.input_shape)
         self.projector = ProjectionHead(self.encoder.feature_dim, projection_hidden, projection_dim)
-        self.augment = build_augment(augment, augment_kind(info), "learner.augment")
+        self.augment = build_augment(augment, info.kind, "learner.augment")
         self.seed = seed
         self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepfeat.data.augment import augment_kind, build_augment
+from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
@@ -49,23 +49,11 @@ log = logging.getLogger("deepfeat")
 
 Mode = Literal["linear_probe", "fine_tune", "partial", "gradual"]
 
-# ``augment: auto``: label-preserving perturbations by data kind. Crops stay mild (>= 60% of the area)
-# and there are no flips or colour changes: a flipped digit or a recoloured class cue changes the label.
-_AUTO_AUGMENT: dict[str, Any] = {
-    "image": {"name": "image", "crop_scale": [0.6, 1.0], "crop_ratio": [0.8, 1.25], "jitter": 0.0,
-              "grayscale_p": 0.0, "blur_p": 0.0},
-    "sequence": {"name": "sequence"},
-    # Waveforms: an audio encoder augments them itself in training (encoder.augment: shift, gain, noise;
-    # spec_augment); adding the series crop-and-resize changed tempo and pitch and broke fine-tuning.
-    "audio": "none",
-}
-
-
 def auto_augment(info: DataInfo) -> Any:
-    """``augment: auto`` for this data: mild crops for images, jitter/scale/crop for series, none for audio
-    (with the series augmentation, fine-tuning on a new FSDD speaker started from a training loss of ~2.1 on
-    batches that score ~0.2 unaugmented); ``augment: {name: audio}`` asks for waveform augmentation explicitly."""
-    return _AUTO_AUGMENT.get(augment_kind(info), "none")
+    """``augment: auto`` for this data: its kind's label-preserving augmentation
+    (:attr:`~deepfeat.data.kinds.DataKind.mild_augment`: mild crops for images, jitter/scale/crop for series, none
+    for audio, tables and text); ``augment: {name: audio}`` asks for waveform augmentation explicitly."""
+    return info.kind_spec.mild_augment
 
 
 @LEARNERS.register("transfer", aliases=("finetune", "fine_tune"))

@@ -28,6 +28,7 @@ from deepfeat.nn.encoder import (
     check_positive_int,
     check_sizes,
 )
+from deepfeat.nn.decoders import ConvDecoder
 from deepfeat.nn.init import BiasInit, init_module
 from deepfeat.nn.mlp import MLP
 from deepfeat.nn.norm import make_norm, norm_name
@@ -167,6 +168,10 @@ class CNNEncoder(Encoder):
         """``(B, C, H, W) -> (B, feature_dim)``."""
         self.check_input(x)
         return self.head(self.pool(self.features(x)))
+
+    def mirror_decoder(self, code_dim: int) -> nn.Module:
+        """Upsample + conv stages retracing this encoder's: ``(B, code_dim) -> (B, C, H, W)``."""
+        return ConvDecoder(code_dim, self.input_shape, self.config)
 
 
 ENCODERS.add("cnn", CNNEncoder)

@@ -1,11 +1,12 @@
 """Decoders that mirror an encoder: ``(B, code_dim) -> (B, *input_shape)``, for autoencoders and VAEs.
 
-Each encoder kind has a mirror, looked up by the encoder's ``config["name"]``: the ``mlp`` decoder
-reverses the hidden widths; the ``cnn`` decoder retraces the encoder's stages with nearest-neighbour
-upsampling followed by a convolution, which avoids the checkerboard artefacts of transposed
-convolutions (Odena, Dumoulin & Olah 2016) and reaches any odd size exactly (28 -> 14 -> 7 and back);
-the ``rnn``/``tcn`` decoder unrolls a recurrent network over the code repeated at every step
-(Srivastava et al. 2015). An encoder kind without a mirror gets the ``mlp`` decoder.
+An encoder supplies its own mirror (:meth:`~deepfeat.nn.encoder.Encoder.mirror_decoder`, defined next to it),
+built from the parts here: a CNN's mirror retraces its stages with nearest-neighbour upsampling followed by a
+convolution, which avoids the checkerboard artefacts of transposed convolutions (Odena, Dumoulin & Olah 2016)
+and reaches any odd size exactly (28 -> 14 -> 7 and back); an RNN's or TCN's unrolls a recurrent network over
+the code repeated at every step (Srivastava et al. 2015). An encoder without a mirror of its own gets the
+MLP decoder (:meth:`~deepfeat.nn.encoder.Encoder.mlp_mirror`; an MLP encoder's reverses its hidden widths).
+``DECODERS`` holds the decoders a config may name instead (``learner.decoder``).
 Outputs carry no final activation: they are values (Gaussian likelihood) or logits (Bernoulli).
 """
 
@@ -19,6 +20,7 @@ from torch import nn
 
 from deepfeat.errors import ConfigError
 from deepfeat.nn.activations import get_activation
+from deepfeat.nn.encoder import Encoder
 from deepfeat.nn.init import init_module
 from deepfeat.nn.mlp import MLP
 from deepfeat.nn.norm import make_norm, norm_name
@@ -27,13 +29,10 @@ from deepfeat.registry import Registry
 DecoderFactory = Callable[[nn.Module, int], nn.Module]
 DECODERS: Registry[nn.Module] = Registry("decoder", takes=2)
 
-# The hidden widths of a decoder for an encoder that has no mirror of its own.
-_FALLBACK_HIDDEN = (128, 256)
 
-
-def build_decoder(encoder: nn.Module, code_dim: int, decoder: str = "auto") -> nn.Module:
-    """The decoder mirroring ``encoder`` (an encoder with ``config`` and ``input_shape``), or the registered
-    ``decoder`` by name (e.g. ``conv1d`` for any series encoder)."""
+def build_decoder(encoder: Encoder, code_dim: int, decoder: str = "auto") -> nn.Module:
+    """The decoder mirroring ``encoder`` (its :meth:`~deepfeat.nn.encoder.Encoder.mirror_decoder`, else the MLP
+    decoder), or the registered ``decoder`` by name (e.g. ``conv1d`` for any series encoder)."""
     if decoder != "auto":
         factory = DECODERS.get(decoder, "learner.decoder")
         try:
@@ -42,8 +41,8 @@ def build_decoder(encoder: nn.Module, code_dim: int, decoder: str = "auto") -> n
             raise ConfigError(f"decoder '{decoder}' at learner.decoder: expected an encoder it can decode for, got "
                               f"encoder '{encoder.config.get('name')}' ({type(e).__name__}: {e}). Use decoder: auto, "
                               "mlp, or conv1d for series.") from None
-    name = str(getattr(encoder, "config", {}).get("name", ""))
-    return DECODERS.get(name if name in DECODERS else "mlp")(encoder, code_dim)
+    mirror = encoder.mirror_decoder(code_dim)
+    return mirror if mirror is not None else _mlp_mirror(encoder, code_dim)
 
 
 class MLPDecoder(nn.Module):
@@ -59,14 +58,8 @@ class MLPDecoder(nn.Module):
         return self.mlp(z).view(-1, *self.output_shape)
 
 
-def _mlp_mirror(encoder: nn.Module, code_dim: int) -> nn.Module:
-    cfg = encoder.config
-    hidden = tuple(reversed(cfg["hidden"])) if cfg.get("name") == "mlp" else _FALLBACK_HIDDEN
-    # An encoder's "norm" is a norm spec for most encoders, but a switch for some (the audio encoder's
-    # front-end norm: true/false): only a spec carries over to the decoder.
-    norm = cfg.get("norm", "none")
-    return MLPDecoder(code_dim, encoder.input_shape, hidden, cfg.get("activation", "relu"),
-                      norm if isinstance(norm, (str, dict)) else "none")
+def _mlp_mirror(encoder: Encoder, code_dim: int) -> nn.Module:
+    return MLPDecoder(code_dim, encoder.input_shape, **encoder.mlp_mirror())
 
 
 def cnn_stage_sizes(input_shape: Sequence[int], cfg: dict[str, Any]) -> list[tuple[int, int]]:

@@ -77,6 +77,25 @@ class Encoder(nn.Module):
         self.input_shape = shape
         self.config = {"name": self.name, **jsonable(kwargs)}
 
+    def mirror_decoder(self, code_dim: int) -> nn.Module | None:
+        """The decoder ``(B, code_dim) -> (B, *input_shape)`` that mirrors this encoder, for autoencoders and VAEs.
+
+        An encoder with a mirror of its own overrides this next to its definition; ``None`` (the default) gives
+        the MLP decoder of :meth:`mlp_mirror` (:func:`deepfeat.nn.decoders.build_decoder`).
+        """
+        return None
+
+    def mlp_mirror(self) -> dict[str, Any]:
+        """The hidden widths, activation and norm of an MLP decoder for this encoder: widths (128, 256) unless the
+        encoder has widths of its own to reverse, and the encoder's activation and norm.
+
+        An encoder's ``norm`` is a norm spec for most encoders, but a switch for some (the audio encoder's
+        front-end norm: true/false): only a spec carries over to the decoder.
+        """
+        norm = self.config.get("norm", "none")
+        return {"hidden": (128, 256), "activation": self.config.get("activation", "relu"),
+                "norm": norm if isinstance(norm, (str, Mapping)) else "none"}
+
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`DataError` unless ``x`` has shape ``(B, *input_shape)``."""
         if x.shape[1:] != self.input_shape:

@@ -87,5 +87,9 @@ class MLPEncoder(Encoder):
         self.check_input(x)
         return self.mlp(x.flatten(1))
 
+    def mlp_mirror(self) -> dict[str, Any]:
+        """The MLP decoder mirroring this encoder reverses its hidden widths."""
+        return {**super().mlp_mirror(), "hidden": tuple(reversed(self.config["hidden"]))}
+
 
 ENCODERS.add("mlp", MLPEncoder)

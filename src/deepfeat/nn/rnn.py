@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from deepfeat.nn.decoders import SequenceDecoder
 from deepfeat.nn.encoder import ENCODERS, Encoder, check_choice, check_dropout, check_positive_int
 from deepfeat.nn.init import BiasInit, init_module
 
@@ -69,6 +70,11 @@ class RNNEncoder(Encoder):
             return out[:, -1]
         h = self.config["hidden_size"]
         return torch.cat([out[:, -1, :h], out[:, 0, h:]], dim=1)
+
+    def mirror_decoder(self, code_dim: int) -> nn.Module:
+        """A recurrent network of this encoder's cell and sizes over the repeated code: ``(B, code_dim) -> (B, C, T)``."""
+        cfg = self.config
+        return SequenceDecoder(code_dim, self.input_shape, cfg["cell"], cfg["hidden_size"], cfg["num_layers"])
 
 
 ENCODERS.add("rnn", RNNEncoder)

@@ -23,6 +23,7 @@ from deepfeat.nn.encoder import (
     check_positive_int,
     check_sizes,
 )
+from deepfeat.nn.decoders import SequenceDecoder
 from deepfeat.nn.init import BiasInit, init_module
 from deepfeat.nn.norm import NORMS, make_norm, norm_name
 
@@ -123,6 +124,10 @@ class TCNEncoder(Encoder):
         self.check_input(x)
         h = self.blocks(x)  # (B, channels[-1], T), causal
         return h.mean(dim=2) if self.config["pooling"] == "mean" else h[:, :, -1]
+
+    def mirror_decoder(self, code_dim: int) -> nn.Module:
+        """A GRU as wide as the last block over the repeated code: ``(B, code_dim) -> (B, C, T)``."""
+        return SequenceDecoder(code_dim, self.input_shape, "gru", self.config["channels"][-1])
 
 
 ENCODERS.add("tcn", TCNEncoder)

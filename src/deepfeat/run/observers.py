@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from deepfeat.data.kinds import IMAGE_GRID
 from deepfeat.keys import metric_key
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.samples import rows_figure, samples_figure, save_image_grid
@@ -56,7 +57,7 @@ class GANMonitor(Observer):
 
     def __init__(self, learner: GAN, run_dir: Path | None) -> None:
         self.learner, self.run_dir = learner, None if run_dir is None else Path(run_dir)
-        self.images = learner.info.kind == "image" and run_dir is not None  # without a run folder: checks only
+        self.images = learner.info.kind_spec.view == IMAGE_GRID and run_dir is not None  # without a run folder: checks only
         self.strip: list[tuple[int, torch.Tensor]] = []
         self.warnings: dict[str, dict[str, Any]] = {}
         self.first: float | None = None

@@ -51,7 +51,7 @@ class Run:
     def inputs(self, x: Any) -> torch.Tensor:
         """Raw samples ``(N, *input_shape)`` (numpy or torch) as float32 (token ids: int64) on the learner's device."""
         xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-        xt = xt.long() if self.info.kind == "tokens" else xt.float()
+        xt = xt.to(self.info.kind_spec.dtype)
         if xt.dim() == len(self.info.input_shape):  # one sample
             xt = xt.unsqueeze(0)
         if tuple(xt.shape[1:]) != tuple(self.info.input_shape):

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from deepfeat.data.bundle import from_arrays
 from deepfeat.data.checks import infer_kind
+from deepfeat.data.kinds import kind_named
 from deepfeat.data.splits import TensorSplit
 from deepfeat.engine.inference import collect
 from deepfeat.engine.progress import Progress
@@ -150,8 +151,9 @@ class DeepEstimatorBase(BaseEstimator):
         return x, codes, classes
 
     def _dtype(self) -> type:
-        """Token ids stay integers (embedding lookups); every other input is float32."""
-        return np.int64 if self.kind == "tokens" else np.float32
+        """Token ids stay integers (embedding lookups); every other input is float32 (``auto`` infers a real-valued kind)."""
+        continuous = self.kind == "auto" or kind_named(self.kind, f"{type(self).__name__}.kind").continuous
+        return np.float32 if continuous else np.int64
 
     def _seed(self) -> int:
         if isinstance(self.random_state, (int, np.integer)):
@@ -167,7 +169,7 @@ class DeepEstimatorBase(BaseEstimator):
     # -- inference ------------------------------------------------------------------------------
     def _as_samples(self, x: np.ndarray) -> np.ndarray:
         """``x`` in the layout the encoder expects: (N, H, W) images get their channel axis."""
-        if self.kind_ == "image" and x.ndim == 3:
+        if kind_named(self.kind_).spatial and x.ndim == 3:
             x = x[:, None]
         # Writable and contiguous, so torch can share the memory (sklearn checks pass read-only memmaps).
         return np.require(x, requirements=["C", "W"])

@@ -1,4 +1,4 @@
-"""Figures of runs on sound: any run whose data contract gives a sample rate (``DataInfo.sample_rate``).
+"""Figures of runs on sound: any run whose data kind is shown as sound (``DataKind.view``), at ``DataInfo.sample_rate``.
 
 ``audio_examples`` (drawn for every run whose data are waveforms) shows a few labelled
 recordings of the evaluation split as waveform + spectrogram and embeds them in the report as playable
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepfeat.data.kinds import SOUND
 from deepfeat.data.splits import DataBundle
 from deepfeat.reports.audio_plots import HOP_MS, WIN_MS, spectrogram_rows, waveform_grid
 from deepfeat.reports.figures import save_figure
@@ -46,11 +47,11 @@ def sound_examples(data: DataBundle, split_name: str, split: Any, n: int) -> tup
     return x[torch.tensor(idx)], labels
 
 
-@figure("audio_examples", every_run=True, applies=lambda ctx: ctx.data.info.sample_rate is not None, extras=("audio",),
-        description="Waveform + spectrogram of a few labelled recordings, and the clips to play (data with a sample rate).")
+@figure("audio_examples", every_run=True, applies=lambda ctx: ctx.data.info.kind_spec.view == SOUND,
+        extras=("audio",), description="Waveform + spectrogram of a few labelled recordings, and the clips to play (sound).")
 def audio_examples(ctx: RunContext) -> list[Path]:
     """A few labelled recordings of the evaluation split: waveforms, spectrograms and playable clips."""
-    rate = ctx.data.info.sample_rate  # set: the figure applies only then
+    rate = ctx.data.info.sample_rate  # sound: set
     if ctx.run_dir is None:
         return []
     name, split = ctx.eval_split()

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from deepfeat.data.kinds import IMAGE_GRID, PSNR, SNR, SOUND, SSIM
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
 from deepfeat.engine.inference import collect
@@ -69,8 +70,8 @@ def calibrate(learner: Any, data: DataBundle, precision: Precision, limit: int |
 
 def _signal(ctx: RunContext) -> bool:
     """Whether the run's samples are signals (images, waveforms, series), which PSNR and SSIM measure; a table's
-    features are not one."""
-    return ctx.data.info.kind in ("image", "sequence")
+    features are not one (the data kind's ``measures``)."""
+    return PSNR in ctx.data.info.kind_spec.measures
 
 
 def _metric_extras(ctx: RunContext) -> tuple[str, ...]:
@@ -79,7 +80,7 @@ def _metric_extras(ctx: RunContext) -> tuple[str, ...]:
 
 
 def _report(ctx: RunContext, clean: np.ndarray, estimate: np.ndarray, data_range: float) -> dict[str, Any]:
-    return reconstruction_report(clean, estimate, data_range, ctx.data.info.kind == "image", _signal(ctx))
+    return reconstruction_report(clean, estimate, data_range, SSIM in ctx.data.info.kind_spec.measures, _signal(ctx))
 
 
 @evaluation("reconstruction", extras=_metric_extras)
@@ -113,7 +114,7 @@ def denoising(ctx: RunContext) -> dict[str, Any]:
                 "psnr_gain": denoised["psnr"] - noisy["psnr"]} if "psnr" in noisy else {}),
             "mse_noisy": noisy["mse"], "mse_denoised": denoised["mse"],
             **({"ssim_noisy": noisy["ssim"], "ssim_denoised": denoised["ssim"]} if "ssim" in noisy else {}),
-            **(_snr(clean, out[:, 0], out[:, 1]) if ctx.data.info.sample_rate is not None else {}),
+            **(_snr(clean, out[:, 0], out[:, 1]) if SNR in ctx.data.info.kind_spec.measures else {}),
             "settings": {"noise": repr(learner.noise), "seed": NOISE_SEED, **denoised["settings"]}}
 
 
@@ -178,9 +179,9 @@ def _examples(split: Any, n: int = 10) -> tuple[torch.Tensor, torch.Tensor | Non
 @FIGURES.register("reconstructions")
 def reconstructions(ctx: RunContext) -> list[Path]:
     """Inputs (corrupted inputs for a denoiser) and their reconstructions, one per class where labelled."""
-    learner, names, rate = ctx.learner, ctx.data.info.class_names, ctx.data.info.sample_rate
+    learner, names, sound = ctx.learner, ctx.data.info.class_names, ctx.data.info.kind_spec.view == SOUND
     name, split = ctx.eval_split()
-    if rate is not None:  # sound: fewer examples, labelled with their metadata, drawn as spectrograms and clips
+    if sound:  # fewer examples, labelled with their metadata, drawn as spectrograms and clips
         x, sound_labels = sound_examples(ctx.data, name, split, 4)
         y = None
     else:
@@ -196,7 +197,7 @@ def reconstructions(ctx: RunContext) -> list[Path]:
         else:
             rows["reconstruction"] = learner.reconstruct(x)
         rows = {k: learner.scale.to_raw(v.float()).cpu().numpy() for k, v in rows.items()}
-    if rate is not None:
+    if sound:
         return sound_reconstructions(ctx, rows, sound_labels, name)
     labels = [names[int(c)] if names else str(int(c)) for c in y] if y is not None else None
     return [save_figure(ae_plots.reconstruction_grid(rows, labels), ctx.run_dir, "reconstructions",
@@ -207,7 +208,7 @@ def reconstructions(ctx: RunContext) -> list[Path]:
 @FIGURES.register("vae_samples")
 def vae_samples(ctx: RunContext) -> list[Path]:
     """Decoded draws from the prior (images only)."""
-    if ctx.data.info.kind != "image":
+    if ctx.data.info.kind_spec.view != IMAGE_GRID:
         return []
     samples = ctx.learner.sample(32, seed=NOISE_SEED).float().cpu().numpy()
     return [save_figure(samples_figure(samples, "Samples from the prior", nrow=8), ctx.run_dir, "vae_samples",
@@ -218,7 +219,7 @@ def vae_samples(ctx: RunContext) -> list[Path]:
 @FIGURES.register("latent_traversal")
 def latent_traversal(ctx: RunContext) -> list[Path]:
     """One sample's posterior mean with each latent unit swept over -3..3 (images only)."""
-    if ctx.data.info.kind != "image":
+    if ctx.data.info.kind_spec.view != IMAGE_GRID:
         return []
     learner = ctx.learner
     x, _ = _examples(ctx.eval_split()[1], 1)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepfeat.data.kinds import IMAGE_GRID, DataKind
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
 from deepfeat.run.model_io import export_model, load_model
@@ -36,8 +37,8 @@ CLASSIFIER_DIR = "fid_classifier"
 FID_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"  # torch-fidelity's port of the TF FID Inception
 
 
-def _classifier_spec(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    if kind == "image":
+def _classifier_spec(kind: DataKind) -> tuple[dict[str, Any], dict[str, Any]]:
+    if kind.spatial:
         # Three stages: the receptive field must span the digit before global pooling (two reach ~72% on MNIST).
         return {"name": "classifier"}, {"name": "cnn", "channels": [32, 64, 128], "norm": "batch"}
     return {"name": "classifier"}, {"name": "mlp", "hidden": [256, 128]}
@@ -60,7 +61,7 @@ def domain_classifier(data: DataBundle, cache_dir: Path | None = None, path: str
         if path:
             raise CheckpointError(f"evaluation.settings.generative.classifier {path}: expected an exported deepfeat model folder "
                                   "(model.json + model.safetensors). Export one with `deepfeat export RUN`.")
-    spec, encoder = _classifier_spec(data.info.kind)
+    spec, encoder = _classifier_spec(data.info.kind_spec)
     clf = build_learner(spec, data.info, encoder)
     epochs = int(np.clip(60000 // max(len(data.train), 1), 3, 30))
     cfg = TrainingConfig(epochs=epochs, batch_size=128, progress="none", restore_best=False, monitor="train/loss")
@@ -202,7 +203,7 @@ def inception_metrics(real: torch.Tensor, fake: torch.Tensor, weights: str) -> d
 def gan_samples(ctx: RunContext) -> list[Path]:
     """Latent interpolations and, for a conditional GAN, one row of samples per class (images only)."""
     learner, run_dir = ctx.learner, ctx.run_dir
-    if learner.info.kind != "image":
+    if learner.info.kind_spec.view != IMAGE_GRID:
         return []
     paths = []
     walks = learner.interpolate(steps=10, paths=6)
