@@ -227,7 +227,7 @@ def audio_folder(
     if options.normalize:
         picks = np.random.default_rng(options.seed).permutation(len(parts[0]))[:stats_samples]  # type: ignore[arg-type]
         sample = torch.stack([parts[0][int(i)] if labels is None else parts[0][int(i)][0] for i in picks])
-        info.mean, info.std = AUDIO.statistics(sample)  # type: ignore[misc]
+        info.mean, info.std = AUDIO.statistics(sample)
         for d in datasets:
             d.info = info  # type: ignore[attr-defined]
     train, val, test = [StreamSplit(p, num_workers=num_workers) if len(p) else None for p in parts]  # type: ignore[arg-type]

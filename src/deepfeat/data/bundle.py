@@ -302,9 +302,8 @@ def _assemble(
             groups_test = {k: np.concatenate([v, groups[k][heldout]]) for k, v in groups_test.items()}
         splits.append(TensorSplit(test_x, test_y, groups_test))
     kind = info.kind_spec
-    stats = kind.statistics(splits[0].x) if normalize else None
-    if stats is not None:
-        info.mean, info.std = stats
+    if normalize and kind.stats is not None:
+        info.mean, info.std = kind.statistics(splits[0].x)
         for split in splits:
             # In place: a second copy of a 60k-image dataset costs ~200 MB and most of the load time.
             kind.normalize(split.x, info.mean, info.std, inplace=True)

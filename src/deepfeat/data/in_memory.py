@@ -121,7 +121,7 @@ def _dataset_bundle(dataset: Dataset, test: Any, kind: Kind | None, class_names:
     info = DataInfo(kind, tuple(x0.shape), num_classes, names, name=f"dataset:{type(dataset).__name__}")
     if options.normalize and info.kind_spec.stats is not None:
         picks = np.random.default_rng(options.seed).permutation(len(parts[0]))[:STATS_SAMPLES]  # type: ignore[arg-type]
-        info.mean, info.std = info.kind_spec.statistics(torch.stack([_sample(parts[0][int(i)])[0] for i in picks]))  # type: ignore[misc]
+        info.mean, info.std = info.kind_spec.statistics(torch.stack([_sample(parts[0][int(i)])[0] for i in picks]))
         for samples in checked:
             samples.info = info
     train, *rest = [StreamSplit(part) if len(part) else None for part in parts]  # type: ignore[arg-type]

@@ -92,11 +92,9 @@ class DataKind:
         ``(1, C, 1)`` for series and ``(1, C, 1, 1)`` for images per channel."""
         return (1, -1) if self.stats == "feature" else (1, -1) + (1,) * (ndim - 2)
 
-    def statistics(self, x: torch.Tensor) -> tuple[list[float], list[float]] | None:
-        """Mean and std of samples ``x`` (N, ...) per feature or per channel (population std; a near-zero one is
-        1), or ``None`` for a kind that is never normalized."""
-        if self.stats is None:
-            return None
+    def statistics(self, x: torch.Tensor) -> tuple[list[float], list[float]]:
+        """Mean and std of samples ``x`` (N, ...) per feature or per channel (population std; a near-zero one is 1),
+        for a kind that is normalized (``stats`` set)."""
         dims = (0,) if self.stats == "feature" else (0, *range(2, x.dim()))
         std, mean = torch.std_mean(x, dim=dims, correction=0)
         std = torch.where(std < MIN_STD, torch.ones_like(std), std)
