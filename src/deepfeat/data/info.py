@@ -57,6 +57,11 @@ class DataInfo:
     windows: dict[str, int] | None = None
     skipped: list[str] | None = None
 
+    def __post_init__(self) -> None:
+        # Sound was kind "sequence" with a reader sample rate before it was a kind of its own: such a record (an
+        # older run folder or model, or code written then) is "audio". An unregistered kind fails here.
+        self.kind = kind_named(stored_kind(self.kind, self.reader), "data info.kind").name
+
     @property
     def kind_spec(self) -> DataKind:
         """The registered :class:`~deepfeat.data.kinds.DataKind` of :attr:`kind`: what differs between kinds."""
@@ -101,11 +106,5 @@ class DataInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
         """From a stored mapping (a checkpoint, ``model.json``): ConfigError for an unknown or missing key, a wrong type or
-        an unregistered kind.
-
-        Sound was stored as kind "sequence" with a ``reader`` sample rate before it was a kind of its own: such a
-        record loads as "audio", so older run folders and models keep their spectrograms, clips and SNR.
-        """
-        info = stored_record(cls, d, "data info")
-        info.kind = kind_named(stored_kind(info.kind, info.reader), "data info.kind").name
-        return info
+        an unregistered kind; a record of sound from before the "audio" kind loads as "audio"."""
+        return stored_record(cls, d, "data info")
