@@ -82,7 +82,7 @@ def test_sound_stored_as_a_sequence_with_a_sample_rate_loads_as_audio() -> None:
 
 
 def test_audio_without_a_rate_says_how_to_get_one() -> None:
-    with pytest.raises(DataError, match="sample_rate of the audio data 'clips': expected a rate in Hz"):
+    with pytest.raises(DataError, match="sample_rate at data info.reader.sample_rate of the audio data 'clips': expected a rate in Hz"):
         _ = DataInfo("audio", (1, 400), name="clips").sample_rate
 
 

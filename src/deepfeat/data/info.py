@@ -79,9 +79,9 @@ class DataInfo:
             return None
         rate = (self.reader or {}).get(key)
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= 0:
-            raise DataError(f"{key} of the {self.kind} data '{self.name}': expected a rate in Hz in the data info's "
-                            f"reader, got {rate!r}. Load sound through a source that reads it (fsdd, audio_folder), "
-                            "or pass the arrays with kind 'sequence'.")
+            raise DataError(f"{key} at data info.reader.{key} of the {self.kind} data '{self.name}': expected a rate in Hz, "
+                            f"got {rate!r}. Load sound through a source that reads it (fsdd, audio_folder), or pass the "
+                            "arrays with kind 'sequence'.")
         return int(rate)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
