@@ -20,7 +20,8 @@ from deepfeat.learners.base import Learner
 from deepfeat.learners.build import LEARNERS, build_learner
 from deepfeat.learners.capabilities import CAPABILITIES
 from deepfeat.run.produce import draw_figures, headline, run_evaluations
-from deepfeat.run.registries import EVALUATIONS, FIGURES, OBSERVERS, OPT_IN, Observer, RunContext
+from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec
+from deepfeat.run.registries import FIGURES, OBSERVERS, Observer, RunContext
 
 SMALL = Config.from_dict({"evaluation": {"max_samples": 64}})
 
@@ -55,7 +56,7 @@ def test_every_declared_evaluation_figure_and_observer_runs(name: str, learner_c
     ctx = RunContext(learner, data, precision, SMALL, tmp_path)
     results = run_evaluations(ctx)
     for evaluation in learner.evaluations:
-        if evaluation in OPT_IN:  # costly extra trainings: only with settings
+        if evaluation_spec(evaluation).opt_in:  # costly extra trainings: only with settings
             assert evaluation not in results
             continue
         assert isinstance(results[evaluation], dict) and results[evaluation], evaluation

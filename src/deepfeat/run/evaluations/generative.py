@@ -85,8 +85,11 @@ def _features(clf: Classifier, x: torch.Tensor, precision: Precision, batch_size
     return torch.cat(feats).numpy(), torch.cat(preds).numpy()
 
 
-@evaluation("generative", extras=("images",))  # FID and KID come from torchmetrics
-def generative(ctx: RunContext, samples: int = 2000, classifier: str | None = None,
+@evaluation("generative", requires=("generates",), extras=("images",),  # FID and KID come from torchmetrics
+            outputs={"fid_domain": float, "kid_domain": float, "kid_domain_std": float, "precision": float,
+                     "recall": float, "classes_covered": int, "class_kl": float, "fid_inception": float,
+                     "kid_inception": float, "kid_inception_std": float, "skipped": str})
+def generative(ctx: RunContext, *, samples: int = 2000, classifier: str | None = None,
                inception_weights: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Domain FID/KID, precision/recall and mode coverage of ``samples`` generated samples against as many real ones.
 

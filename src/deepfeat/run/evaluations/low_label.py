@@ -230,8 +230,9 @@ def save_low_label_figure(result: Mapping[str, Any], run_dir: str | Path) -> Pat
                 "error bars +- one standard deviation, dots the single draws. The gap at small k is what pretraining buys.")
 
 
-@evaluation("low_label", opt_in=True)
-def low_label(ctx: RunContext, labels_per_class: list[int | str] | None = None, methods: list[str] | None = None,
+@evaluation("low_label", opt_in=True, outputs={**dict.fromkeys(METHODS, dict), "std": dict, "draws": dict,
+                                               "time_s": dict})
+def low_label(ctx: RunContext, *, labels_per_class: list[int | str] | None = None, methods: list[str] | None = None,
               steps: int = 300, batch_size: int = 64, lr: float = 1e-3, seed: int = 0, repeats: int = 3,
               head_fraction: float = 0.0) -> dict[str, Any]:
     """Scratch vs linear probe vs fine-tune of the run's encoder spec at 1, 5, 10, 50, all labels per class.

@@ -26,7 +26,9 @@ def _summary(c: np.ndarray) -> dict[str, float]:
             "exact_match": float((c[:, 3] == c[:, 1]).mean()) if len(c) else 0.0}
 
 
-@evaluation("text_reconstruction")
+@evaluation("text_reconstruction", outputs={"token_nll": float, "perplexity": float, "token_accuracy": float,
+                                            "greedy_token_accuracy": float, "exact_match": float,
+                                            "token_nll_anomalies": float})
 def text_reconstruction(ctx: RunContext) -> dict[str, Any]:
     """Token NLL, perplexity, teacher-forced and greedy token accuracy on the evaluation split's normal texts.
 
