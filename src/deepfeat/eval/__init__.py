@@ -1,4 +1,6 @@
-"""Evaluators: pure functions over features (probes, kNN, clustering, few-label curves, health) and the protocol."""
+"""Evaluators: pure functions over features (probes, kNN, clustering, few-label curves, health) and the protocol.
+
+Importing this package registers the feature protocols in the one evaluation registry (:mod:`.evaluations`)."""
 
 from deepfeat.eval.cluster import cluster_scores
 from deepfeat.eval.fewshot import fewshot_accuracy

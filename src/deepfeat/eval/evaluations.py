@@ -110,12 +110,16 @@ def register_evaluation(name: str, *, reads: Reads, outputs: Mapping[str, type],
 
 def evaluation_spec(name: str, where: str = "evaluation") -> EvaluationSpec:
     """The declarations of the evaluation ``name`` (or an alias); an unknown name fails with the close match."""
-    spec: EvaluationSpec = EVALUATIONS.meta(name, where)
+    spec = EVALUATIONS.meta(name, where)
+    if not isinstance(spec, EvaluationSpec):
+        raise ConfigError(f"evaluation '{name}' at {where}: expected an entry with its declarations, got a bare "
+                          "registry entry. Register it with deepfeat.eval.register_evaluation (or the run layer's "
+                          "@evaluation), which declares what it reads and writes.")
     return spec
 
 
 def protocol_names() -> list[str]:
-    """The evaluations of features (``evaluation.protocol`` chooses among them), registered order."""
+    """The evaluations of features (``evaluation.protocol`` chooses among them), by name."""
     return [e.name for e in EVALUATIONS.entries() if e.meta.on_features]
 
 

@@ -16,7 +16,6 @@ import numpy as np
 
 from deepfeat.data.checks import ArrayLike, as_numpy
 from deepfeat.errors import ConfigError
-from deepfeat.eval import cluster, fewshot, health, probes  # noqa: F401  (registers the protocols)
 from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec, protocol_names
 
 log = logging.getLogger("deepfeat")
