@@ -50,4 +50,4 @@ def test_a_missing_required_key_is_one_line_naming_it() -> None:
 def test_every_kind_users_pick_by_name_is_listed() -> None:
     kinds = set(all_registries())
     assert {"activations", "initializers", "optimizers", "encoders", "learners", "datasets",
-            "evaluations", "figures", "observers", "metrics"} <= kinds
+            "evaluations", "figures", "observers"} <= kinds

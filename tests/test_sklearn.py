@@ -95,7 +95,7 @@ def test_every_learner_works_as_a_transformer(name: str) -> None:
                                      kind="image", epochs=1, batch_size=16, random_state=0, device="cpu")
     labels = y if est.__sklearn_tags__().target_tags.required else None
     z = est.fit(x, labels).transform(x)
-    assert declared_capabilities(name) <= est.learner_.capabilities  # what it declares before it is built holds
+    assert declared_capabilities(name) == est.learner_.capabilities  # what it declares before it is built holds
     assert z.shape == (32, est.learner_.feature_dim) and z.dtype == np.float32 and np.isfinite(z).all()
     assert est.input_shape_ == ((8,) if name in TEXT_ONLY else (1, 8, 8)) and est.n_features_in_ == 8
     np.testing.assert_array_equal(est.fit(x, labels).transform(x), z)  # same random_state, same features

@@ -21,8 +21,8 @@ from deepfeat.data.datasets import DATASETS
 from deepfeat.engine.diagnostics import DiagnosticsConfig
 from deepfeat.engine.trainer import TrainingConfig
 from deepfeat.errors import ConfigError
-from deepfeat.eval.probes import EVALUATORS
-from deepfeat.eval.protocol import PROTOCOLS, check_settings, resolve_protocols
+from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec
+from deepfeat.eval.protocol import resolve_protocols
 from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.encoder import ENCODERS
 from deepfeat.nn.regularizers import REGULARIZERS
@@ -47,27 +47,21 @@ RENAMED_DATA_KEYS = {"train_classes": "normal_classes"}
 class EvaluationConfig:
     """How learned features are evaluated after training (settings are recorded with results)."""
 
-    probe_C: float = 1.0
-    knn_k: list[int] = field(default_factory=lambda: [5, 20])
-    knn_metric: Literal["cosine", "euclidean"] = "cosine"
     max_samples: int = 10000
     embedding_plots: list[Literal["pca", "tsne", "umap"]] = field(default_factory=lambda: ["pca", "tsne"])
     # Evaluators run on the features (deepfeat.eval.protocol): linear, knn, cluster, fewshot, health.
     protocol: list[str] = field(default_factory=lambda: ["linear", "knn"])
-    # Settings of any evaluation by name: a feature protocol's ({fewshot: {draws: 10}}) or one a learner's
-    # run declares ({low_label: {labels_per_class: [1, 5, 10]}, generative: {samples: 2000}}).
+    # Settings of any evaluation by name: a feature protocol's ({knn: {k: [5, 20]}, fewshot: {draws: 10}}) or one a
+    # learner's run declares ({low_label: {labels_per_class: [1, 5, 10]}, generative: {samples: 2000}}).
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # the former name of settings
 
     def __post_init__(self) -> None:
         resolve_protocols(self.protocol)  # unknown names fail when the config loads, not after training
-        self.settings = {**self.protocol_settings, **self.settings}
-        self.protocol_settings = {}
         for name, settings in self.settings.items():
             if not isinstance(settings, dict):
                 raise ConfigError(f"evaluation.settings.{name}: expected a mapping of its settings, got {settings!r}")
-            if name in EVALUATORS and EVALUATORS.canonical(name) in PROTOCOLS:
-                check_settings(resolve_protocols([name])[0], settings)
+            if name in EVALUATIONS:  # the run layer's evaluations register later; config check checks them all
+                evaluation_spec(name).check_settings(settings, f"evaluation.settings.{name}")
 
 
 @dataclass
@@ -148,7 +142,7 @@ class Config:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
         _reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], "")
-        raw = _rename_data_keys(_move_evaluation_settings(raw))
+        raw = _rename_data_keys(_move_probe_keys(_noise_makes_a_denoiser(_move_evaluation_settings(raw))))
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in raw:
@@ -206,6 +200,56 @@ def _move_evaluation_settings(raw: dict[str, Any]) -> dict[str, Any]:
         where = f"evaluation.settings.{name}" + (f".{inner}" if inner else "")
         log.warning(f"learner.{key} is deprecated: write it as {where}")
     return {**raw, "learner": learner, "evaluation": {**evaluation, "settings": settings}}
+
+
+def _noise_makes_a_denoiser(raw: dict[str, Any]) -> dict[str, Any]:
+    """``learner: {name: autoencoder, noise: ...}`` -> ``{name: denoising, noise: ...}``: an autoencoder with noise is
+    the registered denoising autoencoder (its own declarations), so such configs keep working."""
+    learner = raw.get("learner")
+    if not isinstance(learner, Mapping) or learner.get("noise") is None or not isinstance(learner.get("name"), str):
+        return raw
+    if learner["name"] not in LEARNERS or LEARNERS.canonical(learner["name"]) != "autoencoder":
+        return raw
+    log.warning("learner autoencoder with noise: resolved to learner denoising (the denoising autoencoder); "
+                "write learner: {name: denoising, noise: ...}")
+    return {**raw, "learner": {**learner, "name": "denoising"}}
+
+
+# Evaluation keys that became settings of one evaluation: old key -> (evaluation, setting); None: all its settings.
+MOVED_TO_SETTINGS = {"probe_C": ("linear_probe", "C"), "knn_k": ("knn", "k"), "knn_metric": ("knn", "metric"),
+                     "protocol_settings": (None, None)}
+
+
+def _move_probe_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """``evaluation.probe_C`` / ``knn_k`` / ``knn_metric`` / ``protocol_settings`` -> ``evaluation.settings``, so old
+    configs and run folders load; what ``settings`` gives itself wins, as it did."""
+    evaluation = raw.get("evaluation")
+    if not isinstance(evaluation, Mapping) or not MOVED_TO_SETTINGS.keys() & evaluation.keys():
+        return raw
+    evaluation = dict(evaluation)
+    old = [key for key in MOVED_TO_SETTINGS if key in evaluation]
+    moved: dict[str, dict[str, Any]] = {}
+    for key in old:
+        name, setting = MOVED_TO_SETTINGS[key]
+        value = evaluation.pop(key)
+        if name is None:  # protocol_settings: the former name of settings
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"evaluation.{key}: expected a mapping of evaluations to their settings, got {value!r}. "
+                                  "Write it as evaluation.settings.")
+            for other, own in value.items():
+                moved[other] = {**moved.get(other, {}), **own} if isinstance(own, Mapping) else own
+        else:
+            moved.setdefault(name, {})[setting] = value
+    given = evaluation.get("settings") or {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"evaluation.settings: expected a mapping of evaluations to their settings, got {given!r}")
+    settings = dict(moved)
+    for name, own in given.items():
+        before = moved.get(name)
+        settings[name] = {**before, **own} if isinstance(before, Mapping) and isinstance(own, Mapping) else own
+    log.warning(f"evaluation.{', evaluation.'.join(old)}: deprecated, write evaluation.settings.<evaluation>.<setting> "
+                "instead (probe_C: linear_probe.C, knn_k: knn.k, knn_metric: knn.metric)")
+    return {**raw, "evaluation": {**evaluation, "settings": settings}}
 
 
 def _rename_data_keys(raw: dict[str, Any]) -> dict[str, Any]:

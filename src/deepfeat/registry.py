@@ -33,7 +33,8 @@ _ALL: dict[str, "Registry[Any]"] = {}
 # Kinds the README calls by another name than their registry's plural (the plural stays accepted).
 KIND_NAMES: dict[str, str] = {"schedulers": "schedules"}
 # More words `deepfeat list` takes for a kind -> the registry's plural (singulars are accepted as well).
-KIND_ALIASES: dict[str, str] = {"schedules": "schedulers", "evaluators": "metrics", "protocols": "metrics",
+KIND_ALIASES: dict[str, str] = {"schedules": "schedulers", "evaluators": "evaluations", "protocols": "evaluations",
+                                "metrics": "evaluations",
                                 "backbones": "backbone sources", "sources": "backbone sources"}
 
 
@@ -43,6 +44,7 @@ class Entry(Generic[T]):
     factory: Callable[..., T]
     description: str
     aliases: tuple[str, ...]
+    meta: Any = None  # what an entry declares besides its factory (e.g. an evaluation's outputs)
 
 
 class Registry(Generic[T]):
@@ -61,12 +63,12 @@ class Registry(Generic[T]):
         _ALL[self.plural] = self
 
     def register(
-        self, name: str, *, aliases: tuple[str, ...] = (), description: str | None = None
+        self, name: str, *, aliases: tuple[str, ...] = (), description: str | None = None, meta: Any = None
     ) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator form of :meth:`add`."""
 
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
-            self.add(name, factory, aliases=aliases, description=description)
+            self.add(name, factory, aliases=aliases, description=description, meta=meta)
             return factory
 
         return deco
@@ -78,13 +80,18 @@ class Registry(Generic[T]):
         *,
         aliases: tuple[str, ...] = (),
         description: str | None = None,
+        meta: Any = None,
     ) -> None:
-        """Register ``factory`` under ``name`` (and ``aliases``); names are case-insensitive."""
+        """Register ``factory`` under ``name`` (and ``aliases``); names are case-insensitive. A name or an alias that
+        is already taken is refused: both address the entry in configs, so one word must mean one entry."""
         key = name.lower()
-        if key in self._entries or key in self._aliases:
-            raise ConfigError(f"{self.kind} '{name}' is registered twice")
+        for word in (key, *(a.lower() for a in aliases)):
+            if word in self._entries or word in self._aliases:
+                taken = word if word in self._entries else self._aliases[word]
+                raise ConfigError(f"{self.kind} '{name}' at registration: expected a new name, got '{word}', which "
+                                  f"already names the {self.kind} '{taken}'. Pick another name or alias.")
         doc = description or (inspect.getdoc(factory) or "").split("\n")[0]
-        self._entries[key] = Entry(key, factory, doc, tuple(a.lower() for a in aliases))
+        self._entries[key] = Entry(key, factory, doc, tuple(a.lower() for a in aliases), meta)
         for alias in aliases:
             self._aliases[alias.lower()] = key
 
@@ -119,6 +126,10 @@ class Registry(Generic[T]):
     def get(self, name: str, where: str | None = None) -> Callable[..., T]:
         """The factory registered as ``name``."""
         return self._entries[self.canonical(name, where)].factory
+
+    def meta(self, name: str, where: str | None = None) -> Any:
+        """What the entry ``name`` (or an alias) declares besides its factory (``None`` when nothing)."""
+        return self._entries[self.canonical(name, where)].meta
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):

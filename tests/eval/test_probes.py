@@ -11,7 +11,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 from deepfeat.errors import ConfigError, DataError
-from deepfeat.eval import EVALUATORS, knn_accuracy, linear_probe
+from deepfeat.eval import EVALUATIONS, knn_accuracy, linear_probe
 from deepfeat.registry import all_registries
 
 
@@ -66,13 +66,13 @@ def test_results_are_reproducible_and_accept_torch(digits) -> None:
         assert from_torch["accuracy"] == pytest.approx(first["accuracy"], abs=0.01)
 
 
-def test_registered_as_metrics(digits) -> None:
-    assert {"knn", "linear_probe"} <= set(all_registries()["metrics"].names())
+def test_registered_as_evaluations(digits) -> None:
+    assert {"knn", "linear_probe"} <= set(all_registries()["evaluations"].names())
     xtr, ytr, xte, yte = digits
-    result = EVALUATORS.build({"name": "knn", "k": 3}, xtr, ytr, xte, yte, where="eval")
+    result = EVALUATIONS.build({"name": "knn", "k": 3}, xtr, ytr, xte, yte, where="eval")
     assert result["settings"]["k"] == 3
     with pytest.raises(ConfigError, match="Did you mean 'metric'"):
-        EVALUATORS.build({"name": "knn", "metrc": "cosine"}, xtr, ytr, xte, yte, where="eval")
+        EVALUATIONS.build({"name": "knn", "metrc": "cosine"}, xtr, ytr, xte, yte, where="eval")
 
 
 @pytest.mark.parametrize("probe", [linear_probe, knn_accuracy])

@@ -18,7 +18,7 @@ from deepfeat.cli import main
 from deepfeat.errors import ConfigError
 from deepfeat.eval import cluster_scores, feature_health, fewshot_accuracy, fingerprint, run_protocol
 from deepfeat.eval.fewshot import draw_per_class
-from deepfeat.eval.protocol import PROTOCOLS
+from deepfeat.eval.evaluations import evaluation_spec
 
 ALL = ["linear", "knn", "cluster", "fewshot", "health"]
 
@@ -76,7 +76,7 @@ def test_protocol_records_settings_and_reproduces_them(digits) -> None:
     first = run_protocol(xtr, ytr, xte, yte, ",".join(ALL), {"fewshot": {"draws": 2}, "kmeans": {"n_init": 2}})
     assert list(first) == ["linear_probe", "knn", "cluster", "fewshot", "health"]
     for name, result in first.items():
-        pinned = PROTOCOLS[name].defaults
+        pinned = evaluation_spec(name).defaults
         assert set(pinned) <= set(result["settings"]), name  # every argument is recorded
         assert result["settings"]["eval_samples"] == len(xte)
     assert first["fewshot"]["settings"]["draws"] == 2 and first["cluster"]["settings"]["n_init"] == 2

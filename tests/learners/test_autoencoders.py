@@ -182,3 +182,22 @@ def test_unknown_likelihood_and_noise_fail_with_suggestions() -> None:
         build_learner({"name": "autoencoder", "likelihood": "bernouli"}, info, "mlp")
     with pytest.raises(ConfigError, match="Did you mean 'gaussian'"):
         build_learner({"name": "denoising", "noise": {"name": "gausian"}}, info, "mlp")
+
+
+def test_the_denoising_autoencoder_declares_on_its_class_and_autoencoder_with_noise_resolves_to_it(caplog) -> None:
+    from deepfeat.config import load_config
+    from deepfeat.learners.autoencoder import Autoencoder
+    from deepfeat.learners.build import declared_by
+    from deepfeat.learners.denoising import DenoisingAutoencoder
+
+    holder = declared_by("dae")  # read from the registry entry, nothing built
+    assert holder is DenoisingAutoencoder and "denoises" in holder.capabilities and "denoising" in holder.evaluations
+    info = load_dataset("iris").info
+    learner = build_learner({"name": "denoising", "noise": {"name": "masking", "p": 0.3}}, info, "mlp")
+    assert not {"capabilities", "evaluations", "figures", "headline"} & vars(learner).keys()  # no instance rewrite
+    assert learner.can("denoises") and not build_learner("autoencoder", info, "mlp").can("denoises")
+    with pytest.raises(ConfigError, match="noise at learner 'autoencoder': expected no noise.*learner: denoising"):
+        Autoencoder(info, noise={"name": "gaussian"})
+    cfg = load_config({"learner": {"name": "ae", "noise": {"name": "gaussian", "sigma": 0.3}, "decoder": "auto"}})
+    assert cfg.learner == {"name": "denoising", "noise": {"name": "gaussian", "sigma": 0.3}, "decoder": "auto"}
+    assert "resolved to learner denoising" in caplog.text

@@ -16,7 +16,8 @@ from deepfeat.data.info import DataInfo
 from deepfeat.run.model_io import export_model, load_model
 from deepfeat.errors import ConfigError, DataError
 from deepfeat.learners.build import build_learner
-from deepfeat.learners.seq_autoencoder import decode_ids, sequence_nll, token_nll
+from deepfeat.data.tokenize import decode_ids
+from deepfeat.learners.seq_autoencoder import sequence_nll, token_nll
 
 SMS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sms_spam" / "SMSSpamCollection"
 # A ham-only vocabulary with min_freq 1 never holds <unk> in training, so an unseen word is surprising.

@@ -155,7 +155,7 @@ def test_gradual_unfreezing_follows_the_schedule() -> None:
 def test_low_label_evaluation_table_and_plot(tmp_path) -> None:
     data = load_dataset("digits", test_fraction=0.3)
     options = {"labels_per_class": [1, "all"], "steps": 20, "batch_size": 64, "lr": 1e-2, "repeats": 2}
-    result = low_label_accuracy(data, SMALL_CNN, options)
+    result = low_label_accuracy(data, SMALL_CNN, options, build_learner("transfer", data.info, SMALL_CNN))
     assert set(accuracies(result)) == {"scratch", "linear_probe", "fine_tune"}
     for method in accuracies(result).values():
         assert set(method) == {"1", "all"} and all(0.0 <= a <= 1.0 for a in method.values())
@@ -194,13 +194,14 @@ def test_low_label_repeats_give_the_same_draws_to_every_method(monkeypatch) -> N
 
     seen: dict[str, list[bytes]] = {}
 
-    def record(method, data, subset, test, encoder, learner_args, precision, cfg, seed):
+    def record(method, data, subset, test, encoder, transfer, recipe, precision, cfg, seed):
         seen.setdefault(method, []).append(subset.train.x.numpy().tobytes())
         return float(seed)  # the draw's seed: mean and std are then known in closed form
 
     monkeypatch.setattr(module, "_run_method", record)
     data = load_dataset("digits", test_fraction=0.3)
-    result = low_label_accuracy(data, SMALL_CNN, {"labels_per_class": [2, 5], "repeats": 3, "seed": 7})
+    result = low_label_accuracy(data, SMALL_CNN, {"labels_per_class": [2, 5], "repeats": 3, "seed": 7},
+                                build_learner("transfer", data.info, SMALL_CNN))
     assert seen["scratch"] == seen["linear_probe"] == seen["fine_tune"]
     assert len(set(seen["fine_tune"])) == 6  # 2 budgets x 3 draws, all different
     assert result["fine_tune"]["5"] == pytest.approx(8.0) and result["std"]["fine_tune@5"] == pytest.approx(np.std([7, 8, 9]), abs=1e-4)
@@ -298,8 +299,9 @@ def test_low_label_announces_each_training(monkeypatch) -> None:
         names.append(name)
         yield
 
-    low_label_accuracy(load_dataset("digits", test_fraction=0.3), SMALL_CNN,
-                       {"labels_per_class": [2, "all"], "repeats": 2, "methods": ["scratch", "fine_tune"]}, phase=phase)
+    data = load_dataset("digits", test_fraction=0.3)
+    low_label_accuracy(data, SMALL_CNN, {"labels_per_class": [2, "all"], "repeats": 2, "methods": ["scratch", "fine_tune"]},
+                       build_learner("transfer", data.info, SMALL_CNN), phase=phase)
     assert names[:2] == ["low_label scratch 2/class draw 1/2", "low_label fine_tune 2/class draw 1/2"]
     assert names[-1] == "low_label fine_tune all/class" and len(names) == 6
 
@@ -310,3 +312,18 @@ def test_weights_saved_before_head_init_load_as_fitted() -> None:
     fresh, _ = _partial_learner("fine_tune")
     fresh.load_state_dict(state)  # strict: no missing key
     assert bool(fresh.head_fitted)
+
+
+def test_the_low_label_recipe_is_reached_through_the_transfers_capability() -> None:
+    from deepfeat.learners.capabilities import Transfers
+
+    learner = build_learner({"name": "transfer", "encoder_lr": 0.5}, load_dataset("digits").info, SMALL_CNN)
+    assert learner.can("transfers") and isinstance(learner, Transfers)
+    recipe = learner.recipe({"name": "transfer", "mode": "partial", "encoder_lr": 0.5, "trainable_blocks": 2})
+    assert recipe == {"encoder_lr": 0.5}  # the mode and the blocks are each re-run's own
+    assert learner.recipe_spec("linear_probe", recipe) == {"name": "transfer", "mode": "linear_probe", "encoder_lr": 0.5}
+    assert learner.recipe_spec("fine_tune", recipe, seed=3, head_epochs=2) == {
+        "name": "transfer", "mode": "fine_tune", "encoder_lr": 0.5, "head_epochs": 2, "seed": 3}
+    assert learner.recipe_spec("scratch", recipe, seed=3, head_epochs=2) == {
+        "name": "transfer", "mode": "fine_tune", "encoder_lr": 1.0, "l2sp": 0.0, "head_init": "random",
+        "head_epochs": 0, "seed": 3}

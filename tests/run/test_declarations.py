@@ -17,10 +17,12 @@ import deepfeat  # noqa: F401  (registers everything)
 from deepfeat.config import Config
 from deepfeat.engine.device import resolve_precision
 from deepfeat.learners.base import Learner
-from deepfeat.learners.build import LEARNERS, build_learner
+from deepfeat.errors import ConfigError
+from deepfeat.learners.build import LEARNERS, build_learner, check_declarations, declared_by
 from deepfeat.learners.capabilities import CAPABILITIES
 from deepfeat.run.produce import draw_figures, headline, run_evaluations
-from deepfeat.run.registries import EVALUATIONS, FIGURES, OBSERVERS, OPT_IN, Observer, RunContext
+from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec
+from deepfeat.run.registries import FIGURES, OBSERVERS, Observer, RunContext
 
 SMALL = Config.from_dict({"evaluation": {"max_samples": 64}})
 
@@ -55,7 +57,7 @@ def test_every_declared_evaluation_figure_and_observer_runs(name: str, learner_c
     ctx = RunContext(learner, data, precision, SMALL, tmp_path)
     results = run_evaluations(ctx)
     for evaluation in learner.evaluations:
-        if evaluation in OPT_IN:  # costly extra trainings: only with settings
+        if evaluation_spec(evaluation).opt_in:  # costly extra trainings: only with settings
             assert evaluation not in results
             continue
         assert isinstance(results[evaluation], dict) and results[evaluation], evaluation
@@ -69,8 +71,29 @@ def test_every_declared_evaluation_figure_and_observer_runs(name: str, learner_c
     assert all(isinstance(c["value"], (int, float)) for c in cards)
 
 
+@pytest.mark.parametrize("name", LEARNERS.names())
+def test_declarations_are_read_from_the_registry_entry_and_hold_together(name: str) -> None:
+    holder = declared_by(name)  # without building the learner
+    assert holder is not None, f"{name}'s factory does not name the class that declares"
+    check_declarations(name)  # each headline path is an output its evaluations declare, each requirement a capability
+    for evaluation in holder.evaluations:
+        assert evaluation_spec(evaluation).requires <= holder.capabilities
+
+
+def test_a_misspelled_headline_path_or_a_missing_capability_fails_the_declaration_check() -> None:
+    base = declared_by("autoencoder")
+    wrong_path = type("WrongPath", (base,), {"headline": (("test PSNR", "evaluations.reconstruction.pnsr"),)})
+    with pytest.raises(ConfigError, match=r"headline 'test PSNR' at learner headline: .*got 'evaluations.reconstruction.pnsr'"):
+        check_declarations(wrong_path)
+    undeclared = type("Undeclared", (base,), {"headline": (("SNR gain", "evaluations.denoising.snr_gain"),)})
+    with pytest.raises(ConfigError, match="headline 'SNR gain'"):
+        check_declarations(undeclared)  # an output of an evaluation this learner does not run
+    not_a_denoiser = type("NotADenoiser", (base,), {"evaluations": ("denoising",)})
+    with pytest.raises(ConfigError, match="evaluation 'denoising' at learner evaluations: expected a learner that declares denoises"):
+        check_declarations(not_a_denoiser)
+
+
 def test_evaluation_settings_are_checked_before_any_work() -> None:
-    from deepfeat.errors import ConfigError
     from deepfeat.run.registries import check_settings
 
     check_settings(Config.from_dict({"evaluation": {"settings": {"anomaly": {"quantile": 0.99}, "fewshot": {"draws": 2}}}}))

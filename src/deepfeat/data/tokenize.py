@@ -136,3 +136,12 @@ def encode_texts(texts: Sequence[str], info: DataInfo) -> np.ndarray:
             f"tokenizer), got kind '{info.kind}' without one. Embed arrays of shape {info.input_shape} instead."
         )
     return build_tokenizer(info.tokenizer).encode(texts)
+
+
+def decode_ids(ids: Sequence[int], tokenizer: dict[str, Any]) -> str:
+    """Token ids of one text back to text with a run's tokenizer (``DataInfo.tokenizer``); ``<pad>`` dropped."""
+    if tokenizer.get("vocab"):
+        vocab = tokenizer["vocab"]
+        tokens = [vocab[i] if i < len(vocab) else UNK for i in ids if i != PAD_ID]
+        return ("" if tokenizer.get("name") == "char" else " ").join(tokens)
+    return str(build_tokenizer(tokenizer).hf.decode(list(ids), skip_special_tokens=True))

@@ -8,10 +8,12 @@ import numpy as np
 
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
 from deepfeat.errors import ConfigError
-from deepfeat.eval.probes import EVALUATORS
+from deepfeat.eval.evaluations import register_evaluation
 
 
-@EVALUATORS.register("cluster", aliases=("kmeans",))
+@register_evaluation("cluster", aliases=("kmeans",), reads="test", needs_labels=True,
+                     defaults={"n_clusters": None, "n_init": 10, "max_iter": 300, "l2_normalize": True, "seed": 0},
+                     derived=("algorithm",), outputs={"nmi": float, "ari": float})
 def cluster_scores(
     z: ArrayLike,
     y: ArrayLike,

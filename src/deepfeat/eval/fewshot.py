@@ -8,7 +8,8 @@ import numpy as np
 
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
 from deepfeat.errors import ConfigError
-from deepfeat.eval.probes import EVALUATORS, linear_probe
+from deepfeat.eval.evaluations import register_evaluation
+from deepfeat.eval.probes import linear_probe
 
 
 def draw_per_class(labels: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
@@ -17,7 +18,10 @@ def draw_per_class(labels: np.ndarray, shots: int, rng: np.random.Generator) -> 
     return np.sort(np.concatenate(picks))
 
 
-@EVALUATORS.register("fewshot", aliases=("few_shot", "few_label"))
+@register_evaluation("fewshot", aliases=("few_shot", "few_label"), reads="train+test", needs_labels=True,
+                     defaults={"shots": [1, 5, 10, 50], "draws": 5, "seed": 0, "C": 1.0, "max_iter": 1000,
+                               "standardize": True}, derived=("sampling",),
+                     outputs={"accuracy_by_shots": dict, "std_by_shots": dict, "skipped_shots": list})
 def fewshot_accuracy(
     train_z: ArrayLike,
     train_y: ArrayLike,

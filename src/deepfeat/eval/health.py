@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
-from deepfeat.eval.probes import EVALUATORS
+from deepfeat.eval.evaluations import register_evaluation
 
 
 def normalized_std(z: torch.Tensor) -> torch.Tensor:
@@ -37,7 +37,9 @@ def effective_rank(z: torch.Tensor) -> torch.Tensor:
     return torch.exp(-(p * p.log()).sum())
 
 
-@EVALUATORS.register("health", aliases=("feature_health",))
+@register_evaluation("health", aliases=("feature_health",), reads="test_features", defaults={"dead_threshold": 1e-6},
+                     outputs={"effective_rank": float, "effective_rank_ratio": float, "normalized_std": float,
+                              "dead_fraction": float})
 def feature_health(z: ArrayLike, *, dead_threshold: float = 1e-6) -> dict[str, Any]:
     """Collapse indicators of features ``z (N, D)`` as an evaluator (the ``health`` protocol).
 

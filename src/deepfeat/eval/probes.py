@@ -14,13 +14,11 @@ import torch
 
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
 from deepfeat.errors import ConfigError, DataError
-from deepfeat.registry import Registry
+from deepfeat.eval.evaluations import register_evaluation
 
 if TYPE_CHECKING:  # scikit-learn is imported where it is used: it takes ~1 s, and loading a config registers this module
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
-
-EVALUATORS: Registry[dict[str, Any]] = Registry("metric", plural="metrics", takes="positional")
 
 # Test rows per block of the kNN similarity matrix: bounds memory at 1024 x N_train floats.
 _KNN_CHUNK = 1024
@@ -42,7 +40,11 @@ def _checked(
     return xtr.astype(np.float64), ytr.astype(np.int64), xte.astype(np.float64), yte.astype(np.int64)
 
 
-@EVALUATORS.register("linear_probe", aliases=("linear",))
+# The pinned defaults of each protocol are written out at its registration, not inherited from the function, so a
+# changed function default can never silently change what a recorded result means.
+@register_evaluation("linear_probe", aliases=("linear",), reads="train+test", needs_labels=True,
+                     defaults={"C": 1.0, "max_iter": 1000, "standardize": True, "seed": 0}, derived=("solver",),
+                     outputs={"accuracy": float, "converged": bool})
 def linear_probe(
     train_z: ArrayLike,
     train_y: ArrayLike,
@@ -142,7 +144,9 @@ def _majority_vote(nearest: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return classes[votes.argmax(1)]  # argmax takes the first maximum: classes are sorted
 
 
-@EVALUATORS.register("knn", aliases=("knn_accuracy",))
+@register_evaluation("knn", aliases=("knn_accuracy",), reads="train+test", needs_labels=True,
+                     defaults={"k": [5, 20], "metric": "cosine"}, derived=("vote",),
+                     outputs={"accuracy": float, "accuracy_by_k": dict})
 def knn_accuracy(
     train_z: ArrayLike,
     train_y: ArrayLike,

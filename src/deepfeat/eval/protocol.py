@@ -2,7 +2,7 @@
 
 ``run_protocol(train_z, train_y, test_z, test_y, ["linear", "knn", "cluster", "fewshot", "health"])``
 returns ``{name: {<numbers>, "settings": {...}}}``. Each result's settings hold every argument its
-evaluator ran with (the pinned defaults below unless overridden), the sample counts and a
+evaluator ran with (the defaults pinned at its registration unless overridden), the sample counts and a
 fingerprint of the arrays it read, so passing a result's settings back reproduces its numbers.
 """
 
@@ -10,53 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from deepfeat.data.checks import ArrayLike, as_numpy
 from deepfeat.errors import ConfigError
-from deepfeat.eval.cluster import cluster_scores
-from deepfeat.eval.fewshot import fewshot_accuracy
-from deepfeat.eval.health import feature_health
-from deepfeat.eval.probes import EVALUATORS, knn_accuracy, linear_probe
-from deepfeat.registry import check_kwargs
+from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec, protocol_names
 
 log = logging.getLogger("deepfeat")
 
-# Keys a result's settings record about its inputs; they are not evaluator arguments.
-RECORD_KEYS = ("fingerprint", "train_samples", "eval_samples", "eval_split")
 DEFAULT_PROTOCOL = ("linear_probe", "knn")
-# How many positional arrays an evaluator takes for what it reads.
-_ARITY = {"train+test": 4, "test": 2, "test_features": 1}
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """How one evaluator runs in the protocol: what it reads, whether it needs labels, its pinned settings."""
-
-    fn: Callable[..., dict[str, Any]]
-    reads: Literal["train+test", "test", "test_features"]
-    needs_labels: bool
-    defaults: dict[str, Any]
-    derived: tuple[str, ...] = field(default=())  # settings the evaluator records but does not take
-
-
-# The pinned defaults: written out here, not inherited from the functions, so a changed function
-# default can never silently change what a protocol run means.
-PROTOCOLS: dict[str, Protocol] = {
-    "linear_probe": Protocol(linear_probe, "train+test", True,
-                             {"C": 1.0, "max_iter": 1000, "standardize": True, "seed": 0}, ("solver",)),
-    "knn": Protocol(knn_accuracy, "train+test", True, {"k": [5, 20], "metric": "cosine"}, ("vote",)),
-    "cluster": Protocol(cluster_scores, "test", True,
-                        {"n_clusters": None, "n_init": 10, "max_iter": 300, "l2_normalize": True, "seed": 0},
-                        ("algorithm",)),
-    "fewshot": Protocol(fewshot_accuracy, "train+test", True,
-                        {"shots": [1, 5, 10, 50], "draws": 5, "seed": 0, "C": 1.0, "max_iter": 1000,
-                         "standardize": True}, ("sampling",)),
-    "health": Protocol(feature_health, "test_features", False, {"dead_threshold": 1e-6}),
-}
 
 
 def resolve_protocols(names: str | Sequence[str]) -> list[str]:
@@ -64,27 +28,25 @@ def resolve_protocols(names: str | Sequence[str]) -> list[str]:
     items = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
     out = []
     for item in items:
-        name = EVALUATORS.canonical(item, "evaluation.protocol")
-        if name not in PROTOCOLS:
+        name = EVALUATIONS.canonical(item, "evaluation.protocol")
+        if not evaluation_spec(name).on_features:
             raise ConfigError(
-                f"protocol at evaluation.protocol: expected one of {', '.join(PROTOCOLS)} "
-                f"(or linear, kmeans, few_shot), got {item!r}. Pick names from that list."
+                f"protocol at evaluation.protocol: expected an evaluation of features, one of "
+                f"{', '.join(protocol_names())}, got {item!r} (an evaluation of a learner's run, which its learner "
+                "declares). Pick names from that list."
             )
         if name not in out:
             out.append(name)
     return out
 
 
-def check_settings(name: str, settings: Mapping[str, Any] | None, where: str = "evaluation.protocol_settings") -> dict[str, Any]:
+def check_settings(name: str, settings: Mapping[str, Any] | None, where: str = "evaluation.settings") -> dict[str, Any]:
     """The arguments protocol ``name`` runs with: pinned defaults updated by ``settings`` (type-checked).
 
     ``settings`` may be a recorded result's settings: the keys that only describe the inputs
     (fingerprint, sample counts) or that the evaluator derives itself are dropped.
     """
-    protocol = PROTOCOLS[name]
-    own = {k: v for k, v in (settings or {}).items() if k not in RECORD_KEYS + protocol.derived}
-    checked = check_kwargs(protocol.fn, own, f"{where}.{name}", skip=_ARITY[protocol.reads])
-    return {**protocol.defaults, **checked}
+    return evaluation_spec(name, where).check_settings(settings, f"{where}.{name}")
 
 
 def fingerprint(*arrays: ArrayLike | None) -> str:
@@ -117,12 +79,12 @@ def run_protocol(
     e.g. ``{"knn": {"k": [10]}}``, or to a recorded result's settings to reproduce it. Protocols
     that need labels are skipped (with a log line) when the data has none.
     """
-    overrides = {EVALUATORS.canonical(k, "settings"): v for k, v in (settings or {}).items()}
+    overrides = {EVALUATIONS.canonical(k, "settings"): v for k, v in (settings or {}).items()}
     # Every setting is checked before anything runs, so a typo fails at once, not minutes later.
     plan = {name: check_settings(name, overrides.get(name), "settings") for name in resolve_protocols(protocols)}
     results = {}
     for name, kwargs in plan.items():
-        protocol = PROTOCOLS[name]
+        protocol = evaluation_spec(name)
         if protocol.needs_labels and (train_y is None or test_y is None):
             log.info("protocol %s skipped: the data has no labels", name)
             continue

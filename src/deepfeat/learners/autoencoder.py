@@ -120,8 +120,9 @@ class Autoencoder(CodeLearner):
 
     Shapes: ``x (B, *input_shape) -> code (B, code_dim) -> reconstruction (B, *input_shape)``.
     ``likelihood="gaussian"`` minimizes the mean squared error, ``"bernoulli"`` the binary
-    cross-entropy on raw values in [0, 1]. ``noise`` (a :mod:`deepfeat.data.noise` spec) corrupts
-    the input in training and validation; ``code_penalty`` adds a term on the code.
+    cross-entropy on raw values in [0, 1]. ``noise`` (a :mod:`deepfeat.data.noise` spec, for a
+    :class:`~deepfeat.learners.denoising.DenoisingAutoencoder`) corrupts the input in training and
+    validation; ``code_penalty`` adds a term on the code.
     """
 
     capabilities = frozenset({"reconstructs", "scores"})
@@ -142,17 +143,11 @@ class Autoencoder(CodeLearner):
         self.scale = InputScale(info)
         self.build_code(encoder, info, code_dim, code_activation, name)
         self.decoder = build_decoder(self.encoder, self.code_dim, decoder)
+        if noise is not None and not self.can("denoises"):  # declarations are the class's: a denoiser is its own
+            raise ConfigError(f"noise at learner '{name}': expected no noise for a plain autoencoder, got {noise!r}. "
+                              "Use learner: denoising (DenoisingAutoencoder in Python), whose run measures denoising.")
         self.noise = build_noise(noise, f"learner '{name}' noise") if noise is not None else None
         self.code_penalty = code_penalty
-        if self.noise is not None:  # a denoiser: its run measures denoising and leads with it
-            self.capabilities = self.capabilities | {"denoises"}
-            self.evaluations = ("reconstruction", "denoising", "pca_baseline", "anomaly")
-            self.figures = ("reconstructions", "roc_curve")
-            self.headline = (("SNR gain (dB)", "evaluations.denoising.snr_gain"),
-                             ("denoised PSNR", "evaluations.denoising.psnr_denoised"),
-                             ("noisy PSNR", "evaluations.denoising.psnr_noisy"),
-                             ("denoised SSIM", "evaluations.denoising.ssim_denoised"),
-                             ("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"))
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Reconstruction ``(B, *input_shape)`` in the normalized input space."""

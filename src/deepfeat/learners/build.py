@@ -9,6 +9,7 @@ from torch import nn
 
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
+from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec
 from deepfeat.learners.base import Learner
 from deepfeat.nn.regularizers import REGULARIZERS
 from deepfeat.registry import Registry
@@ -37,15 +38,58 @@ def build_learner(spec: Any, info: DataInfo, encoder: Any = "mlp", regularizatio
     return learner
 
 
-def declared_capabilities(spec: Any) -> frozenset[str] | None:
-    """What the learner ``spec`` declares it can do (``Learner.capabilities``), read without building it.
+def declared_by(spec: Any) -> Learner | type[Learner] | None:
+    """What holds the declarations of the learner ``spec`` (``capabilities``, ``evaluations``, ``figures``,
+    ``observers``, ``headline``: class attributes), found without building it.
 
-    From the registered class, the user's class or instance, or the Learner subclass a factory's return annotation
-    names (``def autoencoder(...) -> Autoencoder``); ``None`` when a factory does not say (known once built).
+    The registered class, the user's class or instance, or the Learner subclass a factory's return annotation
+    names (``def denoising(...) -> DenoisingAutoencoder``); ``None`` when a factory does not say (known once built).
     """
     if isinstance(spec, Learner):
-        return spec.capabilities
+        return spec
     if isinstance(spec, (str, Mapping)):
         spec = LEARNERS.get(LEARNERS.split_spec(spec, "learner")[0])
     made = spec if isinstance(spec, type) else hints(spec).get("return")
-    return made.capabilities if isinstance(made, type) and issubclass(made, Learner) else None
+    return made if isinstance(made, type) and issubclass(made, Learner) else None
+
+
+def declared_capabilities(spec: Any) -> frozenset[str] | None:
+    """What the learner ``spec`` declares it can do (``Learner.capabilities``), read without building it
+    (see :func:`declared_by`); ``None`` when a factory does not say."""
+    holder = declared_by(spec)
+    return holder.capabilities if holder is not None else None
+
+
+def check_declarations(spec: Any, where: str = "learner") -> None:
+    """ConfigError unless what the learner ``spec`` declares holds together, read without building it: each declared
+    evaluation is registered and requires only capabilities it declares, and each ``headline`` path names a number
+    an evaluation it runs writes (``evaluations.<name>.<output>``, among the declared outputs of a feature protocol
+    or of one of its evaluations) or a test metric (``test.test/<metric>``). A factory that does not name its
+    class is checked once built."""
+    holder = declared_by(spec)
+    if holder is None:
+        return
+    for name in holder.evaluations:
+        missing = evaluation_spec(name, f"{where} evaluations").requires - holder.capabilities
+        if missing:
+            raise ConfigError(f"evaluation '{name}' at {where} evaluations: expected a learner that declares "
+                              f"{', '.join(sorted(missing))}, got capabilities {', '.join(sorted(holder.capabilities))}. "
+                              "Declare the capability (and its methods) or drop the evaluation.")
+    runs = {EVALUATIONS.canonical(n) for n in holder.evaluations}
+    for label, path in holder.headline:
+        _check_headline_path(label, path, runs, f"{where} headline")
+
+
+def _check_headline_path(label: str, path: str, runs: set[str], where: str) -> None:
+    """One headline ``(label, path)``: see :func:`check_declarations`."""
+    section, _, rest = path.partition(".")
+    if section == "test" and rest.startswith("test/"):
+        return
+    name, _, output = rest.partition(".")
+    if section == "evaluations" and name in EVALUATIONS:
+        spec = evaluation_spec(name)
+        if (spec.on_features or spec.name in runs) and spec.outputs.get(output) in (int, float):
+            return
+    raise ConfigError(f"headline '{label}' at {where}: expected 'test.test/<metric>' or 'evaluations.<evaluation>."
+                      f"<numeric output>' of a feature protocol or a declared evaluation, got {path!r}. Fix the path "
+                      "to one of the outputs its evaluation declares at registration.")

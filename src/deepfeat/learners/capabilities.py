@@ -8,7 +8,7 @@ except :meth:`Generates.sample`, which returns data space (what the dataset stor
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 import torch
 
@@ -57,7 +57,44 @@ class Interpolates(Protocol):
         """Decodes along the latent line from ``x_a`` to ``x_b`` ``(B, ...)``: ``(B, steps, ...)``, normalized space."""
 
 
+@runtime_checkable
+class ReconstructsTokens(Protocol):
+    def reconstruct_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Greedy decoding of each text's code from token ids ``(B, T)``: ids ``(B, T)``, ``<pad>`` after its end."""
+
+    def token_counts(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 4)`` per text of ids ``(B, T)``: summed token NLL, real tokens, teacher-forced and greedy hits."""
+
+
+@runtime_checkable
+class TracksSamples(Generates, Protocol):
+    """A generator watched while it trains on a fixed noise batch (a GAN's run monitor), so epochs compare."""
+
+    num_fixed: int  # samples in the fixed batch
+    uses_ema: bool  # whether samples come from an average of the generator's weights
+    loss: str  # the adversarial loss: ``wasserstein`` is watched through the critic's estimate, others the losses
+
+    def fixed_samples(self) -> torch.Tensor:
+        """Samples of the fixed noise batch ``(num_fixed, *input_shape)``, data space."""
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        """A normalized batch (what the learner trains on) in data space, to compare with :meth:`fixed_samples`."""
+
+
+@runtime_checkable
+class Transfers(Protocol):
+    """Trains a (pretrained) encoder with a new head by a recipe that can be re-run on fewer labels."""
+
+    def recipe(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings of its learner ``spec`` that make its recipe (what a re-run on fewer labels keeps)."""
+
+    def recipe_spec(self, method: str, recipe: Mapping[str, Any], seed: int = 0, head_epochs: int = 0) -> dict[str, Any]:
+        """The learner spec ``{name, ...}`` that applies ``recipe`` by ``method``: ``fine_tune``, ``linear_probe``
+        (frozen features), or ``scratch`` (the same network from random weights, nothing pretrained to protect)."""
+
+
 CAPABILITIES: dict[str, type] = {
     "classifies": Classifies, "reconstructs": Reconstructs, "denoises": Denoises, "scores": Scores,
-    "generates": Generates, "interpolates": Interpolates,
+    "generates": Generates, "interpolates": Interpolates, "reconstructs_tokens": ReconstructsTokens,
+    "tracks_samples": TracksSamples, "transfers": Transfers,
 }

@@ -51,7 +51,7 @@ class GAN(Learner):
 
     # Under torchrun the trainer wraps each player in its own DistributedDataParallel: the critic's and
     # the generator's backward passes come at different times, and each must all-reduce only its player.
-    capabilities = frozenset({"generates"})
+    capabilities = frozenset({"generates", "tracks_samples"})
     evaluations = ("generative",)
     figures = ("gan_samples",)
     observers = ("gan_monitor",)
@@ -254,6 +254,16 @@ class GAN(Learner):
         if self.num_classes and labels is None:
             labels = torch.randint(0, self.num_classes, (n,), generator=g)
         return self._decode(z, labels, batch_size)
+
+    @property
+    def num_fixed(self) -> int:
+        """Samples in the fixed noise batch (:meth:`fixed_samples`)."""
+        return len(self.fixed_z)
+
+    @property
+    def uses_ema(self) -> bool:
+        """Whether samples come from the generator's exponential moving average (``ema_decay``)."""
+        return self.generator_ema is not None
 
     @torch.no_grad()
     def fixed_samples(self) -> torch.Tensor:

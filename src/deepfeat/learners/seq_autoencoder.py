@@ -18,7 +18,6 @@ that reads the previous tokens, and its own reconstruction metrics (token accura
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -74,7 +73,7 @@ class SeqAutoencoder(CodeLearner):
     ``embed_dim`` and a GRU of ``hidden_size`` x ``num_layers``.
     """
 
-    capabilities = frozenset({"scores"})
+    capabilities = frozenset({"scores", "reconstructs_tokens"})
     evaluations = ("text_reconstruction", "anomaly")
     figures = ("text_reconstructions", "anomaly_scores", "roc_curve")
     headline = (("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"),
@@ -135,23 +134,25 @@ class SeqAutoencoder(CodeLearner):
         return torch.cat([sequence_nll(*self.logits(chunk)) for chunk in x.split(CHUNK)])
 
     @torch.no_grad()
+    def token_counts(self, x: torch.Tensor) -> torch.Tensor:
+        """Per text of ids ``x`` (B, T), ``CHUNK`` texts at a time: ``(B, 4)`` summed token NLL, real tokens,
+        teacher-forced hits and greedy hits (decoding from the code alone, as long as the text)."""
+        return torch.cat([self._counts(chunk) for chunk in x.split(CHUNK)])
+
+    def _counts(self, x: torch.Tensor) -> torch.Tensor:
+        rebuilt = self.reconstruct_tokens(x)
+        logits, x = self.logits(x)
+        mask = x != PAD_ID
+        hits = (logits.argmax(-1) == x) & mask, (rebuilt[:, : x.shape[1]] == x) & mask
+        return torch.stack([token_nll(logits, x).sum(1), mask.sum(1), hits[0].sum(1), hits[1].sum(1)], 1).float()
+
+    @torch.no_grad()
     def reconstruct_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Greedy decoding of each text's code, as long as the text: ids ``(B, T)``, ``<pad>`` after its end."""
         self._check_ids(x)
         longest = longest_text(x)
         out = F.pad(self.decoder.greedy(self.encode(x), longest), (0, x.shape[1] - longest))
         return torch.where(x != PAD_ID, out, torch.zeros_like(out))
-
-
-def decode_ids(ids: Sequence[int], tokenizer: dict[str, Any]) -> str:
-    """Token ids of one text back to text with a run's tokenizer (``DataInfo.tokenizer``); ``<pad>`` dropped."""
-    if tokenizer.get("vocab"):
-        vocab = tokenizer["vocab"]
-        tokens = [vocab[i] if i < len(vocab) else "<unk>" for i in ids if i != PAD_ID]
-        return ("" if tokenizer.get("name") == "char" else " ").join(tokens)
-    from deepfeat.data.tokenize import build_tokenizer
-
-    return str(build_tokenizer(tokenizer).hf.decode(list(ids), skip_special_tokens=True))
 
 
 @LEARNERS.register("seq_autoencoder", aliases=("seq_ae", "text_autoencoder"))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +48,8 @@ from deepfeat.nn.params import decay_parameter_names
 log = logging.getLogger("deepfeat")
 
 Mode = Literal["linear_probe", "fine_tune", "partial", "gradual"]
+# The settings a re-run of the recipe on fewer labels keeps (its mode, seed and head epochs are the re-run's own).
+RECIPE_KEYS = ("bn", "head_dropout", "label_smoothing", "encoder_lr", "l2sp", "augment", "head_init", "probe_C")
 
 def auto_augment(info: DataInfo) -> Any:
     """``augment: auto`` for this data: its kind's label-preserving augmentation
@@ -65,7 +67,7 @@ class TransferLearner(Learner):
     class) when the config has ``evaluation.settings.low_label`` (e.g. ``{labels_per_class: [1, 5, 10, all]}``).
     """
 
-    capabilities = frozenset({"classifies"})
+    capabilities = frozenset({"classifies", "transfers"})
     evaluations = ("low_label",)
     figures = ("confusion_matrix", "low_label")
     headline = (("test accuracy", "test.test/acc"), ("linear probe accuracy", "evaluations.linear_probe.accuracy"))
@@ -122,6 +124,19 @@ class TransferLearner(Learner):
             for i, (name, p) in enumerate(self.encoder.named_parameters()):
                 if name in names:
                     self.anchor.register_buffer(f"w{i}", p.detach().clone(), persistent=False)
+
+    def recipe(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The recipe settings its learner ``spec`` gives (:data:`RECIPE_KEYS`; the others keep their defaults)."""
+        return {k: v for k, v in spec.items() if k in RECIPE_KEYS}
+
+    def recipe_spec(self, method: str, recipe: Mapping[str, Any], seed: int = 0, head_epochs: int = 0) -> dict[str, Any]:
+        """The spec of a transfer learner that applies ``recipe`` by ``method`` (``fine_tune``, ``linear_probe`` or
+        ``scratch``): what the low-label evaluation trains on each label subset."""
+        if method == "linear_probe":
+            return {"name": "transfer", "mode": "linear_probe", **recipe}
+        if method == "scratch":  # no features worth probing first and no pretrained weights to protect
+            recipe, head_epochs = {**recipe, "encoder_lr": 1.0, "l2sp": 0.0, "head_init": "random"}, 0
+        return {"name": "transfer", "mode": "fine_tune", **recipe, "head_epochs": head_epochs, "seed": seed}
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         """Weights saved before ``head_fitted`` existed load as fitted (their head was trained), as batch norm

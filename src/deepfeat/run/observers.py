@@ -28,7 +28,7 @@ from deepfeat.run.registries import OBSERVERS, Observer
 
 if TYPE_CHECKING:
     from deepfeat.engine.trainer import Trainer
-    from deepfeat.learners.gan import GAN
+    from deepfeat.learners.capabilities import TracksSamples
 
 log = logging.getLogger("deepfeat")
 
@@ -50,12 +50,13 @@ def milestones(epochs: int, count: int = STRIP_ROWS) -> set[int]:
 
 
 class GANMonitor(Observer):
-    """Per-epoch sample grids and mode-collapse / divergence warnings for a :class:`GAN` run.
+    """Per-epoch sample grids and mode-collapse / divergence warnings for the run of a learner that tracks samples
+    (the ``tracks_samples`` capability: a GAN).
 
     With ``run_dir=None`` (training outside a run folder) it only checks and logs.
     """
 
-    def __init__(self, learner: GAN, run_dir: Path | None) -> None:
+    def __init__(self, learner: TracksSamples, run_dir: Path | None) -> None:
         self.learner, self.run_dir = learner, None if run_dir is None else Path(run_dir)
         self.images = learner.info.kind_spec.view == IMAGE_GRID and run_dir is not None  # without a run folder: checks only
         self.strip: list[tuple[int, torch.Tensor]] = []
@@ -64,7 +65,7 @@ class GANMonitor(Observer):
         self.real_diversity, self.peak = 0.0, 0.0
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        x, _ = next(iter(trainer.data.train.batches(len(self.learner.fixed_z))))
+        x, _ = next(iter(trainer.data.train.batches(self.learner.num_fixed)))
         self.real_diversity = diversity(self.learner.to_data(x))
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
@@ -80,7 +81,7 @@ class GANMonitor(Observer):
         save_figure(samples_figure(samples, f"Fixed noise, epoch {epoch + 1}"), self.run_dir, "samples",
                     title="Generated samples", section="Samples",
                     caption=f"The generator's samples of the run's fixed noise batch after epoch {epoch + 1}"
-                            f"{' (EMA weights)' if self.learner.generator_ema is not None else ''}; every "
+                            f"{' (EMA weights)' if self.learner.uses_ema else ''}; every "
                             "epoch's grid is in samples/.")
         rows = [(f"epoch {e}", x) for e, x in self.strip]
         save_figure(rows_figure(rows, "The same noise across training"), self.run_dir, "samples_by_epoch",

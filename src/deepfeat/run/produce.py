@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from deepfeat.eval.evaluations import evaluation_spec
 from deepfeat.extras import require
 from deepfeat.learners.base import Learner
-from deepfeat.registry import check_kwargs
 from deepfeat.run.outputs import Need
-from deepfeat.run.registries import (APPLIES, EVALUATIONS, EVERY_RUN, EXTRAS, FIGURES, NEEDS, OBSERVERS, OPT_IN,
-                                     Observer, RunContext)
+from deepfeat.run.registries import APPLIES, EVERY_RUN, EXTRAS, FIGURES, NEEDS, OBSERVERS, Observer, RunContext
 
 
 def build_observers(learner: Learner, run_dir: Path | None) -> dict[str, Observer]:
@@ -30,25 +29,30 @@ def observer_results(observers: dict[str, Observer]) -> dict[str, Any]:
 def _will_run(ctx: RunContext) -> list[str]:
     """The declared evaluations this run executes (an opt-in one only when the config gives its settings)."""
     return [name for name in ctx.learner.evaluations
-            if name not in OPT_IN or ctx.config.evaluation.settings.get(name) is not None]
+            if not evaluation_spec(name, "learner evaluations").opt_in
+            or ctx.config.evaluation.settings.get(name) is not None]
 
 
-def _declared(ctx: RunContext, figures: bool) -> list[str]:
-    """The ``evaluation:<name>`` / ``figure:<name>`` keys of what this run will execute."""
-    keys = [f"evaluation:{EVALUATIONS.canonical(n)}" for n in _will_run(ctx)]
-    return keys + ([f"figure:{FIGURES.canonical(n)}" for n in _figures(ctx)] if figures else [])
+def _declared_figures(ctx: RunContext, figures: bool) -> list[str]:
+    """The ``figure:<name>`` keys of the figures this run will draw (none without ``figures``)."""
+    return [f"figure:{FIGURES.canonical(n)}" for n in _figures(ctx)] if figures else []
 
 
 def declared_needs(ctx: RunContext, figures: bool = True) -> list[Need]:
     """What the evaluations (and, with ``figures``, the figures) of this run will read through ``ctx.outputs``."""
-    return [need for key in _declared(ctx, figures) for need in NEEDS.get(key, ())]
+    needs = [need for name in _will_run(ctx) for need in evaluation_spec(name).needs]
+    return needs + [need for key in _declared_figures(ctx, figures) for need in NEEDS.get(key, ())]
 
 
 def check_extras(ctx: RunContext, figures: bool = True) -> None:
     """ConfigError, in one line naming the extras, when an evaluation or figure this run will execute needs an
     optional extra that is not installed: called before training, so the run does not fail after it."""
     extras: dict[str, list[str]] = {}
-    for key in _declared(ctx, figures):
+    for name in _will_run(ctx):
+        spec = evaluation_spec(name)
+        for extra in spec.extras_for(ctx):
+            extras.setdefault(extra, []).append(f"evaluation {spec.name}")
+    for key in _declared_figures(ctx, figures):
         for extra in EXTRAS[key](ctx) if key in EXTRAS else ():
             extras.setdefault(extra, []).append(key.replace(":", " "))
     require(extras, f"learner {ctx.config.learner['name']}")
@@ -69,11 +73,10 @@ def run_evaluations(ctx: RunContext) -> dict[str, Any]:
     settings (``evaluation.settings.<name>``).
     """
     for name in _will_run(ctx):
-        settings = ctx.config.evaluation.settings.get(name)
-        fn = EVALUATIONS.get(name, "learner evaluations")
-        kwargs = check_kwargs(fn, settings or {}, f"evaluation.settings.{name}", skip=1)
+        spec = evaluation_spec(name, "learner evaluations")
+        kwargs = spec.check_settings(ctx.config.evaluation.settings.get(name), f"evaluation.settings.{name}")
         with ctx.phase(f"evaluation {name}"):
-            result = fn(ctx, **kwargs)
+            result = spec.fn(ctx, **kwargs)
         if result is not None:
             ctx.results[name] = result
     return ctx.results

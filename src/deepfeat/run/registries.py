@@ -1,10 +1,11 @@
 """What a run produces after (and while) training, as registries: evaluations, figures, observers.
 
 A learner declares by name what its run wants (``Learner.evaluations``, ``.figures``, ``.observers``);
-the run layer looks each name up here and calls it with one :class:`RunContext`. Adding a family of
-learners means registering its entries in a file of its own, never editing the run layer:
+the run layer looks each name up and calls it with one :class:`RunContext`. Evaluations live in the one
+registry of :mod:`deepfeat.eval.evaluations` (the feature protocols are there too); figures and observers
+here. Adding a family of learners means registering its entries in a file of its own, never editing the run layer:
 
-    @EVALUATIONS.register("reconstruction")
+    @evaluation("reconstruction", requires=("reconstructs",), outputs={"mse": float, "psnr": float})
     def reconstruction(ctx: RunContext) -> dict | None: ...      # -> results.json "evaluations"
 
     @FIGURES.register("reconstructions")
@@ -13,7 +14,7 @@ learners means registering its entries in a file of its own, never editing the r
     @OBSERVERS.register("gan_monitor")
     def gan_monitor(learner, run_dir) -> Observer: ...           # a callback that watches training
 
-An evaluation's keyword arguments are its settings, given in the config as
+An evaluation's keyword-only arguments are its settings, given in the config as
 ``evaluation.settings.<name>`` and recorded with its result; ``opt_in`` evaluations (costly extra
 trainings) run only when their settings are given.
 """
@@ -29,9 +30,9 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.device import Precision
 from deepfeat.engine.progress import no_phases
-from deepfeat.eval.probes import EVALUATORS
+from deepfeat.eval.evaluations import Extras, check_evaluation_settings, register_evaluation
 from deepfeat.learners.base import Learner
-from deepfeat.registry import Registry, check_kwargs
+from deepfeat.registry import Registry
 from deepfeat.run.outputs import Need, SplitOutputs
 
 
@@ -86,19 +87,15 @@ class Observer(Callback):
 Evaluation = Callable[..., "dict[str, Any] | None"]
 Figure = Callable[[RunContext], "list[Path]"]
 Applies = Callable[[RunContext], bool]
-# The optional extras (deepfeat.extras) an evaluation or figure needs: fixed, or as a function of the run (its data).
-Extras = tuple[str, ...] | Callable[[RunContext], tuple[str, ...]]
 
-EVALUATIONS: Registry[Evaluation] = Registry("evaluation", takes=1)
 FIGURES: Registry[Figure] = Registry("figure", takes=1)
 OBSERVERS: Registry[Observer] = Registry("observer", takes=2)
-OPT_IN: set[str] = set()
 EVERY_RUN: list[str] = []  # figures drawn for every run (see figure(every_run=True))
-# What each evaluation or figure reads through ``ctx.outputs``, by registered name: (role, output) pairs.
+# What each figure reads through ``ctx.outputs``, by registered name: (role, output) pairs.
 NEEDS: dict[str, tuple[Need, ...]] = {}
 # Whether a figure applies to a run (its data), by registered name; a figure without an entry always applies.
 APPLIES: dict[str, Applies] = {}
-# The extras each evaluation or figure needs, by the same keys as NEEDS (an entry only where it needs some).
+# The extras each figure needs, by the same keys as NEEDS (an entry only where it needs some).
 EXTRAS: dict[str, Callable[[RunContext], tuple[str, ...]]] = {}
 
 
@@ -107,20 +104,16 @@ def _declare_extras(key: str, extras: Extras) -> None:
         EXTRAS[key] = extras if callable(extras) else lambda ctx, fixed=tuple(extras): fixed
 
 
-def evaluation(name: str, *, opt_in: bool = False, description: str | None = None,
-               needs: tuple[Need, ...] = (), extras: Extras = ()) -> Callable[[Evaluation], Evaluation]:
-    """Register an evaluation ``fn(ctx, **settings) -> {metric: value, ..., "settings": {...}} | None``;
-    ``needs`` are the ``(role, output)`` pairs it reads through ``ctx.outputs``; ``extras`` the optional extras
-    it imports (or ``extras(ctx)``, those it needs for the run's data), checked before training."""
-    def deco(fn: Evaluation) -> Evaluation:
-        EVALUATIONS.add(name, fn, description=description)
-        if opt_in:
-            OPT_IN.add(name)
-        NEEDS[f"evaluation:{name}"] = tuple(needs)
-        _declare_extras(f"evaluation:{name}", extras)
-        return fn
-
-    return deco
+def evaluation(name: str, *, outputs: dict[str, type], requires: tuple[str, ...] = (), opt_in: bool = False,
+               description: str | None = None, needs: tuple[Need, ...] = (),
+               extras: Extras = ()) -> Callable[[Evaluation], Evaluation]:
+    """Register an evaluation of a run ``fn(ctx, *, **settings) -> {metric: value, ..., "settings": {...}} | None``
+    in the one evaluation registry (:func:`~deepfeat.eval.evaluations.register_evaluation`): ``outputs`` the typed
+    keys it writes, ``requires`` the capabilities the learner must declare, ``needs`` the ``(role, output)`` pairs
+    it reads through ``ctx.outputs``, ``extras`` the optional extras it imports (or ``extras(ctx)``, those it needs
+    for the run's data), checked before training."""
+    return register_evaluation(name, reads="run", outputs=outputs, requires=requires, needs=needs, extras=extras,
+                               opt_in=opt_in, description=description)
 
 
 def figure(name: str, *, needs: tuple[Need, ...] = (), description: str | None = None,
@@ -145,11 +138,6 @@ def figure(name: str, *, needs: tuple[Need, ...] = (), description: str | None =
 
 
 def check_settings(config: Config) -> None:
-    """Every ``evaluation.settings`` entry names an evaluation (of the run layer or a feature protocol)
-    and only its arguments. Called before a run folder exists, so a typo fails at once, not after training.
-    """
-    for name, settings in config.evaluation.settings.items():
-        if name in EVALUATORS:
-            continue  # a feature protocol's: checked when the config loads (deepfeat.eval.protocol.check_settings)
-        fn = EVALUATIONS.get(name, "evaluation.settings")
-        check_kwargs(fn, settings, f"evaluation.settings.{name}", skip=1)
+    """Every ``evaluation.settings`` entry names a registered evaluation and gives only its settings. Called before
+    a run folder exists (and by ``deepfeat config check``), so a typo fails at once, not after training."""
+    check_evaluation_settings(config.evaluation.settings)

@@ -33,7 +33,7 @@ from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatErr
 from deepfeat.eval.diagnose import diagnose as diagnose_stats
 from deepfeat.layout import FAILED_MODEL_DIR, RunPaths, new_run_dir
 from deepfeat.learners.base import Learner
-from deepfeat.learners.build import build_learner
+from deepfeat.learners.build import build_learner, check_declarations
 from deepfeat.reports.diag_plots import save_diagnostic_plots, save_lr_find_plot
 from deepfeat.reports.html import write_report
 from deepfeat.reports.plots import plot_training_curves_to
@@ -96,11 +96,12 @@ def check_config(config: Any, overrides: list[str] | tuple[str, ...] = ()) -> Co
 
 
 def _prepare(cfg: Config, data: Any, test: Any, encoder: Any) -> tuple[DataBundle, Learner]:
-    """The run's data and learner, seeded; its declared evaluations and figures checked for missing extras and its
-    feature protocols for settings the data cannot meet."""
+    """The run's data and learner, seeded; its declarations checked (evaluations, headline), its declared evaluations
+    and figures for missing extras and its feature protocols for settings the data cannot meet."""
     seed_everything(cfg.seed)
     bundle = load_data(cfg, data, test)
     learner = build_learner(cfg.learner, bundle.info, encoder or cfg.encoder, cfg.regularization)
+    check_declarations(learner)  # a wrong headline path of the user's own learner fails here, not in its report
     precision = resolve_precision("fp32", resolve_device("cpu"), learner)  # unused by the check; the model is not moved
     check_extras(RunContext(learner, bundle, precision, cfg), cfg.logging.plots)
     check_protocols(bundle, cfg.evaluation)

@@ -83,7 +83,10 @@ def _report(ctx: RunContext, clean: np.ndarray, estimate: np.ndarray, data_range
     return reconstruction_report(clean, estimate, data_range, SSIM in ctx.data.info.kind_spec.measures, _signal(ctx))
 
 
-@evaluation("reconstruction", extras=_metric_extras)
+RECONSTRUCTION = {"mse": float, "psnr": float, "ssim": float}  # PSNR for signals, SSIM for images (reconstruction_report)
+
+
+@evaluation("reconstruction", requires=("reconstructs",), extras=_metric_extras, outputs=RECONSTRUCTION)
 def reconstruction(ctx: RunContext) -> dict[str, Any]:
     """MSE, PSNR (signals) and SSIM (images) of reconstructions of the evaluation split, in raw units."""
     name, split = ctx.eval_split()
@@ -94,7 +97,10 @@ def reconstruction(ctx: RunContext) -> dict[str, Any]:
     return out
 
 
-@evaluation("denoising", extras=_metric_extras)
+@evaluation("denoising", requires=("denoises",), extras=_metric_extras,
+            outputs={"psnr_noisy": float, "psnr_denoised": float, "psnr_gain": float, "mse_noisy": float,
+                     "mse_denoised": float, "ssim_noisy": float, "ssim_denoised": float, "snr_noisy": float,
+                     "snr_denoised": float, "snr_gain": float, "snr_gain_median": float})
 def denoising(ctx: RunContext) -> dict[str, Any]:
     """MSE, PSNR (signals) and SSIM (images) of the corrupted input and of its reconstruction against the clean input."""
     learner = ctx.learner
@@ -127,7 +133,8 @@ def _snr(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray) -> dict[str
             "snr_gain": float((after - before).mean()), "snr_gain_median": float(np.median(after - before))}
 
 
-@evaluation("pca_baseline", extras=_metric_extras)
+@evaluation("pca_baseline", requires=("reconstructs",), extras=_metric_extras,
+            outputs={**RECONSTRUCTION, "anomaly_roc_auc": float, "linear_probe_accuracy": float, "knn_accuracy": float})
 def pca_baseline(ctx: RunContext) -> dict[str, Any]:
     """PCA with ``code_dim`` components on the training inputs in the learner's working space (where its errors and
     scores are measured): its reconstruction and its codes' probes."""
@@ -153,8 +160,10 @@ def pca_baseline(ctx: RunContext) -> dict[str, Any]:
     return out
 
 
-@evaluation("anomaly", needs=(("eval", "score_samples"),))
-def anomaly(ctx: RunContext, quantile: float = QUANTILE) -> dict[str, Any]:
+@evaluation("anomaly", requires=("scores",), needs=(("eval", "score_samples"),),
+            outputs={"threshold": float, "roc_auc": float, "average_precision": float, "anomaly_rate": float,
+                     "n": int, "precision": float, "recall": float, "false_positive_rate": float, "f1": float})
+def anomaly(ctx: RunContext, *, quantile: float = QUANTILE) -> dict[str, Any]:
     """Threshold calibrated on clean data; in a one-class run, ROC-AUC / AP of ``score_samples`` on the test split."""
     name = ctx.eval_split()[0]
     result = calibrate(ctx.learner, ctx.data, ctx.precision, ctx.max_samples, quantile=quantile)

@@ -18,8 +18,8 @@ from deepfeat.config import EvaluationConfig
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
 from deepfeat.errors import TrainingError
-from deepfeat.eval.probes import EVALUATORS
-from deepfeat.eval.protocol import PROTOCOLS, resolve_protocols, run_protocol
+from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec
+from deepfeat.eval.protocol import resolve_protocols, run_protocol
 from deepfeat.learners.base import Learner
 from deepfeat.reports.figures import PALETTE, house_style, new_figure, save_figure
 from deepfeat.reports.plots import confusion_matrix_plot, embedding_map
@@ -45,13 +45,12 @@ def split_groups(data: DataBundle, split: str, n: int) -> dict[str, np.ndarray] 
 
 
 def protocol_plan(cfg: EvaluationConfig) -> tuple[list[str], dict[str, dict[str, Any]]]:
-    """The protocols a config runs and their settings: the probe fields, then ``evaluation.settings``."""
+    """The protocols a config runs and their settings (their entries of ``evaluation.settings``)."""
     names = resolve_protocols(cfg.protocol)
-    settings: dict[str, dict[str, Any]] = {"linear_probe": {"C": cfg.probe_C},
-                                           "knn": {"k": cfg.knn_k, "metric": cfg.knn_metric}}
+    settings: dict[str, dict[str, Any]] = {}
     for name, own in cfg.settings.items():
-        if name in EVALUATORS:  # the other entries are settings of the run layer's evaluations
-            key = resolve_protocols([name])[0]
+        if evaluation_spec(name, "evaluation.settings").on_features:  # the others are the run's evaluations'
+            key = EVALUATIONS.canonical(name)
             settings[key] = {**settings.get(key, {}), **own}
     return names, settings
 
@@ -82,7 +81,7 @@ def feature_needs(data: DataBundle, cfg: EvaluationConfig, plots: bool = True) -
     metrics, its features when a protocol or a map uses them, the training features when a protocol trains on them."""
     if data.test is None and data.val is None:
         return []
-    reads = {PROTOCOLS[name].reads for name in protocol_plan(cfg)[0]}
+    reads = {evaluation_spec(name).reads for name in protocol_plan(cfg)[0]}
     needs = [("eval", "metrics")]
     needs += [("eval", "embed")] if reads or (plots and cfg.embedding_plots) else []
     needs += [("train", "embed")] if "train+test" in reads else []
@@ -106,7 +105,7 @@ def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, 
         results["evaluations"] = {}
         return results, _features_if_read(outputs, split_name)
     z, y = outputs.get("eval", "embed")
-    needs_train = any(PROTOCOLS[n].reads == "train+test" for n in names)
+    needs_train = any(evaluation_spec(n).reads == "train+test" for n in names)
     train_z, train_y = outputs.get("train", "embed") if needs_train else (np.zeros((0, z.shape[1]), np.float32), None)
     check_finite_features({"train": train_z, split_name: z})
     results["evaluations"] = run_protocol(train_z, train_y, z, y, names, settings, eval_split=split_name)

@@ -26,8 +26,8 @@ from deepfeat.run.model_io import export_model, load_model
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.eval.generative import frechet_distance, kernel_distance, mode_coverage, precision_recall
+from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
-from deepfeat.learners.supervised import Classifier
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.samples import rows_figure
 from deepfeat.run.registries import FIGURES, RunContext, evaluation
@@ -45,19 +45,21 @@ def _classifier_spec(kind: DataKind) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def domain_classifier(data: DataBundle, cache_dir: Path | None = None, path: str | None = None,
-                      seed: int = 0) -> Classifier:
-    """A classifier of ``data``'s classes: loaded from ``path``, from ``cache_dir``, or trained (and cached there).
+                      seed: int = 0) -> Learner:
+    """A learner that classifies ``data``'s classes: loaded from ``path``, from ``cache_dir``, or trained (and cached
+    there).
 
     Trained for about 60,000 samples' worth of steps (3 to 30 epochs: 3 of MNIST, 30 of digits).
     """
     for folder in [Path(path)] if path else ([cache_dir] if cache_dir else []):
         if (folder / "model.json").is_file():
             learner, info = load_model(folder)
-            if tuple(info.input_shape) != tuple(data.info.input_shape) or info.num_classes != data.info.num_classes:
-                raise CheckpointError(f"FID classifier at {folder}: expected a model of {data.info.input_shape} inputs and "
+            if (not learner.can("classifies") or tuple(info.input_shape) != tuple(data.info.input_shape)
+                    or info.num_classes != data.info.num_classes):
+                raise CheckpointError(f"FID classifier at {folder}: expected a classifier of {data.info.input_shape} inputs and "
                                       f"{data.info.num_classes} classes, got {info.input_shape} and {info.num_classes}. "
                                       "Point evaluation.settings.generative.classifier to a deepfeat classifier of this dataset.")
-            return learner  # type: ignore[return-value]
+            return learner
         if path:
             raise CheckpointError(f"evaluation.settings.generative.classifier {path}: expected an exported deepfeat model folder "
                                   "(model.json + model.safetensors). Export one with `deepfeat export RUN`.")
@@ -69,25 +71,28 @@ def domain_classifier(data: DataBundle, cache_dir: Path | None = None, path: str
                                 schedule={"name": "cosine"})
     if cache_dir is not None:
         export_model(clf, data.info, spec, encoder, cache_dir)
-    return clf.eval()  # type: ignore[return-value]
+    return clf.eval()
 
 
 @torch.no_grad()
-def _features(clf: Classifier, x: torch.Tensor, precision: Precision, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Penultimate features ``(N, D)`` and predicted classes ``(N,)`` of normalized inputs."""
+def _features(clf: Learner, x: torch.Tensor, precision: Precision, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``(N, D)`` (a classifier's penultimate layer) and predicted classes ``(N,)`` of normalized inputs,
+    from one pass of a learner that classifies."""
     clf.eval().to(precision.device)
     feats, preds = [], []
     for xb in x.split(batch_size):
         with precision.autocast():
-            z = clf.encoder(precision.prepare_input(xb))
-            logits = clf.head(z)
-        feats.append(z.float().cpu())
-        preds.append(logits.argmax(1).cpu())
+            out = clf.inference((precision.prepare_input(xb), None), frozenset({"embed", "predict_proba"}))
+        feats.append(out["embed"].float().cpu())
+        preds.append(out["predict_proba"].argmax(1).cpu())
     return torch.cat(feats).numpy(), torch.cat(preds).numpy()
 
 
-@evaluation("generative", extras=("images",))  # FID and KID come from torchmetrics
-def generative(ctx: RunContext, samples: int = 2000, classifier: str | None = None,
+@evaluation("generative", requires=("generates",), extras=("images",),  # FID and KID come from torchmetrics
+            outputs={"fid_domain": float, "kid_domain": float, "kid_domain_std": float, "precision": float,
+                     "recall": float, "classes_covered": int, "class_kl": float, "fid_inception": float,
+                     "kid_inception": float, "kid_inception_std": float, "skipped": str})
+def generative(ctx: RunContext, *, samples: int = 2000, classifier: str | None = None,
                inception_weights: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Domain FID/KID, precision/recall and mode coverage of ``samples`` generated samples against as many real ones.
 

@@ -35,13 +35,12 @@ from deepfeat.errors import ConfigError
 from deepfeat.eval.fewshot import draw_per_class
 from deepfeat.eval.probes import linear_probe
 from deepfeat.learners.build import build_learner
+from deepfeat.learners.capabilities import Transfers
 from deepfeat.registry import check_kwargs
 from deepfeat.reports.figures import house_style, new_figure, save_figure
 from deepfeat.run.registries import FIGURES, RunContext, evaluation
 
 METHODS = ("scratch", "linear_probe", "fine_tune")
-# The run's transfer settings that the low-label networks reuse (mode and schedule are the evaluation's own).
-RECIPE_KEYS = ("bn", "head_dropout", "label_smoothing", "encoder_lr", "l2sp", "augment", "head_init", "probe_C")
 
 
 @dataclass
@@ -85,12 +84,13 @@ def scratch_encoder(encoder: Any) -> Any:
 
 
 def low_label_accuracy(data: DataBundle, encoder: Any, options: Mapping[str, Any] | LowLabelConfig,
-                       learner_args: Mapping[str, Any] | None = None, precision: Precision | None = None,
+                       transfer: Transfers, recipe: Mapping[str, Any] | None = None, precision: Precision | None = None,
                        phase: Callable[[str], ContextManager[Any]] = no_phases) -> dict[str, Any]:
     """Test accuracy ``{method: {k: mean}, "std": {"method@k": s}, "draws": {"method@k": [acc, ...]},
     "time_s": {"method@k": seconds, all draws}, "settings": {...}}``.
 
     Flat enough for the run report's results table (rows like ``fine_tune[5]``, ``std[fine_tune@5]``).
+    ``transfer`` (a learner that ``transfers``) turns its ``recipe`` into the learner each method trains.
     Every method sees the same draws; ``all`` is one draw (every label) trained with each seed. ``phase``
     announces each training (a run's progress lines: ``low_label fine_tune 5/class draw 2/5  3.1s``).
     """
@@ -110,26 +110,24 @@ def low_label_accuracy(data: DataBundle, encoder: Any, options: Mapping[str, Any
                 t0 = time.perf_counter()
                 name = f"low_label {method} {k}/class" + ("" if k == "all" else f" draw {r + 1}/{cfg.repeats}")
                 with phase(name):
-                    acc = _run_method(method, data, subset, test, encoder, learner_args, precision, cfg, cfg.seed + r)
+                    acc = _run_method(method, data, subset, test, encoder, transfer, recipe or {}, precision, cfg,
+                                      cfg.seed + r)
                 draws.setdefault(f"{method}@{k}", []).append(round(acc, 4))
                 secs[f"{method}@{k}"] = round(secs.get(f"{method}@{k}", 0.0) + time.perf_counter() - t0, 2)
     mean = {m: {str(k): round(float(np.mean(draws[f"{m}@{k}"])), 4) for k in counts} for m in cfg.methods}
     std = {key: round(float(np.std(values)), 4) for key, values in draws.items()}
     settings = {**asdict(cfg), "skipped": [k for k in cfg.labels_per_class if k not in counts],
-                "train_samples": len(y), "eval_samples": len(test), "recipe": dict(learner_args or {})}
+                "train_samples": len(y), "eval_samples": len(test), "recipe": dict(recipe or {})}
     return {**mean, "std": std, "draws": draws, "time_s": secs, "settings": settings}
 
 
-def _run_method(method: str, data: DataBundle, subset: DataBundle, test: Any, encoder: Any,
-                learner_args: Mapping[str, Any] | None, precision: Precision | None, cfg: LowLabelConfig,
-                seed: int) -> float:
+def _run_method(method: str, data: DataBundle, subset: DataBundle, test: Any, encoder: Any, transfer: Transfers,
+                recipe: Mapping[str, Any], precision: Precision | None, cfg: LowLabelConfig, seed: int) -> float:
     if method == "linear_probe":
-        return _probe(data, subset, test, encoder, learner_args, precision, cfg, seed)
-    if method == "fine_tune":
-        return _train(data, subset, test, encoder, learner_args, precision, cfg, seed, cfg.head_fraction)
-    # From scratch there are no features worth probing first and no pretrained weights to protect.
-    args = {**(learner_args or {}), "encoder_lr": 1.0, "l2sp": 0.0, "head_init": "random"}
-    return _train(data, subset, test, scratch_encoder(encoder), args, precision, cfg, seed, 0.0)
+        return _probe(data, subset, test, encoder, transfer.recipe_spec(method, recipe), precision, seed)
+    scratch = method == "scratch"
+    return _train(data, subset, test, scratch_encoder(encoder) if scratch else encoder, transfer, method, recipe,
+                  precision, cfg, seed, 0.0 if scratch else cfg.head_fraction)
 
 
 def accuracies(result: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -142,16 +140,14 @@ def std_of(result: Mapping[str, Any], method: str, k: str) -> float:
     return float(result.get("std", {}).get(f"{method}@{k}", 0.0))
 
 
-def _learner(data: DataBundle, encoder: Any, mode: str, learner_args: Mapping[str, Any] | None, **extra: Any) -> Any:
-    return build_learner({"name": "transfer", "mode": mode, **(learner_args or {}), **extra}, data.info, encoder)
-
-
-def _train(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, learner_args: Mapping[str, Any] | None,
-           precision: Precision | None, cfg: LowLabelConfig, seed: int, head_fraction: float) -> float:
+def _train(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, transfer: Transfers, method: str,
+           recipe: Mapping[str, Any], precision: Precision | None, cfg: LowLabelConfig, seed: int,
+           head_fraction: float) -> float:
     batch = min(cfg.batch_size, len(subset.train))
     per_epoch = subset.train.num_batches(batch)
     epochs = math.ceil(cfg.steps / per_epoch)
-    learner = _learner(data, encoder, "fine_tune", learner_args, head_epochs=round(head_fraction * epochs), seed=seed)
+    spec = transfer.recipe_spec(method, recipe, seed=seed, head_epochs=round(head_fraction * epochs))
+    learner = build_learner(spec, data.info, encoder)
     training = TrainingConfig(epochs=epochs, batch_size=batch, progress="none",
                               restore_best=False, monitor="train/loss", device=_device(precision),
                               precision=precision.name if precision else "auto")
@@ -160,9 +156,9 @@ def _train(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, learne
     return evaluate_split(learner, test, "test", trainer.precision)["test/acc"]
 
 
-def _probe(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, learner_args: Mapping[str, Any] | None,
-           precision: Precision | None, cfg: LowLabelConfig, seed: int) -> float:
-    learner = _learner(data, encoder, "linear_probe", learner_args)
+def _probe(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, spec: Mapping[str, Any],
+           precision: Precision | None, seed: int) -> float:
+    learner = build_learner(spec, data.info, encoder)
     precision = precision or Precision(torch.device("cpu"), None, False)
     learner.to(precision.device)
     train_z, train_y = collect(learner, subset.train, precision, learner.embed)
@@ -230,8 +226,9 @@ def save_low_label_figure(result: Mapping[str, Any], run_dir: str | Path) -> Pat
                 "error bars +- one standard deviation, dots the single draws. The gap at small k is what pretraining buys.")
 
 
-@evaluation("low_label", opt_in=True)
-def low_label(ctx: RunContext, labels_per_class: list[int | str] | None = None, methods: list[str] | None = None,
+@evaluation("low_label", requires=("transfers",), opt_in=True, outputs={**dict.fromkeys(METHODS, dict), "std": dict, "draws": dict,
+                                               "time_s": dict})
+def low_label(ctx: RunContext, *, labels_per_class: list[int | str] | None = None, methods: list[str] | None = None,
               steps: int = 300, batch_size: int = 64, lr: float = 1e-3, seed: int = 0, repeats: int = 3,
               head_fraction: float = 0.0) -> dict[str, Any]:
     """Scratch vs linear probe vs fine-tune of the run's encoder spec at 1, 5, 10, 50, all labels per class.
@@ -241,8 +238,9 @@ def low_label(ctx: RunContext, labels_per_class: list[int | str] | None = None, 
     options = LowLabelConfig(**{k: v for k, v in {"labels_per_class": labels_per_class, "methods": methods}.items()
                                 if v is not None}, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                             repeats=repeats, head_fraction=head_fraction)
-    learner_args = {k: v for k, v in ctx.config.learner.items() if k in RECIPE_KEYS}
-    return low_label_accuracy(ctx.data, ctx.config.encoder, options, learner_args, ctx.precision, ctx.phase)
+    transfer = ctx.learner
+    return low_label_accuracy(ctx.data, ctx.config.encoder, options, transfer, transfer.recipe(ctx.config.learner),
+                              ctx.precision, ctx.phase)
 
 
 @FIGURES.register("low_label")

@@ -1,4 +1,5 @@
-"""Evaluation and figure of a sequence autoencoder over token ids: token NLL, perplexity, greedy decodings."""
+"""Evaluation and figure of a learner that reconstructs token ids (its ``reconstructs_tokens`` capability, e.g. the
+sequence autoencoder): token NLL, perplexity, greedy decodings."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepfeat.data.tokenize import PAD_ID, decode_ids
 from deepfeat.engine.inference import collect
-from deepfeat.learners.seq_autoencoder import CHUNK, PAD_ID, decode_ids, token_nll
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.text_plots import text_reconstruction_table
 from deepfeat.run.evaluations.autoencoder import one_class_targets
@@ -26,24 +27,17 @@ def _summary(c: np.ndarray) -> dict[str, float]:
             "exact_match": float((c[:, 3] == c[:, 1]).mean()) if len(c) else 0.0}
 
 
-@evaluation("text_reconstruction")
+@evaluation("text_reconstruction", requires=("reconstructs_tokens",), outputs={"token_nll": float, "perplexity": float, "token_accuracy": float,
+                                            "greedy_token_accuracy": float, "exact_match": float,
+                                            "token_nll_anomalies": float})
 def text_reconstruction(ctx: RunContext) -> dict[str, Any]:
     """Token NLL, perplexity, teacher-forced and greedy token accuracy on the evaluation split's normal texts.
 
     In a one-class run (``data.normal_classes``) the metrics cover the classes seen in training, and
     ``token_nll_anomalies`` the others; greedy decoding runs from the code alone, as long as the input.
     """
-    learner = ctx.learner
-
-    def counts(x: torch.Tensor) -> torch.Tensor:  # (B, 4)
-        rebuilt = learner.reconstruct_tokens(x)
-        logits, x = learner.logits(x)
-        mask = x != PAD_ID
-        hits = (logits.argmax(-1) == x) & mask, (rebuilt[:, : x.shape[1]] == x) & mask
-        return torch.stack([token_nll(logits, x).sum(1), mask.sum(1), hits[0].sum(1), hits[1].sum(1)], 1).float()
-
     name, split = ctx.eval_split()
-    c, y = collect(learner, split, ctx.precision, counts, batch_size=CHUNK, limit=ctx.max_samples)
+    c, y = collect(ctx.learner, split, ctx.precision, ctx.learner.token_counts, limit=ctx.max_samples)
     anomalous, normal = one_class_targets(ctx.data, y)
     keep = anomalous == 0 if anomalous is not None else np.ones(len(c), bool)
     out: dict[str, Any] = _summary(c[keep])
