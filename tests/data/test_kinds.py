@@ -27,6 +27,7 @@ NOT_DATA_KINDS = {
     ("learners/gan.py", 'kind == "auto"'), ("learners/gan.py", 'kind == "conv"'),  # the generator's architecture
     ("sklearn/base.py", 'self.kind == "auto"'),  # the estimator's "infer it" setting
     ("registry.py", "p.kind in ("),  # inspect.Parameter kinds
+    ("eval/evaluations.py", "p.kind in ("),  # inspect.Parameter kinds
     ("eval/diagnose.py", "f.kind not in"),  # a diagnosis finding's kind
     ("reports/plots.py", "dtype.kind"), ("reports/embedding.py", "dtype.kind"),  # numpy dtype kinds
     ("run/search_space.py", "kind not in TYPES"), ("run/search_space.py", 'kind == "categorical"'),
