@@ -397,3 +397,10 @@ def model_data_spec(cfg: Config, info: DataInfo, data: Any) -> tuple[dict[str, A
         reused["tokenizer"] = info.tokenizer
     reused.update({k: v for k, v in (info.reader or {}).items() if k in takes})
     return {**spec, **reused}, reused
+
+
+def resolved_data(spec: dict[str, Any], info: DataInfo) -> dict[str, Any]:
+    """The data ``spec`` with the settings its source resolved from the files (``info.reader``, e.g. an image
+    folder's ``grayscale: null`` made true or false), for the run's config to record."""
+    takes = inspect.signature(DATASETS.get(spec["name"])).parameters if spec.get("name") in DATASETS else {}
+    return {**spec, **{k: v for k, v in (info.reader or {}).items() if k in takes}}

@@ -48,7 +48,8 @@ from deepfeat.run.produce import (build_observers, check_extras, declared_needs,
                                   observer_results, run_evaluations)
 from deepfeat.run.registries import RunContext, check_settings
 from deepfeat.run.runs import (Run, data_spec, in_memory_config, inference_precision, is_in_memory, load, load_data,
-                               restore_config, restore_model, set_aside_failed_model, split_python_encoder)
+                               resolved_data, restore_config, restore_model, set_aside_failed_model,
+                               split_python_encoder)
 
 log = logging.getLogger("deepfeat")
 
@@ -260,9 +261,11 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
 
 
 def _scheduled(cfg: Config, data: DataBundle) -> Config:
-    """``cfg`` with auto ``training.epochs`` / ``batch_size`` picked for its training split: what config.yaml and the
-    checkpoints record, so that a resume trains the same schedule."""
-    return dataclasses.replace(cfg, training=cfg.training.resolved(len(data.train))[0])
+    """``cfg`` with auto ``training.epochs`` / ``batch_size`` picked for its training split and the data settings its
+    source resolved from the files (an image folder's ``grayscale``): what config.yaml and the checkpoints record, so
+    that a resume trains the same schedule and an apply command reads new files the same way."""
+    return dataclasses.replace(cfg, training=cfg.training.resolved(len(data.train))[0],
+                               data=resolved_data(cfg.data, data.info))
 
 
 def _write_summary(learner: Learner, info: DataInfo, paths: RunPaths, show: bool) -> None:
