@@ -147,6 +147,10 @@ def cmd_fit(a: argparse.Namespace) -> int:
         print(config_keys_text(load_config(a.config, a.set) if a.config else None))
         return 0
     cfg = load_config(a.config, a.set)
+    if a.data is not None:
+        from deepfeat.run.runs import with_data
+
+        cfg = with_data(cfg, a.data)[0]
     if a.print_config:
         import yaml
 

@@ -138,6 +138,29 @@ def in_memory_config(cfg: Config) -> Config:
     return dataclasses.replace(cfg, data={"name": "in_memory", **split})
 
 
+# Keys of a data spec that say which files it reads: new data names its own, the config's other settings stay.
+_LOCATION = frozenset({"root", "path", "test_root", "test_path", "download"})
+
+
+def with_data(cfg: Config, data: Any) -> tuple[Config, Any]:
+    """``cfg`` reading ``data`` instead of its own dataset, and the samples to load with it (in memory) or None.
+
+    ``data`` is samples in memory (the ``in_memory`` source), or a path, name or spec as :func:`data_spec` reads
+    them, the config's own source reading a folder or file when it reads files; the config's split settings stay,
+    and so do its reading settings (``size``, ``label_column``, ...) when the source is the same.
+    """
+    if data is None:
+        return cfg, None
+    if is_in_memory(data):
+        return in_memory_config(cfg), data
+    own = {k: v for k, v in cfg.data.items() if k not in DATA_SPLIT_KEYS}
+    split = {k: cfg.data[k] for k in DATA_SPLIT_KEYS if k in cfg.data}
+    spec = data_spec(data, own.get("name"))
+    same = own.get("name") in DATASETS and DATASETS.canonical(own["name"]) == DATASETS.canonical(spec["name"])
+    kept = {k: v for k, v in own.items() if same and k not in spec and k not in _LOCATION}
+    return load_config({**cfg.to_dict(), "data": {**kept, **spec, **split}}), None
+
+
 def split_python_encoder(config: Any) -> tuple[Any, Any]:
     """A config mapping whose ``encoder`` is a Python object (an ``nn.Module`` instance, class or factory), and
     that object apart: the config records ``{name: python, class: ...}``; ``(config, None)`` otherwise."""

@@ -47,9 +47,8 @@ from deepfeat.run.results import (Results, Status, check_finite_weights, data_su
 from deepfeat.run.produce import (build_observers, check_extras, declared_needs, draw_figures, headline,
                                   observer_results, run_evaluations)
 from deepfeat.run.registries import RunContext, check_settings
-from deepfeat.run.runs import (Run, data_spec, in_memory_config, inference_precision, is_in_memory, load, load_data,
-                               resolved_data, restore_config, restore_model, set_aside_failed_model,
-                               split_python_encoder)
+from deepfeat.run.runs import (Run, inference_precision, load, load_data, resolved_data, restore_config, restore_model,
+                               set_aside_failed_model, split_python_encoder, with_data)
 
 log = logging.getLogger("deepfeat")
 
@@ -63,17 +62,16 @@ def fit(config: Any = None, *, data: Any = None, test: Any = None, out: str | Pa
         callbacks: list[Callback] | None = None) -> Run:
     """Validate a config, train, evaluate, plot and report; returns the :class:`Run`.
 
-    ``config`` is a YAML file, a mapping or a :class:`Config`; in a mapping ``encoder`` may also be your
-    own ``nn.Module`` (an instance, a class or a factory). ``data`` (``X`` or ``(X, y)``, numpy or torch)
-    trains on samples in memory instead of the config's dataset, split and normalized as configured;
+    ``config`` is a YAML file, a mapping or a :class:`Config` (None: the defaults); in a mapping ``encoder`` may
+    also be your own ``nn.Module`` (an instance, a class or a factory). ``data`` trains on other data than the
+    config's dataset, split and normalized as configured: samples in memory (``X`` or ``(X, y)``, numpy or torch),
+    or a folder or file, a dataset name or a spec, as ``deepfeat fit --data`` takes them (:func:`with_data`);
     ``test`` (likewise) is kept as the test split. ``out`` is the run folder (created); by default a new
     ``runs/<name>-<time>`` folder. The folder is locked while the run lasts: a folder in use or already
     holding a run is refused (ConfigError).
     """
     config, encoder = split_python_encoder(config)
-    cfg = load_config(config, overrides)
-    if data is not None:
-        cfg = in_memory_config(cfg)
+    cfg, data = with_data(load_config(config, overrides), data)
     check_settings(cfg)
     dist = init_distributed()
     if out is not None:  # refused before the data loads: the answer must not wait for it
@@ -398,16 +396,11 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
     trained with one passed as a Python object, as :func:`~deepfeat.run.runs.load` takes it.
     """
     run = load(run_dir, rebuild_results=True, encoder=encoder)
-    cfg = run.config
-    memory = is_in_memory(data)
-    if memory:
-        cfg = in_memory_config(cfg)
-    elif data is not None:
-        cfg = load_config(cfg, [f"data={json.dumps(data_spec(data))}"])
+    cfg, data = with_data(run.config, data)
     if protocol is not None:
         names = protocol.split(",") if isinstance(protocol, str) else list(protocol)
         cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
-    bundle = load_data(cfg, data if memory else None, test)
+    bundle = load_data(cfg, data, test)
     precision = inference_precision(run.learner, cfg.training.device)
     results = _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)
     for hook in run_hooks(run.config, run.paths):  # the run's trackers record the new results
