@@ -354,7 +354,7 @@ def data_spec(data: Any, source: str | None = None) -> dict[str, Any]:
     or file, or a registered dataset name, tried in that order.
 
     A folder is read by ``source`` (a run's own source) when that reads its files, else by the folder source
-    its files call for; a file by ``source`` when that takes a ``path``, else by its suffix (.npy/.npz/.csv).
+    its files call for; a file by ``source`` when that takes a ``path``, else by its suffix (.npy/.npz/.csv/.parquet).
     """
     if isinstance(data, Mapping):
         return dict(data)
@@ -367,9 +367,9 @@ def data_spec(data: Any, source: str | None = None) -> dict[str, Any]:
     if path.is_file():
         if source in DATASETS and "path" in inspect.signature(DATASETS.get(source)).parameters:
             return {"name": DATASETS.canonical(source), "path": text}
-        if path.suffix.lower() in (".npy", ".npz", ".csv"):
+        if path.suffix.lower() in (".npy", ".npz", ".csv", ".parquet"):
             return {"name": "arrays", "path": text}
-        raise ConfigError(f"data file {path}: expected a .npy, .npz or .csv file, got suffix {path.suffix!r}. Name the "
+        raise ConfigError(f"data file {path}: expected a .npy, .npz, .csv or .parquet file, got suffix {path.suffix!r}. Name the "
                           f"source that reads it: \"{{name: SOURCE, path: {text}}}\" (`deepfeat list datasets`).")
     if text in DATASETS:
         return {"name": text}
