@@ -41,7 +41,7 @@ from deepfeat.run.evaluations.features import (check_protocols, evaluate_learner
                                                plot_protocol)
 from deepfeat.run.integrations import RunHook, run_hooks
 from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
-from deepfeat.run.model_io import export_model, export_onnx, unregistered
+from deepfeat.run.model_io import encoder_to_build, export_model, export_onnx, unregistered
 from deepfeat.run.results import (Results, Status, check_finite_weights, data_summary, fit_summary, print_summary,
                                   read_results_file, write_results)
 from deepfeat.run.produce import (build_observers, check_extras, declared_needs, draw_figures, headline,
@@ -106,11 +106,14 @@ def _prepare(cfg: Config, data: Any, test: Any, encoder: Any) -> tuple[DataBundl
     return bundle, learner
 
 
-def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data: Any = None, test: Any = None) -> Run:
+def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data: Any = None, test: Any = None,
+           encoder: Any = None) -> Run:
     """Continue a run from ``checkpoints/last.pt``; ends with the weights an uninterrupted run would have.
 
-    A run trained on samples in memory takes them again as ``data`` / ``test``. Refuses (ConfigError) a
-    run folder another process is using and a run that already finished.
+    A run trained on samples in memory takes them again as ``data`` / ``test``, and one trained with a module
+    passed as a Python object takes that module again as ``encoder`` (class, factory or instance, as
+    :func:`~deepfeat.run.runs.load` takes it). Refuses (ConfigError) a run folder another process is using and a
+    run that already finished.
     """
     dist = init_distributed()
     paths = RunPaths(Path(run_dir))
@@ -124,7 +127,7 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
         except UnknownNameError as e:  # the user's own piece, its module not imported
             raise unregistered(e, paths.last) from None
         _on_main(dist, lambda: restore_config(paths, cfg))
-        bundle, learner = _prepare(cfg, data, test, None)
+        bundle, learner = _prepare(cfg, data, test, encoder_to_build(cfg.encoder, encoder, paths.last))
         with torch_threads(cfg.training.threads):
             return _train(cfg, bundle, learner, paths, state, callbacks)
 
