@@ -34,7 +34,7 @@ HEADER = ["size", "colour", "price", "label"]
 def test_a_text_column_is_one_hot_encoded_and_its_categories_kept(tmp_path: Path) -> None:
     path = _csv(tmp_path / "t.csv", HEADER, _rows(30))
     bundle = load_dataset({"name": "arrays", "path": str(path)}, test_fraction=0.0, normalize=False)
-    x, y = bundle.train.x.numpy(), bundle.train.y.numpy()
+    x = bundle.train.x.numpy()
     assert x.shape == (30, 5) and bundle.info.class_names == ["no", "yes"]
     assert bundle.info.reader == {"categories": {"colour": list(COLOURS)}}
     assert np.array_equal(x[:, 1:4].sum(1), np.ones(30)) and set(np.unique(x[:, 1:4])) == {0.0, 1.0}

@@ -84,7 +84,11 @@ def _take_config(a: argparse.Namespace) -> None:
     if a.config is not None:  # a missing or malformed file is one line at once, before the library (and torch) loads
         from deepfeat.yaml_file import read_yaml
 
-        read_yaml(Path(a.config))
+        raw = read_yaml(Path(a.config))
+        if not a.set and not a.imports:  # keys and names against the names cache (overrides, imports: the full check)
+            from deepfeat.cli.precheck import precheck
+
+            precheck(raw)
 
 
 DATA_HELP = ("new data: a folder or file (read like the run's own data, with its settings), a dataset name, or a "

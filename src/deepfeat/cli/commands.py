@@ -251,7 +251,11 @@ def cmd_datasets(a: argparse.Namespace) -> int:
 
 def cmd_config(a: argparse.Namespace) -> int:
     from deepfeat.api import check_config
+    from deepfeat.cli.reference import remember_names
 
-    check_config(a.config, a.set)
+    try:
+        check_config(a.config, a.set)
+    finally:  # the next check of a config answers its keys and names before torch loads
+        remember_names()
     print(f"{a.config}: ok (data, learner and the extras its evaluations need; nothing trained)")
     return 0
