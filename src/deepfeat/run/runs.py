@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
@@ -126,10 +127,9 @@ def load_data(cfg: Config, data: Any = None, test: Any = None) -> DataBundle:
 
 
 def is_in_memory(data: Any) -> bool:
-    """Whether ``data`` is samples given in Python (an array, a tensor, a pair of them, or a torch ``Dataset``)
-    rather than a dataset name, file or spec."""
-    first = data[0] if isinstance(data, tuple) else data
-    return isinstance(first, (np.ndarray, torch.Tensor, torch.utils.data.Dataset))
+    """Whether ``data`` is samples given in Python (an array, a tensor, a pair of them, a torch ``Dataset``, or
+    anything else the ``in_memory`` source says what is wrong with) rather than a dataset name, path or spec."""
+    return not isinstance(data, (str, os.PathLike, Mapping))
 
 
 def in_memory_config(cfg: Config) -> Config:
