@@ -107,21 +107,27 @@ def test_a_table_with_a_label_column_one_class_autoencoder_scores_new_rows(here:
     assert detector.score_samples(new)[-1] < detector.score_samples(new)[:4].min()
 
 
+def readme_python(contains: str) -> str:
+    """The README's python block holding ``contains``."""
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if contains in b]
+    return block
+
+
 def test_a_series_file_with_labels_then_predict_on_a_new_npy(here: Path) -> None:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(48, 1, 32)).astype("float32")
-    np.savez("series.npz", x=x, y=(x[:, 0].mean(1) > 0).astype("int64"))
-    np.save("new.npy", x[:7])
+    exec(compile(readme_python('"series.npz"'), "README.md", "exec"), {})  # noqa: S102 - series.npz, new_series.npy
+    (Path("examples")).symlink_to(README.parent / "examples")
+    series = [c for c in readme_commands("## Time series: UCR/UEA classification, variable lengths, small-data defaults,"
+                                         " windows") if "series.npz" in " ".join(c[0]) or "new_series.npy" in c[0]]
+    assert [argv[0] for argv, _ in series] == ["fit", "predict"]
+
+    run_readme(series)
+    rows = _rows("answers.csv")
+    assert [r["id"] for r in rows] == [str(i) for i in range(10)] and list(rows[0]) == ["id", "label", "p_0", "p_1"]
+
     cfg = _config("series.yaml", data={"name": "arrays", "path": "series.npz"},
                   encoder={"name": "fcn", "channels": [8, 8, 8]})
-
-    assert main(["fit", "-c", cfg, "--out", "runs/series"]) == 0
-    assert main(["predict", "runs/series", "--data", "new.npy", "--out", "answers.csv"]) == 0
-    rows = _rows("answers.csv")
-    assert [r["id"] for r in rows] == [str(i) for i in range(7)] and {r["label"] for r in rows} <= {"0", "1"}
-
-    answers = deepfeat.predict(deepfeat.fit(cfg, out="runs/series2"), "new.npy")
-    assert answers.proba.shape == (7, 2) and np.allclose(answers.proba.sum(1), 1, atol=1e-5)
+    answers = deepfeat.predict(deepfeat.fit(cfg, out="runs/series2"), "new_series.npy")
+    assert answers.proba.shape == (10, 2) and np.allclose(answers.proba.sum(1), 1, atol=1e-5)
 
 
 def test_a_text_file_of_one_message_per_line_is_embedded_and_predicted(here: Path) -> None:
@@ -129,14 +135,13 @@ def test_a_text_file_of_one_message_per_line_is_embedded_and_predicted(here: Pat
                [row for i in range(24) for row in ([f"win a free prize now {i}", "spam"],
                                                     [f"see you at lunch today {i}", "ham"])])
     Path("new_messages.txt").write_text("WIN a free prize\nlunch today?\n\nsee you soon\n")
-    cfg = _config("text.yaml", data={"name": "text_csv", "path": "messages.csv",
-                                     "tokenizer": {"name": "word", "max_length": 8, "min_freq": 1}},
-                  encoder={"name": "text_rnn", "vocab_size": 64, "hidden_size": 16})
+    text = readme_commands("## Text: raw text to features, and pretrained MiniLM")
+    text = [c for c in text if "runs/text" in c[0]]
+    cfg = _config("text.yaml", **yaml.safe_load(text[0][1]))  # the fit line's comment: its data and encoder
 
-    assert main(["fit", "-c", cfg, "--out", "runs/text"]) == 0
-    assert main(["embed", "runs/text", "--data", "new_messages.txt", "--out", "z.csv"]) == 0
-    assert main(["predict", "runs/text", "--data", "new_messages.txt", "--out", "answers.csv"]) == 0
+    run_readme(text)  # fit, embed, predict
     assert [r["id"] for r in _rows("z.csv")] == ["0", "1", "2"]  # one row per message; the blank line is none
+    assert list(_rows("answers.csv")[0]) == ["id", "label", "p_ham", "p_spam"]
     assert {r["label"] for r in _rows("answers.csv")} <= {"ham", "spam"}
 
     run = deepfeat.fit(cfg, out="runs/text2")
