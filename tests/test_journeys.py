@@ -24,7 +24,8 @@ FAST = {"training": {"epochs": 1, "batch_size": 16, "progress": "none"},
 # The same as --set overrides: a README `fit` line keeps its words and trains for one epoch.
 QUICK = [w for key, value in (("training.epochs", 1), ("training.batch_size", 16), ("training.progress", "none"),
                               ("evaluation.embedding_plots", "[]"), ("evaluation.protocol", "[]"),
-                              ("logging.plots", "false"), ("logging.report", "false")) for w in ("--set", f"{key}={value}")]
+                              ("logging.plots", "false"), ("logging.report", "false"))
+         for w in ("--set", f"{key}={value}")]
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -116,8 +117,8 @@ def readme_python(contains: str) -> str:
 def test_a_series_file_with_labels_then_predict_on_a_new_npy(here: Path) -> None:
     exec(compile(readme_python('"series.npz"'), "README.md", "exec"), {})  # noqa: S102 - series.npz, new_series.npy
     (Path("examples")).symlink_to(README.parent / "examples")
-    series = [c for c in readme_commands("## Time series: UCR/UEA classification, variable lengths, small-data defaults,"
-                                         " windows") if "series.npz" in " ".join(c[0]) or "new_series.npy" in c[0]]
+    heading = "## Time series: UCR/UEA classification, variable lengths, small-data defaults, windows"
+    series = [c for c in readme_commands(heading) if "series.npz" in " ".join(c[0]) or "new_series.npy" in c[0]]
     assert [argv[0] for argv, _ in series] == ["fit", "predict"]
 
     run_readme(series)
@@ -159,6 +160,7 @@ def _drawing(k: int, rng: np.random.Generator) -> np.ndarray:
 
 @pytest.mark.parametrize("mode, channels", [("L", 1), ("RGB", 3)])
 def test_a_folder_of_pngs_then_answers_for_new_images(here: Path, mode: str, channels: int, capsys) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="the README's z.parquet needs the 'tables' extra")
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -180,8 +182,6 @@ def test_a_folder_of_pngs_then_answers_for_new_images(here: Path, mode: str, cha
     printed = [line.split(",")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("new_")]
     assert printed == new + new  # the printed predict, and the one of a spec
     assert list(_rows("answers.csv")[0]) == ["id", "label", "p_cat", "p_dog"]
-    import pyarrow.parquet as pq
-
     assert [r["id"] for r in _rows("answers.csv")] == pq.read_table("z.parquet").column("id").to_pylist() == new
     assert [r["id"] for r in _rows("s.csv")] == new
 

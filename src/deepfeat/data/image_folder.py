@@ -140,7 +140,8 @@ def _open_folder(root: str, transform: transforms.Compose, where: str, on_error:
 def _all_gray(files: list[Path], where: str) -> bool:
     """Whether each of at most :data:`GRAY_SAMPLES` images spread evenly over ``files`` has a single-channel PIL
     mode (only headers are read), logged with the choice it makes for ``grayscale: null``."""
-    picks = [files[int(i)] for i in np.unique(np.linspace(0, len(files) - 1, min(GRAY_SAMPLES, len(files))).astype(int))]
+    spread = np.linspace(0, len(files) - 1, min(GRAY_SAMPLES, len(files))).astype(int)
+    picks = [files[int(i)] for i in np.unique(spread)]
     modes = {}
     for path in picks:
         with Image.open(path) as image:

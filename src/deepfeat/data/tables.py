@@ -104,8 +104,9 @@ def _check_categorical(text: np.ndarray, name: str, table: Columns, max_categori
         i = int(np.argmin(is_number))
         where_cell = at.format(table.lines[i]) if table.lines is not None else f"{at} row {i}"
         raise DataError(f"CSV value at {where_cell}: expected a number in every feature column, got {str(text[i])!r} "
-                        f"({int((~is_number).sum())} such cells) in column {name!r}, whose other cells are numbers. Fill "
-                        "missing values and encode text columns as numbers, or name the label column with label_column.")
+                        f"({int((~is_number).sum())} such cells) in column {name!r}, whose other cells are numbers. "
+                        "Fill missing values and encode text columns as numbers, or name the label column with "
+                        "label_column.")
     count = len(set(text.tolist()))
     if count > max_categories:
         raise DataError(f"text column {name!r} at {where}.max_categories: expected at most {max_categories} distinct "

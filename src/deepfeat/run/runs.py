@@ -369,8 +369,8 @@ def data_spec(data: Any, source: str | None = None) -> dict[str, Any]:
             return {"name": DATASETS.canonical(source), "path": text}
         if path.suffix.lower() in (".npy", ".npz", ".csv", ".parquet"):
             return {"name": "arrays", "path": text}
-        raise ConfigError(f"data file {path}: expected a .npy, .npz, .csv or .parquet file, got suffix {path.suffix!r}. Name the "
-                          f"source that reads it: \"{{name: SOURCE, path: {text}}}\" (`deepfeat list datasets`).")
+        raise ConfigError(f"data file {path}: expected a .npy, .npz, .csv or .parquet file, got suffix {path.suffix!r}. "
+                          f"Name the source that reads it: \"{{name: SOURCE, path: {text}}}\" (`deepfeat list datasets`).")
     if text in DATASETS:
         return {"name": text}
     names = DATASETS.names()

@@ -38,7 +38,8 @@ class DeepEstimatorBase(BaseEstimator):
     ``lr`` (when set) overrides the optimizer's learning rate; ``epochs``, ``batch_size``,
     ``device`` and ``precision`` are the ``training:`` fields: ``epochs`` / ``batch_size`` None (the default) are
     picked from the training rows as ``deepfeat fit`` picks them (``plan_schedule``: about 3,000 updates of batches
-    of ``min(128, n)``), as scikit-learn's ``MLPClassifier`` budgets updates, not a fixed count whatever the data. ``kind`` says how to read ``X``:
+    of ``min(128, n)``), as scikit-learn's ``MLPClassifier`` budgets updates, not a fixed count whatever the data.
+    ``kind`` says how to read ``X``:
     ``"auto"`` takes 2-D as vectors (N, F), 3-D as sequences (N, C, T), 4-D as images (N, C, H, W);
     ``"image"`` also accepts (N, H, W) and adds the channel; ``encoder`` may also be your own ``nn.Module``
     (an instance, copied at each fit, a class or a factory); ``"tokens"`` takes (N, T) integer token ids
