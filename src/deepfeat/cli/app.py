@@ -85,7 +85,9 @@ def _take_config(a: argparse.Namespace) -> None:
         from deepfeat.yaml_file import read_yaml
 
         raw = read_yaml(Path(a.config))
-        if not a.set and not a.imports:  # keys and names against the names cache (overrides, imports: the full check)
+        # Keys and names against the names cache, unless this process may hold names the cache does not know (torch
+        # imported: something registered in Python) or the config is not the file alone (overrides, imports).
+        if not a.set and not a.imports and "torch" not in sys.modules:
             from deepfeat.cli.precheck import precheck
 
             precheck(raw)
