@@ -3,7 +3,6 @@ in the one line the full check gives, and nothing the full check accepts is refu
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ import pytest
 import yaml
 
 from deepfeat.cli.precheck import precheck
-from deepfeat.cli.reference import CONFIG_KEY, KINDS, _cache_file, config_schema, kind_listing, write_cache
+from deepfeat.cli.reference import _cache_file, _everything, write_cache
 from deepfeat.config import load_config
 from deepfeat.errors import ConfigError
 
@@ -35,10 +34,7 @@ MISTAKES = {  # the README's failure cases, each with the start of the one line 
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The names cache, written in ``tmp_path`` as ``config check`` writes it."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    for modules, _ in KINDS.values():
-        for module in modules:
-            importlib.import_module(module)
-    write_cache(_cache_file(), {**{kind: kind_listing(kind) for kind in KINDS}, CONFIG_KEY: config_schema()})
+    write_cache(_cache_file(), _everything())
     return tmp_path
 
 

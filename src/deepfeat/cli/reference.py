@@ -85,23 +85,25 @@ def _listings(plural: str) -> dict[str, dict[str, Any]]:
         importlib.import_module(module)
     if cache is None:
         return {plural: kind_listing(plural)}
-    for modules, _ in KINDS.values():
-        for module in modules:
-            importlib.import_module(module)
-    listing = {kind: kind_listing(kind) for kind in KINDS}
-    write_cache(cache, {**listing, CONFIG_KEY: config_schema()})
+    listing = _everything()
+    write_cache(cache, listing)
     return listing
 
 
+def _everything() -> dict[str, Any]:
+    """What the cache keeps: every kind's :func:`kind_listing` and the :func:`config_schema` (every registry imported)."""
+    for modules, _ in KINDS.values():
+        for module in modules:
+            importlib.import_module(module)
+    return {**{kind: kind_listing(kind) for kind in KINDS}, CONFIG_KEY: config_schema()}
+
+
 def remember_names() -> None:
-    """Write the names cache if it is missing (every registry is imported for it), so that the next command that
-    reads a config checks its keys and names before torch is imported (:mod:`deepfeat.cli.precheck`)."""
+    """Write the names cache if it is missing, so that the next command that reads a config checks its keys and
+    names before torch is imported (:mod:`deepfeat.cli.precheck`)."""
     cache = _cache_file()
     if cache is not None and not cache.is_file():
-        for modules, _ in KINDS.values():
-            for module in modules:
-                importlib.import_module(module)
-        write_cache(cache, {**{kind: kind_listing(kind) for kind in KINDS}, CONFIG_KEY: config_schema()})
+        write_cache(cache, _everything())
 
 
 def cached_names() -> dict[str, Any] | None:
