@@ -7,6 +7,8 @@ here and one or two epochs.
 from __future__ import annotations
 
 import csv
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,35 @@ from deepfeat.cli import main
 
 FAST = {"training": {"epochs": 1, "batch_size": 16, "progress": "none"},
         "evaluation": {"embedding_plots": [], "protocol": []}, "logging": {"plots": False, "report": False}}
+# The same as --set overrides: a README `fit` line keeps its words and trains for one epoch.
+QUICK = [w for key, value in (("training.epochs", 1), ("training.batch_size", 16), ("training.progress", "none"),
+                              ("evaluation.embedding_plots", "[]"), ("evaluation.protocol", "[]"),
+                              ("logging.plots", "false"), ("logging.report", "false"))
+         for w in ("--set", f"{key}={value}")]
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_commands(heading: str) -> list[tuple[list[str], str]]:
+    """The ``deepfeat ...`` lines of the bash blocks under ``heading`` (up to the next heading of its level or
+    above) in the README, each as its arguments (``deepfeat`` left out) and its comment."""
+    level, found, fence, lines = len(heading.split()[0]), False, None, []
+    for line in README.read_text().splitlines():
+        if line.startswith("```"):
+            fence = None if fence is not None else line[3:]
+        elif fence is None and re.match(rf"#{{1,{level}}} ", line):
+            if found:
+                break
+            found = line == heading
+        elif found and fence == "bash" and line.startswith("deepfeat "):
+            lines.append(line)
+    return [(shlex.split(line, comments=True)[1:], (re.split(r"\s{2,}# ", line, maxsplit=1) + [""])[1])
+            for line in lines]
+
+
+def run_readme(commands: list[tuple[list[str], str]]) -> None:
+    """Each README command as written (``fit`` with :data:`QUICK` appended), through the CLI; each must succeed."""
+    for argv, _ in commands:
+        assert main(argv + (QUICK if argv[0] == "fit" else [])) == 0, " ".join(argv)
 
 
 @pytest.fixture
@@ -43,42 +74,61 @@ def _write_csv(path: str, header: list[str], rows: list[list[object]]) -> None:
         csv.writer(f).writerows([header, *rows])
 
 
-def test_a_table_with_a_label_column_one_class_autoencoder_scores_new_rows(here: Path) -> None:
+def test_a_table_with_a_label_column_one_class_autoencoder_scores_new_rows(here: Path, capsys) -> None:
     rng = np.random.default_rng(0)
     x, labels = rng.normal(size=(80, 3)).round(3), ["normal", "normal", "normal", "odd"] * 20
     x[3::4] += 4.0
     _write_csv("rows.csv", ["a", "b", "c", "label"], [[*r, lab] for r, lab in zip(x, labels)])
-    _write_csv("new_rows.csv", ["a", "b", "c"], rng.normal(size=(5, 3)).round(3).tolist())
-    cfg = _config("table.yaml", data={"name": "arrays", "path": "rows.csv", "normal_classes": ["normal"]},
-                  encoder={"name": "mlp", "hidden": [8]}, learner={"name": "autoencoder", "code_dim": 2})
+    new = np.vstack([rng.normal(size=(4, 3)), [[6.0, 6.0, 6.0]]]).round(3)
+    _write_csv("new_rows.csv", ["a", "b", "c"], new.tolist())
+    commands = readme_commands("### Tables and arrays from files")
+    (table,) = [yaml.safe_load(comment) for argv, comment in commands if "table.yaml" in argv]
+    _config("table.yaml", **table, encoder={"name": "mlp", "hidden": [8]})
 
-    assert main(["fit", "-c", cfg, "--out", "runs/table"]) == 0
-    assert main(["score", "runs/table", "--data", "new_rows.csv", "--out", "s.csv"]) == 0
+    run_readme(commands)  # fit --data rows.csv, predict, fit -c table.yaml, score
+    assert "id,label,probability\n0," in capsys.readouterr().out
     rows = _rows("s.csv")
     assert [r["id"] for r in rows] == ["0", "1", "2", "3", "4"] and {"score", "anomaly"} <= set(rows[0])
     assert all(float(r["score"]) >= 0 and r["anomaly"] in ("0", "1") for r in rows)
 
-    run = deepfeat.fit(cfg, out="runs/table2")
+    run = deepfeat.fit("table.yaml", out="runs/table2")
     assert run.results["data"]["split_classes"]["train"] == ["normal"]
     path, summary = deepfeat.api.score_file(run, "new_rows.csv", "s2.csv")
     assert summary["samples"] == 5 and [r["id"] for r in _rows(str(path))] == ["0", "1", "2", "3", "4"]
 
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from deepfeat.sklearn import DeepAnomalyDetector
+
+    table = np.genfromtxt("rows.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
+    normal = np.column_stack([table[c] for c in "abc"])[table["label"] == "normal"]
+    detector = make_pipeline(StandardScaler(), DeepAnomalyDetector(epochs=10, random_state=0)).fit(normal)
+    assert set(detector.predict(new)) <= {-1, 1} and detector.predict(new)[-1] == -1  # the far row is an outlier
+    assert detector.score_samples(new)[-1] < detector.score_samples(new)[:4].min()
+
+
+def readme_python(contains: str) -> str:
+    """The README's python block holding ``contains``."""
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if contains in b]
+    return block
+
 
 def test_a_series_file_with_labels_then_predict_on_a_new_npy(here: Path) -> None:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(48, 1, 32)).astype("float32")
-    np.savez("series.npz", x=x, y=(x[:, 0].mean(1) > 0).astype("int64"))
-    np.save("new.npy", x[:7])
+    exec(compile(readme_python('"series.npz"'), "README.md", "exec"), {})  # noqa: S102 - series.npz, new_series.npy
+    (Path("examples")).symlink_to(README.parent / "examples")
+    heading = "## Time series: UCR/UEA classification, variable lengths, small-data defaults, windows"
+    series = [c for c in readme_commands(heading) if "series.npz" in " ".join(c[0]) or "new_series.npy" in c[0]]
+    assert [argv[0] for argv, _ in series] == ["fit", "predict"]
+
+    run_readme(series)
+    rows = _rows("answers.csv")
+    assert [r["id"] for r in rows] == [str(i) for i in range(10)] and list(rows[0]) == ["id", "label", "p_0", "p_1"]
+
     cfg = _config("series.yaml", data={"name": "arrays", "path": "series.npz"},
                   encoder={"name": "fcn", "channels": [8, 8, 8]})
-
-    assert main(["fit", "-c", cfg, "--out", "runs/series"]) == 0
-    assert main(["predict", "runs/series", "--data", "new.npy", "--out", "answers.csv"]) == 0
-    rows = _rows("answers.csv")
-    assert [r["id"] for r in rows] == [str(i) for i in range(7)] and {r["label"] for r in rows} <= {"0", "1"}
-
-    answers = deepfeat.predict(deepfeat.fit(cfg, out="runs/series2"), "new.npy")
-    assert answers.proba.shape == (7, 2) and np.allclose(answers.proba.sum(1), 1, atol=1e-5)
+    answers = deepfeat.predict(deepfeat.fit(cfg, out="runs/series2"), "new_series.npy")
+    assert answers.proba.shape == (10, 2) and np.allclose(answers.proba.sum(1), 1, atol=1e-5)
 
 
 def test_a_text_file_of_one_message_per_line_is_embedded_and_predicted(here: Path) -> None:
@@ -86,17 +136,90 @@ def test_a_text_file_of_one_message_per_line_is_embedded_and_predicted(here: Pat
                [row for i in range(24) for row in ([f"win a free prize now {i}", "spam"],
                                                     [f"see you at lunch today {i}", "ham"])])
     Path("new_messages.txt").write_text("WIN a free prize\nlunch today?\n\nsee you soon\n")
-    cfg = _config("text.yaml", data={"name": "text_csv", "path": "messages.csv",
-                                     "tokenizer": {"name": "word", "max_length": 8, "min_freq": 1}},
-                  encoder={"name": "text_rnn", "vocab_size": 64, "hidden_size": 16})
+    text = readme_commands("## Text: raw text to features, and pretrained MiniLM")
+    text = [c for c in text if "runs/text" in c[0]]
+    cfg = _config("text.yaml", **yaml.safe_load(text[0][1]))  # the fit line's comment: its data and encoder
 
-    assert main(["fit", "-c", cfg, "--out", "runs/text"]) == 0
-    assert main(["embed", "runs/text", "--data", "new_messages.txt", "--out", "z.csv"]) == 0
-    assert main(["predict", "runs/text", "--data", "new_messages.txt", "--out", "answers.csv"]) == 0
+    run_readme(text)  # fit, embed, predict
     assert [r["id"] for r in _rows("z.csv")] == ["0", "1", "2"]  # one row per message; the blank line is none
+    assert list(_rows("answers.csv")[0]) == ["id", "label", "p_ham", "p_spam"]
     assert {r["label"] for r in _rows("answers.csv")} <= {"ham", "spam"}
 
     run = deepfeat.fit(cfg, out="runs/text2")
     z = np.load(deepfeat.embed(run, "new_messages.txt", "z.npy"))
     assert Path("z.ids.txt").read_text().split() == ["0", "1", "2"] and z.shape == (3, run.learner.feature_dim) and np.isfinite(z).all()
     assert len(deepfeat.predict(run, "new_messages.txt").labels) == 3
+
+
+def _drawing(k: int, rng: np.random.Generator) -> np.ndarray:
+    """An 8x8 image of class ``k``: a bright vertical (0) or horizontal (1) band over noise."""
+    img = rng.integers(0, 60, (8, 8)).astype(np.uint8)
+    img[(slice(None), slice(2, 4)) if k == 0 else (slice(2, 4), slice(None))] = 255
+    return img
+
+
+@pytest.mark.parametrize("mode, channels", [("L", 1), ("RGB", 3)])
+def test_a_folder_of_pngs_then_answers_for_new_images(here: Path, mode: str, channels: int, capsys) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="the README's z.parquet needs the 'tables' extra")
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(("cat", "dog")):
+        (here / "photos" / name).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(_drawing(k, rng)).convert(mode).save(here / "photos" / name / f"{i}.png")
+    (here / "new_photos").mkdir()
+    new = [f"new_{i}.png" for i in range(4)]
+    for i, name in enumerate(new):
+        Image.fromarray(_drawing(i % 2, rng)).convert(mode).save(here / "new_photos" / name)
+    commands = readme_commands("## Applying a run to new files")
+    _config("pets.yaml", **yaml.safe_load(commands[0][1]))  # the fit line's comment: its data
+    deepfeat.fit({**FAST, **yaml.safe_load(commands[0][1]), "learner": {"name": "autoencoder"}}, out="runs/anom")
+
+    run_readme(commands)  # fit, predict (printed, .csv), embed .parquet, score, predict a spec
+    data = yaml.safe_load(Path("runs/pets/config.yaml").read_text())["data"]
+    assert data["grayscale"] is (channels == 1) and deepfeat.load("runs/pets").info.input_shape[0] == channels
+    printed = [line.split(",")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("new_")]
+    assert printed == new + new  # the printed predict, and the one of a spec
+    assert list(_rows("answers.csv")[0]) == ["id", "label", "p_cat", "p_dog"]
+    assert [r["id"] for r in _rows("answers.csv")] == pq.read_table("z.parquet").column("id").to_pylist() == new
+    assert [r["id"] for r in _rows("s.csv")] == new
+
+    answers = deepfeat.predict("runs/pets", "new_photos")
+    assert answers.ids == new and answers.classes == ["cat", "dog"] and answers.proba.shape == (4, 2)
+    z = np.load(deepfeat.embed("runs/pets", "new_photos", "z.npy"))
+    assert Path("z.ids.txt").read_text().split() == new and len(z) == 4
+
+
+def test_a_folder_of_wavs_with_the_readmes_audio_folder_line(here: Path) -> None:
+    sf = pytest.importorskip("soundfile", reason="audio needs the 'audio' extra: pip install 'deepfeat[audio]'")
+    pytest.importorskip("torchaudio", reason="audio needs the 'audio' extra: pip install 'deepfeat[audio]'")
+    line = re.search(r"^# (data: \{name: audio_folder.*?\})", README.read_text(), re.M).group(1)
+    data = yaml.safe_load(line)["data"]  # root: my_sounds, 16 kHz, 2 s
+    t = np.arange(4000) / 8000  # recordings of 0.5 s at 8 kHz: resampled and padded as in training
+    for name, freq in (("high", 1500.0), ("low", 200.0)):
+        (here / data["root"] / name).mkdir(parents=True)
+        for i in range(6):
+            sf.write(here / data["root"] / name / f"{i}.wav", 0.5 * np.sin(2 * np.pi * (freq + 10 * i) * t), 8000)
+    (here / "some_folder_of_wavs").mkdir()
+    for i, freq in enumerate((1520.0, 210.0, 1480.0)):
+        sf.write(here / "some_folder_of_wavs" / f"rec_{i}.wav", 0.5 * np.sin(2 * np.pi * freq * t), 8000)
+    _config("sounds.yaml", data=data, encoder={"name": "mlp", "hidden": [8]})
+    embed = [c for c in readme_commands("## Speech: raw waveforms to features") if c[0][0] == "embed"]
+    ids = ["rec_0.wav", "rec_1.wav", "rec_2.wav"]
+
+    assert main(["fit", "-c", "sounds.yaml", "--out", embed[0][0][1]]) == 0  # the run folder the README line names
+    run_readme(embed)  # deepfeat embed runs/fsdd --data some_folder_of_wavs --out f.npy
+    assert np.load("f.npy").shape[0] == 3 and Path("f.ids.txt").read_text().split() == ids
+    assert main(["predict", embed[0][0][1], "--data", "some_folder_of_wavs", "--out", "p.csv"]) == 0
+    assert [r["id"] for r in _rows("p.csv")] == ids and {r["label"] for r in _rows("p.csv")} <= {"high", "low"}
+    _config("sounds_ae.yaml", data=data, encoder={"name": "mlp", "hidden": [8]}, learner={"name": "autoencoder"})
+    assert main(["fit", "-c", "sounds_ae.yaml", "--out", "runs/sounds_ae"]) == 0
+    assert main(["score", "runs/sounds_ae", "--data", "some_folder_of_wavs", "--out", "s.csv"]) == 0
+    assert [r["id"] for r in _rows("s.csv")] == ids
+
+    run = deepfeat.fit("sounds.yaml", out="runs/sounds2")
+    assert run.info.input_shape == (1, 32000)
+    assert deepfeat.predict(run, "some_folder_of_wavs").ids == ids
+    path, summary = deepfeat.api.score_file("runs/sounds_ae", "some_folder_of_wavs", "s2.csv")
+    assert summary["samples"] == 3

@@ -227,3 +227,14 @@ def test_a_learner_that_cannot_do_the_job_is_refused_in_one_line(digits) -> None
         DeepClassifier(**{**TINY, "learner": lambda info, encoder: Autoencoder(info, encoder)}).fit(x, y)
     with pytest.raises(ConfigError, match="expected it to return a deepfeat Learner, got Linear"):
         DeepFeatureTransformer(**{**TINY, "learner": lambda info, encoder: torch.nn.Linear(2, 2)}).fit(x)
+
+
+def test_epochs_and_batch_size_are_picked_from_the_data_unless_given() -> None:
+    from deepfeat.data.validation_policy import plan_schedule
+
+    x, y = load_digits(return_X_y=True)
+    x, y = x[:90], y[:90]
+    small = {"encoder": {"name": "mlp", "hidden": [4]}, "random_state": 0, "device": "cpu"}
+    auto = DeepClassifier(**small).fit(x, y)
+    assert auto.n_iter_ == plan_schedule(None, None, 90).epochs > 10  # about 3,000 updates, not 10 epochs of 128
+    assert DeepClassifier(**small, epochs=3, batch_size=30).fit(x, y).n_iter_ == 3

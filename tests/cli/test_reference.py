@@ -26,7 +26,7 @@ def test_list_a_dataset_shows_its_arguments_with_type_default_and_meaning(capsys
     rows = _rows(out)
     assert rows["root"][:2] == ["str", "required"]
     assert rows["size"][:5] == ["int", "|", "list[int]", "32", "every"]
-    assert rows["grayscale"][:3] == ["bool", "false", "one"]
+    assert rows["grayscale"][:5] == ["bool", "|", "None", "null", "one"]
     assert "options" not in rows  # the library fills it: not the user's to set
     assert main(["list", "dataset", "imagefolder"]) == 0 and capsys.readouterr().out == out  # singular, alias
 
@@ -98,14 +98,14 @@ def test_the_arguments_of_a_name_come_from_the_cache_without_torch(tmp_path, mon
         print(codes, sorted(m for m in sys.modules if m.split(".")[0] == "torch")[:3])
     """, tmp_path, {"XDG_CACHE_HOME": str(tmp_path)})
     assert r.stdout.splitlines()[-1] == "[0, 2] []", r.stdout + r.stderr
-    assert _rows("\n".join(r.stdout.splitlines()[:-1]))["grayscale"][:2] == ["bool", "false"]
+    assert _rows("\n".join(r.stdout.splitlines()[:-1]))["grayscale"][:4] == ["bool", "|", "None", "null"]
     assert "Did you mean 'mlp'?" in r.stderr and r.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("config, rows", [
     (None, {"encoder.hidden": "[256, 128]", "optimizer.lr": "0.001", "learner.label_smoothing": "0.0"}),
     ("data: {name: image_folder, root: imgs}\nencoder: {name: cnn}\nschedule: {name: cosine}\n",
-     {"data.root": "required", "data.grayscale": "false", "encoder.channels": "[32, 64]", "schedule.min_lr": "0.0"}),
+     {"data.root": "required", "data.grayscale": "null", "encoder.channels": "[32, 64]", "schedule.min_lr": "0.0"}),
 ])
 def test_help_config_shows_the_arguments_of_the_names_the_config_chooses(config, rows, tmp_path, monkeypatch,
                                                                         capsys) -> None:

@@ -78,7 +78,7 @@ def test_missing_or_unknown_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"got .*none\.npy \(not found\)"):
         load_dataset({"name": "arrays", "path": str(tmp_path / "none.npy")})
     (tmp_path / "x.txt").write_text("1 2")
-    with pytest.raises(DataError, match=r"expected a \.npy, \.npz or \.csv file, got '\.txt'"):
+    with pytest.raises(DataError, match=r"expected a \.npy, \.npz, \.csv or \.parquet file, got '\.txt'"):
         load_dataset({"name": "arrays", "path": str(tmp_path / "x.txt")})
 
 

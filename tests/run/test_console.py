@@ -25,7 +25,7 @@ def test_a_fit_announces_what_runs_and_each_phase_after_training(tmp_path: Path,
     assert f"total: {params:,} parameters" in err
     banner = next(line for line in err.splitlines() if line.startswith("training on cpu"))
     assert "threads" in banner and "precision" in banner and "channels_last" in banner
-    assert f"{params:,} parameters" in err and "1,258 train / 180 val / 359 test samples" in err
+    assert f"{params:,} parameters" in err and "1,258 train / 180 val / 359 test samples of (1, 8, 8)" in err
     after = err[err.index("after training:"):]
     for phase in ("export model", "test metrics, knn protocols", "report"):
         assert phase in after

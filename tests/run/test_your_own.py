@@ -137,3 +137,28 @@ def test_a_torch_dataset_is_streamed_split_and_normalized_like_the_same_arrays(t
     assert abs(float(x.mean())) < 0.1 and abs(float(x.std()) - 1) < 0.1  # normalized as it streams
     run = deepfeat.fit({**QUICK, "encoder": {"name": "cnn", "channels": [16]}}, data=DigitsDataset(), out=tmp_path / "ds")
     assert run.results["evaluations"]["knn"]["accuracy"] > 0.8
+
+
+class _Stop(deepfeat.engine.Callback):
+    """Interrupts a fit at the end of its first epoch, as Ctrl-C would."""
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        raise KeyboardInterrupt
+
+
+def test_a_run_of_a_module_passed_in_python_resumes_with_the_module_again(tmp_path: Path) -> None:
+    cfg = {**QUICK, "encoder": SmallCNN, "training": {**QUICK["training"], "epochs": 2}}
+    with pytest.raises(KeyboardInterrupt):
+        deepfeat.fit(cfg, data=(X, Y), out=tmp_path / "cut", callbacks=[_Stop()])
+    with pytest.raises(ConfigError, match=r"deepfeat.resume\(RUN, encoder="):
+        deepfeat.resume(tmp_path / "cut", data=(X, Y))
+    resumed = deepfeat.resume(tmp_path / "cut", data=(X, Y), encoder=SmallCNN)
+    assert resumed.results["fit"]["epochs"] == 2 and resumed.learner.feature_dim == 64
+
+
+def test_resume_refuses_a_module_for_a_run_whose_encoder_is_rebuilt_by_name(tmp_path: Path) -> None:
+    cfg = {**QUICK, "encoder": {"name": "mlp", "hidden": [8]}, "training": {**QUICK["training"], "epochs": 2}}
+    with pytest.raises(KeyboardInterrupt):
+        deepfeat.fit(cfg, data=(X, Y), out=tmp_path / "cut", callbacks=[_Stop()])
+    with pytest.raises(ConfigError, match="rebuilt by name"):
+        deepfeat.resume(tmp_path / "cut", data=(X, Y), encoder=SmallCNN)

@@ -77,14 +77,20 @@ def _take_config(a: argparse.Namespace) -> None:
     if len(set(given)) > 1:
         raise ConfigError(f"config at deepfeat {a.command}: expected one file, got {given[0]} and {given[1]}. "
                           f"Give it once, as -c CONFIG or as CONFIG.")
-    if not given and not getattr(a, "help_config", False):
+    if not given and not getattr(a, "help_config", False) and getattr(a, "data", None) is None:
         raise ConfigError(f"config at deepfeat {a.command}: expected a YAML file, got none. "
                           f"Give one: deepfeat {a.command} -c CONFIG (see deepfeat {a.command} --help).")
     a.config = given[0] if given else None
     if a.config is not None:  # a missing or malformed file is one line at once, before the library (and torch) loads
         from deepfeat.yaml_file import read_yaml
 
-        read_yaml(Path(a.config))
+        raw = read_yaml(Path(a.config))
+        # Keys and names against the names cache, unless this process may hold names the cache does not know (torch
+        # imported: something registered in Python) or the config is not the file alone (overrides, imports).
+        if not a.set and not a.imports and "torch" not in sys.modules:
+            from deepfeat.cli.precheck import precheck
+
+            precheck(raw)
 
 
 DATA_HELP = ("new data: a folder or file (read like the run's own data, with its settings), a dataset name, or a "
@@ -121,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("fit", cmd.cmd_fit, "train a feature learner from a YAML config")
     _add_config(p)
     p.add_argument("--out", help="run folder to create (default: runs/<name>-<time>)")
+    p.add_argument("--data", help="train on this instead of the config's data (the config optional): a folder or file, "
+                                  "a dataset name, or a spec as YAML, e.g. \"{name: image_folder, root: imgs}\"")
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config, every argument of the names it chooses filled in, and exit")
     p.add_argument("--help-config", action="store_true",

@@ -147,6 +147,10 @@ def cmd_fit(a: argparse.Namespace) -> int:
         print(config_keys_text(load_config(a.config, a.set) if a.config else None))
         return 0
     cfg = load_config(a.config, a.set)
+    if a.data is not None:
+        from deepfeat.run.runs import with_data
+
+        cfg = with_data(cfg, a.data)[0]
     if a.print_config:
         import yaml
 
@@ -247,7 +251,11 @@ def cmd_datasets(a: argparse.Namespace) -> int:
 
 def cmd_config(a: argparse.Namespace) -> int:
     from deepfeat.api import check_config
+    from deepfeat.cli.reference import remember_names
 
-    check_config(a.config, a.set)
+    try:
+        check_config(a.config, a.set)
+    finally:  # the next check of a config answers its keys and names before torch loads
+        remember_names()
     print(f"{a.config}: ok (data, learner and the extras its evaluations need; nothing trained)")
     return 0

@@ -86,12 +86,57 @@ def _listings(plural: str) -> dict[str, dict[str, Any]]:
         importlib.import_module(module)
     if cache is None:
         return {plural: kind_listing(plural)}
+    listing = _everything()
+    write_cache(cache, listing)
+    return listing
+
+
+def _everything() -> dict[str, Any]:
+    """What the cache keeps: every kind's :func:`kind_listing` and the :func:`config_schema` (every registry imported)."""
     for modules, _ in KINDS.values():
         for module in modules:
             importlib.import_module(module)
-    listing = {kind: kind_listing(kind) for kind in KINDS}
-    write_cache(cache, listing)
-    return listing
+    return {**{kind: kind_listing(kind) for kind in KINDS}, CONFIG_KEY: config_schema()}
+
+
+def remember_names() -> None:
+    """Write the names cache if it is missing, so that the next command that reads a config checks its keys and
+    names before torch is imported (:mod:`deepfeat.cli.precheck`)."""
+    cache = _cache_file()
+    if cache is not None and not cache.is_file():
+        write_cache(cache, _everything())
+
+
+def cached_names() -> dict[str, Any] | None:
+    """The names cache as written (kinds, their entries' parameters, the config's schema), read without importing
+    any registry; None when there is none (not written yet, or plugins installed) or it cannot be read."""
+    cache = _cache_file()
+    try:
+        return json.loads(cache.read_text()) if cache is not None and cache.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+CONFIG_KEY = "config schema"  # the cache's entry for config_schema(), beside the kinds
+# Keys of a section that old configs hold and loading still folds into others (evaluation.linear_probe).
+_FORMER_SECTION_KEYS = {"evaluation": ["linear_probe"]}
+
+
+def config_schema() -> dict[str, Any]:
+    """What a config may hold, for checks that import nothing: the top-level keys, each section's keys, and for
+    each ``{name: ...}`` section the kind of name it takes, the keys it reads besides the factory's arguments
+    (``data.val_fraction``) and former keys that still load (``data.train_classes``)."""
+    from deepfeat.config import MOVED_TO_EVALUATION, RENAMED_DATA_KEYS, SECTION_KEYS, SPECS, Config
+
+    config = Config()
+    kinds = {id(registry): plural for plural, registry in all_registries().items()}
+    former = {"data": list(RENAMED_DATA_KEYS), "learner": list(MOVED_TO_EVALUATION)}
+    return {"top": [f.name for f in dataclasses.fields(Config)],
+            "sections": {f.name: [g.name for g in dataclasses.fields(getattr(config, f.name))]
+                         + _FORMER_SECTION_KEYS.get(f.name, [])
+                         for f in dataclasses.fields(Config) if dataclasses.is_dataclass(getattr(config, f.name))},
+            "specs": {section: {"kind": kinds[id(registry)], "also": list(SECTION_KEYS.get(section, {})),
+                                "former": former.get(section, [])} for section, registry in SPECS.items()}}
 
 
 def write_cache(cache: Any, listing: dict[str, dict[str, Any]]) -> None:
@@ -114,7 +159,15 @@ def kind_listing(plural: str) -> dict[str, Any]:
         lines.append(f"  {e.name:<20} {e.description}{alias}")
     return {"listing": "\n".join(lines), "kind": registry.kind,
             "entries": {n: entry_text(registry, n) for n in registry.names()},
-            "aliases": registry.aliases()}
+            "aliases": registry.aliases(), "params": {n: _params(registry, n) for n in registry.names()}}
+
+
+def _params(registry: Registry[Any], name: str) -> dict[str, list[str]] | None:
+    """The arguments a user may set on ``name`` and those of them it requires; None when it takes ``**kwargs``."""
+    params = registry.params(name)
+    if params is None:
+        return None
+    return {"takes": list(params), "required": [n for n, p in params.items() if p.default is inspect.Parameter.empty]}
 
 
 def _entry_text(kind: dict[str, Any], plural: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Arrays from a file: ``.npy`` (inputs only), ``.npz`` (named arrays) or ``.csv`` (a numeric table).
+"""Arrays from a file: ``.npy`` (inputs only), ``.npz`` (named arrays), or a table (``.csv``, ``.parquet``).
 
 Files are read without pickle (``allow_pickle=False``), so a data file named in a config can never
 run code.
@@ -17,9 +17,11 @@ from deepfeat.data.checks import is_real
 from deepfeat.data.datasets import always_available, register_dataset
 from deepfeat.data.info import Kind
 from deepfeat.data.splits import DataBundle
-from deepfeat.errors import DataError
+from deepfeat.data.tables import MAX_CATEGORIES, Columns, encode, read_parquet, split_label
+from deepfeat.errors import DataError, DeepfeatError
 
 AUTO = "auto"
+TABLE_SUFFIXES = (".csv", ".parquet")
 
 
 def is_number(text: str) -> bool:
@@ -54,10 +56,8 @@ def _label_index(
     return header.index(name)
 
 
-def read_csv(
-    path: Path, label_column: str | int | None = AUTO, where: str = "data"
-) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """Features (N, F) float64, labels (N,) or None, and class names when the labels are text."""
+def read_csv(path: Path, where: str = "data") -> Columns:
+    """The cells of a CSV file as text columns, with its header row (if any) and each row's line number."""
     with open(path, newline="") as f:
         reader = csv.reader(f)
         # Keep each row's line number in the file (blank lines are skipped) for error messages.
@@ -76,25 +76,28 @@ def read_csv(
                 f"Make every row the same length.{last}"
             )
     table = np.array(rows, dtype=str)
-    col = _label_index(header, label_column, width, where)
-    features = table if col is None else np.delete(table, col, axis=1)
-    try:
-        x = features.astype(np.float64)
-    except ValueError:
-        bad = np.argwhere(~np.vectorize(is_number)(features))
-        i, j = bad[0]
-        raise DataError(
-            f"CSV value at {path}:{lines[i]}: expected a number in every feature "
-            f"column, got {str(features[i, j])!r} ({len(bad)} such cells). Fill missing values and encode "
-            "text columns as numbers, or name the label column with label_column."
-        ) from None
-    if col is None:
-        return x, None, None
-    labels = table[:, col]
-    if all(is_number(v) and float(v).is_integer() for v in labels):
-        return x, labels.astype(np.float64).astype(np.int64), None
-    (codes,), names = encode_labels(labels)
-    return x, codes, names
+    return Columns(header, [table[:, j] for j in range(width)], lines, path)
+
+
+def read_table(
+    path: Path, label_column: str | int | None = AUTO, where: str = "data",
+    categories: dict[str, list[str]] | None = None, max_categories: int = MAX_CATEGORIES,
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None, dict[str, list[str]]]:
+    """Features (N, F) float64 of a .csv or .parquet table (text columns one-hot, see :mod:`deepfeat.data.tables`),
+    labels (N,) or None, class names when the labels are text, and the categories of the text columns."""
+    columns = read_parquet(path, where) if path.suffix.lower() == ".parquet" else read_csv(path, where)
+    col = _label_index(columns.names, label_column, len(columns.values), where)
+    features, labels = split_label(columns, col)
+    x, found = encode(features, categories, max_categories, where)
+    if labels is None:
+        return x, None, None, found
+    text = labels.astype(str) if labels.dtype.kind != "f" else labels
+    if labels.dtype.kind == "f" and np.all(np.mod(labels, 1) == 0):
+        return x, labels.astype(np.int64), None, found
+    if labels.dtype.kind != "f" and all(is_number(v) and float(v).is_integer() for v in text):
+        return x, text.astype(np.float64).astype(np.int64), None, found
+    (codes,), names = encode_labels(text)
+    return x, codes, names, found
 
 
 def _truncated(path: Path, expected: str, detail: str) -> DataError:
@@ -148,19 +151,21 @@ def _read_npz(path: Path, x_key: str, y_key: str, where: str) -> dict[str, np.nd
 
 
 def _read_file(
-    file: Path, x_key: str, y_key: str, label_column: str | int | None, where: str
-) -> tuple[dict[str, np.ndarray | None], list[str] | None]:
-    """The arrays x, y, x_test, y_test in ``file`` (missing ones None) and text class names, if any."""
+    file: Path, x_key: str, y_key: str, label_column: str | int | None, where: str,
+    categories: dict[str, list[str]] | None, max_categories: int,
+) -> tuple[dict[str, np.ndarray | None], list[str] | None, dict[str, list[str]]]:
+    """The arrays x, y, x_test, y_test in ``file`` (missing ones None), text class names, if any, and the categories
+    of a table's text columns."""
     suffix = file.suffix.lower()
     if suffix == ".npy":
-        return {"x": load_npy(file), "y": None, "x_test": None, "y_test": None}, None
+        return {"x": load_npy(file), "y": None, "x_test": None, "y_test": None}, None, {}
     if suffix == ".npz":
-        return _read_npz(file, x_key, y_key, where), None
-    if suffix == ".csv":
-        x, y, class_names = read_csv(file, label_column, where)
-        return {"x": x, "y": y, "x_test": None, "y_test": None}, class_names
+        return _read_npz(file, x_key, y_key, where), None, {}
+    if suffix in TABLE_SUFFIXES:
+        x, y, class_names, found = read_table(file, label_column, where, categories, max_categories)
+        return {"x": x, "y": y, "x_test": None, "y_test": None}, class_names, found
     raise DataError(
-        f"data file at {where}.path: expected a .npy, .npz or .csv file, got '{suffix or file.name}'. "
+        f"data file at {where}.path: expected a .npy, .npz, .csv or .parquet file, got '{suffix or file.name}'. "
         "Convert the data to one of these formats."
     )
 
@@ -176,31 +181,36 @@ def _check_samples(x: np.ndarray | None, file: Path, options: LoadOptions) -> No
         )
 
 
-@register_dataset("arrays", aliases=("file",), available=always_available("any .npy/.npz/.csv path"))
+@register_dataset("arrays", aliases=("file",), available=always_available("any .npy/.npz/.csv/.parquet path"))
 def arrays(
     path: str,
     x_key: str = "x",
     y_key: str = "y",
     label_column: str | int | None = AUTO,
     kind: Kind | None = None,
+    max_categories: int = MAX_CATEGORIES,  # a table's text column of at most this many values is one-hot encoded
+    categories: dict[str, list[str]] | None = None,  # a text column's categories; null: found in the file
     *,
     options: LoadOptions = LoadOptions(),
 ) -> DataBundle:
-    """Arrays from ``path``: .npy (unlabelled x), .npz (``x_key``, ``y_key``, x_test, y_test) or .csv.
+    """Arrays from ``path``: .npy (unlabelled x), .npz (``x_key``, ``y_key``, x_test, y_test), or a table, .csv or
+    .parquet (the Parquet reader is the ``tables`` extra: pyarrow).
 
     ``kind`` defaults to the dimensions: (N, F) vector, (N, C, T) sequence, (N, C, H, W) image.
-    A CSV's labels come from ``label_column`` (default: a column named "label", if any).
+    A table's labels come from ``label_column`` (default: a column named "label", if any); its text columns are
+    one-hot encoded (:mod:`deepfeat.data.tables`; ``max_categories: 0`` refuses them), their categories kept in
+    ``DataInfo.reader`` so the run's config records them and new rows are encoded the same way.
     """
     file = Path(path).expanduser()
     where = options.where
     if not file.is_file():
         raise DataError(
-            f"data file at {where}.path: expected an existing .npy, .npz or .csv file, got {file} "
+            f"data file at {where}.path: expected an existing .npy, .npz, .csv or .parquet file, got {file} "
             "(not found). Check the path; relative paths start from the working directory."
         )
     try:
-        data, class_names = _read_file(file, x_key, y_key, label_column, where)
-    except DataError:
+        data, class_names, found = _read_file(file, x_key, y_key, label_column, where, categories, max_categories)
+    except DeepfeatError:  # a missing extra (ConfigError) too: its one line as it is
         raise
     except (OSError, ValueError) as exc:
         raise DataError(
@@ -209,8 +219,11 @@ def arrays(
             "need pickle, which is refused)."
         ) from exc
     _check_samples(data["x"], file, options)
-    return make_bundle(
+    bundle = make_bundle(
         data["x"], data["y"], kind, file.name, class_names=class_names,
         x_test=data["x_test"], y_test=data["y_test"] if data["x_test"] is not None else None,
         **options.kwargs(),
     )
+    if found:
+        bundle.info.reader = {"categories": found}
+    return bundle

@@ -14,6 +14,7 @@ Damage such a check cannot see fails when the image is decoded in training, nami
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,9 +36,14 @@ from deepfeat.errors import DataError
 if TYPE_CHECKING:  # torchvision is imported where it is used: it takes about a second, which loading a config
     from torchvision import datasets, transforms  # (it registers this dataset) should not pay
 
+log = logging.getLogger("deepfeat")
+
 _JPEG_END = b"\xff\xd9"  # the EOI marker a complete JPEG ends with
 # The suffixes torchvision's ImageFolder reads (its IMG_EXTENSIONS; a test checks they agree).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+# PIL modes of single-channel images (bilevel, 8-bit, with alpha, 16/32-bit integer, float): luma loses nothing.
+GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+GRAY_SAMPLES = 64  # images whose mode (read from the header alone) decides grayscale: null
 
 
 class ImageFiles(Dataset):
@@ -89,11 +95,13 @@ def _ends_with(path: Path, marker: bytes) -> bool:
 
 
 def _read_image(path: str, where: str) -> Image.Image:
-    """torchvision's loader, with a :class:`DataError` naming the file if it stopped decoding since the check."""
-    from torchvision import datasets
-
+    """The image in RGB as torchvision's loader reads it, with a :class:`DataError` naming the file if it stopped
+    decoding since the check. A 16-bit grayscale image keeps its high byte (PIL's own conversion clips at 255)."""
     try:
-        return datasets.folder.pil_loader(path)
+        with open(path, "rb") as f, Image.open(f) as image:
+            if image.mode.startswith("I;16"):
+                return Image.fromarray((np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)).convert("RGB")
+            return image.convert("RGB")
     except Exception as exc:  # noqa: BLE001 - as in _check_image
         raise _image_error(Path(path), exc, where) from None
 
@@ -130,6 +138,22 @@ def _open_folder(root: str, transform: transforms.Compose, where: str, on_error:
     return images, skipped
 
 
+def _all_gray(files: list[Path], where: str) -> bool:
+    """Whether each of at most :data:`GRAY_SAMPLES` images spread evenly over ``files`` has a single-channel PIL
+    mode (only headers are read), logged with the choice it makes for ``grayscale: null``."""
+    spread = np.linspace(0, len(files) - 1, min(GRAY_SAMPLES, len(files))).astype(int)
+    picks = [files[int(i)] for i in np.unique(spread)]
+    modes = {}
+    for path in picks:
+        with Image.open(path) as image:
+            modes[image.mode] = modes.get(image.mode, 0) + 1
+    gray = set(modes) <= GRAY_MODES
+    seen = ", ".join(f"{n} {mode}" for mode, n in sorted(modes.items()))
+    log.info(f"{where}.grayscale auto: {'1 channel' if gray else '3 channels (RGB)'} ({len(picks)} sampled images: "
+             f"{seen}); set grayscale: {str(not gray).lower()} for {'RGB' if gray else 'one channel'}")
+    return gray
+
+
 def _sample_stats(dataset: Subset, count: int, seed: int) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of at most ``count`` images (C, H, W) drawn from ``dataset``."""
     rng = np.random.default_rng(seed)
@@ -145,7 +169,7 @@ def image_folder(
     root: str,  # the folder: one sub-folder of images per class, or the images themselves (unlabelled)
     size: int | list[int] = 32,  # every image is resized to size x size, or to [H, W]
     test_root: str | None = None,  # a folder with the same class folders as the test split; null: drawn from root
-    grayscale: bool = False,  # one channel (luma) instead of three (RGB)
+    grayscale: bool | None = None,  # one channel (luma) or three (RGB); null: one when the images are all grayscale
     num_workers: int = 0,  # DataLoader processes decoding images; 0: the training process decodes them
     stats_samples: int = 512,  # at most this many training images estimate the normalization's mean and std
     on_error: OnError = "fail",  # an image that does not decode: fail naming it, or skip it (listed in results)
@@ -156,6 +180,10 @@ def image_folder(
     """Images ``root/<class>/*`` (or ``root/*``: unlabelled) resized to ``size`` (int or [H, W]), as (C, H, W) in
     [0, 1], streamed.
 
+    ``grayscale: null`` reads one channel when every image sampled from ``root`` (their headers only) has a
+    single-channel mode (``L``, ``LA``, ``I;16``, ...), else three; the choice is logged and kept in
+    ``DataInfo.reader``, so the run's config records it and new images are read the same way.
+
     With ``test_root`` (same class folders) that folder is the test split; otherwise test and
     validation samples are drawn from ``root`` (seeded, stratified). A file that does not decode fails
     naming it (``on_error: fail``) or is left out (``skip``); links leading out of a root are refused
@@ -164,15 +192,15 @@ def image_folder(
     from torchvision import transforms
 
     height, width = (size, size) if isinstance(size, int) else tuple(size)
-    steps: list = [transforms.Resize((height, width))]
-    if grayscale:
-        steps.append(transforms.Grayscale(num_output_channels=1))
-    steps.append(transforms.ToTensor())
-    # One Compose shared by every split, so appending Normalize below reaches them all.
-    pipeline = transforms.Compose(steps)
+    # One Compose shared by every split, so inserting Grayscale and appending Normalize below reaches them all.
+    pipeline = transforms.Compose([transforms.Resize((height, width)), transforms.ToTensor()])
     where = options.where
     check_fractions(options.val_fraction or 0.0, 0.0 if test_root else options.test_fraction, where)
     full, skipped = _open_folder(root, pipeline, f"{where}.root", on_error, follow_symlinks)
+    if grayscale is None:
+        grayscale = bool(len(full)) and _all_gray(full.files, where)
+    if grayscale:
+        pipeline.transforms.insert(1, transforms.Grayscale(num_output_channels=1))
     labels = None if full.targets is None else np.asarray(full.targets)
     val = resolve_val_fraction(options.val_fraction, len(full))
     fractions = [val] if test_root else [val, options.test_fraction]
@@ -194,7 +222,8 @@ def image_folder(
         )
     shape = (1 if grayscale else 3, height, width)
     name = f"image_folder:{Path(root).name}"
-    info = DataInfo("image", shape, len(full.classes), list(full.classes), name=name, skipped=skipped or None)
+    info = DataInfo("image", shape, len(full.classes), list(full.classes), name=name, skipped=skipped or None,
+                    reader={"grayscale": grayscale})
     if options.normalize:
         info.mean, info.std = _sample_stats(train, stats_samples, options.seed)
         pipeline.transforms.append(transforms.Normalize(info.mean, info.std))

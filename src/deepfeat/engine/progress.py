@@ -44,7 +44,8 @@ def banner(trainer: "Trainer") -> str:
     epochs / batch size were picked.
 
     ``training on cpu (2 threads) · precision bf16 autocast · channels_last on``
-    ``75,978 parameters (75,978 trainable) · 1,437 train / 180 val / 180 test samples · 250 epochs x 12 steps of 128``
+    ``75,978 parameters (75,978 trainable) · 1,437 train / 180 val / 180 test samples of (64,) · 250 epochs x 12 steps
+    of 128``
     ``training.epochs auto: 250 (about 3,000 steps of batch 128 (auto) on 1,437 samples)``
     """
     p, cfg, data = trainer.precision, trainer.cfg, trainer.data
@@ -59,7 +60,8 @@ def banner(trainer: "Trainer") -> str:
     resumed = f" · resuming after epoch {len(trainer.history)}" if trainer.history else ""
     auto = f"\n{trainer.schedule.message}" if trainer.schedule.message else ""
     return (f"training on {where}{procs} · precision {precision} · channels_last {'on' if p.channels_last else 'off'}\n"
-            f"{params:,} parameters ({trainable:,} trainable) · {sizes} samples · {trainer.planned_epochs} epochs x "
+            f"{params:,} parameters ({trainable:,} trainable) · {sizes} samples of {tuple(data.info.input_shape)} · "
+            f"{trainer.planned_epochs} epochs x "
             f"{trainer.steps_per_epoch} steps of {cfg.batch_size}{resumed}{auto}")
 
 

@@ -51,6 +51,7 @@ def _python_object(input_shape: Sequence[int], **config: Any) -> Encoder:
     """What loading a run trained on an unregistered module finds: the fix, not a half-built model."""
     label = config.get("class", "a Python module")
     raise ConfigError(f"encoder 'python' at encoder: the run was trained with {label} passed as a Python object, which "
-                      "a config cannot rebuild. Pass it again when loading the run, in Python: deepfeat.load(RUN, "
-                      "encoder=<that module>); or register it (@deepfeat.register_encoder('my_net')) and train with "
-                      "encoder: {name: my_net}, which the CLI rebuilds by name.")
+                      "a config cannot rebuild. Pass it again when loading or resuming the run, in Python: "
+                      "deepfeat.load(RUN, encoder=<that module>) or deepfeat.resume(RUN, encoder=<that module>); or "
+                      "register it (@deepfeat.register_encoder('my_net')) and train with encoder: {name: my_net}, which "
+                      "the CLI rebuilds by name.")

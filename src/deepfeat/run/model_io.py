@@ -76,7 +76,7 @@ def _build(path: Path, meta: dict[str, Any], fix: str, encoder: Any = None) -> t
     except ConfigError as e:
         raise CheckpointError(f"exported model file {path} is damaged: {e}. {fix}") from None
     try:
-        learner = build_learner(_current_spec(meta["learner"]), info, _encoder(meta["encoder"], encoder, path))
+        learner = build_learner(_current_spec(meta["learner"]), info, encoder_to_build(meta["encoder"], encoder, path))
     except UnknownNameError as e:
         raise unregistered(e, path) from None
     if meta.get("feature_dim", learner.feature_dim) != learner.feature_dim:
@@ -87,7 +87,7 @@ def _build(path: Path, meta: dict[str, Any], fix: str, encoder: Any = None) -> t
     return learner, info
 
 
-def _encoder(saved: Any, given: Any, path: Path) -> Any:
+def encoder_to_build(saved: Any, given: Any, path: Path) -> Any:
     """What builds the encoder: the saved spec, or ``given``, the module a model trained with a Python object takes
     again (a model whose encoder is rebuilt by name does not: its weights were trained for that one)."""
     if given is None:

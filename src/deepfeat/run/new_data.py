@@ -56,7 +56,7 @@ def new_samples(run: Run, data: Any) -> NewSamples:
                  "change them)", data, run.dir.name, _settings(reused))
     path = Path(str(spec.get("path", "")))
     streamable = path.suffix.lower() in STREAMABLE and path.is_file() and spec.get("label_column", "auto") == "auto"
-    if spec["name"] == "arrays" and streamable:  # a memory map or row chunks, not the whole file
+    if spec["name"] == "arrays" and streamable and not spec.get("categories"):  # a memory map or row chunks
         return NewSamples(count_rows(path), False, lambda b: _file_batches(run, path, b))
     bundle = load_dataset(spec, val_fraction=0.0, test_fraction=0.0, normalize=False)
     if tuple(bundle.info.input_shape) != tuple(run.info.input_shape):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
@@ -126,16 +127,38 @@ def load_data(cfg: Config, data: Any = None, test: Any = None) -> DataBundle:
 
 
 def is_in_memory(data: Any) -> bool:
-    """Whether ``data`` is samples given in Python (an array, a tensor, a pair of them, or a torch ``Dataset``)
-    rather than a dataset name, file or spec."""
-    first = data[0] if isinstance(data, tuple) else data
-    return isinstance(first, (np.ndarray, torch.Tensor, torch.utils.data.Dataset))
+    """Whether ``data`` is samples given in Python (an array, a tensor, a pair of them, a torch ``Dataset``, or
+    anything else the ``in_memory`` source says what is wrong with) rather than a dataset name, path or spec."""
+    return not isinstance(data, (str, os.PathLike, Mapping))
 
 
 def in_memory_config(cfg: Config) -> Config:
     """``cfg`` with its dataset replaced by the ``in_memory`` source, keeping the split settings."""
     split = {k: cfg.data[k] for k in DATA_SPLIT_KEYS if k in cfg.data}
     return dataclasses.replace(cfg, data={"name": "in_memory", **split})
+
+
+# Keys of a data spec that say which files it reads: new data names its own, the config's other settings stay.
+_LOCATION = frozenset({"root", "path", "test_root", "test_path", "download"})
+
+
+def with_data(cfg: Config, data: Any) -> tuple[Config, Any]:
+    """``cfg`` reading ``data`` instead of its own dataset, and the samples to load with it (in memory) or None.
+
+    ``data`` is samples in memory (the ``in_memory`` source), or a path, name or spec as :func:`data_spec` reads
+    them, the config's own source reading a folder or file when it reads files; the config's split settings stay,
+    and so do its reading settings (``size``, ``label_column``, ...) when the source is the same.
+    """
+    if data is None:
+        return cfg, None
+    if is_in_memory(data):
+        return in_memory_config(cfg), data
+    own = {k: v for k, v in cfg.data.items() if k not in DATA_SPLIT_KEYS}
+    split = {k: cfg.data[k] for k in DATA_SPLIT_KEYS if k in cfg.data}
+    spec = data_spec(data, own.get("name"))
+    same = own.get("name") in DATASETS and DATASETS.canonical(own["name"]) == DATASETS.canonical(spec["name"])
+    kept = {k: v for k, v in own.items() if same and k not in spec and k not in _LOCATION}
+    return load_config({**cfg.to_dict(), "data": {**kept, **spec, **split}}), None
 
 
 def split_python_encoder(config: Any) -> tuple[Any, Any]:
@@ -331,7 +354,7 @@ def data_spec(data: Any, source: str | None = None) -> dict[str, Any]:
     or file, or a registered dataset name, tried in that order.
 
     A folder is read by ``source`` (a run's own source) when that reads its files, else by the folder source
-    its files call for; a file by ``source`` when that takes a ``path``, else by its suffix (.npy/.npz/.csv).
+    its files call for; a file by ``source`` when that takes a ``path``, else by its suffix (.npy/.npz/.csv/.parquet).
     """
     if isinstance(data, Mapping):
         return dict(data)
@@ -344,10 +367,10 @@ def data_spec(data: Any, source: str | None = None) -> dict[str, Any]:
     if path.is_file():
         if source in DATASETS and "path" in inspect.signature(DATASETS.get(source)).parameters:
             return {"name": DATASETS.canonical(source), "path": text}
-        if path.suffix.lower() in (".npy", ".npz", ".csv"):
+        if path.suffix.lower() in (".npy", ".npz", ".csv", ".parquet"):
             return {"name": "arrays", "path": text}
-        raise ConfigError(f"data file {path}: expected a .npy, .npz or .csv file, got suffix {path.suffix!r}. Name the "
-                          f"source that reads it: \"{{name: SOURCE, path: {text}}}\" (`deepfeat list datasets`).")
+        raise ConfigError(f"data file {path}: expected a .npy, .npz, .csv or .parquet file, got suffix {path.suffix!r}. "
+                          f"Name the source that reads it: \"{{name: SOURCE, path: {text}}}\" (`deepfeat list datasets`).")
     if text in DATASETS:
         return {"name": text}
     names = DATASETS.names()
@@ -397,3 +420,10 @@ def model_data_spec(cfg: Config, info: DataInfo, data: Any) -> tuple[dict[str, A
         reused["tokenizer"] = info.tokenizer
     reused.update({k: v for k, v in (info.reader or {}).items() if k in takes})
     return {**spec, **reused}, reused
+
+
+def resolved_data(spec: dict[str, Any], info: DataInfo) -> dict[str, Any]:
+    """The data ``spec`` with the settings its source resolved from the files (``info.reader``, e.g. an image
+    folder's ``grayscale: null`` made true or false), for the run's config to record."""
+    takes = inspect.signature(DATASETS.get(spec["name"])).parameters if spec.get("name") in DATASETS else {}
+    return {**spec, **{k: v for k, v in (info.reader or {}).items() if k in takes}}

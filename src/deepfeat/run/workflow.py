@@ -41,14 +41,14 @@ from deepfeat.run.evaluations.features import (check_protocols, evaluate_learner
                                                plot_protocol)
 from deepfeat.run.integrations import RunHook, run_hooks
 from deepfeat.run.lock import check_unlocked, refuse_existing_run, run_lock
-from deepfeat.run.model_io import export_model, export_onnx, unregistered
+from deepfeat.run.model_io import encoder_to_build, export_model, export_onnx, unregistered
 from deepfeat.run.results import (Results, Status, check_finite_weights, data_summary, fit_summary, print_summary,
                                   read_results_file, write_results)
 from deepfeat.run.produce import (build_observers, check_extras, declared_needs, draw_figures, headline,
                                   observer_results, run_evaluations)
 from deepfeat.run.registries import RunContext, check_settings
-from deepfeat.run.runs import (Run, data_spec, in_memory_config, inference_precision, is_in_memory, load, load_data,
-                               restore_config, restore_model, set_aside_failed_model, split_python_encoder)
+from deepfeat.run.runs import (Run, inference_precision, load, load_data, resolved_data, restore_config, restore_model,
+                               set_aside_failed_model, split_python_encoder, with_data)
 
 log = logging.getLogger("deepfeat")
 
@@ -62,17 +62,16 @@ def fit(config: Any = None, *, data: Any = None, test: Any = None, out: str | Pa
         callbacks: list[Callback] | None = None) -> Run:
     """Validate a config, train, evaluate, plot and report; returns the :class:`Run`.
 
-    ``config`` is a YAML file, a mapping or a :class:`Config`; in a mapping ``encoder`` may also be your
-    own ``nn.Module`` (an instance, a class or a factory). ``data`` (``X`` or ``(X, y)``, numpy or torch)
-    trains on samples in memory instead of the config's dataset, split and normalized as configured;
+    ``config`` is a YAML file, a mapping or a :class:`Config` (None: the defaults); in a mapping ``encoder`` may
+    also be your own ``nn.Module`` (an instance, a class or a factory). ``data`` trains on other data than the
+    config's dataset, split and normalized as configured: samples in memory (``X`` or ``(X, y)``, numpy or torch),
+    or a folder or file, a dataset name or a spec, as ``deepfeat fit --data`` takes them (:func:`with_data`);
     ``test`` (likewise) is kept as the test split. ``out`` is the run folder (created); by default a new
     ``runs/<name>-<time>`` folder. The folder is locked while the run lasts: a folder in use or already
     holding a run is refused (ConfigError).
     """
     config, encoder = split_python_encoder(config)
-    cfg = load_config(config, overrides)
-    if data is not None:
-        cfg = in_memory_config(cfg)
+    cfg, data = with_data(load_config(config, overrides), data)
     check_settings(cfg)
     dist = init_distributed()
     if out is not None:  # refused before the data loads: the answer must not wait for it
@@ -108,11 +107,14 @@ def _prepare(cfg: Config, data: Any, test: Any, encoder: Any) -> tuple[DataBundl
     return bundle, learner
 
 
-def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data: Any = None, test: Any = None) -> Run:
+def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data: Any = None, test: Any = None,
+           encoder: Any = None) -> Run:
     """Continue a run from ``checkpoints/last.pt``; ends with the weights an uninterrupted run would have.
 
-    A run trained on samples in memory takes them again as ``data`` / ``test``. Refuses (ConfigError) a
-    run folder another process is using and a run that already finished.
+    A run trained on samples in memory takes them again as ``data`` / ``test``, and one trained with a module
+    passed as a Python object takes that module again as ``encoder`` (class, factory or instance, as
+    :func:`~deepfeat.run.runs.load` takes it). Refuses (ConfigError) a run folder another process is using and a
+    run that already finished.
     """
     dist = init_distributed()
     paths = RunPaths(Path(run_dir))
@@ -126,7 +128,7 @@ def resume(run_dir: str | Path, callbacks: list[Callback] | None = None, *, data
         except UnknownNameError as e:  # the user's own piece, its module not imported
             raise unregistered(e, paths.last) from None
         _on_main(dist, lambda: restore_config(paths, cfg))
-        bundle, learner = _prepare(cfg, data, test, None)
+        bundle, learner = _prepare(cfg, data, test, encoder_to_build(cfg.encoder, encoder, paths.last))
         with torch_threads(cfg.training.threads):
             return _train(cfg, bundle, learner, paths, state, callbacks)
 
@@ -261,9 +263,11 @@ def _train(cfg: Config, data: DataBundle, learner: Learner, paths: RunPaths, sta
 
 
 def _scheduled(cfg: Config, data: DataBundle) -> Config:
-    """``cfg`` with auto ``training.epochs`` / ``batch_size`` picked for its training split: what config.yaml and the
-    checkpoints record, so that a resume trains the same schedule."""
-    return dataclasses.replace(cfg, training=cfg.training.resolved(len(data.train))[0])
+    """``cfg`` with auto ``training.epochs`` / ``batch_size`` picked for its training split and the data settings its
+    source resolved from the files (an image folder's ``grayscale``): what config.yaml and the checkpoints record, so
+    that a resume trains the same schedule and an apply command reads new files the same way."""
+    return dataclasses.replace(cfg, training=cfg.training.resolved(len(data.train))[0],
+                               data=resolved_data(cfg.data, data.info))
 
 
 def _write_summary(learner: Learner, info: DataInfo, paths: RunPaths, show: bool) -> None:
@@ -396,16 +400,11 @@ def evaluate(run_dir: str | Path, data: Any = None, protocol: str | list[str] | 
     trained with one passed as a Python object, as :func:`~deepfeat.run.runs.load` takes it.
     """
     run = load(run_dir, rebuild_results=True, encoder=encoder)
-    cfg = run.config
-    memory = is_in_memory(data)
-    if memory:
-        cfg = in_memory_config(cfg)
-    elif data is not None:
-        cfg = load_config(cfg, [f"data={json.dumps(data_spec(data))}"])
+    cfg, data = with_data(run.config, data)
     if protocol is not None:
         names = protocol.split(",") if isinstance(protocol, str) else list(protocol)
         cfg = load_config(cfg, [f"evaluation.protocol={json.dumps([n.strip() for n in names])}"])
-    bundle = load_data(cfg, data if memory else None, test)
+    bundle = load_data(cfg, data, test)
     precision = inference_precision(run.learner, cfg.training.device)
     results = _evaluate(run.learner, bundle, cfg, precision, run.paths, run.results)
     for hook in run_hooks(run.config, run.paths):  # the run's trackers record the new results

@@ -41,9 +41,9 @@ class DeepAnomalyDetector(OutlierMixin, DeepEstimatorBase):
 
     def __init__(self, encoder: Any = "mlp", learner: Any = None, contamination: str | float = "auto",
                  optimizer: Any = "adam", lr: float | None = None, schedule: Any = "constant",
-                 regularization: Any = None, epochs: int = 10, batch_size: int = 128, val_fraction: float = 0.0,
-                 normalize: bool = True, kind: InputKind = "auto", device: str = "auto", precision: str = "fp32",
-                 random_state: int | None = None, verbose: bool = False) -> None:
+                 regularization: Any = None, epochs: int | None = None, batch_size: int | None = None,
+                 val_fraction: float = 0.0, normalize: bool = True, kind: InputKind = "auto", device: str = "auto",
+                 precision: str = "fp32", random_state: int | None = None, verbose: bool = False) -> None:
         super().__init__(encoder=encoder, learner=learner, optimizer=optimizer, lr=lr, schedule=schedule,
                          regularization=regularization, epochs=epochs, batch_size=batch_size,
                          val_fraction=val_fraction, normalize=normalize, kind=kind, device=device,

@@ -37,7 +37,10 @@ class DeepEstimatorBase(BaseEstimator):
     Parameters mirror the config sections: ``encoder``, ``learner``, ``optimizer``, ``schedule`` and
     ``regularization`` take a registry name or a ``{name: ..., **args}`` dict, exactly as in YAML;
     ``lr`` (when set) overrides the optimizer's learning rate; ``epochs``, ``batch_size``,
-    ``device`` and ``precision`` are the ``training:`` fields. ``kind`` says how to read ``X``:
+    ``device`` and ``precision`` are the ``training:`` fields: ``epochs`` / ``batch_size`` None (the default) are
+    picked from the training rows as ``deepfeat fit`` picks them (``plan_schedule``: about 3,000 updates of batches
+    of ``min(128, n)``), as scikit-learn's ``MLPClassifier`` budgets updates, not a fixed count whatever the data.
+    ``kind`` says how to read ``X``:
     ``"auto"`` takes 2-D as vectors (N, F), 3-D as sequences (N, C, T), 4-D as images (N, C, H, W);
     ``"image"`` also accepts (N, H, W) and adds the channel; ``encoder`` may also be your own ``nn.Module``
     (an instance, copied at each fit, a class or a factory); ``"tokens"`` takes (N, T) integer token ids
@@ -50,8 +53,9 @@ class DeepEstimatorBase(BaseEstimator):
     _needs: ClassVar[tuple[str, str, str] | None] = None
 
     def __init__(self, encoder: Any = "mlp", learner: Any = "classifier", optimizer: Any = "adam",
-                 lr: float | None = None, schedule: Any = "constant", regularization: Any = None, epochs: int = 10,
-                 batch_size: int = 128, val_fraction: float = 0.0, normalize: bool = True, kind: InputKind = "auto",
+                 lr: float | None = None, schedule: Any = "constant", regularization: Any = None,
+                 epochs: int | None = None, batch_size: int | None = None, val_fraction: float = 0.0,
+                 normalize: bool = True, kind: InputKind = "auto",
                  device: str = "auto", precision: str = "fp32", random_state: int | None = None,
                  verbose: bool = False) -> None:
         self.encoder = encoder
