@@ -231,6 +231,9 @@ class StreamSplit(_Sized):
         positions = list(range(len(self))) if order is None else order.tolist()
         loader, sampler = self._loader(batch_size, drop_last)
         sampler.positions = positions[skip * batch_size:]
+        # Workers' seeds come from the epoch's generator, never the global RNG: a run's noise and dropout draw the
+        # same numbers whether its data streams or not, and a resume mid-epoch draws what the whole run drew.
+        loader.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         try:
             yield from loader
         except DeepfeatError as exc:
