@@ -64,20 +64,22 @@ def write_shards(batches: Iterator[tuple[list[str], Any, Any]], info: DataInfo, 
     for ids, x, y in batches:
         x = torch.as_tensor(x).contiguous()
         dtype = dtype or str(x.dtype).removeprefix("torch.")
-        labels = [-1] * len(ids) if y is None else torch.as_tensor(y).tolist()
-        for i, sample_id in enumerate(ids):
+        rows = {"x": [sample.numpy().tobytes() for sample in x], "id": list(ids),
+                "y": [-1] * len(ids) if y is None else torch.as_tensor(y).tolist()}
+        at = 0
+        while at < len(ids):
             if writer is None:
                 shards.append({"file": f"shard-{len(shards):05d}.arrow", "count": 0})
                 writer = ArrowWriter(features=_features(), path=str(out / shards[-1]["file"]))
-            writer.write({"x": x[i].numpy().tobytes(), "y": int(labels[i]), "id": sample_id})
-            shards[-1]["count"] += 1
+            take = min(len(ids) - at, shard_rows - shards[-1]["count"])
+            writer.write_batch({k: v[at:at + take] for k, v in rows.items()})
+            shards[-1]["count"] += take
+            at += take
             if shards[-1]["count"] == shard_rows:
-                writer.finalize()
-                writer.close()
+                _close(writer)
                 writer = None
     if writer is not None:
-        writer.finalize()
-        writer.close()
+        _close(writer)
     for shard in shards:
         shard["sha256"] = sha256(out / shard["file"])
     manifest = {"format": FORMAT, "version": VERSION, "info": {**info.to_dict(), "mean": None, "std": None},
@@ -85,6 +87,11 @@ def write_shards(batches: Iterator[tuple[list[str], Any, Any]], info: DataInfo, 
                 "shards": shards}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def _close(writer: Any) -> None:
+    writer.finalize()
+    writer.close()
 
 
 def read_manifest(root: Path, where: str, verify: bool) -> dict[str, Any]:
