@@ -118,7 +118,8 @@ def read_manifest(root: Path, where: str, verify: bool) -> dict[str, Any]:
 
 class ShardRows(Dataset):
     """Samples of a shard folder by global row: ``x`` (the stored dtype, ``shape``) normalized by ``info``, with its
-    label when labelled. ``__getitems__`` reads a batch's rows shard by shard in one call each.
+    label when labelled. ``__getitems__`` reads a whole batch as Arrow columns, one take per shard, and returns it
+    stacked: ``(x (B, ...), y (B,) or None)`` (collate with :func:`as_batch`).
 
     Each process (a DataLoader worker) keeps only the shard it read last memory-mapped.
     """
@@ -127,7 +128,7 @@ class ShardRows(Dataset):
         self.root, self.info = root, info
         self.files = [s["file"] for s in manifest["shards"]]
         self.starts = np.cumsum([0] + [s["count"] for s in manifest["shards"]])
-        self.dtype = getattr(torch, manifest["dtype"])
+        self.dtype = np.dtype(manifest["dtype"])
         self.shape = tuple(info.input_shape)
         self.labelled = info.num_classes > 0
         self._open: tuple[int, Any] | None = None
@@ -143,30 +144,38 @@ class ShardRows(Dataset):
             from datasets import Dataset as ArrowRows
 
             self._open = None  # unmap the previous shard before mapping the next
-            self._open = (j, ArrowRows.from_file(str(self.root / self.files[j])))
+            self._open = (j, ArrowRows.from_file(str(self.root / self.files[j])).data.table)  # the pyarrow.Table
         return self._open[1]
 
-    def rows(self, rows: Sequence[int], columns: Sequence[str]) -> dict[str, list[Any]]:
-        """Columns ``columns`` of the global ``rows``, in their order."""
+    def rows(self, rows: Sequence[int], columns: Sequence[str]) -> Any:
+        """Columns ``columns`` of the global ``rows``, in their order, as a ``pyarrow.Table``."""
+        import pyarrow as pa
+
         rows = np.asarray(rows, dtype=np.int64)
         shard_of = np.searchsorted(self.starts, rows, side="right") - 1
-        out: dict[str, list[Any]] = {c: [None] * len(rows) for c in columns}
-        for j in np.unique(shard_of):
-            at = np.nonzero(shard_of == j)[0]
-            got = self._shard(int(j)).select_columns(list(columns))[(rows[at] - self.starts[j]).tolist()]
-            for c in columns:
-                for k, value in zip(at, got[c]):
-                    out[c][k] = value
-        return out
+        by_shard = np.argsort(shard_of, kind="stable")
+        parts = [self._shard(int(j)).select(list(columns)).take(rows[by_shard][shard_of[by_shard] == j] - self.starts[j])
+                 for j in np.unique(shard_of)]
+        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        return table if len(parts) == 1 else table.take(pa.array(np.argsort(by_shard)))
 
-    def __getitems__(self, rows: Sequence[int]) -> list[Any]:
-        got = self.rows(rows, ["x", "y"] if self.labelled else ["x"])
-        x = torch.frombuffer(bytearray(b"".join(got["x"])), dtype=self.dtype).view(len(rows), *self.shape)
-        x = self.info.normalize(x)
-        return list(zip(x, got["y"])) if self.labelled else list(x)
+    def __getitems__(self, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        table = self.rows(rows, ["x", "y"] if self.labelled else ["x"])
+        column = table.column("x").combine_chunks()
+        offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset:column.offset + len(column) + 1]
+        values = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        x = self.info.normalize(torch.from_numpy(values.view(self.dtype).reshape(len(rows), *self.shape).copy()))
+        y = torch.tensor(table.column("y").to_numpy()) if self.labelled else None
+        return x, y
 
     def __getitem__(self, row: int) -> Any:
-        return self.__getitems__([row])[0]
+        x, y = self.__getitems__([row])
+        return x[0] if y is None else (x[0], y[0])
+
+
+def as_batch(batch: tuple[torch.Tensor, torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The DataLoader's collate for :class:`ShardRows`: its ``__getitems__`` already returns the batch."""
+    return batch
 
 
 def shard_order(starts: np.ndarray, rows: np.ndarray, shuffle: bool, generator: torch.Generator | None,

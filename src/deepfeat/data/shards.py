@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, split_indices
 from deepfeat.data.datasets import importable, register_dataset
 from deepfeat.data.info import DataInfo
-from deepfeat.data.shard_files import ShardRows, read_manifest, shard_order
+from deepfeat.data.shard_files import ShardRows, as_batch, read_manifest, shard_order
 from deepfeat.data.splits import DataBundle, StreamSplit
 from deepfeat.data.validation_policy import resolve_val_fraction
 from deepfeat.errors import DataError
@@ -34,16 +34,16 @@ class ShardSplit(Dataset):
     def __len__(self) -> int:
         return len(self.split_rows)
 
-    def __getitems__(self, positions: Any) -> list[Any]:
+    def __getitems__(self, positions: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.rows_of.__getitems__(self.split_rows[np.asarray(positions, dtype=np.int64)].tolist())
 
     def __getitem__(self, position: int) -> Any:
-        return self.__getitems__([position])[0]
+        return self.rows_of[int(self.split_rows[position])]
 
     @property
     def ids(self) -> list[str]:
         """Each sample's id: the file path or row number it was packed from (the shards' small ``id`` column)."""
-        return [str(i) for i in self.rows_of.rows(self.split_rows.tolist(), ["id"])["id"]]
+        return self.rows_of.rows(self.split_rows.tolist(), ["id"]).column("id").to_pylist()
 
     def order(self, n: int, shuffle: bool, generator: torch.Generator | None, rank: int = 0, world_size: int = 1,
               pad: bool = True) -> torch.Tensor:
@@ -54,14 +54,12 @@ class ShardSplit(Dataset):
 def _labels(rows_of: ShardRows) -> np.ndarray | None:
     if not rows_of.labelled:
         return None
-    return np.asarray(rows_of.rows(range(len(rows_of)), ["y"])["y"], dtype=np.int64)
+    return rows_of.rows(range(len(rows_of)), ["y"]).column("y").to_numpy()
 
 
 def _sample_stats(train: ShardSplit, count: int, seed: int, kind: Any) -> tuple[list[float], list[float]]:
     picks = np.sort(np.random.default_rng(seed).permutation(len(train))[:count])
-    items = train.__getitems__(picks.tolist())
-    x = torch.stack([item[0] if isinstance(item, tuple) else item for item in items])
-    return channel_stats(x.float(), kind)
+    return channel_stats(train.__getitems__(picks.tolist())[0].float(), kind)
 
 
 @register_dataset("shards", available=importable("datasets"), folder_suffixes=(".arrow",))
@@ -89,8 +87,8 @@ def shards(
     check_fractions(options.val_fraction or 0.0, options.test_fraction, options.where)
     fractions = [resolve_val_fraction(options.val_fraction, len(rows_of)), options.test_fraction]
     parts = [ShardSplit(rows_of, idx) for idx in split_indices(len(rows_of), _labels(rows_of), fractions, options.seed)]
-    if options.normalize and rows_of.dtype.is_floating_point:
+    if options.normalize and rows_of.dtype.kind == "f":
         info.mean, info.std = _sample_stats(parts[0], stats_samples, options.seed, info.kind)
-    splits = [StreamSplit(p, num_workers=num_workers, order=p.order) if len(p) else None for p in parts]
+    splits = [StreamSplit(p, num_workers=num_workers, order=p.order, collate=as_batch) if len(p) else None for p in parts]
     return DataBundle(info, splits[0], splits[1], splits[2])  # type: ignore[arg-type]
 

@@ -188,18 +188,21 @@ class StreamSplit(_Sized):
 
     Batches are loaded by ``num_workers`` processes (``None``: :func:`default_workers`), kept alive across
     epochs and prefetching; on CUDA they land in pinned memory so the copy to the device does not block.
-    ``order`` draws an epoch's positions (default :func:`epoch_order`; a shard folder visits its shards in turn).
+    ``order`` draws an epoch's positions (default :func:`epoch_order`; a shard folder visits its shards in turn);
+    ``collate`` makes a batch of the samples read (default: stacks them; a dataset that reads whole batches
+    through ``__getitems__`` passes its batch on).
     """
 
     y: torch.Tensor | None = None  # labels are read with the samples, never held as one tensor
     groups: dict[str, np.ndarray] | None = None  # no per-sample metadata (see TensorSplit)
 
     def __init__(self, dataset: Dataset, num_workers: int | None = None, pin_memory: bool | None = None,
-                 order: Order = epoch_order) -> None:
+                 order: Order = epoch_order, collate: Callable[[Any], Batch] | None = None) -> None:
         self.dataset = dataset
         self.num_workers = default_workers() if num_workers is None else num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.order = order
+        self.collate = collate or _collate
         self._loaders: dict[tuple[int, bool], tuple[DataLoader, _Positions]] = {}
 
     def __len__(self) -> int:
@@ -247,7 +250,7 @@ class StreamSplit(_Sized):
             workers = {"persistent_workers": True, "prefetch_factor": 4, "worker_init_fn": seed_worker} \
                 if self.num_workers else {}
             loader = DataLoader(self.dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
-                                num_workers=self.num_workers, pin_memory=self.pin_memory, collate_fn=_collate,
+                                num_workers=self.num_workers, pin_memory=self.pin_memory, collate_fn=self.collate,
                                 **workers)
             self._loaders[key] = (loader, sampler)
         return self._loaders[key]

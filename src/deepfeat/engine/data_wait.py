@@ -52,4 +52,4 @@ class DataWait:
         self.warned = True
         log.warning(f"data pipeline: epoch {epoch + 1} waited for batches {self.share:.0%} of its "
                     f"{self.total:.1f}s ({workers} data-loading workers); the device idles meanwhile. Set "
-                    "data.num_workers higher, or pack the data into shards (deepfeat pack) to skip decoding.")
+                    "data.num_workers higher, or store the samples decoded (deepfeat pack writes shards a run streams).")
