@@ -26,6 +26,7 @@ import torch
 
 from _common import table, write_result
 
+import deepfeat.nn.backbones  # noqa: F401 - registers the backbone encoder (torchvision and timm models)
 from deepfeat.data import load_dataset
 from deepfeat.data.info import DataInfo
 from deepfeat.data.shard_files import write_shards
@@ -50,7 +51,7 @@ def utilization() -> float | None:
 
 
 def step_times(spec: dict, shape: tuple, batch: int, dtype: torch.dtype | None, device: torch.device,
-               steps: int) -> tuple[float, list[float]]:
+               steps: int, warmup: int) -> tuple[float, list[float]]:
     """Median seconds per training step and the utilization samples taken during the steps."""
     encoder = build_encoder(spec, shape)
     model = torch.nn.Sequential(encoder, torch.nn.Linear(encoder.feature_dim, 10)).to(device)
@@ -58,7 +59,7 @@ def step_times(spec: dict, shape: tuple, batch: int, dtype: torch.dtype | None, 
     scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     x, y = torch.randn(batch, *shape, device=device), torch.randint(0, 10, (batch,), device=device)
     times, util = [], []
-    for i in range(steps + 3):  # the first 3 steps warm up (cuDNN autotuning, allocator)
+    for i in range(warmup + steps):  # the first steps warm up (cuDNN autotuning, allocator)
         t0 = time.perf_counter()
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             loss = torch.nn.functional.cross_entropy(model(x).float(), y)
@@ -68,7 +69,7 @@ def step_times(spec: dict, shape: tuple, batch: int, dtype: torch.dtype | None, 
         scaler.update()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        if i >= 3:
+        if i >= warmup:
             times.append(time.perf_counter() - t0)
             u = utilization()
             util += [u] if u is not None else []
@@ -94,17 +95,17 @@ def pipeline_rate(shape: tuple, n: int, batch: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry", action="store_true", help="CPU, tiny sizes: the script end to end, not a measure")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per model and precision (20; dry: 2)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per model and precision (20; dry: 1)")
     args = parser.parse_args()
     device = torch.device("cpu" if args.dry or not torch.cuda.is_available() else "cuda")
-    models, steps = (DRY, args.steps or 2) if args.dry else (FULL, args.steps or 20)
+    models, steps, warmup = (DRY, args.steps or 1, 1) if args.dry else (FULL, args.steps or 20, 3)
     supported = {"fp32", "fp16"} | ({"bf16"} if device.type == "cpu" or torch.cuda.is_bf16_supported() else set())
     rows, util_all = [], []
     for name, (spec, shape, batch) in models.items():
         for precision, dtype in DTYPES.items():
             if precision not in supported:
                 continue
-            seconds, util = step_times(spec, shape, batch, dtype, device, steps)
+            seconds, util = step_times(spec, shape, batch, dtype, device, steps, warmup)
             util_all += util if name == "resnet18" else []
             rows.append({"model": name, "precision": precision, "batch": batch, "step_ms": seconds * 1e3,
                          "samples_per_s": batch / seconds})
