@@ -7,9 +7,11 @@ memory keeps memory at about one batch plus one shard being written.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
+from deepfeat.data.datasets import DATASETS
 from deepfeat.data.shard_files import MANIFEST, SHARD_ROWS, write_shards
 from deepfeat.errors import ConfigError
 from deepfeat.run.new_data import source_samples
@@ -30,4 +32,13 @@ def pack(source: Any, out: str | Path, shard_rows: int = SHARD_ROWS) -> dict[str
                           f"Use the default ({SHARD_ROWS}) or another count of samples per shard.")
     spec = data_spec(source)
     samples, info = source_samples(spec)
-    return write_shards(samples.batches(BATCH), info, spec, folder, shard_rows)
+    return write_shards(samples.batches(BATCH), info, settings(spec), folder, shard_rows)
+
+
+def settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with every argument its source was read with: the ones given, and the defaults of the others (so the
+    manifest says what ``size`` the images were resized to even when the default picked it)."""
+    name, given = DATASETS.split_spec(spec, "pack")
+    params = DATASETS.params(name) or {}
+    defaults = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    return {"name": name, **defaults, **given}
