@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                                            "default and meaning")
     add("datasets", cmd.cmd_datasets, "which datasets are available offline here, and where they were found")
     p = add("pack", cmd.cmd_pack, "write any data source as shards with a manifest, for data: {name: shards, root: DIR}")
-    p.add_argument("source", help=DATA_HELP)
+    p.add_argument("source", help="the data to pack: a folder or file, a dataset name, or a spec as inline YAML "
+                                   "(\"{name: image_folder, root: photos, size: 64}\")")
     p.add_argument("--out", required=True, help="folder to write the shards and manifest.json into (new or empty)")
     p.add_argument("--shard-rows", type=int, default=4096, help="samples per shard file (default 4096)")
     p = add("denoise", cmd.cmd_denoise, "denoise new data with a trained (denoising) autoencoder")
