@@ -23,6 +23,7 @@ MODULES: dict[str, str] = {
     "search": "optuna",
     "tables": "pyarrow",
     "timeseries": "aeon",
+    "shards": "datasets",
 }
 
 

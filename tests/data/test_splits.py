@@ -154,3 +154,17 @@ def test_length_buckets_group_similar_lengths_and_keep_every_sample_once() -> No
         from deepfeat.engine.trainer import TrainingConfig
 
         TrainingConfig(length_buckets=-1)
+
+
+def test_a_streamed_split_loads_in_worker_processes_that_live_across_epochs_and_repeat_its_order() -> None:
+    from deepfeat.data.splits import default_workers
+
+    x = torch.arange(40, dtype=torch.float32).unsqueeze(1)
+    streamed, inline = StreamSplit(TensorDataset(x)), StreamSplit(TensorDataset(x), num_workers=0)
+    assert streamed.num_workers == default_workers() >= 1
+    epochs = [_epoch_ids(streamed, 8, shuffle=True, generator=torch.Generator().manual_seed(e)) for e in (0, 1)]
+    loader = streamed._loaders[(8, False)][0]
+    workers = loader._iterator._workers  # the processes of the first epoch still serve the second
+    assert epochs[0] != epochs[1] and all(w.is_alive() for w in workers)
+    assert epochs == [_epoch_ids(inline, 8, shuffle=True, generator=torch.Generator().manual_seed(e)) for e in (0, 1)]
+    assert _epoch_ids(streamed, 8, skip=3) == list(range(24, 40))  # a resume mid-epoch reads none of the first batches

@@ -75,7 +75,7 @@ def test_progress_writes_one_line_per_epoch_without_carriage_returns() -> None:
     text = stream.getvalue()
     assert "\r" not in text
     banner, lines = text.strip().splitlines()[:2], text.strip().splitlines()[2:]
-    assert banner[0].startswith("training on cpu") and "parameters" in banner[1]
+    assert banner[0].startswith("training on cpu") and banner[1].endswith("· data in the training process")
     assert len(lines) == 3 and lines[0].startswith("epoch 1/3") and "val/acc" in lines[0]
 
 
@@ -132,3 +132,16 @@ def test_max_steps_ends_the_run_mid_epoch_and_the_schedule_spans_the_steps_taken
 def test_max_steps_below_one_is_one_config_error(bad: int) -> None:
     with pytest.raises(ConfigError, match=r"training.max_steps: expected an integer >= 1 or null"):
         TrainingConfig(max_steps=bad)
+
+
+def test_the_banner_says_how_many_worker_processes_load_a_streamed_split() -> None:
+    from torch.utils.data import TensorDataset
+
+    from deepfeat.data import DataBundle, StreamSplit
+
+    data = _bundle()
+    streamed = DataBundle(data.info, StreamSplit(TensorDataset(data.train.x, data.train.y), num_workers=2))
+    stream = io.StringIO()
+    learner = build_learner("classifier", data.info, "mlp")
+    Trainer(TrainingConfig(epochs=1, batch_size=32), callbacks=[Progress("line", stream)]).fit(learner, streamed)
+    assert stream.getvalue().splitlines()[1].endswith("· data loaded by 2 workers")

@@ -32,6 +32,7 @@ EXAMPLES = {
     "diagnose": "deepfeat diagnose -c examples/configs/digits_mlp.yaml --set optimizer.lr=0.3",
     "lr-find": "deepfeat lr-find -c examples/configs/digits_mlp.yaml",
     "compare": "deepfeat compare -c examples/configs/compare_optimizers.yaml --seeds 2 --out runs/optimizers",
+    "pack": "deepfeat pack photos/ --out photos-shards",
     "tune": "deepfeat tune examples/configs/digits_mlp.yaml --space examples/spaces/digits_mlp.yaml --trials 20 --seed 0",
 }
 
@@ -159,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="one name of that kind, e.g. image_folder: its arguments with their type, "
                                            "default and meaning")
     add("datasets", cmd.cmd_datasets, "which datasets are available offline here, and where they were found")
+    p = add("pack", cmd.cmd_pack, "write any data source as shards with a manifest, for data: {name: shards, root: DIR}")
+    p.add_argument("source", help="the data to pack: a folder or file, a dataset name, or a spec as inline YAML "
+                                   "(\"{name: image_folder, root: photos, size: 64}\")")
+    p.add_argument("--out", required=True, help="folder to write the shards and manifest.json into (new or empty)")
+    p.add_argument("--shard-rows", type=int, default=4096, help="samples per shard file (default 4096)")
     p = add("denoise", cmd.cmd_denoise, "denoise new data with a trained (denoising) autoencoder")
     _add_apply(p, "output: .npy (ids in NAME.ids.txt), or .png for a grid of the first 64 images")
     p.add_argument("--noise", help="corrupt the data first with this noise spec (YAML), e.g. gaussian")

@@ -249,6 +249,14 @@ def cmd_datasets(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack(a: argparse.Namespace) -> int:
+    from deepfeat.run.pack import pack
+
+    manifest = pack(a.source, a.out, a.shard_rows)
+    print(f"packed {manifest['count']:,} samples into {len(manifest['shards'])} shards in {a.out}")
+    return 0
+
+
 def cmd_config(a: argparse.Namespace) -> int:
     from deepfeat.api import check_config
     from deepfeat.cli.reference import remember_names

@@ -252,6 +252,8 @@ KEY_HELP: dict[str, str] = {
     "training.min_delta": "smallest change of monitor that counts as an improvement",
     "training.max_nonfinite": "fail after this many consecutive steps with a non-finite loss (each is skipped)",
     "training.checkpoint_every": "write checkpoints/last.pt every this many epochs",
+    "training.checkpoint_steps": "also write checkpoints/last.pt every this many steps within an epoch (null: off), "
+                                 "so a resume goes on at the exact sample",
     "training.max_steps": "stop after this many updates in all (null: no limit); schedules span the steps the run takes",
     "training.length_buckets": "token data: batches of similar-length texts, sorted within chunks of this many batches "
                                "(0: off); the text encoders then compute only up to each batch's longest text",

@@ -1,11 +1,11 @@
 """Datasets and batching: a registry of sources, checked and normalized splits, in-memory batches.
 
 Importing this package registers every dataset source (digits, iris, wine, breast_cancer, mnist,
-fashion_mnist, mnist_8x8, cifar10, mnist1d, ucr, arrays, image_folder, sms_spam, text_csv, text_folder, hf_text, fsdd, audio_folder).
+fashion_mnist, mnist_8x8, cifar10, mnist1d, ucr, arrays, image_folder, sms_spam, text_csv, text_folder, hf_text, fsdd, audio_folder, shards).
 """
 
 # Imported for their side effect: each module registers its dataset sources.
-from deepfeat.data import (audio, audio_augment, files, hf_text, image_folder, in_memory, mnist_8x8, sklearn_sets,  # noqa: F401
+from deepfeat.data import (audio, audio_augment, files, hf_text, image_folder, in_memory, mnist_8x8, shards, sklearn_sets,  # noqa: F401
                            text, timeseries, torchvision_sets, windows)
 from deepfeat.data.bundle import (
     LoadOptions,

@@ -187,7 +187,7 @@ def audio_folder(
     duration: float = 1.0,
     test_root: str | None = None,
     stats_samples: int = 512,
-    num_workers: int = 0,
+    num_workers: int | None = None,  # DataLoader processes decoding clips; null: from the cores available, 0: none
     on_error: OnError = "fail",
     follow_symlinks: bool = False,
     *,

@@ -170,7 +170,7 @@ def image_folder(
     size: int | list[int] = 32,  # every image is resized to size x size, or to [H, W]
     test_root: str | None = None,  # a folder with the same class folders as the test split; null: drawn from root
     grayscale: bool | None = None,  # one channel (luma) or three (RGB); null: one when the images are all grayscale
-    num_workers: int = 0,  # DataLoader processes decoding images; 0: the training process decodes them
+    num_workers: int | None = None,  # DataLoader processes decoding images; null: from the cores available, 0: none
     stats_samples: int = 512,  # at most this many training images estimate the normalization's mean and std
     on_error: OnError = "fail",  # an image that does not decode: fail naming it, or skip it (listed in results)
     follow_symlinks: bool = False,  # follow links that lead out of root (refused otherwise)

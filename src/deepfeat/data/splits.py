@@ -9,12 +9,14 @@ folders) and answers the same ``batches`` call through a ``DataLoader``.
 from __future__ import annotations
 
 import math
+import os
+import random
 from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from typing import Any, Callable, Iterator, Union
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError, DeepfeatError
@@ -48,7 +50,10 @@ def epoch_order(n: int, shuffle: bool, generator: torch.Generator | None, rank: 
 
 
 class _Sized:
-    """What both split kinds share: the batch count of one epoch, from their ``len()``."""
+    """What both split kinds share: the batch count of one epoch, from their ``len()``, and how many worker
+    processes load their batches (0: the training process does)."""
+
+    num_workers: int = 0
 
     def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
         """How many batches one epoch of :meth:`batches` yields (per process)."""
@@ -116,8 +121,10 @@ class TensorSplit(_Sized):
         world_size: int = 1,
         pad: bool = True,
         buckets: int = 0,
+        skip: int = 0,
     ) -> Iterator[Batch]:
-        """One epoch of ``(x (B, ...), y (B,) or None)`` batches; each sample appears exactly once.
+        """One epoch of ``(x (B, ...), y (B,) or None)`` batches; each sample appears exactly once; the first
+        ``skip`` batches are left out (a resume mid-epoch).
 
         With ``shuffle`` the order is ``torch.randperm(N, generator=generator)``, so the same
         generator state gives the same order. Without it, batches are views (no copy). With
@@ -129,7 +136,7 @@ class TensorSplit(_Sized):
         if buckets > 0 and order is not None and shuffle and self.lengths is not None:
             order = bucketed_order(order, self.lengths, batch_size, buckets, generator)
         n = len(self) if order is None else len(order)
-        for step in range(_count_batches(n, batch_size, drop_last)):
+        for step in range(skip, _count_batches(n, batch_size, drop_last)):
             start, stop = step * batch_size, min((step + 1) * batch_size, n)
             if order is None:
                 yield self.x[start:stop], None if self.y is None else self.y[start:stop]
@@ -159,22 +166,53 @@ def _collate(items: list[Any]) -> Batch:
     return xs, torch.as_tensor([int(item[1]) for item in items], dtype=torch.int64)
 
 
+Order = Callable[..., Union[torch.Tensor, None]]  # (n, shuffle, generator, rank, world_size, pad) -> positions
+
+
+class _Positions(Sampler[int]):
+    """The positions of the current epoch: a DataLoader whose workers persist across epochs keeps one sampler,
+    which each epoch refills (sampling happens in the training process, so the workers need not restart)."""
+
+    def __init__(self) -> None:
+        self.positions: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.positions)
+
+
 class StreamSplit(_Sized):
-    """A split read sample by sample from a map-style ``Dataset`` returning ``x`` or ``(x, y)``."""
+    """A split read sample by sample from a map-style ``Dataset`` returning ``x`` or ``(x, y)``.
+
+    Batches are loaded by ``num_workers`` processes (``None``: :func:`default_workers`), kept alive across
+    epochs and prefetching; on CUDA they land in pinned memory so the copy to the device does not block.
+    ``order`` draws an epoch's positions (default :func:`epoch_order`; a shard folder visits its shards in turn);
+    ``collate`` makes a batch of the samples read (default: stacks them; a dataset that reads whole batches
+    through ``__getitems__`` passes its batch on).
+    """
 
     y: torch.Tensor | None = None  # labels are read with the samples, never held as one tensor
     groups: dict[str, np.ndarray] | None = None  # no per-sample metadata (see TensorSplit)
 
-    def __init__(self, dataset: Dataset, num_workers: int = 0, pin_memory: bool = False) -> None:
+    def __init__(self, dataset: Dataset, num_workers: int | None = None, pin_memory: bool | None = None,
+                 order: Order = epoch_order, collate: Callable[[Any], Batch] | None = None) -> None:
         self.dataset = dataset
-        self.num_workers = num_workers
-        self.pin_memory = pin_memory
+        self.num_workers = default_workers() if num_workers is None else num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.order = order
+        self.collate = collate or _collate
+        self._loaders: dict[tuple[int, bool], tuple[DataLoader, _Positions]] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"StreamSplit(n={len(self)}, num_workers={self.num_workers})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_loaders": {}}  # live worker processes stay with their process
 
     def batches(
         self,
@@ -186,30 +224,53 @@ class StreamSplit(_Sized):
         world_size: int = 1,
         pad: bool = True,
         buckets: int = 0,
+        skip: int = 0,
     ) -> Iterator[Batch]:
-        """One epoch of ``(x (B, ...), y (B,) or None)`` batches; shuffling draws from ``generator``.
+        """One epoch of ``(x (B, ...), y (B,) or None)`` batches; shuffling draws from ``generator``; the first
+        ``skip`` batches are left out unread (a resume mid-epoch).
         ``buckets`` is accepted and ignored: streamed samples' lengths are unknown until read."""
         _count_batches(len(self), batch_size, drop_last)
-        sampler: Any
-        if world_size > 1:
-            sampler = epoch_order(len(self), shuffle, generator, rank, world_size, pad).tolist()
-        elif shuffle:
-            sampler = RandomSampler(self.dataset, generator=generator)  # type: ignore[arg-type]
-        else:
-            sampler = SequentialSampler(self.dataset)  # type: ignore[arg-type]
-        loader = DataLoader(
-            self.dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            drop_last=drop_last,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            collate_fn=_collate,
-        )
+        order = self.order(len(self), shuffle, generator, rank, world_size, pad)
+        positions = list(range(len(self))) if order is None else order.tolist()
+        loader, sampler = self._loader(batch_size, drop_last)
+        sampler.positions = positions[skip * batch_size:]
+        # Workers' seeds come from the epoch's generator, never the global RNG: a run's noise and dropout draw the
+        # same numbers whether its data streams or not, and a resume mid-epoch draws what the whole run drew.
+        loader.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         try:
             yield from loader
         except DeepfeatError as exc:
             raise _own_message(exc) from None
+
+    def _loader(self, batch_size: int, drop_last: bool) -> tuple[DataLoader, _Positions]:
+        """The DataLoader for this batch size, made once: its workers live as long as the split."""
+        key = (batch_size, drop_last)
+        if key not in self._loaders:
+            sampler = _Positions()
+            workers = {"persistent_workers": True, "prefetch_factor": 4, "worker_init_fn": seed_worker} \
+                if self.num_workers else {}
+            loader = DataLoader(self.dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                                num_workers=self.num_workers, pin_memory=self.pin_memory, collate_fn=self.collate,
+                                **workers)
+            self._loaders[key] = (loader, sampler)
+        return self._loaders[key]
+
+
+MAX_WORKERS = 8  # past this, more decoding processes rarely speed a single device up and each costs memory
+
+
+def default_workers() -> int:
+    """Data-loading processes for a streamed split: one per core available to this process but one (the training
+    process keeps it), at least 1 and at most :data:`MAX_WORKERS`."""
+    return max(1, min(len(os.sched_getaffinity(0)) - 1, MAX_WORKERS))
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed ``random`` and NumPy in a DataLoader worker from the seed torch gave it (drawn from the run's seeded
+    generator), so random transforms in workers repeat from run to run."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
 
 
 def _own_message(exc: DeepfeatError) -> DeepfeatError:

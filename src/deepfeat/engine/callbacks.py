@@ -93,7 +93,8 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when the trainer's monitor improves (only under
+    """Write ``last.pt`` every ``every`` epochs (and every ``steps`` steps within an epoch, so a resume goes on at
+    the batch where a long epoch stopped) and ``best.pt`` when the trainer's monitor improves (only under
     ``restore_best``, which the validation policy turns off when there is no validation split).
 
     ``best.pt`` is written before ``last.pt`` of the same epoch, and every ``last.pt`` names the best checkpoint
@@ -104,14 +105,20 @@ class ModelCheckpoint(Callback):
 
     main_process_only = True
 
-    def __init__(self, directory: Path, every: int = 1) -> None:
+    def __init__(self, directory: Path, every: int = 1, steps: int | None = None) -> None:
         self.directory = Path(directory)
-        self.every = every
+        self.every, self.steps = every, steps
         self.best_record: dict[str, Any] | None = None
         self.last: Path | None = None
 
     def on_fit_start(self, trainer: "Trainer") -> None:
         self.last = None  # a fit names only the checkpoints it wrote itself
+
+    def on_step_end(self, trainer: "Trainer", metrics: dict[str, torch.Tensor]) -> None:
+        done = trainer.epoch_step
+        if self.steps and done % self.steps == 0 and done < trainer.steps_per_epoch and all_finite(trainer.learner):
+            save_checkpoint(self.directory / LAST, {**trainer.checkpoint_state(), "best_checkpoint": self.best_record})
+            self.last = self.directory / LAST
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
         if not all_finite(trainer.learner):
@@ -146,7 +153,7 @@ def best_weights(state: dict[str, Any], directory: Path) -> dict[str, torch.Tens
     best_epoch = (state.get("best") or {}).get("epoch")
     if best_epoch is None:
         return None
-    if best_epoch == state["epoch"]:
+    if best_epoch == state["epoch"] and not state.get("epoch_step"):  # mid-epoch weights are not that epoch's
         return {k: v.clone() for k, v in state["model"].items()}
     path = Path(directory) / BEST
     if not path.is_file():

@@ -45,7 +45,7 @@ def banner(trainer: "Trainer") -> str:
 
     ``training on cpu (2 threads) · precision bf16 autocast · channels_last on``
     ``75,978 parameters (75,978 trainable) · 1,437 train / 180 val / 180 test samples of (64,) · 250 epochs x 12 steps
-    of 128``
+    of 128 · data in the training process``
     ``training.epochs auto: 250 (about 3,000 steps of batch 128 (auto) on 1,437 samples)``
     """
     p, cfg, data = trainer.precision, trainer.cfg, trainer.data
@@ -57,12 +57,14 @@ def banner(trainer: "Trainer") -> str:
     params = sum(q.numel() for q in trainer.learner.parameters())
     trainable = sum(q.numel() for q in trainer.learner.parameters() if q.requires_grad)
     sizes = " / ".join(f"{len(split):,} {name}" for name, split in data.splits().items())
+    workers = data.train.num_workers
+    loading = f"data loaded by {workers} worker{'s' if workers > 1 else ''}" if workers else "data in the training process"
     resumed = f" · resuming after epoch {len(trainer.history)}" if trainer.history else ""
     auto = f"\n{trainer.schedule.message}" if trainer.schedule.message else ""
     return (f"training on {where}{procs} · precision {precision} · channels_last {'on' if p.channels_last else 'off'}\n"
             f"{params:,} parameters ({trainable:,} trainable) · {sizes} samples of {tuple(data.info.input_shape)} · "
-            f"{trainer.planned_epochs} epochs x "
-            f"{trainer.steps_per_epoch} steps of {cfg.batch_size}{resumed}{auto}")
+            f"{trainer.planned_epochs} epochs x {trainer.steps_per_epoch} steps of {cfg.batch_size} · {loading}"
+            f"{resumed}{auto}")
 
 
 class _Bar(tqdm):  # type: ignore[misc]

@@ -19,6 +19,7 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.data.validation_policy import MonitorPlan, SchedulePlan, plan_monitor, plan_schedule
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision, torch_threads
+from deepfeat.engine.data_wait import DataWait
 from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
 from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
@@ -49,6 +50,7 @@ class TrainingConfig:
     min_delta: float = 0.0
     max_nonfinite: int = 5
     checkpoint_every: int = 1
+    checkpoint_steps: int | None = None
     progress: Literal["auto", "bar", "line", "none"] = "auto"
     threads: int | None = None
     max_steps: int | None = None
@@ -61,8 +63,8 @@ class TrainingConfig:
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"training.{name}: expected an integer >= 1 or null (auto: picked from the training "
                                   f"split's size), got {getattr(self, name)}")
-        for name in ("eval_batch_size", "max_nonfinite", "checkpoint_every"):
-            if getattr(self, name) < 1:
+        for name in ("eval_batch_size", "max_nonfinite", "checkpoint_every", "checkpoint_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"training.{name}: expected an integer >= 1, got {getattr(self, name)}")
         if self.max_steps is not None and (isinstance(self.max_steps, bool) or self.max_steps < 1):
             raise ConfigError(f"training.max_steps: expected an integer >= 1 or null (no limit), got {self.max_steps}. "
@@ -141,6 +143,9 @@ class Trainer:
         self.epoch = 0
         self.global_step = 0
         self.skipped_steps = 0
+        self.epoch_step = 0  # steps taken in the current epoch (0 between epochs); a resume skips as many batches
+        self.epoch_mean: _Mean | None = None  # the current epoch's running training means
+        self.data_wait = DataWait()
         self.should_stop = False
         self.stop_reason = ""
         self.improved = False
@@ -168,14 +173,18 @@ class Trainer:
         log.info(message)
 
     def checkpoint_state(self) -> dict[str, Any]:
-        """Everything an exact resume needs, as tensors and plain data."""
+        """Everything an exact resume needs, as tensors and plain data; mid-epoch (``epoch_step`` > 0) also the
+        epoch's running means, and ``epoch`` counts the finished epochs only."""
+        mean = self.epoch_mean if self.epoch_step else None
         return {
             "format": "deepfeat-checkpoint/1",
             "model": self.learner.state_dict(),
             "optimizers": [o.state_dict() for o in self.optimizers],
             "schedulers": [s.state_dict() for s in self.schedulers],
             "rng": rng_state(),
-            "epoch": self.epoch + 1,
+            "epoch": self.epoch + (0 if self.epoch_step else 1),
+            "epoch_step": self.epoch_step,
+            "epoch_mean": None if mean is None else {"sums": mean.sums, "n": mean.n},
             "global_step": self.global_step,
             "skipped_steps": self.skipped_steps,
             "history": self.history,
@@ -254,22 +263,25 @@ class Trainer:
         )
 
     def _run_epoch(self, epoch: int, ctx: StepContext) -> dict[str, float]:
-        if self.dist.enabled:  # each process draws its own noise, masks and augmentations; a resume redraws the same
-            seed_everything(((self.seed * 1_000_003 + epoch) * 4099 + self.dist.rank) % 2**63)
+        skip, self.epoch_step = self.epoch_step, 0  # a resume mid-epoch goes on after the batches it had taken
+        if self.dist.enabled and not skip:  # each process draws its own noise, masks and augmentations; a resume
+            seed_everything(((self.seed * 1_000_003 + epoch) * 4099 + self.dist.rank) % 2**63)  # redraws the same
         message = self.learner.on_epoch_start(epoch)
         if message:
             self.log(message)
         self._emit("on_epoch_start", epoch)
         self.learner.train()
-        mean, streak = _Mean(self.dist.enabled), 0
+        mean, streak = self.epoch_mean if skip and self.epoch_mean else _Mean(self.dist.enabled), 0
+        self.epoch_mean, self.epoch_step = mean, skip
         batches = self.data.train.batches(self.cfg.batch_size, shuffle=True, generator=epoch_generator(self.seed, epoch),
                                           drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size,
-                                          buckets=self.cfg.length_buckets)
-        for x, y in batches:
+                                          buckets=self.cfg.length_buckets, skip=skip)
+        for x, y in self.data_wait.timed(batches):
             batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
             self._steps_taken = [0] * len(self.optimizers)
             metrics = self.learner.update(batch, self.optimizers, ctx)
             self.global_step += 1
+            self.epoch_step += 1
             if "skipped" in metrics:
                 streak += 1
                 self.skipped_steps += 1
@@ -282,6 +294,8 @@ class Trainer:
             self._emit("on_step_end", metrics)
             if self.cfg.max_steps is not None and self.global_step >= self.cfg.max_steps:
                 break  # the epoch ends here (validation, logs, checkpoint), and so does the run
+        self.epoch_step = 0
+        self.data_wait.end(epoch, self.data.train.num_workers)
         logs = mean.result("train")
         if self.data.val is not None:
             val = evaluate_split(self.learner, self.data.val, "val", self.precision, self.cfg.eval_batch_size, self.dist)
@@ -384,6 +398,10 @@ class Trainer:
         self.best_value, self.best_epoch = state["best"]["value"], state["best"]["epoch"]
         self.best_state = state.get("best_model")  # the best epoch's weights, when the caller could verify them
         self.epoch = state["epoch"] - 1
+        self.epoch_step = state.get("epoch_step", 0)  # mid-epoch: that epoch goes on after its taken batches
+        if state.get("epoch_mean"):
+            self.epoch_mean = _Mean(self.dist.enabled)
+            self.epoch_mean.sums, self.epoch_mean.n = dict(state["epoch_mean"]["sums"]), state["epoch_mean"]["n"]
         return int(state["epoch"])
 
     def _emit(self, event: str, *args: Any) -> None:

@@ -19,6 +19,7 @@ from torch.utils.data import Subset
 
 from deepfeat.data.chunks import STREAMABLE, count_rows, iter_chunks
 from deepfeat.data.datasets import load_dataset
+from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import Split
 from deepfeat.errors import ConfigError, DataError
 from deepfeat.run.runs import Run, model_data_spec
@@ -58,16 +59,22 @@ def new_samples(run: Run, data: Any) -> NewSamples:
     streamable = path.suffix.lower() in STREAMABLE and path.is_file() and spec.get("label_column", "auto") == "auto"
     if spec["name"] == "arrays" and streamable and not spec.get("categories"):  # a memory map or row chunks
         return NewSamples(count_rows(path), False, lambda b: _file_batches(run, path, b))
-    bundle = load_dataset(spec, val_fraction=0.0, test_fraction=0.0, normalize=False)
-    if tuple(bundle.info.input_shape) != tuple(run.info.input_shape):
+    samples, info = source_samples(spec)
+    if tuple(info.input_shape) != tuple(run.info.input_shape):
         raise ConfigError(f"data {data} for run {run.dir.name}: expected samples of shape "
                           f"{tuple(run.info.input_shape)} (what the run was trained on), got "
-                          f"{tuple(bundle.info.input_shape)} from {spec['name']}. Drop the "
+                          f"{tuple(info.input_shape)} from {spec['name']}. Drop the "
                           "settings that differ from the run's config.yaml (data:), so the run's own are used.")
+    return samples
+
+
+def source_samples(spec: dict[str, Any]) -> tuple[NewSamples, DataInfo]:
+    """Every sample of the source ``spec`` names (all its splits, raw), with ids, and the source's data info."""
+    bundle = load_dataset(spec, val_fraction=0.0, test_fraction=0.0, normalize=False)
     splits = list(bundle.splits().values())
     roots = [Path(str(spec[k])) for k in ("root", "test_root") if spec.get(k)]
     labelled = all(getattr(s, "y", None) is not None for s in splits)
-    return NewSamples(sum(len(s) for s in splits), labelled, lambda b: _split_batches(splits, roots, b))
+    return NewSamples(sum(len(s) for s in splits), labelled, lambda b: _split_batches(splits, roots, b)), bundle.info
 
 
 def _settings(reused: dict[str, Any]) -> str:
@@ -97,11 +104,15 @@ def _split_batches(splits: list[Split], roots: list[Path], batch_size: int) -> I
 
 
 def sample_ids(split: Split, roots: list[Path], start: int = 0) -> list[str]:
-    """Each sample's id: its file's path relative to the first of ``roots`` holding it, for a streamed dataset
-    that lists its ``files`` (image and audio folders); else its row number, counted from ``start``."""
+    """Each sample's id: the ``ids`` a streamed dataset keeps (shards), else its file's path relative to the first
+    of ``roots`` holding it, for one that lists its ``files`` (image and audio folders); else its row number,
+    counted from ``start``."""
     dataset, rows = getattr(split, "dataset", None), range(len(split))
     if isinstance(dataset, Subset):
         dataset, rows = dataset.dataset, dataset.indices
+    ids = getattr(dataset, "ids", None)  # a shard folder keeps the ids its samples were packed with
+    if ids is not None:
+        return list(ids)
     files = getattr(dataset, "files", None)
     if files is None:
         return _rows(start, len(split))

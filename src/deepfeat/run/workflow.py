@@ -225,7 +225,7 @@ def _callbacks(cfg: Config, paths: RunPaths, observers: list[Callback], extra: l
         cbs.append(Diagnostics(cfg.diagnostics))
     # The checkpoint comes after every callback that updates its own state at the end of an epoch (early
     # stopping, a GAN's sample strip), so a resume continues from the state the epoch ended with.
-    checkpoint = ModelCheckpoint(paths.checkpoints, t.checkpoint_every)
+    checkpoint = ModelCheckpoint(paths.checkpoints, t.checkpoint_every, t.checkpoint_steps)
     return cbs + observers + [checkpoint] + list(extra or [])
 
 
