@@ -74,7 +74,7 @@ def test_a_run_trained_on_packed_images_embeds_them_with_their_file_ids(tmp_path
     ids = [line.split(",")[0] for line in Path(out).read_text().splitlines()[1:]]
     assert ids == [f"{c}/{i:02d}.png" for c in ("cat", "dog") for i in range(12)]
     source = json.loads((tmp_path / "sh" / "manifest.json").read_text())["source"]
-    assert (source["name"], source["size"], source["grayscale"]) == ("image_folder", 32, False)  # defaults recorded
+    assert (source["name"], source["size"], source["grayscale"]) == ("image_folder", 32, None)  # defaults recorded (grayscale: picked from the images)
 
 
 def test_pack_refuses_a_folder_that_holds_shards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

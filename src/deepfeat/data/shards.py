@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deepfeat.data.bundle import LoadOptions, channel_stats, check_fractions, split_indices
+from deepfeat.data.bundle import LoadOptions, check_fractions, split_indices
 from deepfeat.data.datasets import importable, register_dataset
 from deepfeat.data.info import DataInfo
+from deepfeat.data.kinds import DataKind
 from deepfeat.data.shard_files import ShardRows, as_batch, read_manifest, shard_order
 from deepfeat.data.splits import DataBundle, StreamSplit
 from deepfeat.data.validation_policy import resolve_val_fraction
@@ -57,9 +58,9 @@ def _labels(rows_of: ShardRows) -> np.ndarray | None:
     return rows_of.rows(range(len(rows_of)), ["y"]).column("y").to_numpy()
 
 
-def _sample_stats(train: ShardSplit, count: int, seed: int, kind: Any) -> tuple[list[float], list[float]]:
+def _sample_stats(train: ShardSplit, count: int, seed: int, kind: DataKind) -> tuple[list[float], list[float]]:
     picks = np.sort(np.random.default_rng(seed).permutation(len(train))[:count])
-    return channel_stats(train.__getitems__(picks.tolist())[0].float(), kind)
+    return kind.statistics(train.__getitems__(picks.tolist())[0].float())
 
 
 @register_dataset("shards", available=importable("datasets"), folder_suffixes=(".arrow",))
@@ -87,8 +88,8 @@ def shards(
     check_fractions(options.val_fraction or 0.0, options.test_fraction, options.where)
     fractions = [resolve_val_fraction(options.val_fraction, len(rows_of)), options.test_fraction]
     parts = [ShardSplit(rows_of, idx) for idx in split_indices(len(rows_of), _labels(rows_of), fractions, options.seed)]
-    if options.normalize and rows_of.dtype.kind == "f":
-        info.mean, info.std = _sample_stats(parts[0], stats_samples, options.seed, info.kind)
+    if options.normalize and info.kind_spec.stats is not None:
+        info.mean, info.std = _sample_stats(parts[0], stats_samples, options.seed, info.kind_spec)
     splits = [StreamSplit(p, num_workers=num_workers, order=p.order, collate=as_batch) if len(p) else None for p in parts]
     return DataBundle(info, splits[0], splits[1], splits[2])  # type: ignore[arg-type]
 
