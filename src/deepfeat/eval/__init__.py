@@ -5,8 +5,10 @@ from deepfeat.eval.fewshot import fewshot_accuracy
 from deepfeat.eval.health import effective_rank, feature_health, normalized_std
 from deepfeat.eval.probes import EVALUATORS, knn_accuracy, linear_probe
 from deepfeat.eval.protocol import PROTOCOLS, fingerprint, resolve_protocols, run_protocol
+from deepfeat.eval.retrieval import exact_search, retrieval_scores
 
 __all__ = [
-    "EVALUATORS", "PROTOCOLS", "cluster_scores", "effective_rank", "feature_health", "fewshot_accuracy",
-    "fingerprint", "knn_accuracy", "linear_probe", "normalized_std", "resolve_protocols", "run_protocol",
+    "EVALUATORS", "PROTOCOLS", "cluster_scores", "effective_rank", "exact_search", "feature_health",
+    "fewshot_accuracy", "fingerprint", "knn_accuracy", "linear_probe", "normalized_std", "resolve_protocols",
+    "retrieval_scores", "run_protocol",
 ]

@@ -21,6 +21,7 @@ from deepfeat.eval.cluster import cluster_scores
 from deepfeat.eval.fewshot import fewshot_accuracy
 from deepfeat.eval.health import feature_health
 from deepfeat.eval.probes import EVALUATORS, knn_accuracy, linear_probe
+from deepfeat.eval.retrieval import retrieval_scores
 from deepfeat.registry import check_kwargs
 
 log = logging.getLogger("deepfeat")
@@ -56,6 +57,8 @@ PROTOCOLS: dict[str, Protocol] = {
                         {"shots": [1, 5, 10, 50], "draws": 5, "seed": 0, "C": 1.0, "max_iter": 1000,
                          "standardize": True}, ("sampling",)),
     "health": Protocol(feature_health, "test_features", False, {"dead_threshold": 1e-6}),
+    "retrieval": Protocol(retrieval_scores, "train+test", True, {"k": [1, 5, 10], "metric": "cosine"},
+                          ("relevance",)),
 }
 
 
@@ -68,7 +71,7 @@ def resolve_protocols(names: str | Sequence[str]) -> list[str]:
         if name not in PROTOCOLS:
             raise ConfigError(
                 f"protocol at evaluation.protocol: expected one of {', '.join(PROTOCOLS)} "
-                f"(or linear, kmeans, few_shot), got {item!r}. Pick names from that list."
+                f"(or linear, kmeans, few_shot, recall_at_k), got {item!r}. Pick names from that list."
             )
         if name not in out:
             out.append(name)

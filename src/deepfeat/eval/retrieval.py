@@ -1,0 +1,107 @@
+"""Retrieval: how often a sample's nearest neighbours in feature space share its label.
+
+The standard measure of an embedding in metric learning. Test samples are the queries, training samples
+the collection searched, labels the relevance. Pure functions of arrays: exact search in chunks with
+torch (one ``(chunk, N_train)`` similarity block at a time), the same ranking :mod:`deepfeat.run.retrieval`
+serves from a saved index.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import torch
+
+from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
+from deepfeat.errors import ConfigError
+from deepfeat.eval.probes import EVALUATORS
+
+Metric = Literal["cosine", "euclidean"]
+METRICS = ("cosine", "euclidean")
+# Distances held at once (query rows x collection rows): a 256 MB float32 block, whatever the collection size.
+BLOCK = 2 ** 26
+
+
+def check_metric(metric: str, where: str) -> None:
+    """ConfigError unless ``metric`` is one of :data:`METRICS`."""
+    if metric not in METRICS:
+        raise ConfigError(f"metric at {where}: expected 'cosine' or 'euclidean', got {metric!r}. Pick one of those.")
+
+
+def exact_search(collection: ArrayLike, queries: ArrayLike, k: int, metric: Metric = "cosine",
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``collection (N, D)`` to each row of ``queries (Q, D)``, nearest first.
+
+    Returns ``(distances (Q, k) float32, indices (Q, k) int64)``: cosine distance ``1 - cos`` or Euclidean
+    distance. Queries go in blocks of at most :data:`BLOCK` distances, so memory stays flat for a 1M collection.
+    """
+    check_metric(metric, "exact_search")
+    a = torch.as_tensor(as_numpy(collection), dtype=torch.float32)
+    q = torch.as_tensor(as_numpy(queries), dtype=torch.float32)
+    k = min(int(k), len(a))
+    if metric == "cosine":
+        a, q = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(q, dim=1)
+    norms = (a * a).sum(1)
+    dists, idx = [], []
+    rows = max(1, BLOCK // max(len(a), 1))
+    for start in range(0, len(q), rows):
+        block = q[start:start + rows]
+        # cosine: 1 - <q, a>; euclidean: ||q||^2 - 2<q, a> + ||a||^2 (clamped: rounding can make it < 0).
+        d = 1 - block @ a.T if metric == "cosine" else ((block * block).sum(1, keepdim=True) - 2 * block @ a.T + norms)
+        top = d.clamp_min(0).topk(k, dim=1, largest=False, sorted=True)
+        dists.append(top.values)
+        idx.append(top.indices)
+    if not dists:
+        return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
+    out = torch.cat(dists)
+    return (out.sqrt() if metric == "euclidean" else out).numpy(), torch.cat(idx).numpy()
+
+
+@EVALUATORS.register("retrieval", aliases=("recall_at_k", "map_at_r"))
+def retrieval_scores(
+    train_z: ArrayLike,
+    train_y: ArrayLike,
+    test_z: ArrayLike,
+    test_y: ArrayLike,
+    *,
+    k: Sequence[int] = (1, 5, 10),
+    metric: Metric = "cosine",
+) -> dict[str, Any]:
+    """Recall@k and MAP@R of test queries against the training collection, labels as relevance.
+
+    Recall@k is the fraction of queries with at least one same-label item among their ``k`` nearest (the
+    metric-learning recall of Song et al., 2016). MAP@R (Musgrave et al., "A Metric Learning Reality Check",
+    2020) ranks the ``R`` nearest, ``R`` the number of same-label items in the collection, and averages
+    ``(1/R) sum_i P(i) rel(i)`` over queries: it rewards putting all of a class first, not just one.
+    Returns ``{"recall_at_k": {k: value}, "recall_at_1", "map_at_r", "settings"}``.
+    """
+    check_metric(metric, "retrieval.metric")
+    check_arrays(train_z, train_y, "retrieval.train", kind="vector")
+    check_arrays(test_z, test_y, "retrieval.test", kind="vector")
+    ytr, yte = as_numpy(train_y).astype(np.int64), as_numpy(test_y).astype(np.int64)
+    ks = [int(v) for v in k]
+    if not ks or any(not 1 <= v <= len(ytr) for v in ks):
+        raise ConfigError(f"value at retrieval.k: expected whole numbers in 1..{len(ytr)} (the training samples), "
+                          f"got {list(k)!r}. Lower k or use more training samples.")
+    classes, counts = np.unique(ytr, return_counts=True)
+    r = np.zeros(len(yte), np.int64)
+    known = np.isin(yte, classes)
+    r[known] = counts[np.searchsorted(classes, yte[known])]
+    depth = max(max(ks), int(r.max()) if len(r) else 1)
+    _, idx = exact_search(train_z, test_z, depth, metric)
+    relevant = ytr[idx] == yte[:, None]  # (Q, depth)
+    recall = {kk: float(relevant[:, :kk].any(1).mean()) for kk in ks}
+    return {"recall_at_k": recall, **({"recall_at_1": recall[1]} if 1 in recall else {}),
+            "map_at_r": _map_at_r(relevant, r), "settings": {"k": ks, "metric": metric, "relevance": "same label"}}
+
+
+def _map_at_r(relevant: np.ndarray, r: np.ndarray) -> float:
+    """Mean over queries of ``(1/R) sum_{i<=R} P(i) rel(i)``; a query whose class is absent from the collection
+    (R = 0) scores 0."""
+    ranks = np.arange(1, relevant.shape[1] + 1)
+    within = ranks[None, :] <= r[:, None]
+    hits = relevant & within
+    precision = np.cumsum(hits, axis=1) / ranks[None, :]
+    ap = np.where(r > 0, (precision * hits).sum(1) / np.maximum(r, 1), 0.0)
+    return float(ap.mean()) if len(ap) else 0.0
