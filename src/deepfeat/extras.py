@@ -23,6 +23,8 @@ MODULES: dict[str, str] = {
     "search": "optuna",
     "tables": "pyarrow",
     "timeseries": "aeon",
+    "faiss": "faiss",
+    "explorer": "plotly",
 }
 
 

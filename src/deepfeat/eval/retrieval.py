@@ -3,7 +3,8 @@
 The standard measure of an embedding in metric learning. Test samples are the queries, training samples
 the collection searched, labels the relevance. Pure functions of arrays: exact search in chunks with
 torch (one ``(chunk, N_train)`` similarity block at a time), the same ranking :mod:`deepfeat.run.retrieval`
-serves from a saved index.
+serves from a saved index. The searches are registered (:data:`SEARCHES`): ``exact`` here, ``faiss`` (FAISS'
+flat indexes, Johnson et al. 2019) when ``faiss-cpu`` is installed; both return the same neighbours.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ import torch
 from deepfeat.data.checks import ArrayLike, as_numpy, check_arrays
 from deepfeat.errors import ConfigError
 from deepfeat.eval.probes import EVALUATORS
+from deepfeat.registry import Registry
 
 Metric = Literal["cosine", "euclidean"]
 METRICS = ("cosine", "euclidean")
 # Distances held at once (query rows x collection rows): a 256 MB float32 block, whatever the collection size.
 BLOCK = 2 ** 26
+
+
+Search = tuple[np.ndarray, np.ndarray]  # distances (Q, k) float32, indices (Q, k) int64
+SEARCHES: Registry[Search] = Registry("search", plural="searches", takes="positional")
 
 
 def check_metric(metric: str, where: str) -> None:
@@ -29,8 +35,8 @@ def check_metric(metric: str, where: str) -> None:
         raise ConfigError(f"metric at {where}: expected 'cosine' or 'euclidean', got {metric!r}. Pick one of those.")
 
 
-def exact_search(collection: ArrayLike, queries: ArrayLike, k: int, metric: Metric = "cosine",
-                 ) -> tuple[np.ndarray, np.ndarray]:
+@SEARCHES.register("exact", description="exact search in blocks with torch matrix products")
+def exact_search(collection: ArrayLike, queries: ArrayLike, k: int, metric: Metric = "cosine") -> Search:
     """The ``k`` nearest rows of ``collection (N, D)`` to each row of ``queries (Q, D)``, nearest first.
 
     Returns ``(distances (Q, k) float32, indices (Q, k) int64)``: cosine distance ``1 - cos`` or Euclidean
@@ -56,6 +62,24 @@ def exact_search(collection: ArrayLike, queries: ArrayLike, k: int, metric: Metr
         return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
     out = torch.cat(dists)
     return (out.sqrt() if metric == "euclidean" else out).numpy(), torch.cat(idx).numpy()
+
+
+@SEARCHES.register("faiss", description="FAISS' exact flat index (IndexFlatIP for cosine, IndexFlatL2): pip install faiss-cpu")
+def faiss_search(collection: ArrayLike, queries: ArrayLike, k: int, metric: Metric = "cosine") -> Search:
+    """:func:`exact_search` through FAISS' exact flat indexes: the same neighbours and distances (to rounding)."""
+    import faiss
+
+    check_metric(metric, "faiss_search")
+    a = np.ascontiguousarray(as_numpy(collection), dtype=np.float32)
+    q = np.ascontiguousarray(as_numpy(queries), dtype=np.float32)
+    k = min(int(k), len(a))
+    if metric == "cosine":  # unit rows (as torch's normalize makes them): inner product = cosine similarity
+        a, q = (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12) for v in (a, q))
+    index = faiss.IndexFlatIP(a.shape[1]) if metric == "cosine" else faiss.IndexFlatL2(a.shape[1])
+    index.add(a)
+    score, idx = index.search(q, k)
+    dist = 1 - score if metric == "cosine" else np.sqrt(np.maximum(score, 0))  # FAISS' L2 is squared
+    return np.maximum(dist, 0).astype(np.float32), idx.astype(np.int64)
 
 
 @EVALUATORS.register("retrieval", aliases=("recall_at_k", "map_at_r"))
