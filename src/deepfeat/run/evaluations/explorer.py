@@ -1,10 +1,11 @@
 """The interactive feature explorer of every run (``plots/explorer.html``, linked from the report).
 
-Its points are the evaluation split's samples, then training samples, at most :data:`MAX_POINTS` in all; the
+Its points are the evaluation split's samples, then training samples where their features are computed anyway
+(a protocol trains on them), at most :data:`MAX_POINTS` in all; the
 2-D map is computed once, here, and stored in the page: UMAP when installed, else t-SNE (when the config draws
 t-SNE maps) or PCA. Colourings: label, split, and what the learner's
-capabilities give per sample (:data:`COLOUR_BY`: a classifier's prediction, an anomaly scorer's score), plus a
-k-means clustering of the features. Drawn when Plotly is installed (``pip install 'deepfeat[explorer]'``).
+capabilities give per sample where the run computes it anyway (:data:`COLOUR_BY`: a classifier's prediction, an
+anomaly scorer's score), plus a k-means clustering of the features. Drawn when Plotly is installed (``pip install 'deepfeat[explorer]'``).
 """
 
 from __future__ import annotations
@@ -30,15 +31,18 @@ log = logging.getLogger("deepfeat")
 MAX_POINTS = 10_000
 TSNE_POINTS = 5_000  # above this, without UMAP, the map is PCA's: t-SNE would take minutes on a laptop
 FILE = "explorer.html"
+MISSING = "(not computed)"
 # Per-sample outputs a learner's capability gives, as colourings: capability -> (name, output, categorical).
 COLOUR_BY: dict[str, tuple[str, str, bool]] = {"classifies": ("prediction", "predict_proba", True),
                                                "scores": ("anomaly score", "score_samples", False)}
 
 
 def _roles(ctx: RunContext) -> list[tuple[str, str, Any]]:
-    """``(role, split name, split)`` of the splits shown: the evaluation split, then training (when distinct)."""
+    """``(role, split name, split)`` of the splits shown: the evaluation split, then the training split when its
+    features are computed anyway (a protocol trains on them): the explorer never costs a pass of its own."""
     name, split = ctx.eval_split()
-    return [("eval", name, split)] + ([("train", "train", ctx.data.train)] if name != "train" else [])
+    train = name != "train" and "embed" in ctx.outputs.wanted.get("train", set())
+    return [("eval", name, split)] + ([("train", "train", ctx.data.train)] if train else [])
 
 
 def _raw(ctx: RunContext, split: Any, n: int) -> np.ndarray:
@@ -53,10 +57,10 @@ def _raw(ctx: RunContext, split: Any, n: int) -> np.ndarray:
 
 
 def _points(ctx: RunContext) -> tuple[np.ndarray, dict[str, list[Any]], set[str], list[str], list[str]]:
-    """Features ``(N, D)``, per-point columns (split, label, capability outputs), the categorical ones, ids and
-    previews."""
+    """Features ``(N, D)``, per-point columns (label, split, capability outputs), the categorical ones, ids and
+    previews. A capability's output is read where it is computed anyway; elsewhere it is missing (``None``)."""
     zs, ids, shown, columns = [], [], [], {"label": [], "split": []}
-    categorical = {"split", "label"}
+    categorical = {"split", "label"} | {column for column, _, is_cat in COLOUR_BY.values() if is_cat}
     roots = [Path(str(ctx.config.data[k])) for k in ("root", "test_root") if ctx.config.data.get(k)]
     names = ctx.data.info.class_names
     budget = BUDGET.get(medium(ctx.data.info), MAX_POINTS)
@@ -68,15 +72,20 @@ def _points(ctx: RunContext) -> tuple[np.ndarray, dict[str, list[Any]], set[str]
         zs.append(z[:n])
         ids += [f"{name}:{i}" for i in sample_ids(split, roots)[:n]]
         columns["split"] += [name] * n
-        columns["label"] += [names[int(v)] if names else str(int(v)) for v in y[:n]] if y is not None else [None] * n
-        for capability, (column, output, categorical_output) in COLOUR_BY.items():
+        columns["label"] += [_class(v, names) for v in y[:n]] if y is not None else [None] * n
+        wanted = ctx.outputs.wanted.get(name, set())
+        for capability, (column, output, is_cat) in COLOUR_BY.items():
             if ctx.learner.can(capability):
-                categorical |= {column} if categorical_output else set()
-                values = ctx.outputs.get(role, output)[0][:n]
+                values = ctx.outputs.get(role, output)[0][:n] if output in wanted else None
                 columns.setdefault(column, []).extend(
-                    [names[int(v)] if names else str(int(v)) for v in values.argmax(1)] if categorical_output else values.tolist())
+                    [None] * n if values is None else [_class(v, names) for v in values.argmax(1)] if is_cat
+                    else values.tolist())
         shown += previews(_raw(ctx, split, min(n, budget)), ctx.data.info) + [""] * (n - min(n, budget))
     return np.concatenate(zs), columns, categorical, ids, shown
+
+
+def _class(index: Any, names: list[str]) -> str:
+    return names[int(index)] if names else str(int(index))
 
 
 def _colourings(z: np.ndarray, columns: dict[str, list[Any]], categorical: set[str], seed: int) -> dict[str, Colouring]:
@@ -85,8 +94,10 @@ def _colourings(z: np.ndarray, columns: dict[str, list[Any]], categorical: set[s
     out = {}
     split = columns.pop("split")
     for name, values in {**columns, "split": split}.items():  # the label first, the split last
+        if name in categorical and any(v is not None for v in values):
+            values = [MISSING if v is None else v for v in values]  # e.g. training points a classifier did not predict
         if any(v is None for v in values) or len(set(map(str, values))) < 2:
-            continue  # unlabelled data, or a single split: nothing to tell apart
+            continue  # unlabelled data, scores of some points only, or a single split: nothing to tell apart
         out[name] = Colouring([str(v) for v in values], sorted(set(map(str, values)))) if name in categorical \
             else Colouring(values)
     k = min(max(len(set(columns["label"]) - {None}), 2), 20, len(z))
@@ -102,7 +113,7 @@ def _method(ctx: RunContext, n: int) -> str:
     return "tsne" if "tsne" in ctx.config.evaluation.embedding_plots and n <= TSNE_POINTS else "pca"
 
 
-@figure("explorer", every_run=True, needs=(("eval", "embed"), ("train", "embed")),
+@figure("explorer", every_run=True, needs=(("eval", "embed"),),
         applies=lambda ctx: installed("explorer") and ctx.run_dir is not None,
         description="Interactive feature explorer: a 2-D map with previews, neighbours and an id search (needs plotly).")
 def explorer(ctx: RunContext) -> list[Path]:
