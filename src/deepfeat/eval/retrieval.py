@@ -48,15 +48,16 @@ def exact_search(collection: ArrayLike, queries: ArrayLike, k: int, metric: Metr
     k = min(int(k), len(a))
     if metric == "cosine":
         a, q = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(q, dim=1)
-    norms = (a * a).sum(1)
+    # Ranked by ||a||^2 - 2<q, a> (cosine: -<q, a>), one fused matrix product per block; the query's own term
+    # does not change its ranking and is added to the k kept only.
+    offset = torch.zeros(len(a)) if metric == "cosine" else (a * a).sum(1)
     dists, idx = [], []
     rows = max(1, BLOCK // max(len(a), 1))
     for start in range(0, len(q), rows):
         block = q[start:start + rows]
-        # cosine: 1 - <q, a>; euclidean: ||q||^2 - 2<q, a> + ||a||^2 (clamped: rounding can make it < 0).
-        d = 1 - block @ a.T if metric == "cosine" else ((block * block).sum(1, keepdim=True) - 2 * block @ a.T + norms)
-        top = d.clamp_min(0).topk(k, dim=1, largest=False, sorted=True)
-        dists.append(top.values)
+        top = torch.addmm(offset, block, a.T, alpha=-2 if metric == "euclidean" else -1).topk(k, dim=1, largest=False)
+        own = 1.0 if metric == "cosine" else (block * block).sum(1, keepdim=True)
+        dists.append((top.values + own).clamp_min(0))  # rounding can leave a hair below 0
         idx.append(top.indices)
     if not dists:
         return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
