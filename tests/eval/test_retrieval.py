@@ -40,3 +40,13 @@ def test_retrieval_runs_in_the_protocol_and_checks_its_settings() -> None:
     assert results["retrieval"]["settings"]["train_samples"] == 4
     with pytest.raises(ConfigError, match="retrieval.k"):
         retrieval_scores(TRAIN, TRAIN_Y, TEST, TEST_Y, k=[5])
+
+
+def test_blocks_of_queries_give_the_same_scores(monkeypatch) -> None:
+    import deepfeat.eval.retrieval as retrieval
+
+    rng = np.random.default_rng(1)
+    args = (rng.normal(size=(200, 8)), rng.integers(0, 3, 200), rng.normal(size=(30, 8)), rng.integers(0, 3, 30))
+    whole = retrieval_scores(*args)
+    monkeypatch.setattr(retrieval, "BLOCK", 64)  # one query, and a few collection rows' distances, at a time
+    assert retrieval_scores(*args) == whole

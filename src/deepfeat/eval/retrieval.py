@@ -114,19 +114,25 @@ def retrieval_scores(
     known = np.isin(yte, classes)
     r[known] = counts[np.searchsorted(classes, yte[known])]
     depth = max(max(ks), int(r.max()) if len(r) else 1)
-    _, idx = exact_search(train_z, test_z, depth, metric)
-    relevant = ytr[idx] == yte[:, None]  # (Q, depth)
-    recall = {kk: float(relevant[:, :kk].any(1).mean()) for kk in ks}
+    xtr, xte = as_numpy(train_z), as_numpy(test_z)
+    hits, ap = {kk: 0 for kk in ks}, []
+    rows = max(1, BLOCK // depth // 8)  # the (rows, depth) rankings of a block stay near BLOCK bytes
+    for start in range(0, len(yte), rows):
+        _, idx = exact_search(xtr, xte[start:start + rows], depth, metric)
+        relevant = ytr[idx] == yte[start:start + rows, None]  # (rows, depth)
+        for kk in ks:
+            hits[kk] += int(relevant[:, :kk].any(1).sum())
+        ap.append(_average_precision_at_r(relevant, r[start:start + rows]))
+    recall = {kk: hits[kk] / max(len(yte), 1) for kk in ks}
+    map_r = float(np.concatenate(ap).mean()) if ap else 0.0
     return {"recall_at_k": recall, **({"recall_at_1": recall[1]} if 1 in recall else {}),
-            "map_at_r": _map_at_r(relevant, r), "settings": {"k": ks, "metric": metric, "relevance": "same label"}}
+            "map_at_r": map_r, "settings": {"k": ks, "metric": metric, "relevance": "same label"}}
 
 
-def _map_at_r(relevant: np.ndarray, r: np.ndarray) -> float:
-    """Mean over queries of ``(1/R) sum_{i<=R} P(i) rel(i)``; a query whose class is absent from the collection
+def _average_precision_at_r(relevant: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``(1/R) sum_{i<=R} P(i) rel(i)`` of each query ``(Q,)``; a query whose class is absent from the collection
     (R = 0) scores 0."""
     ranks = np.arange(1, relevant.shape[1] + 1)
-    within = ranks[None, :] <= r[:, None]
-    hits = relevant & within
+    hits = relevant & (ranks[None, :] <= r[:, None])
     precision = np.cumsum(hits, axis=1) / ranks[None, :]
-    ap = np.where(r > 0, (precision * hits).sum(1) / np.maximum(r, 1), 0.0)
-    return float(ap.mean()) if len(ap) else 0.0
+    return np.where(r > 0, (precision * hits).sum(1) / np.maximum(r, 1), 0.0)
