@@ -58,3 +58,15 @@ def test_the_page_is_self_contained_and_carries_its_data() -> None:
     data = json.loads(blob.group(1))
     assert data["ids"][-1] == "</script><b>x" and data["neighbours"][0] == [4] and data["labels"][:2] == ["a", "b"]
     assert "points disagree with most of their 1 neighbours" in page
+
+
+def test_the_report_links_the_explorer_page(tmp_path) -> None:
+    from deepfeat.reports import write_report
+    from deepfeat.reports.figures import add_index_entry
+
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "explorer.html").write_text(explorer_html(_data()))
+    add_index_entry(tmp_path, {"name": "explorer", "file": "explorer.html", "title": "Feature explorer",
+                               "caption": "", "section": "Features"})
+    report = write_report(tmp_path).read_text()
+    assert '<a class="page" href="plots/explorer.html">' in report and "Missing plot file" not in report
