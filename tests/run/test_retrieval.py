@@ -70,11 +70,14 @@ def test_index_and_neighbors_from_the_command_line(digits_run: Path, tmp_path: P
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 4 and list(rows[0])[:4] == ["id", "neighbor_1", "distance_1", "label_1"]
     assert float(rows[0]["distance_1"]) <= float(rows[0]["distance_3"])
+    assert main(["neighbors", str(digits_run), "--query", str(queries), "--k", "0"]) == 2
+    assert "k at neighbors: expected a whole number >= 1, got 0" in capsys.readouterr().err
 
 
-def test_neighbors_without_an_index_says_how_to_build_one(tmp_path: Path) -> None:
+def test_neighbors_without_an_index_says_how_to_build_one(tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     deepfeat.fit(copy.deepcopy(TINY) | {"training": {"epochs": 1, "progress": "none"}}, out=run)
     with pytest.raises(ConfigError, match="deepfeat index"):
         neighbors(run, np.zeros((1, 64)), k=3)
-    assert main(["neighbors", str(run), "--query", "digits", "--k", "0"]) == 2
+    assert main(["neighbors", str(run), "--query", "digits"]) == 2
+    assert "expected an index of the collection to search, got none" in capsys.readouterr().err
