@@ -66,6 +66,6 @@ def test_evaluation_protocol_is_the_one_way_to_choose_evaluators() -> None:
     assert "linear_probe" not in Config().to_dict()["evaluation"]
     # Run folders written before hold the removed flag: true changes nothing, false drops the linear probe.
     assert load_config({"evaluation": {"linear_probe": True, "protocol": ["knn", "cluster"]}}).evaluation.protocol == ["knn", "cluster"]
-    assert load_config({"evaluation": {"linear_probe": False}}).evaluation.protocol == ["knn"]
+    assert load_config({"evaluation": {"linear_probe": False}}).evaluation.protocol == ["knn", "retrieval"]
     with pytest.raises(ConfigError, match="evaluation.linear_probe: expected true or false.*evaluation.protocol"):
         load_config({"evaluation": {"linear_probe": "no"}})

@@ -49,8 +49,8 @@ class EvaluationConfig:
 
     max_samples: int = 10000
     embedding_plots: list[Literal["pca", "tsne", "umap"]] = field(default_factory=lambda: ["pca", "tsne"])
-    # Evaluators run on the features (deepfeat.eval.protocol): linear, knn, cluster, fewshot, health.
-    protocol: list[str] = field(default_factory=lambda: ["linear", "knn"])
+    # Evaluators run on the features (deepfeat.eval.protocol): linear, knn, cluster, fewshot, health, retrieval.
+    protocol: list[str] = field(default_factory=lambda: ["linear", "knn", "retrieval"])
     # Settings of any evaluation by name: a feature protocol's ({knn: {k: [5, 20]}, fewshot: {draws: 10}}) or one a
     # learner's run declares ({low_label: {labels_per_class: [1, 5, 10]}, generative: {samples: 2000}}).
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -24,6 +24,8 @@ MODULES: dict[str, str] = {
     "tables": "pyarrow",
     "timeseries": "aeon",
     "shards": "datasets",
+    "faiss": "faiss",
+    "explorer": "plotly",
 }
 
 

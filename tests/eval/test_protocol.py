@@ -101,11 +101,12 @@ def test_evaluate_a_run_with_the_protocol(tmp_path, capsys) -> None:
               "training": {"epochs": 2, "progress": "none"}, "logging": {"report": False},
               "evaluation": {"embedding_plots": [], "protocol_settings": {"fewshot": {"draws": 2}}}}
     run = deepfeat.fit(config, out=tmp_path / "run")
-    assert set(run.results["evaluations"]) == {"linear_probe", "knn"}  # the default protocol
+    assert set(run.results["evaluations"]) == {"linear_probe", "knn", "retrieval"}  # the default protocol
+    assert run.results["evaluations"]["retrieval"]["settings"]["metric"] == "cosine"  # the classifier's own metric
     assert main(["evaluate", str(run.dir), "--protocol", "linear,knn,cluster,fewshot,health"]) == 0
     assert "cluster" in capsys.readouterr().out
     written = json.loads((run.dir / "results.json").read_text())["evaluations"]
-    assert set(written) == {"linear_probe", "knn", "cluster", "fewshot", "health"}
+    assert set(written) == {"linear_probe", "knn", "retrieval", "cluster", "fewshot", "health"}
     assert written["linear_probe"] == json.loads(json.dumps(run.results["evaluations"]["linear_probe"]))
     assert written["fewshot"]["settings"]["draws"] == 2
     assert (run.dir / "plots" / "fewshot_curve.png").is_file()

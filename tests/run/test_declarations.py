@@ -62,7 +62,7 @@ def test_every_declared_evaluation_figure_and_observer_runs(name: str, learner_c
             continue
         assert isinstance(results[evaluation], dict) and results[evaluation], evaluation
     written = draw_figures(ctx)
-    assert all(p.is_file() and p.suffix == ".png" for p in written)
+    assert all(p.is_file() and p.suffix in (".png", ".html") for p in written)  # .html: the feature explorer
     index = {e["name"] for e in json.loads((tmp_path / "plots" / "index.json").read_text())} if written else set()
     assert {p.stem for p in written} <= index  # each figure is listed for the report
     for observer in learner.observers:

@@ -22,6 +22,8 @@ EXAMPLES = {
     "embed": "deepfeat embed runs/mlp --data digits --out features.npy",
     "predict": "deepfeat predict runs/pets --data new_photos/ --out answers.csv",
     "report": "deepfeat report runs/mlp",
+    "index": "deepfeat index runs/mlp --data digits",
+    "neighbors": "deepfeat neighbors runs/mlp --query new_digits.npy --k 10 --out neighbors.csv",
     "export": "deepfeat export runs/mlp --format onnx",
     "list": "deepfeat list datasets image_folder",
     "datasets": "deepfeat datasets",
@@ -148,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("predict", cmd.cmd_predict, "class names and probabilities of a classifier run for new data")
     _add_apply(p, "output: .csv or .parquet (id, label, p_<class>...) or .npy (probabilities; ids in NAME.ids.txt); "
                   "default: print id,label,probability", required=False)
+    p = add("index", cmd.cmd_index, "embed a collection with a run's model and save it as the run's search index")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--metric", choices=["cosine", "euclidean"], help="distance (default: the learner's own)")
+    p.add_argument("--batch-size", type=int, default=1024, help="samples per batch (default 1024)")
+    p = add("neighbors", cmd.cmd_neighbors, "the nearest items of a run's index to each query sample, with distances")
+    p.add_argument("run", help="run folder (with an index: deepfeat index)")
+    p.add_argument("--query", required=True, help=DATA_HELP)
+    p.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    p.add_argument("--out", help="also write them to .csv or .parquet (id, neighbor_i, distance_i[, label_i])")
+    p.add_argument("--batch-size", type=int, default=1024, help="samples per batch (default 1024)")
     p = add("report", cmd.cmd_report, "rebuild a run's plots and report.html")
     p.add_argument("run", help="run folder")
     p = add("export", cmd.cmd_export, "export a run's model as safetensors (+JSON) or ONNX")

@@ -214,6 +214,29 @@ def cmd_embed(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(a: argparse.Namespace) -> int:
+    from deepfeat.run.retrieval import build_index, default_search, read_index
+
+    _say_what_is_reused()
+    path = build_index(a.run, a.data, a.metric, a.batch_size)
+    index = read_index(a.run)
+    print(f"indexed {len(index.ids)} samples ({index.metric} distance) into {path}; searched with {default_search()}")
+    return 0
+
+
+def cmd_neighbors(a: argparse.Namespace) -> int:
+    from deepfeat.run.retrieval import neighbors, write_neighbors
+
+    _say_what_is_reused()
+    found = neighbors(a.run, a.query, a.k, batch_size=a.batch_size)
+    print("id,neighbors (id:distance, nearest first)")
+    for qid, ids, dist in zip(found.query_ids, found.ids, found.distances):
+        print(f"{qid}," + " ".join(f"{i}:{d:.4g}" for i, d in zip(ids, dist)))
+    if a.out:
+        print(f"neighbors written to {write_neighbors(found, a.out)}")
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     from deepfeat.api import report
 

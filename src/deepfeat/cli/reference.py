@@ -43,8 +43,10 @@ KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "norms": ((_NN,), "encoder: {norm: batch}"),
     "observers": (("deepfeat.run",), "per-epoch watchers a learner's run adds (warnings, sample grids)"),
     "optimizers": (("deepfeat.optim",), "optimizer: {name: ...}"),
+    "previews": (("deepfeat.reports.previews",), "how the feature explorer (plots/explorer.html) shows a sample, per medium"),
     "regularizers": ((_NN,), "regularization: {name: ...}: weight penalties"),
     "schedulers": (("deepfeat.optim",), "schedule: {name: ...}: learning-rate schedules"),
+    "searches": (("deepfeat.eval",), "exact nearest-neighbour searches of deepfeat neighbors (faiss when installed)"),
     "tokenizers": (("deepfeat.data.tokenize",), "text datasets: data: {tokenizer: ...}"),
 }
 

@@ -8,9 +8,10 @@ from deepfeat.eval.health import effective_rank, feature_health, normalized_std
 from deepfeat.eval.evaluations import EVALUATIONS, EvaluationSpec, evaluation_spec, register_evaluation
 from deepfeat.eval.probes import knn_accuracy, linear_probe
 from deepfeat.eval.protocol import fingerprint, resolve_protocols, run_protocol
+from deepfeat.eval.retrieval import exact_search, retrieval_scores
 
 __all__ = [
-    "EVALUATIONS", "EvaluationSpec", "cluster_scores", "effective_rank", "feature_health", "fewshot_accuracy",
-    "fingerprint", "knn_accuracy", "linear_probe", "normalized_std", "register_evaluation", "resolve_protocols",
-    "run_protocol", "evaluation_spec",
+    "EVALUATIONS", "EvaluationSpec", "cluster_scores", "effective_rank", "exact_search", "feature_health",
+    "fewshot_accuracy", "fingerprint", "knn_accuracy", "linear_probe", "normalized_std", "register_evaluation",
+    "resolve_protocols", "retrieval_scores", "run_protocol", "evaluation_spec",
 ]

@@ -93,6 +93,8 @@ class CodeLearner(Learner):
     The shared front of the autoencoders (image, vector, sequence and token); subclasses add a decoder.
     """
 
+    neighbour_metric = "euclidean"  # the decoder reads the code's position, length included
+
     def build_code(self, encoder: Any, info: DataInfo, code_dim: int, code_activation: Any, name: str) -> None:
         """Set ``encoder``, ``code_dim`` and ``to_code`` (Linear with ``auto`` init + the activation)."""
         self.code_dim = check_positive_int(code_dim, f"learner '{name}' code_dim")

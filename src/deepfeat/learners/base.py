@@ -64,6 +64,8 @@ class Learner(nn.Module):
     - ``evaluations``, ``figures``, ``observers``: what its run should produce, by name in the run
       layer's registries (``deepfeat list evaluations`` / ``figures`` / ``observers``).
     - ``headline``: ``(label, dotted path into results.json)`` pairs the report leads with.
+    - ``neighbour_metric``: how its features are compared when searched (``cosine`` or ``euclidean``): the
+      retrieval evaluation's and a saved index's default.
     - for the trainer: ``update_intervals`` (every how many batches each optimizer steps),
       ``ddp_parts`` (``{method: submodule names}`` when ``update`` trains parts in turn),
       ``find_unused_parameters`` (for DDP), and the hooks :meth:`on_fit_start` / :meth:`on_epoch_start` / :meth:`on_fit_end`,
@@ -79,6 +81,7 @@ class Learner(nn.Module):
     observers: tuple[str, ...] = ()
     headline: tuple[tuple[str, str], ...] = (("linear probe accuracy", "evaluations.linear_probe.accuracy"),
                                              ("kNN accuracy", "evaluations.knn.accuracy"))
+    neighbour_metric: str = "cosine"  # features trained through angles (contrastive, softmax) compare by angle
 
     update_intervals: tuple[int, ...] = ()
     ddp_parts: ClassVar[dict[str, tuple[str, ...]] | None] = None

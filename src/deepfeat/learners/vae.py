@@ -52,6 +52,7 @@ class VAE(Learner):
     figures = ("reconstructions", "vae_samples", "latent_traversal", "anomaly_scores", "roc_curve")
     headline = (("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"), ("test PSNR", "evaluations.reconstruction.psnr"),
                 ("PCA PSNR", "evaluations.pca_baseline.psnr"), ("linear probe accuracy", "evaluations.linear_probe.accuracy"))
+    neighbour_metric = "euclidean"  # the posterior means live in the Gaussian prior's Euclidean space
 
     def __init__(self, info: DataInfo, encoder: Any = "mlp", code_dim: int = 16, likelihood: str = "gaussian",
                  beta: float = 1.0) -> None:

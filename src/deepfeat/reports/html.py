@@ -294,6 +294,8 @@ def _plots(run: Path, entries: list[dict[str, str]]) -> str:
             body = sounds_html(plots, e["sounds"])
         elif file.endswith(".png") and png.is_file():
             body = html_image(png)
+        elif file.endswith(".html") and png.is_file():  # a page of its own (the feature explorer): linked
+            body = f'<p><a class="page" href="{PLOTS_DIR}/{escape(file)}">Open {escape(file)}</a> (opens offline)</p>'
         else:
             body = f'<p class="missing">Missing plot file {escape(file)}.</p>'
         figure = _figure(str(e.get("title", file)), str(e.get("caption", "")), body)

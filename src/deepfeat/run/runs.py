@@ -83,6 +83,13 @@ class Run:
 
     transform = embed  # the scikit-learn name
 
+    def neighbors(self, x: Any, k: int = 10, batch_size: int = 1024) -> Any:
+        """The ``k`` nearest items of the run's saved index (``deepfeat index``) to each raw sample of ``x``:
+        a :class:`~deepfeat.run.retrieval.Neighbors` of ids, distances and labels, each ``(N, k)``."""
+        from deepfeat.run.retrieval import run_neighbors  # it builds on this module
+
+        return run_neighbors(self, x, k, batch_size=batch_size)
+
     @property
     def classes(self) -> list[str]:
         """The class names of the training data (its label indices as text where it named none)."""

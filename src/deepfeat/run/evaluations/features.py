@@ -101,6 +101,7 @@ def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, 
     outputs = outputs or SplitOutputs(learner, data, precision, batch_size, cfg.max_samples).want(feature_needs(data, cfg))
     results: dict[str, Any] = {"test": outputs.metrics("eval")}
     names, settings = protocol_plan(cfg)
+    settings["retrieval"] = {"metric": learner.neighbour_metric, **settings.get("retrieval", {})}
     if not names:
         results["evaluations"] = {}
         return results, _features_if_read(outputs, split_name)

@@ -1,0 +1,72 @@
+"""The feature explorer page and the previews it shows, without a browser (see test_explorer_browser.py)."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from deepfeat.data.info import DataInfo
+from deepfeat.reports.explorer import Colouring, ExplorerData, disagreements, explorer_html
+from deepfeat.reports.previews import PREVIEWS, medium, previews
+
+pytest.importorskip("plotly", reason="the explorer draws with plotly (pip install 'deepfeat[explorer]')")
+
+CASES = {  # one sample set per registered preview: (raw samples, data info, the tag each snippet holds)
+    "image": (np.random.default_rng(0).random((3, 3, 8, 8)), DataInfo("image", (3, 8, 8)), "<img"),
+    "sound": (np.random.default_rng(0).normal(size=(3, 1, 800)), DataInfo("sequence", (1, 800), reader={"sample_rate": 8000}),
+              "<audio"),
+    "sequence": (np.random.default_rng(0).normal(size=(3, 2, 500)), DataInfo("sequence", (2, 500)), "<polyline"),  # two channels, two lines
+    "tokens": (np.array([[2, 3, 0], [3, 0, 0], [2, 2, 2]]),
+               DataInfo("tokens", (3,), tokenizer={"name": "word", "vocab": ["<pad>", "<unk>", "<b>", "x&y"]}), "<p"),
+    "vector": (np.arange(30.0).reshape(3, 10), DataInfo("vector", (10,)), "<code"),
+}
+
+
+@pytest.mark.parametrize("name", PREVIEWS.names())
+def test_every_registered_preview_gives_one_snippet_per_sample(name: str) -> None:
+    x, info, tag = CASES[name]
+    assert medium(info) == name
+    shown = previews(x, info)
+    assert len(shown) == 3 and all(tag in s for s in shown)
+
+
+def test_text_previews_are_escaped() -> None:
+    x, info, _ = CASES["tokens"]
+    assert previews(x, info)[0] == '<p class="text">&lt;b&gt; x&amp;y</p>'
+
+
+def test_disagreements_by_hand() -> None:
+    labels = np.array(["a", "a", "a", "b"])
+    neighbours = np.array([[1, 2], [0, 3], [0, 1], [0, 1]])  # point 3 (b) sits among a's; point 1 half and half
+    assert disagreements(labels, neighbours) == [(3, 1.0)]
+
+
+def _data(n: int = 5) -> ExplorerData:
+    rng = np.random.default_rng(0)
+    ids = [f"id{i}" for i in range(n - 1)] + ["</script><b>x"]  # an id that must not end the data block
+    labels = ["a", "b"] * (n // 2) + ["a"] * (n % 2)
+    return ExplorerData(rng.normal(size=(n, 2)), ids, ["<em>p</em>"] * n, np.roll(np.arange(n), 1)[:, None],
+                        np.ones((n, 1)), {"label": Colouring(labels, ["a", "b"]), "score": Colouring(list(rng.random(n)))})
+
+
+def test_the_page_is_self_contained_and_carries_its_data() -> None:
+    page = explorer_html(_data())
+    assert not re.search(r"<script[^>]+src=", page)  # plotly.js inline: the file opens offline
+    assert "Plotly" in page and "colour: score" in page
+    blob = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)
+    data = json.loads(blob.group(1))
+    assert data["ids"][-1] == "</script><b>x" and data["neighbours"][0] == [4] and data["labels"][:2] == ["a", "b"]
+    assert "points disagree with most of their 1 neighbours" in page
+
+
+def test_the_report_links_the_explorer_page(tmp_path) -> None:
+    from deepfeat.reports import write_report
+    from deepfeat.reports.figures import add_index_entry
+
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "explorer.html").write_text(explorer_html(_data()))
+    add_index_entry(tmp_path, {"name": "explorer", "file": "explorer.html", "title": "Feature explorer",
+                               "caption": "", "section": "Features"})
+    report = write_report(tmp_path).read_text()
+    assert '<a class="page" href="plots/explorer.html">' in report and "Missing plot file" not in report

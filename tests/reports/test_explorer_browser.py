@@ -1,0 +1,100 @@
+"""The feature explorer in a real browser: headless Chromium (the system's) driven by Playwright hovers a point
+and sees its preview, clicks it and sees its neighbours, finds a sample by id; a 10k-point page stays responsive."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+import deepfeat
+from deepfeat.data.info import DataInfo
+from deepfeat.reports.explorer import Colouring, ExplorerData, write_explorer
+from deepfeat.reports.previews import previews
+
+CHROMIUM = Path("/usr/bin/chromium")
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip install playwright)")
+pytest.importorskip("plotly", reason="the explorer draws with plotly (pip install 'deepfeat[explorer]')")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)")]
+
+TINY = {"data": {"name": "digits"}, "encoder": {"name": "mlp", "hidden": [32, 16]},
+        "optimizer": {"name": "adam", "lr": 0.003}, "training": {"epochs": 2, "batch_size": 128, "progress": "none"},
+        "evaluation": {"protocol": ["knn"], "embedding_plots": []}, "logging": {"plots": True, "report": True}}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def open_page(browser: Any, path: Path) -> tuple[Any, float]:
+    """The page at ``path`` once its map is drawn, and the seconds that took."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    start = time.perf_counter()
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function("() => { const gd = document.getElementById('map');"
+                           " return gd && gd._fullLayout && gd._fullLayout._size && gd.querySelector('canvas'); }")
+    return page, time.perf_counter() - start
+
+
+def point_xy(page: Any, i: int) -> tuple[float, float]:
+    """Where point ``i`` is drawn on the screen (Plotly's axes map data to pixels)."""
+    return tuple(page.evaluate("""i => { const gd = document.getElementById('map'), L = gd._fullLayout;
+        const r = gd.getBoundingClientRect(), d = gd._fullData[0];
+        return [r.left + L._size.l + L.xaxis.l2p(d.x[i]), r.top + L._size.t + L.yaxis.l2p(d.y[i])]; }""", i))
+
+
+def hover_and_click(page: Any, i: int) -> tuple[str, list[str]]:
+    """Hover point ``i`` (its preview's text) then click it (the texts of the neighbour cards)."""
+    x, y = point_xy(page, i)
+    page.mouse.move(x, y)
+    page.wait_for_selector("#preview .item")
+    shown = page.inner_text("#preview")
+    page.mouse.click(x, y)
+    page.wait_for_selector("#neighbours .item")
+    return shown, page.locator("#neighbours .item").all_inner_texts()
+
+
+def test_a_digits_run_explorer_previews_and_lists_neighbours(browser: Any, tmp_path: Path) -> None:
+    run = deepfeat.fit(copy.deepcopy(TINY), out=tmp_path / "run")
+    page_file = run.dir / "plots" / "explorer.html"
+    assert 'href="plots/explorer.html"' in (run.dir / "report.html").read_text()
+    page, _ = open_page(browser, page_file)
+    shown, cards = hover_and_click(page, 0)
+    assert shown.startswith("test:0") and page.locator("#preview img.thumb").count() == 1
+    assert len(cards) == 11 and cards[0].startswith("test:0")  # the point, then its 10 neighbours
+    distances = [float(c.rsplit("distance ", 1)[1]) for c in cards[1:]]
+    assert distances == sorted(distances)
+    page.fill("#search", "train:3")
+    page.press("#search", "Enter")
+    page.wait_for_function("() => document.getElementById('preview').innerText.startsWith('train:3')")
+    page.click("details > summary")  # the points unlike their neighbours: one click shows one of them
+    first = page.locator("#disagree button").first
+    odd = first.inner_text()
+    first.click()
+    page.wait_for_function("id => document.getElementById('neighbours').innerText.startsWith(id)", arg=odd)
+
+
+def test_ten_thousand_points_open_and_respond(browser: Any, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 10_000
+    labels = [str(v) for v in rng.integers(0, 10, n)]
+    data = ExplorerData(rng.normal(size=(n, 2)), [f"test:{i}" for i in range(n)],
+                        previews(rng.random((n, 1, 8, 8)), DataInfo("image", (1, 8, 8))),
+                        rng.integers(0, n, (n, 10)), np.sort(rng.random((n, 10)), 1),
+                        {"label": Colouring(labels, sorted(set(labels)))})
+    page, opened = open_page(browser, write_explorer(tmp_path / "explorer.html", data))
+    start = time.perf_counter()
+    shown, cards = hover_and_click(page, 123)
+    responded = time.perf_counter() - start
+    print(f"10k points: drawn in {opened:.2f} s, hover + click answered in {responded:.2f} s")
+    assert shown.startswith("test:123") and len(cards) == 11
+    assert responded < 2.0
