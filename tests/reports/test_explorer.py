@@ -13,13 +13,13 @@ from deepfeat.reports.previews import PREVIEWS, medium, previews
 pytest.importorskip("plotly", reason="the explorer draws with plotly (pip install 'deepfeat[explorer]')")
 
 CASES = {  # one sample set per registered preview: (raw samples, data info, the tag each snippet holds)
-    "image": (np.random.default_rng(0).random((3, 3, 8, 8)), DataInfo("image", (3, 8, 8)), "<img"),
-    "sound": (np.random.default_rng(0).normal(size=(3, 1, 800)), DataInfo("sequence", (1, 800), reader={"sample_rate": 8000}),
+    "image_grid": (np.random.default_rng(0).random((3, 3, 8, 8)), DataInfo("image", (3, 8, 8)), "<img"),
+    "spectrogram_player": (np.random.default_rng(0).normal(size=(3, 1, 800)), DataInfo("sequence", (1, 800), reader={"sample_rate": 8000}),
               "<audio"),
-    "sequence": (np.random.default_rng(0).normal(size=(3, 2, 500)), DataInfo("sequence", (2, 500)), "<polyline"),  # two channels, two lines
-    "tokens": (np.array([[2, 3, 0], [3, 0, 0], [2, 2, 2]]),
+    "series_plot": (np.random.default_rng(0).normal(size=(3, 2, 500)), DataInfo("sequence", (2, 500)), "<polyline"),  # two channels, two lines
+    "text_table": (np.array([[2, 3, 0], [3, 0, 0], [2, 2, 2]]),
                DataInfo("tokens", (3,), tokenizer={"name": "word", "vocab": ["<pad>", "<unk>", "<b>", "x&y"]}), "<p"),
-    "vector": (np.arange(30.0).reshape(3, 10), DataInfo("vector", (10,)), "<code"),
+    "feature_plot": (np.arange(30.0).reshape(3, 10), DataInfo("vector", (10,)), "<code"),
 }
 
 
@@ -32,7 +32,7 @@ def test_every_registered_preview_gives_one_snippet_per_sample(name: str) -> Non
 
 
 def test_text_previews_are_escaped() -> None:
-    x, info, _ = CASES["tokens"]
+    x, info, _ = CASES["text_table"]
     assert previews(x, info)[0] == '<p class="text">&lt;b&gt; x&amp;y</p>'
 
 

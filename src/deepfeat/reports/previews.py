@@ -1,9 +1,9 @@
 """Previews of samples in their own medium, as small self-contained HTML snippets for the feature explorer.
 
-One registered preview per medium (``deepfeat list previews``): ``image`` (a PNG thumbnail as a data URI),
-``sound`` (a playable 16-bit WAV as a data URI), ``sequence`` (an SVG sparkline per channel), ``tokens`` (the
-text, shortened), ``vector`` (the first values of a table row). :func:`medium` says which one a run's data
-calls for; a new kind of data registers its own. Each takes raw samples ``(N, *input_shape)`` (data space, as the
+One registered preview per way a data kind shows its samples (``DataKind.view``; ``deepfeat list previews``):
+``image_grid`` (a PNG thumbnail as a data URI), ``spectrogram_player`` (a playable 16-bit WAV as a data URI),
+``series_plot`` (an SVG sparkline per channel), ``text_table`` (the text, shortened), ``feature_plot`` (the first
+values of a table row). :func:`medium` says which one a run's data calls for; a new view registers its own. Each takes raw samples ``(N, *input_shape)`` (data space, as the
 dataset stores them) and the run's :class:`~deepfeat.data.info.DataInfo`, and returns one snippet per sample.
 """
 
@@ -18,13 +18,14 @@ from typing import Callable
 import numpy as np
 
 from deepfeat.data.info import DataInfo
-from deepfeat.learners.seq_autoencoder import decode_ids
+from deepfeat.data.kinds.base import FEATURE_PLOT, IMAGE_GRID, SERIES_PLOT, SOUND, TEXT_TABLE
+from deepfeat.data.tokenize import decode_ids
 from deepfeat.registry import Registry
 
 Preview = Callable[[np.ndarray, DataInfo], "list[str]"]
 PREVIEWS: Registry[list[str]] = Registry("preview", takes=2)
 # How many samples of a medium carry a preview: clips weigh ~16 kB a second; thumbnails, text and lines little.
-BUDGET = {"sound": 300}
+BUDGET = {SOUND: 300}
 THUMB = 64  # thumbnail side in pixels (small images are scaled up, nearest neighbour)
 SOUND_SECONDS = 2.0
 TEXT_CHARS = 240
@@ -33,8 +34,8 @@ ELLIPSIS = "\u2026"
 
 
 def medium(info: DataInfo) -> str:
-    """The preview a run's data calls for: waveforms (data with a sample rate) sound, else the data's kind."""
-    return "sound" if info.sample_rate is not None else info.kind
+    """The preview a run's data calls for: the way its data kind shows samples (``DataKind.view``)."""
+    return info.kind_spec.view
 
 
 def previews(x: np.ndarray, info: DataInfo) -> list[str]:
@@ -42,7 +43,7 @@ def previews(x: np.ndarray, info: DataInfo) -> list[str]:
     return PREVIEWS.get(medium(info), "explorer previews")(x, info)
 
 
-@PREVIEWS.register("image", description="PNG thumbnail")
+@PREVIEWS.register(IMAGE_GRID, description="PNG thumbnail")
 def image_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     """Images ``(N, C, H, W)`` in [0, 1] as ``<img>`` thumbnails (grey for one channel, RGB for three)."""
     from PIL import Image
@@ -60,7 +61,7 @@ def image_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     return out
 
 
-@PREVIEWS.register("sound", description="playable WAV clip")
+@PREVIEWS.register(SOUND, description="playable WAV clip")
 def sound_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     """Waveforms ``(N, C, T)`` as ``<audio>`` players: channels mixed, the first seconds, peak-normalized."""
     rate = int(info.sample_rate or 8000)
@@ -78,7 +79,7 @@ def sound_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     return out
 
 
-@PREVIEWS.register("sequence", description="SVG sparkline per channel")
+@PREVIEWS.register(SERIES_PLOT, description="SVG sparkline per channel")
 def sequence_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     """Series ``(N, C, T)`` as one SVG polyline per channel (at most :data:`SPARK_POINTS` points each)."""
     out = []
@@ -94,7 +95,7 @@ def sequence_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     return out
 
 
-@PREVIEWS.register("tokens", description="the text, shortened")
+@PREVIEWS.register(TEXT_TABLE, description="the text, shortened")
 def text_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     """Token ids ``(N, T)`` decoded with the run's tokenizer, at most :data:`TEXT_CHARS` characters."""
     out = []
@@ -105,7 +106,7 @@ def text_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     return out
 
 
-@PREVIEWS.register("vector", description="the first values of the row")
+@PREVIEWS.register(FEATURE_PLOT, description="the first values of the row")
 def vector_previews(x: np.ndarray, info: DataInfo) -> list[str]:
     """Table rows ``(N, F)`` as their first 8 values."""
     rows = np.asarray(x, dtype=np.float64)
