@@ -33,7 +33,8 @@ from deepfeat.learners.gan_losses import (
     gradient_penalty,
 )
 from deepfeat.nn.discriminators import has_batch_norm, spectral_normalize
-from deepfeat.nn.encoder import build_encoder, check_choice, check_positive_int
+from deepfeat.checks import check_choice, check_positive_int
+from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.generators import ConvGenerator, MLPGenerator
 
 FIXED_SEED = 1234  # the fixed noise batch is the same for every run, so grids compare across runs too
