@@ -18,12 +18,12 @@ import torch
 from deepfeat.data.splits import DataBundle
 from deepfeat.data.validation_policy import MonitorPlan, SchedulePlan, plan_monitor, plan_schedule
 from deepfeat.engine.callbacks import Callback, is_better
-from deepfeat.engine.device import Precision, resolve_device, resolve_precision, torch_threads
-from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
+from deepfeat.engine.device import resolve_device, resolve_precision, torch_threads
+from deepfeat.engine.distributed import DistContext, all_ranks, init_distributed
 from deepfeat.engine.fit_batches import FitBatches
+from deepfeat.engine.inference import Mean, evaluate_split
 from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
 from deepfeat.errors import CheckpointError, ConfigError, TrainingError
-from deepfeat.keys import metric_key
 from deepfeat.learners.base import Learner, StepContext
 from deepfeat.optim.schedulers import build_scheduler
 
@@ -97,28 +97,6 @@ class FitResult:
     best: dict[str, float]
     plan: MonitorPlan
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-class _Mean:
-    """Sample-weighted running means of tensors, read once per epoch (no per-step host sync)."""
-
-    def __init__(self, reduce: bool = False) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.n = 0
-        self.reduce = reduce
-
-    def add(self, metrics: dict[str, torch.Tensor], n: int) -> None:
-        for k, v in metrics.items():  # one in-place kernel per metric and step, on the metric's device
-            total = self.sums.get(k)
-            self.sums[k] = v.detach().float() * n if total is None else total.add_(v.detach(), alpha=n)
-        self.n += n
-
-    def result(self, split: str) -> dict[str, float]:
-        """Means (over every process when ``reduce``: sums and counts are all-reduced)."""
-        sums = {**self.sums, "__n__": torch.tensor(float(self.n))}
-        sums = all_reduce_sum(sums) if self.reduce else sums
-        n = max(float(sums.pop("__n__")), 1.0)
-        return {metric_key(split, k): float(v) / n for k, v in sums.items()}
 
 
 class Trainer:
@@ -261,7 +239,7 @@ class Trainer:
             self.log(message)
         self._emit("on_epoch_start", epoch)
         self.learner.train()
-        mean, streak = _Mean(self.dist.enabled), 0
+        mean, streak = Mean(self.dist.enabled), 0
         batches = self.data.train.batches(self.cfg.batch_size, shuffle=True, generator=epoch_generator(self.seed, epoch),
                                           drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size,
                                           buckets=self.cfg.length_buckets)
@@ -405,22 +383,3 @@ class _MethodCaller(torch.nn.Module):
 
     def forward(self, method: str, batch: Any) -> Any:
         return getattr(self._learner[0], method)(batch)
-
-
-@torch.no_grad()
-def evaluate_split(learner: Learner, split: Any, prefix: str, precision: Precision, batch_size: int = 1024,
-                   dist: DistContext | None = None) -> dict[str, float]:
-    """Sample-weighted mean of ``validation_step`` metrics over a split, keys ``"<prefix>/<name>"``.
-
-    With a distributed ``dist`` each process evaluates its shard and the means are all-reduced.
-    """
-    dist = dist or DistContext()
-    was_training = learner.training
-    learner.eval()
-    mean = _Mean(dist.enabled)
-    for x, y in split.batches(batch_size, rank=dist.rank, world_size=dist.world_size, pad=False):
-        batch = (precision.prepare_input(x), None if y is None else y.to(precision.device))
-        with precision.autocast():
-            mean.add(learner.validation_step(batch), x.shape[0])
-    learner.train(was_training)
-    return mean.result(prefix)

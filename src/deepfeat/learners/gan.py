@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any, ClassVar
 
 import torch
@@ -32,6 +33,7 @@ from deepfeat.learners.gan_losses import (
     generator_loss,
     gradient_penalty,
 )
+from deepfeat.learners.inference import run_batches
 from deepfeat.nn.discriminators import has_batch_norm, spectral_normalize
 from deepfeat.checks import check_choice, check_positive_int
 from deepfeat.nn.encoder import build_encoder
@@ -275,13 +277,11 @@ class GAN(Learner):
         return self._decode(z.reshape(-1, self.latent_dim), labels).view(paths, steps, *self.info.input_shape)
 
     def _decode(self, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int = 1024) -> torch.Tensor:
-        was_training, device = self.training, self.fixed_z.device
-        self.eval()
-        outs = []
-        for i in range(0, len(z), batch_size):
-            y = None if labels is None else labels[i: i + batch_size].to(device)
-            outs.append(self.to_data(self.generate(z[i: i + batch_size].to(device), y, ema=True)).float().cpu())
-        self.train(was_training)
+        device = self.fixed_z.device
+        batches = zip(z.split(batch_size), repeat(None) if labels is None else labels.split(batch_size))
+        outs = [x.float().cpu() for x, _, _ in run_batches(
+            self, batches, lambda b: self.to_data(self.generate(b[0], b[1], ema=True)),
+            prepare=lambda t: t.to(device), device=device)]
         return torch.cat(outs) if outs else torch.zeros(0, *self.info.input_shape)
 
 

@@ -19,13 +19,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepfeat.data.splits import DataBundle
+from deepfeat.data.splits import DataBundle, TensorSplit
 from deepfeat.engine.device import Precision
+from deepfeat.engine.inference import infer
 from deepfeat.run.model_io import export_model, load_model
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.eval.generative import frechet_distance, kernel_distance, mode_coverage, precision_recall
 from deepfeat.learners.build import build_learner
+from deepfeat.learners.inference import Batch, run_batches
 from deepfeat.learners.supervised import Classifier
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.samples import rows_figure
@@ -71,15 +73,14 @@ def domain_classifier(data: DataBundle, cache_dir: Path | None = None, path: str
     return clf.eval()  # type: ignore[return-value]
 
 
-@torch.no_grad()
 def _features(clf: Classifier, x: torch.Tensor, precision: Precision, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Penultimate features ``(N, D)`` and predicted classes ``(N,)`` of normalized inputs."""
-    clf.eval().to(precision.device)
+    def forward(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        z = clf.encoder(batch[0])
+        return z, clf.head(z)
+
     feats, preds = [], []
-    for xb in x.split(batch_size):
-        with precision.autocast():
-            z = clf.encoder(precision.prepare_input(xb))
-            logits = clf.head(z)
+    for (z, logits), _, _ in infer(clf.to(precision.device), TensorSplit(x).batches(batch_size), precision, forward):
         feats.append(z.float().cpu())
         preds.append(logits.argmax(1).cpu())
     return torch.cat(feats).numpy(), torch.cat(preds).numpy()
@@ -181,11 +182,11 @@ def inception_features(images: torch.Tensor, weights: str, batch_size: int = 100
         except ModuleNotFoundError as e:
             raise ConfigError(f"learner.inception_weights: standard FID needs torch-fidelity ({e}). "
                               "Install it with: pip install torch-fidelity") from None
-    out = []
-    with torch.no_grad():
-        for xb in images.split(batch_size):
-            rgb = xb.expand(-1, 3, -1, -1) if xb.shape[1] == 1 else xb
-            out.append(net((rgb * 255).round().to(torch.uint8)).float().reshape(len(xb), -1))
+    def features(batch: Batch) -> torch.Tensor:
+        rgb = batch[0].expand(-1, 3, -1, -1) if batch[0].shape[1] == 1 else batch[0]
+        return net((rgb * 255).round().to(torch.uint8)).float().reshape(len(rgb), -1)
+
+    out = [f for f, _, _ in run_batches(net, TensorSplit(images).batches(batch_size), features)]
     return torch.cat(out).numpy(), label
 
 
