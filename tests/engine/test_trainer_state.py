@@ -147,11 +147,11 @@ def test_the_scaler_drops_an_overflowing_step_and_halves_the_scale() -> None:
     before = [p.detach().clone() for p in model.parameters()]
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**127)  # the scaled gradients overflow float32
     ctx = StepContext(scaler=scaler)
-    norm = ctx.step(model(torch.ones(2, 4)).pow(2).sum() + 4.0, opt)
-    assert norm is not None and not torch.isfinite(norm)  # the scaler's calibration, not a non-finite step
+    step = ctx.step(model(torch.ones(2, 4)).pow(2).sum() + 4.0, opt)
+    assert not step.skipped and not torch.isfinite(step.norm)  # the scaler's calibration, not a non-finite step
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert scaler.get_scale() == 2.0**126
-    assert torch.isfinite(ctx.step(model(torch.ones(2, 4)).pow(2).sum(), opt).float())  # a normal step once it fits
+    assert torch.isfinite(ctx.step(model(torch.ones(2, 4)).pow(2).sum(), opt).norm)  # a normal step once it fits
     assert scaler.get_scale() == 2.0**126 and any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
@@ -159,7 +159,7 @@ def test_gradients_infinite_at_scale_one_are_a_skipped_step() -> None:
     w = torch.nn.Parameter(torch.zeros(3))
     opt = torch.optim.SGD([w], lr=0.1)
     ctx = StepContext(scaler=torch.amp.GradScaler("cpu", init_scale=1.0))
-    assert ctx.step(torch.sqrt(w).sum(), opt) is None  # a finite loss whose gradient is inf at any scale
+    assert ctx.step(torch.sqrt(w).sum(), opt).skipped  # a finite loss whose gradient is inf at any scale
     assert torch.equal(w.detach(), torch.zeros(3))
 
 

@@ -19,9 +19,10 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.data.validation_policy import MonitorPlan, SchedulePlan, plan_monitor, plan_schedule
 from deepfeat.engine.callbacks import Callback, is_better
 from deepfeat.engine.device import resolve_device, resolve_precision, torch_threads
-from deepfeat.engine.distributed import DistContext, all_ranks, init_distributed
+from deepfeat.engine.distributed import DistContext, all_ranks, any_rank, init_distributed
 from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.engine.inference import Mean, evaluate_split
+from deepfeat.engine.nonfinite import READ_EVERY, NonFiniteSteps
 from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
 from deepfeat.errors import CheckpointError, ConfigError, TrainingError
 from deepfeat.learners.base import Learner, StepContext
@@ -119,6 +120,8 @@ class Trainer:
         self.epoch = 0
         self.global_step = 0
         self.skipped_steps = 0
+        self._nonfinite = NonFiniteSteps(self.given.max_nonfinite)  # dropped steps, on the device until read
+        self._lrs: list[float] = []  # each step's learning rate since the last read
         self.should_stop = False
         self.stop_reason = ""
         self.improved = False
@@ -203,7 +206,8 @@ class Trainer:
         self.scaler = self.precision.grad_scaler()
         start = self._resume(resume) if resume else 0
         ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward(),
-                          all_ranks=all_ranks if self.dist.enabled else bool, scaler=self.scaler)
+                          all_ranks=all_ranks if self.dist.enabled else bool, scaler=self.scaler,
+                          **({"any_rank": any_rank} if self.dist.enabled else {}))
         self.learner.on_fit_start(FitBatches(data.train, cfg.batch_size, self.seed), self.precision.prepare_input,
                                   self.precision.autocast)
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
@@ -239,27 +243,29 @@ class Trainer:
             self.log(message)
         self._emit("on_epoch_start", epoch)
         self.learner.train()
-        mean, streak = Mean(self.dist.enabled), 0
+        mean = Mean(self.dist.enabled)
+        self._nonfinite.new_epoch()
         batches = self.data.train.batches(self.cfg.batch_size, shuffle=True, generator=epoch_generator(self.seed, epoch),
                                           drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size,
                                           buckets=self.cfg.length_buckets)
         for x, y in batches:
             batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
             self._steps_taken = [0] * len(self.optimizers)
+            self._lrs.append(self.schedulers[0].lr if self.schedulers else float("nan"))  # named if this step fails
             metrics = self.learner.update(batch, self.optimizers, ctx)
             self.global_step += 1
-            if "skipped" in metrics:
-                streak += 1
-                self.skipped_steps += 1
-                if streak >= self.cfg.max_nonfinite:
-                    self._fail_nonfinite(epoch, streak)
-            else:
-                streak = 0
-                mean.add(metrics, x.shape[0])
+            skipped = metrics.get("skipped")  # a device flag: read every READ_EVERY steps, not here
+            if skipped is not None:
+                self._nonfinite.add(skipped, self.global_step)
+            mean.add({k: v for k, v in metrics.items() if k != "skipped"}, x.shape[0],
+                     keep=None if skipped is None else 1 - skipped)
             self._step_schedules()
             self._emit("on_step_end", metrics)
+            if self.global_step % READ_EVERY == 0:
+                self._check_nonfinite(epoch)
             if self.cfg.max_steps is not None and self.global_step >= self.cfg.max_steps:
                 break  # the epoch ends here (validation, logs, checkpoint), and so does the run
+        self._check_nonfinite(epoch)  # before validation and before any callback (a checkpoint) sees the epoch
         logs = mean.result("train")
         if self.data.val is not None:
             val = evaluate_split(self.learner, self.data.val, "val", self.precision, self.cfg.eval_batch_size, self.dist)
@@ -338,12 +344,22 @@ class Trainer:
                 "set training.restore_best: false to keep the last epoch's weights.")
         self.learner.load_state_dict(self.best_state)
 
-    def _fail_nonfinite(self, epoch: int, streak: int) -> None:
-        lr = self.schedulers[0].lr if self.schedulers else float("nan")
+    def _check_nonfinite(self, epoch: int) -> None:
+        """Read the device's record of dropped steps (one host read); stop the run, naming the step where
+        ``max_nonfinite`` dropped steps in a row were reached, when they were."""
+        found = self._nonfinite.read()
+        first, lrs = self.global_step - len(self._lrs) + 1, self._lrs
+        self._lrs = []
+        if found.failed_at is None:
+            self.skipped_steps += found.skipped
+            return
+        self.skipped_steps += found.skipped_by_failure
+        self.global_step = found.failed_at
         where = f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else "no checkpoint was written yet"
         raise TrainingError(
-            f"training stopped at epoch {epoch + 1}, step {self.global_step}: {streak} non-finite losses in a row "
-            f"(lr {lr:.3g}); {where}. Lower the learning rate, set training.grad_clip, or check the data for extreme values."
+            f"training stopped at epoch {epoch + 1}, step {found.failed_at}: {self.cfg.max_nonfinite} non-finite losses "
+            f"in a row (lr {lrs[found.failed_at - first]:.3g}); {where}. Lower the learning rate, set "
+            "training.grad_clip, or check the data for extreme values."
         )
 
     def _resume(self, state: dict[str, Any]) -> int:

@@ -220,17 +220,15 @@ class GAN(Learner):
             metrics["gp"] = gp.detach()
         if self.penalty is not None:
             d_loss = d_loss + self.penalty(self.encoder)
-        ok = ctx.step(d_loss, opt_d) is not None
+        skipped = ctx.step(d_loss, opt_d).skipped
         self.steps += 1
         if g_turn:
             with ctx.autocast():
                 g_loss = generator_loss(self.loss, self.discriminate(fake, y_fake).float())
-            ok = ok and ctx.step(g_loss, opt_g) is not None
+            skipped = ctx.step(g_loss, opt_g, skip=skipped).skipped  # no generator step after a dropped critic step
             self._last_g = g_loss.detach()
             self._update_ema()
-        metrics.update(loss=d_loss.detach(), g_loss=self._last_g.to(d_loss.device))
-        if not ok:
-            metrics["skipped"] = torch.ones(())
+        metrics.update(loss=d_loss.detach(), g_loss=self._last_g.to(d_loss.device), skipped=skipped)
         return metrics
 
     @torch.no_grad()
