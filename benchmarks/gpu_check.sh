@@ -5,6 +5,7 @@
 # 2. GAN speed check: one DCGAN epoch through deepfeat fit vs the hand-written loop, back to back
 # 3. a 1-GPU torchrun fit of the digits CNN (the DDP path end to end)
 # 4. an fp16 fit of the digits CNN: float16 autocast with its loss scaler (bf16 is covered by 1.)
+# 5. non-finite losses under bf16 and fp16: dropped steps counted, weights finite, no host sync per step (bf16)
 # On a machine without CUDA it says so and exits 0 without running anything (tested on the CPU).
 set -u
 cd "$(dirname "$0")/.."
@@ -38,5 +39,6 @@ step "fp16 fit (digits CNN, 2 epochs, loss scaler)" 60 "$PY" -m deepfeat.cli fit
     --out "$RUN16" --set training.epochs=2 --set training.precision=fp16 --set training.progress=line \
     --set logging.plots=false --set logging.report=false
 [ -f "$RUN16/results.json" ] && "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); f = r['fit']; print('gpu_check: fp16 fit', r['status'], f['precision'], 'skipped steps', f['skipped_steps'], r.get('test'))" "$RUN16/results.json" | tee -a "$OUT/gpu_check.txt"
+step "non-finite losses (every 4th NaN; syncs must not grow with steps)" 60 "$PY" benchmarks/nonfinite_check.py
 echo "gpu_check: done (status $status); summary in $OUT/gpu_check.txt"
 exit $status
