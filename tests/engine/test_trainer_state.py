@@ -190,6 +190,6 @@ def test_the_scaler_unscales_before_clipping() -> None:
     w = torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.SGD([w], lr=1.0)
     ctx = StepContext(grad_clip=1.0, scaler=torch.amp.GradScaler("cpu", init_scale=2.0**10))
-    norm = ctx.step(0.1 * w.sum() + 1.0, opt)  # true gradient (0.1, 0.1): under the clip, scaled it would be far over
-    assert norm is not None and float(norm) == pytest.approx(0.1 * 2**0.5)
+    step = ctx.step(0.1 * w.sum() + 1.0, opt)  # true gradient (0.1, 0.1): under the clip, scaled it would be far over
+    assert not step.skipped and float(step.norm) == pytest.approx(0.1 * 2**0.5)
     assert torch.allclose(w.detach(), torch.full((2,), -0.1))

@@ -206,8 +206,7 @@ class Trainer:
         self.scaler = self.precision.grad_scaler()
         start = self._resume(resume) if resume else 0
         ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward(),
-                          all_ranks=all_ranks if self.dist.enabled else bool, scaler=self.scaler,
-                          **({"any_rank": any_rank} if self.dist.enabled else {}))
+                          all_ranks=all_ranks if self.dist.enabled else bool, scaler=self.scaler, any_rank=any_rank)
         self.learner.on_fit_start(FitBatches(data.train, cfg.batch_size, self.seed), self.precision.prepare_input,
                                   self.precision.autocast)
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
