@@ -31,26 +31,25 @@ class Mean:
     def __init__(self, reduce: bool = False) -> None:
         self.sums: dict[str, torch.Tensor] = {}
         self.n = 0
-        self.dropped: torch.Tensor | None = None  # samples of batches that ``keep`` left out, on the device
         self.reduce = reduce
 
-    def add(self, metrics: dict[str, torch.Tensor], n: int, keep: torch.Tensor | None = None) -> None:
-        """Add a batch of ``n`` samples; ``keep``, a 0-dim device flag, leaves the batch out where it is 0 (a dropped
-        training step) without a host read."""
+    def add(self, metrics: dict[str, torch.Tensor], n: int, skipped: torch.Tensor | None = None) -> None:
+        """Add a batch of ``n`` samples. Where ``skipped`` (a 0-dim device flag: a dropped training step) is set, its
+        values count as zeros, with no host read; :meth:`drop` then takes its samples out of the count."""
+        keep = None if skipped is None else skipped == 0
         for k, v in metrics.items():  # one in-place kernel per metric and batch, on the metric's device
-            v = v.detach() if keep is None else torch.where(keep > 0, v.detach(), 0.0)
+            v = v.detach() if keep is None else torch.where(keep, v.detach(), 0.0)
             total = self.sums.get(k)
             self.sums[k] = v.float() * n if total is None else total.add_(v, alpha=n)
         self.n += n
-        if keep is not None:
-            self.dropped = (1 - keep) * n if self.dropped is None else self.dropped.add_(1 - keep, alpha=n)
+
+    def drop(self, n: int) -> None:
+        """Take ``n`` samples of skipped batches out of the count (once their flags were read)."""
+        self.n -= n
 
     def result(self, prefix: str) -> dict[str, float]:
         """Means keyed ``"<prefix>/<name>"`` (over every process when ``reduce``: sums and counts are all-reduced)."""
-        count = torch.tensor(float(self.n))
-        if self.dropped is not None:
-            count = count.to(self.dropped.device) - self.dropped
-        sums = {**self.sums, "__n__": count}
+        sums = {**self.sums, "__n__": torch.tensor(float(self.n))}
         sums = all_reduce_sum(sums) if self.reduce else sums
         n = max(float(sums.pop("__n__")), 1.0)
         return {metric_key(prefix, k): float(v) / n for k, v in sums.items()}

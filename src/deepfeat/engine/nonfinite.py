@@ -1,10 +1,10 @@
-"""Non-finite steps counted on the device, read by the host only now and then (GradScaler's ``found_inf`` idea).
+"""Non-finite steps flagged on the device, read by the host only now and then (GradScaler's ``found_inf`` idea).
 
 Each update hands the trainer a 0-dim device flag (1.0: the step was dropped as non-finite; the weights did not
-change). Reading it every step would make the CPU wait for the GPU once per step; instead the streak, the count
-and the step at which the streak reached ``training.max_nonfinite`` accumulate on the device, and the trainer
-reads them every :data:`READ_EVERY` steps and at the end of each epoch, before validation and before any
-callback (a checkpoint) sees the epoch.
+change). Reading it every step would make the CPU wait for the GPU once per step; instead the flags are kept as
+they are (no kernel per step) and read together every :data:`READ_EVERY` steps and at the end of each epoch,
+before validation and before any callback (a checkpoint) sees the epoch. The streak, the counts and the step at
+which the streak reached ``training.max_nonfinite`` are then worked out on the host, as if read step by step.
 """
 
 from __future__ import annotations
@@ -19,42 +19,46 @@ READ_EVERY = 100
 
 @dataclass(frozen=True)
 class NonFiniteRead:
-    """What one read found: steps skipped since the last read and, once the streak reached the limit, the
-    (1-based) step where it did and how many of the skipped steps came up to it."""
+    """What one read found, up to the failing step when the streak reached the limit (``failed_at``, 1-based, with
+    the learning rate of that step), else over every step since the last read."""
 
     skipped: int
-    failed_at: int | None
-    skipped_by_failure: int
+    dropped_samples: int
+    failed_at: int | None = None
+    lr: float = float("nan")
 
 
 class NonFiniteSteps:
-    """The device-side record of dropped steps between two reads."""
+    """The flags of the steps since the last read, and the streak of dropped steps that runs across reads."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._state: torch.Tensor | None = None  # (streak, skipped, failed_at, skipped_by_failure) on the flags' device
+        self.streak = 0
+        self._steps: list[tuple[torch.Tensor, int, float]] = []  # (flag, batch size, learning rate) per step
 
-    def add(self, skipped: torch.Tensor, step: int) -> None:
-        """Record the flag of update number ``step`` (1-based): a few tiny kernels, no host read."""
-        if self._state is None:
-            self._state = torch.zeros(4, device=skipped.device)
-        s = self._state
-        flag = skipped.detach().float()
-        s[0] = (s[0] + flag) * flag  # the streak: grows on a dropped step, back to 0 on a good one
-        s[1] += flag
-        hit = (s[0] >= self.limit) & (s[2] == 0)
-        s[2] = torch.where(hit, float(step), s[2])
-        s[3] = torch.where(hit, s[1], s[3])
+    def add(self, skipped: torch.Tensor, samples: int, lr: float) -> None:
+        """Keep the flag of the next step (no kernel, no host read)."""
+        self._steps.append((skipped, samples, lr))
+
+    @property
+    def pending(self) -> int:
+        """Steps added since the last read."""
+        return len(self._steps)
 
     def new_epoch(self) -> None:
         """A streak does not run across epochs."""
-        if self._state is not None:
-            self._state[0] = 0
+        self.streak = 0
 
-    def read(self) -> NonFiniteRead:
-        """One host read; the counts start again from zero (the streak goes on)."""
-        if self._state is None:
-            return NonFiniteRead(0, None, 0)
-        _, skipped, failed_at, by_failure = self._state.tolist()
-        self._state[1:] = 0
-        return NonFiniteRead(int(skipped), int(failed_at) or None, int(by_failure))
+    def read(self, first_step: int) -> NonFiniteRead:
+        """One host read of the flags since the last one; ``first_step``: the (1-based) number of the first of them."""
+        steps, self._steps = self._steps, []
+        if not steps:
+            return NonFiniteRead(0, 0)
+        flags = torch.stack([flag.float() for flag, _, _ in steps]).tolist()
+        skipped = dropped = 0
+        for i, (flag, (_, samples, lr)) in enumerate(zip(flags, steps)):
+            self.streak = self.streak + 1 if flag else 0
+            skipped, dropped = skipped + bool(flag), dropped + (samples if flag else 0)
+            if self.streak >= self.limit:
+                return NonFiniteRead(skipped, dropped, first_step + i, lr)
+        return NonFiniteRead(skipped, dropped)

@@ -120,8 +120,7 @@ class Trainer:
         self.epoch = 0
         self.global_step = 0
         self.skipped_steps = 0
-        self._nonfinite = NonFiniteSteps(self.given.max_nonfinite)  # dropped steps, on the device until read
-        self._lrs: list[float] = []  # each step's learning rate since the last read
+        self._nonfinite = NonFiniteSteps(self.given.max_nonfinite)  # the steps' device flags, until read
         self.should_stop = False
         self.stop_reason = ""
         self.improved = False
@@ -250,21 +249,20 @@ class Trainer:
         for x, y in batches:
             batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
             self._steps_taken = [0] * len(self.optimizers)
-            self._lrs.append(self.schedulers[0].lr if self.schedulers else float("nan"))  # named if this step fails
+            lr = self.schedulers[0].lr if self.schedulers else float("nan")
             metrics = self.learner.update(batch, self.optimizers, ctx)
             self.global_step += 1
             skipped = metrics.get("skipped")  # a device flag: read every READ_EVERY steps, not here
             if skipped is not None:
-                self._nonfinite.add(skipped, self.global_step)
-            mean.add({k: v for k, v in metrics.items() if k != "skipped"}, x.shape[0],
-                     keep=None if skipped is None else 1 - skipped)
+                self._nonfinite.add(skipped, x.shape[0], lr)
+            mean.add({k: v for k, v in metrics.items() if k != "skipped"}, x.shape[0], skipped)
             self._step_schedules()
             self._emit("on_step_end", metrics)
             if self.global_step % READ_EVERY == 0:
-                self._check_nonfinite(epoch)
+                self._check_nonfinite(epoch, mean)
             if self.cfg.max_steps is not None and self.global_step >= self.cfg.max_steps:
                 break  # the epoch ends here (validation, logs, checkpoint), and so does the run
-        self._check_nonfinite(epoch)  # before validation and before any callback (a checkpoint) sees the epoch
+        self._check_nonfinite(epoch, mean)  # before validation and before any callback (a checkpoint) sees the epoch
         logs = mean.result("train")
         if self.data.val is not None:
             val = evaluate_split(self.learner, self.data.val, "val", self.precision, self.cfg.eval_batch_size, self.dist)
@@ -343,22 +341,21 @@ class Trainer:
                 "set training.restore_best: false to keep the last epoch's weights.")
         self.learner.load_state_dict(self.best_state)
 
-    def _check_nonfinite(self, epoch: int) -> None:
-        """Read the device's record of dropped steps (one host read); stop the run, naming the step where
-        ``max_nonfinite`` dropped steps in a row were reached, when they were."""
-        found = self._nonfinite.read()
-        first, lrs = self.global_step - len(self._lrs) + 1, self._lrs
-        self._lrs = []
+    def _check_nonfinite(self, epoch: int, mean: Mean) -> None:
+        """Read the flags of the steps since the last read (one host read): count the dropped steps, take their
+        samples out of the epoch's means, and stop the run at the step where ``max_nonfinite`` dropped steps in a
+        row were reached, naming it."""
+        found = self._nonfinite.read(self.global_step - self._nonfinite.pending + 1)
+        self.skipped_steps += found.skipped
+        mean.drop(found.dropped_samples)
         if found.failed_at is None:
-            self.skipped_steps += found.skipped
             return
-        self.skipped_steps += found.skipped_by_failure
         self.global_step = found.failed_at
         where = f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else "no checkpoint was written yet"
         raise TrainingError(
             f"training stopped at epoch {epoch + 1}, step {found.failed_at}: {self.cfg.max_nonfinite} non-finite losses "
-            f"in a row (lr {lrs[found.failed_at - first]:.3g}); {where}. Lower the learning rate, set "
-            "training.grad_clip, or check the data for extreme values."
+            f"in a row (lr {found.lr:.3g}); {where}. Lower the learning rate, set training.grad_clip, or check the "
+            "data for extreme values."
         )
 
     def _resume(self, state: dict[str, Any]) -> int:

@@ -59,13 +59,16 @@ def apply_gradients(
         else:  # whether the scaled gradients overflowed
             norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
     # Every rank runs backward, so DDP's gradient all-reduce never waits for a rank that skipped it.
-    loss_bad = torch.logical_not(torch.isfinite(loss)).float()
-    if skip is not None:
-        loss_bad = torch.maximum(loss_bad, skip)
-    grads_bad = torch.logical_not(torch.isfinite(norm)).float().to(loss.device)
     if scaler is None and getattr(optimizer, "_step_supports_amp_scaling", False):
-        return StepResult(norm, _fused_step(optimizer, any_rank(torch.maximum(loss_bad, grads_bad))))
-    return _host_step(optimizer, norm, torch.stack([loss_bad, grads_bad]), all_ranks, scaler)
+        ok = torch.isfinite(loss) if grad_clip is None else torch.isfinite(loss) & torch.isfinite(norm)
+        bad = torch.where(ok, 0.0, 1.0)  # float32, as the fused kernels read found_inf
+        if skip is not None:
+            bad = torch.maximum(bad, skip)
+        return StepResult(norm, _fused_step(optimizer, any_rank(bad)))
+    flags = [torch.isfinite(loss), torch.isfinite(norm).to(loss.device)]
+    if skip is not None:
+        flags.append(skip.to(loss.device) == 0)
+    return _host_step(optimizer, norm, torch.stack(flags).tolist(), all_ranks, scaler, loss.device)
 
 
 def _fused_step(optimizer: torch.optim.Optimizer, bad: torch.Tensor) -> torch.Tensor:
@@ -79,19 +82,23 @@ def _fused_step(optimizer: torch.optim.Optimizer, bad: torch.Tensor) -> torch.Te
     return bad
 
 
-def _host_step(optimizer: torch.optim.Optimizer, norm: torch.Tensor, bad: torch.Tensor, all_ranks: Callable[[bool], bool],
-               scaler: torch.amp.GradScaler | None) -> StepResult:
-    """Step when the host knows the loss and gradients are finite (``bad``: their two flags): one read per step,
-    after backward was queued. An eager optimizer cannot skip on a device flag; GradScaler's own step reads its
-    found_inf the same way."""
-    loss_bad, grads_bad = bad.tolist()
-    skipped, kept = torch.ones((), device=bad.device), torch.zeros((), device=bad.device)
-    if not all_ranks(not loss_bad):
+def _host_step(optimizer: torch.optim.Optimizer, norm: torch.Tensor, flags: list[bool], all_ranks: Callable[[bool], bool],
+               scaler: torch.amp.GradScaler | None, device: torch.device) -> StepResult:
+    """Step when the host read that the loss and the gradients are finite (``flags``: loss finite, gradient norm
+    finite, and not told to skip), after backward was queued. An eager optimizer cannot skip on a device flag;
+    GradScaler's own step reads its found_inf the same way."""
+    return StepResult(norm, torch.full((), float(_dropped(optimizer, flags, all_ranks, scaler)), device=device))
+
+
+def _dropped(optimizer: torch.optim.Optimizer, flags: list[bool], all_ranks: Callable[[bool], bool],
+             scaler: torch.amp.GradScaler | None) -> bool:
+    """Step ``optimizer`` unless ``flags`` say not to; whether the step was dropped as non-finite."""
+    if not all_ranks(all(flags[:1] + flags[2:])):
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.update()  # unscale_ saw the non-finite gradients: the scale backs off
-        return StepResult(norm, skipped)
-    grads_ok = all_ranks(not grads_bad)
+        return True
+    grads_ok = all_ranks(flags[1])
     if scaler is not None:
         scale = scaler.get_scale()
         if grads_ok:
@@ -99,9 +106,9 @@ def _host_step(optimizer: torch.optim.Optimizer, norm: torch.Tensor, bad: torch.
         else:
             optimizer.zero_grad(set_to_none=True)
         scaler.update()  # halves the scale after an overflow (unscale_ recorded it), grows it after a quiet stretch
-        return StepResult(norm, kept if grads_ok or scale > 1.0 else skipped)
-    if not grads_ok:
+        return not grads_ok and scale <= 1.0
+    if grads_ok:
+        optimizer.step()
+    else:
         optimizer.zero_grad(set_to_none=True)
-        return StepResult(norm, skipped)
-    optimizer.step()
-    return StepResult(norm, kept)
+    return not grads_ok
