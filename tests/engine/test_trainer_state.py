@@ -11,6 +11,7 @@ import torch
 
 from deepfeat.data.bundle import from_arrays
 from deepfeat.engine.callbacks import Callback, ModelCheckpoint
+from deepfeat.engine.checkpoint import load_checkpoint
 from deepfeat.engine.device import resolve_precision
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import TrainingError
@@ -96,6 +97,8 @@ def test_the_failure_names_the_last_checkpoint_its_callback_wrote(tmp_path: Path
     with pytest.raises(TrainingError, match=f"the last good checkpoint is {tmp_path / 'last.pt'}"):
         trainer.fit(learner, data)
     assert checkpoint.last_checkpoint() == tmp_path / "last.pt" == trainer.last_checkpoint
+    # The divergence is read at the end of epoch 2, before the checkpoint callback sees that epoch.
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
 
 
 class _StopFirstFit(Callback):
