@@ -32,7 +32,8 @@ from deepfeat.data.datasets import load_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.seeding import epoch_generator, seed_everything
-from deepfeat.engine.trainer import Trainer, TrainingConfig, evaluate_split
+from deepfeat.engine.inference import evaluate_split
+from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.engine.device import resolve_precision
 from deepfeat.learners.build import build_learner
 from fast import fast_benchmark

@@ -45,7 +45,8 @@ from deepfeat.data.splits import DataBundle
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.device import resolve_precision
 from deepfeat.engine.seeding import seed_everything
-from deepfeat.engine.trainer import Trainer, TrainingConfig, evaluate_split
+from deepfeat.engine.inference import evaluate_split
+from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.learners.build import build_learner
 
 LR, BATCH = 1e-3, 128

@@ -44,9 +44,9 @@ from deepfeat.data.datasets import load_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
 from deepfeat.run.model_io import export_model
-from deepfeat.engine.inference import collect
+from deepfeat.engine.inference import collect, evaluate_split
 from deepfeat.engine.seeding import seed_everything
-from deepfeat.engine.trainer import Trainer, TrainingConfig, evaluate_split
+from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.eval.probes import linear_probe
 from deepfeat.learners.build import build_learner
 from deepfeat.run.evaluations.low_label import (

@@ -7,6 +7,7 @@
 # 4. an fp16 fit of the digits CNN: float16 autocast with its loss scaler (bf16 is covered by 1.)
 # 5. step time of the digits CNN, a ResNet-18 (224x224) and InceptionTime at fp32 / bf16 / fp16, GPU utilization,
 #    and the shard pipeline's images/s against the device's ResNet-18 rate (benchmarks/gpu_steps.py)
+# 6. non-finite losses under bf16 and fp16: dropped steps counted, weights finite, no host sync per step (bf16)
 # On a machine without CUDA it says so and exits 0 without running anything (tested on the CPU).
 #   DRY=1 bash benchmarks/gpu_check.sh      # or --dry: every step on the CPU at tiny sizes (~1-2 min), 1. and 2.
 #                                           # left out; checks the script end to end where no GPU is at hand
@@ -57,5 +58,6 @@ step "fp16 fit (digits CNN, 2 epochs, loss scaler)" 60 "$PY" -m deepfeat.cli fit
     --out "$RUN16" "${QUICK[@]}" --set training.precision=fp16 --set training.progress=line \
     --set logging.plots=false --set logging.report=false
 [ -f "$RUN16/results.json" ] && "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); f = r['fit']; print('gpu_check: fp16 fit', r['status'], f['precision'], 'skipped steps', f['skipped_steps'], r.get('test'))" "$RUN16/results.json" | tee -a "$SUMMARY"
+step "non-finite losses (every 4th NaN; syncs must not grow with steps)" 60 "$PY" benchmarks/nonfinite_check.py
 echo "gpu_check: done (status $status); summary in $SUMMARY"
 exit $status

@@ -30,14 +30,6 @@ IMPORT_FIX = "import the module that registers it first (in Python, or `deepfeat
 # Every registry created, by kind, so `deepfeat list` can show them all.
 _ALL: dict[str, "Registry[Any]"] = {}
 
-# Kinds the README calls by another name than their registry's plural (the plural stays accepted).
-KIND_NAMES: dict[str, str] = {"schedulers": "schedules"}
-# More words `deepfeat list` takes for a kind -> the registry's plural (singulars are accepted as well).
-KIND_ALIASES: dict[str, str] = {"schedules": "schedulers", "evaluators": "evaluations", "protocols": "evaluations",
-                                "metrics": "evaluations",
-                                "backbones": "backbone sources", "sources": "backbone sources"}
-
-
 @dataclass(frozen=True)
 class Entry(Generic[T]):
     name: str
@@ -254,26 +246,6 @@ def all_registries() -> dict[str, Registry[Any]]:
     return dict(_ALL)
 
 
-def kind_name(plural: str) -> str:
-    """What the README and ``deepfeat list`` call the kind of the registry ``plural`` (``schedulers`` -> ``schedules``)."""
-    return KIND_NAMES.get(plural, plural)
-
-
-def find_kind(word: str, plurals: list[str] | tuple[str, ...]) -> str:
-    """The registry plural among ``plurals`` that ``word`` names: the plural, its README name, an alias or a singular.
-
-    ``"schedules"``, ``"scheduler"`` and ``"schedulers"`` all give ``"schedulers"``; anything else is a
-    :class:`ConfigError` listing the kinds, with the close match.
-    """
-    key = " ".join(word.lower().replace("_", " ").replace("-", " ").split())  # backbone_sources, backbone-sources
-    for candidate in (key, key + "s", KIND_ALIASES.get(key), KIND_ALIASES.get(key + "s")):
-        if candidate in plurals:
-            return candidate
-    names = sorted(kind_name(p) for p in plurals)
-    raise ConfigError(f"unknown kind '{word}' at deepfeat list: expected one of {', '.join(names)}."
-                      f"{did_you_mean(key, names + sorted(set(plurals) | KIND_ALIASES.keys()))}")
-
-
 def load_plugins() -> bool:
     """Import every installed ``deepfeat.plugins`` entry point, once; True when this call loaded any.
 
@@ -295,38 +267,3 @@ def load_plugins() -> bool:
             raise ConfigError(f"deepfeat plugin '{ep.name}' ({ep.value}, from the package {package}) failed to "
                               f"import: {type(e).__name__}: {e}. Fix or uninstall that package.") from e
     return bool(found)
-
-
-def import_user_module(spec: str) -> Any:
-    """Import ``spec``, a module name (found from the current folder too) or a ``.py`` file, so its decorators register
-    its encoders, learners and datasets; a ConfigError saying what was tried when it cannot be imported."""
-    import importlib
-    import importlib.util
-    import os
-    import sys
-
-    try:
-        if spec.endswith(".py") or os.sep in spec:
-            path = os.path.abspath(spec)
-            if not os.path.isfile(path):
-                raise ConfigError(f"--import {spec}: no such file ({path}). Give a module name or a .py file.")
-            name = os.path.splitext(os.path.basename(path))[0]
-            loader = importlib.util.spec_from_file_location(name, path)
-            if loader is None or loader.loader is None:
-                raise ConfigError(f"--import {spec}: not a Python file.")
-            module = importlib.util.module_from_spec(loader)
-            sys.modules[name] = module
-            loader.loader.exec_module(module)
-            return module
-        if os.getcwd() not in sys.path and "" not in sys.path:  # `python -c` finds modules here; a console script not
-            sys.path.insert(0, os.getcwd())
-        return importlib.import_module(spec)
-    except ConfigError:
-        raise
-    except ModuleNotFoundError as e:
-        if e.name and spec.split(".")[0] == e.name.split(".")[0]:
-            raise ConfigError(f"--import {spec}: no module named '{e.name}' here or on the Python path. Run from the "
-                              f"folder that holds {spec.split('.')[0]}.py, or give the file's path.") from None
-        raise ConfigError(f"--import {spec}: importing it failed: {type(e).__name__}: {e}") from None
-    except Exception as e:  # noqa: BLE001 -- the user's module raised: name it and the error
-        raise ConfigError(f"--import {spec}: importing it failed: {type(e).__name__}: {e}") from None

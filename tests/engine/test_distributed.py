@@ -197,31 +197,33 @@ def test_nt_xent_gathers_negatives_across_processes(tmp_path: Path) -> None:
     torch.testing.assert_close(torch.cat([b0, b1]) / 2, z2.grad)
 
 
-def _one_rank_non_finite(dump: str) -> None:
+def _one_rank_non_finite(dump: str, fused: bool) -> None:
     from torch.nn.parallel import DistributedDataParallel
 
-    from deepfeat.engine.distributed import all_ranks
+    from deepfeat.engine.distributed import all_ranks, any_rank
     from deepfeat.learners.base import StepContext
 
     dist.init_process_group("gloo")
-    ctx = StepContext(all_ranks=all_ranks)  # what the trainer lends a learner under torchrun
+    ctx = StepContext(all_ranks=all_ranks, any_rank=any_rank)  # what the trainer lends a learner under torchrun
     rank = dist.get_rank()
     torch.manual_seed(0)
     model = DistributedDataParallel(torch.nn.Linear(3, 1))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, fused=fused)  # fused: skipped on the device
     x = torch.ones(4, 3) * (rank + 1)
     bad = model(x).sum() * (float("nan") if rank == 1 else 1.0)  # non-finite on rank 1 only
-    skipped = ctx.step(bad, opt) is None
-    stepped = ctx.step(model(x).sum(), opt) is not None  # the next step works on both ranks
+    skipped = bool(ctx.step(bad, opt).skipped)
+    stepped = not ctx.step(model(x).sum(), opt).skipped  # the next step works on both ranks
     out: list[Any] = [None, None]
     dist.all_gather_object(out, (skipped, stepped, torch.cat([p.detach().flatten() for p in model.parameters()])))
     if rank == 0:
         torch.save(out, dump)
 
 
-def test_a_non_finite_loss_on_one_rank_skips_the_step_on_every_rank(tmp_path: Path) -> None:
-    """Both ranks skip together (no hang in DDP's all-reduce), then step together with identical weights."""
-    _forked(_one_rank_non_finite, str(tmp_path / "s.pt"), timeout=60)
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_non_finite_loss_on_one_rank_skips_the_step_on_every_rank(tmp_path: Path, fused: bool) -> None:
+    """Both ranks skip together (no hang in DDP's all-reduce), then step together with identical weights; decided
+    on the host for an eager optimizer, on the device (an all-reduced flag) for a fused one."""
+    _forked(_one_rank_non_finite, str(tmp_path / "s.pt"), fused, timeout=60)
     (skip0, step0, w0), (skip1, step1, w1) = torch.load(tmp_path / "s.pt")
     assert (skip0, skip1, step0, step1) == (True, True, True, True)
     assert torch.equal(w0, w1)

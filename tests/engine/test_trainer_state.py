@@ -11,6 +11,7 @@ import torch
 
 from deepfeat.data.bundle import from_arrays
 from deepfeat.engine.callbacks import Callback, ModelCheckpoint
+from deepfeat.engine.checkpoint import load_checkpoint
 from deepfeat.engine.device import resolve_precision
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import TrainingError
@@ -96,6 +97,8 @@ def test_the_failure_names_the_last_checkpoint_its_callback_wrote(tmp_path: Path
     with pytest.raises(TrainingError, match=f"the last good checkpoint is {tmp_path / 'last.pt'}"):
         trainer.fit(learner, data)
     assert checkpoint.last_checkpoint() == tmp_path / "last.pt" == trainer.last_checkpoint
+    # The divergence is read at the end of epoch 2, before the checkpoint callback sees that epoch.
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
 
 
 class _StopFirstFit(Callback):
@@ -147,11 +150,11 @@ def test_the_scaler_drops_an_overflowing_step_and_halves_the_scale() -> None:
     before = [p.detach().clone() for p in model.parameters()]
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**127)  # the scaled gradients overflow float32
     ctx = StepContext(scaler=scaler)
-    norm = ctx.step(model(torch.ones(2, 4)).pow(2).sum() + 4.0, opt)
-    assert norm is not None and not torch.isfinite(norm)  # the scaler's calibration, not a non-finite step
+    step = ctx.step(model(torch.ones(2, 4)).pow(2).sum() + 4.0, opt)
+    assert not step.skipped and not torch.isfinite(step.norm)  # the scaler's calibration, not a non-finite step
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert scaler.get_scale() == 2.0**126
-    assert torch.isfinite(ctx.step(model(torch.ones(2, 4)).pow(2).sum(), opt).float())  # a normal step once it fits
+    assert torch.isfinite(ctx.step(model(torch.ones(2, 4)).pow(2).sum(), opt).norm)  # a normal step once it fits
     assert scaler.get_scale() == 2.0**126 and any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
@@ -159,7 +162,7 @@ def test_gradients_infinite_at_scale_one_are_a_skipped_step() -> None:
     w = torch.nn.Parameter(torch.zeros(3))
     opt = torch.optim.SGD([w], lr=0.1)
     ctx = StepContext(scaler=torch.amp.GradScaler("cpu", init_scale=1.0))
-    assert ctx.step(torch.sqrt(w).sum(), opt) is None  # a finite loss whose gradient is inf at any scale
+    assert ctx.step(torch.sqrt(w).sum(), opt).skipped  # a finite loss whose gradient is inf at any scale
     assert torch.equal(w.detach(), torch.zeros(3))
 
 
@@ -190,6 +193,6 @@ def test_the_scaler_unscales_before_clipping() -> None:
     w = torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.SGD([w], lr=1.0)
     ctx = StepContext(grad_clip=1.0, scaler=torch.amp.GradScaler("cpu", init_scale=2.0**10))
-    norm = ctx.step(0.1 * w.sum() + 1.0, opt)  # true gradient (0.1, 0.1): under the clip, scaled it would be far over
-    assert norm is not None and float(norm) == pytest.approx(0.1 * 2**0.5)
+    step = ctx.step(0.1 * w.sum() + 1.0, opt)  # true gradient (0.1, 0.1): under the clip, scaled it would be far over
+    assert not step.skipped and float(step.norm) == pytest.approx(0.1 * 2**0.5)
     assert torch.allclose(w.detach(), torch.full((2,), -0.1))

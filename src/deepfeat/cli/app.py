@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.imports:
-            from deepfeat.registry import import_user_module
+            from deepfeat.cli.user_modules import import_user_module
 
             for module in args.imports:
                 import_user_module(module)

@@ -18,7 +18,8 @@ import sys
 from typing import Any, Iterator
 
 from deepfeat.arguments import arguments, comments_by_name, defaults, one_line, plain, type_text, yaml_text
-from deepfeat.registry import Registry, all_registries, find_kind, kind_name, unknown_name
+from deepfeat.cli.kinds import find_kind, kind_name
+from deepfeat.registry import Registry, all_registries, unknown_name
 
 # Every kind (its registry's plural) -> (the modules whose import registers all its names, where they are used).
 # tests/test_cli.py checks both against the registries that exist once everything is imported.

@@ -5,7 +5,8 @@ from deepfeat.engine.checkpoint import load_checkpoint, save_checkpoint
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.progress import Progress
 from deepfeat.engine.seeding import seed_everything
-from deepfeat.engine.trainer import FitResult, Trainer, TrainingConfig, evaluate_split
+from deepfeat.engine.inference import evaluate_split
+from deepfeat.engine.trainer import FitResult, Trainer, TrainingConfig
 
 __all__ = [
     "CSVLogger", "Callback", "EarlyStopping", "FitResult", "ModelCheckpoint", "Precision", "Progress",

@@ -159,6 +159,7 @@ class Diagnostics(Callback):
         self._probe: ActivationProbe | None = None
         self._before: list[torch.Tensor] = []
         self._losses: list[torch.Tensor] = []
+        self._skipped: list[torch.Tensor] = []
         self._maxima: dict[int, deque[torch.Tensor]] = {}
 
     def on_fit_start(self, trainer: "Trainer") -> None:
@@ -171,7 +172,8 @@ class Diagnostics(Callback):
     def on_step_end(self, trainer: "Trainer", metrics: dict[str, torch.Tensor]) -> None:
         if "loss" in metrics:  # a device tensor: read once per epoch, no per-step sync
             self._losses.append(metrics["loss"])
-        self.stats.skipped_steps += "skipped" in metrics
+        if "skipped" in metrics:  # a device flag, summed with the losses
+            self._skipped.append(metrics["skipped"])
         if self._probe is not None:
             self._collect(trainer)
         if (trainer.global_step + 1) % self.cfg.every_n_steps == 0:
@@ -195,6 +197,9 @@ class Diagnostics(Callback):
         if self._losses:
             self.stats.losses += torch.stack([v.float() for v in self._losses]).cpu().tolist()
             self._losses = []
+        if self._skipped:
+            self.stats.skipped_steps += int(torch.stack([v.float() for v in self._skipped]).sum())
+            self._skipped = []
 
     def _arm(self) -> None:
         self._probe = ActivationProbe(self.layers, keep_values=True).attach()

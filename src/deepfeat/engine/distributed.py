@@ -100,6 +100,16 @@ def all_ranks(flag: bool) -> bool:
     return bool(value.item())
 
 
+def any_rank(flag: torch.Tensor) -> torch.Tensor:
+    """A 0-dim float device flag set (1.0) where it is set on any process, without a host read: an all-reduce
+    (max) queued on the device, so every rank skips the same step. ``flag`` itself on one process."""
+    if not current().enabled:
+        return flag
+    flag = flag.clone()
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return flag
+
+
 def broadcast_object(obj: Any) -> Any:
     """Rank 0's ``obj`` on every rank (e.g. the run folder name)."""
     if not current().enabled:

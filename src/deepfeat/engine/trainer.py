@@ -18,13 +18,14 @@ import torch
 from deepfeat.data.splits import DataBundle
 from deepfeat.data.validation_policy import MonitorPlan, SchedulePlan, plan_monitor, plan_schedule
 from deepfeat.engine.callbacks import Callback, is_better
-from deepfeat.engine.device import Precision, resolve_device, resolve_precision, torch_threads
+from deepfeat.engine.device import resolve_device, resolve_precision, torch_threads
 from deepfeat.engine.data_wait import DataWait
-from deepfeat.engine.distributed import DistContext, all_ranks, all_reduce_sum, init_distributed
+from deepfeat.engine.distributed import DistContext, all_ranks, any_rank, init_distributed
 from deepfeat.engine.fit_batches import FitBatches
+from deepfeat.engine.inference import Mean, evaluate_split
+from deepfeat.engine.nonfinite import READ_EVERY, NonFiniteSteps
 from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
 from deepfeat.errors import CheckpointError, ConfigError, TrainingError
-from deepfeat.keys import metric_key
 from deepfeat.learners.base import Learner, StepContext
 from deepfeat.optim.schedulers import build_scheduler
 
@@ -101,28 +102,6 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-class _Mean:
-    """Sample-weighted running means of tensors, read once per epoch (no per-step host sync)."""
-
-    def __init__(self, reduce: bool = False) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.n = 0
-        self.reduce = reduce
-
-    def add(self, metrics: dict[str, torch.Tensor], n: int) -> None:
-        for k, v in metrics.items():  # one in-place kernel per metric and step, on the metric's device
-            total = self.sums.get(k)
-            self.sums[k] = v.detach().float() * n if total is None else total.add_(v.detach(), alpha=n)
-        self.n += n
-
-    def result(self, split: str) -> dict[str, float]:
-        """Means (over every process when ``reduce``: sums and counts are all-reduced)."""
-        sums = {**self.sums, "__n__": torch.tensor(float(self.n))}
-        sums = all_reduce_sum(sums) if self.reduce else sums
-        n = max(float(sums.pop("__n__")), 1.0)
-        return {metric_key(split, k): float(v) / n for k, v in sums.items()}
-
-
 class Trainer:
     """Fits a learner on a :class:`DataBundle`; callbacks observe, the learner does the math."""
 
@@ -144,8 +123,9 @@ class Trainer:
         self.global_step = 0
         self.skipped_steps = 0
         self.epoch_step = 0  # steps taken in the current epoch (0 between epochs); a resume skips as many batches
-        self.epoch_mean: _Mean | None = None  # the current epoch's running training means
+        self.epoch_mean: Mean | None = None  # the current epoch's running training means
         self.data_wait = DataWait()
+        self._nonfinite = NonFiniteSteps(self.given.max_nonfinite)  # the steps' device flags, until read
         self.should_stop = False
         self.stop_reason = ""
         self.improved = False
@@ -176,6 +156,8 @@ class Trainer:
         """Everything an exact resume needs, as tensors and plain data; mid-epoch (``epoch_step`` > 0) also the
         epoch's running means, and ``epoch`` counts the finished epochs only."""
         mean = self.epoch_mean if self.epoch_step else None
+        if mean is not None and self._nonfinite.pending:  # the flags of the steps so far, so the means saved are exact
+            self._check_nonfinite(self.epoch, mean)
         return {
             "format": "deepfeat-checkpoint/1",
             "model": self.learner.state_dict(),
@@ -234,7 +216,7 @@ class Trainer:
         self.scaler = self.precision.grad_scaler()
         start = self._resume(resume) if resume else 0
         ctx = StepContext(autocast=self.precision.autocast, grad_clip=cfg.grad_clip, forward=self._ddp_forward(),
-                          all_ranks=all_ranks if self.dist.enabled else bool, scaler=self.scaler)
+                          all_ranks=all_ranks if self.dist.enabled else bool, scaler=self.scaler, any_rank=any_rank)
         self.learner.on_fit_start(FitBatches(data.train, cfg.batch_size, self.seed), self.precision.prepare_input,
                                   self.precision.autocast)
         t0 = time.perf_counter() - (self.history[-1]["time_s"] if self.history else 0.0)
@@ -271,29 +253,30 @@ class Trainer:
             self.log(message)
         self._emit("on_epoch_start", epoch)
         self.learner.train()
-        mean, streak = self.epoch_mean if skip and self.epoch_mean else _Mean(self.dist.enabled), 0
+        mean = self.epoch_mean if skip and self.epoch_mean else Mean(self.dist.enabled)
         self.epoch_mean, self.epoch_step = mean, skip
+        self._nonfinite.new_epoch()
         batches = self.data.train.batches(self.cfg.batch_size, shuffle=True, generator=epoch_generator(self.seed, epoch),
                                           drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size,
                                           buckets=self.cfg.length_buckets, skip=skip)
         for x, y in self.data_wait.timed(batches):
             batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
             self._steps_taken = [0] * len(self.optimizers)
+            lr = self.schedulers[0].lr if self.schedulers else float("nan")
             metrics = self.learner.update(batch, self.optimizers, ctx)
             self.global_step += 1
             self.epoch_step += 1
-            if "skipped" in metrics:
-                streak += 1
-                self.skipped_steps += 1
-                if streak >= self.cfg.max_nonfinite:
-                    self._fail_nonfinite(epoch, streak)
-            else:
-                streak = 0
-                mean.add(metrics, x.shape[0])
+            skipped = metrics.get("skipped")  # a device flag: read every READ_EVERY steps, not here
+            if skipped is not None:
+                self._nonfinite.add(skipped, x.shape[0], lr)
+            mean.add({k: v for k, v in metrics.items() if k != "skipped"}, x.shape[0], skipped)
             self._step_schedules()
             self._emit("on_step_end", metrics)
+            if self.global_step % READ_EVERY == 0:
+                self._check_nonfinite(epoch, mean)
             if self.cfg.max_steps is not None and self.global_step >= self.cfg.max_steps:
                 break  # the epoch ends here (validation, logs, checkpoint), and so does the run
+        self._check_nonfinite(epoch, mean)  # before validation and before any callback (a checkpoint) sees the epoch
         self.epoch_step = 0
         self.data_wait.end(epoch, self.data.train.num_workers)
         logs = mean.result("train")
@@ -374,12 +357,21 @@ class Trainer:
                 "set training.restore_best: false to keep the last epoch's weights.")
         self.learner.load_state_dict(self.best_state)
 
-    def _fail_nonfinite(self, epoch: int, streak: int) -> None:
-        lr = self.schedulers[0].lr if self.schedulers else float("nan")
+    def _check_nonfinite(self, epoch: int, mean: Mean) -> None:
+        """Read the flags of the steps since the last read (one host read): count the dropped steps, take their
+        samples out of the epoch's means, and stop the run at the step where ``max_nonfinite`` dropped steps in a
+        row were reached, naming it."""
+        found = self._nonfinite.read(self.global_step - self._nonfinite.pending + 1)
+        self.skipped_steps += found.skipped
+        mean.drop(found.dropped_samples)
+        if found.failed_at is None:
+            return
+        self.global_step = found.failed_at
         where = f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else "no checkpoint was written yet"
         raise TrainingError(
-            f"training stopped at epoch {epoch + 1}, step {self.global_step}: {streak} non-finite losses in a row "
-            f"(lr {lr:.3g}); {where}. Lower the learning rate, set training.grad_clip, or check the data for extreme values."
+            f"training stopped at epoch {epoch + 1}, step {found.failed_at}: {self.cfg.max_nonfinite} non-finite losses "
+            f"in a row (lr {found.lr:.3g}); {where}. Lower the learning rate, set training.grad_clip, or check the "
+            "data for extreme values."
         )
 
     def _resume(self, state: dict[str, Any]) -> int:
@@ -400,7 +392,7 @@ class Trainer:
         self.epoch = state["epoch"] - 1
         self.epoch_step = state.get("epoch_step", 0)  # mid-epoch: that epoch goes on after its taken batches
         if state.get("epoch_mean"):
-            self.epoch_mean = _Mean(self.dist.enabled)
+            self.epoch_mean = Mean(self.dist.enabled)
             self.epoch_mean.sums, self.epoch_mean.n = dict(state["epoch_mean"]["sums"]), state["epoch_mean"]["n"]
         return int(state["epoch"])
 
@@ -423,22 +415,3 @@ class _MethodCaller(torch.nn.Module):
 
     def forward(self, method: str, batch: Any) -> Any:
         return getattr(self._learner[0], method)(batch)
-
-
-@torch.no_grad()
-def evaluate_split(learner: Learner, split: Any, prefix: str, precision: Precision, batch_size: int = 1024,
-                   dist: DistContext | None = None) -> dict[str, float]:
-    """Sample-weighted mean of ``validation_step`` metrics over a split, keys ``"<prefix>/<name>"``.
-
-    With a distributed ``dist`` each process evaluates its shard and the means are all-reduced.
-    """
-    dist = dist or DistContext()
-    was_training = learner.training
-    learner.eval()
-    mean = _Mean(dist.enabled)
-    for x, y in split.batches(batch_size, rank=dist.rank, world_size=dist.world_size, pad=False):
-        batch = (precision.prepare_input(x), None if y is None else y.to(precision.device))
-        with precision.autocast():
-            mean.add(learner.validation_step(batch), x.shape[0])
-    learner.train(was_training)
-    return mean.result(prefix)

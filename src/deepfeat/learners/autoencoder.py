@@ -30,7 +30,8 @@ from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.activations import get_activation
 from deepfeat.nn.decoders import build_decoder
-from deepfeat.nn.encoder import build_encoder, check_choice, check_positive_int
+from deepfeat.checks import check_choice, check_positive_int
+from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.init import init_module
 
 LIKELIHOODS = ("gaussian", "bernoulli")

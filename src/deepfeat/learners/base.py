@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, ContextManager
 import torch
 from torch import nn
 
-from deepfeat.optim.step import apply_gradients
+from deepfeat.optim.step import StepResult, apply_gradients
 
 Batch = tuple[torch.Tensor, "torch.Tensor | None"]
 
@@ -26,9 +26,10 @@ class StepContext:
 
     ``forward`` is set under DistributedDataParallel: ``forward(method, batch)`` runs
     ``learner.<method>(batch)`` through the DDP wrapper so gradients are all-reduced in backward.
-    ``all_ranks(flag)`` is true when ``flag`` holds on every process (``bool`` on one process): a
-    non-finite loss on any rank skips the step on all of them. ``scaler`` is float16's loss scaler (the
-    trainer's, saved in its checkpoints), None under bfloat16 and float32.
+    ``all_ranks(flag)`` is true when ``flag`` holds on every process (``bool`` on one process) and
+    ``any_rank(flag)`` ORs a device flag over the processes (itself on one process): a non-finite loss on any
+    rank skips the step on all of them. ``scaler`` is float16's loss scaler (the trainer's, saved in its
+    checkpoints), None under bfloat16 and float32.
     """
 
     autocast: Callable[[], ContextManager[Any]] = field(default=nullcontext)
@@ -36,10 +37,13 @@ class StepContext:
     forward: Callable[[str, Any], dict[str, torch.Tensor]] | None = None
     all_ranks: Callable[[bool], bool] = bool
     scaler: torch.amp.GradScaler | None = None
+    any_rank: Callable[[torch.Tensor], torch.Tensor] = field(default=lambda flag: flag)
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
-        """Backward, clip and step ``optimizer`` (see :func:`~deepfeat.optim.step.apply_gradients`); ``None`` if skipped."""
-        return apply_gradients(loss, optimizer, None, self.grad_clip, self.all_ranks, self.scaler)
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+             skip: torch.Tensor | None = None) -> StepResult:
+        """Backward, clip and step ``optimizer`` unless the step is not finite or ``skip`` (a device flag) is set
+        (see :func:`~deepfeat.optim.step.apply_gradients`); ``.skipped`` is the device flag of a dropped step."""
+        return apply_gradients(loss, optimizer, None, self.grad_clip, self.all_ranks, self.scaler, self.any_rank, skip)
 
     def call(self, learner: nn.Module, method: str, batch: Any) -> dict[str, torch.Tensor]:
         """``learner.<method>(batch)``, through DDP when training on several processes."""
@@ -151,15 +155,15 @@ class Learner(nn.Module):
     def update(
         self, batch: Batch, optimizers: list[torch.optim.Optimizer], ctx: StepContext
     ) -> dict[str, torch.Tensor]:
-        """One training update. Returns detached metrics; ``"skipped"`` is set on a non-finite step."""
+        """One training update. Returns detached metrics and ``"skipped"``, a 0-dim device flag (1.0: the step was
+        dropped as non-finite) that the trainer reads only now and then, so no step waits for the device."""
         with ctx.autocast():
             out = ctx.call(self, "training_step", batch)
         loss = out["loss"].float()
         if self.penalty is not None:
             loss = loss + self.penalty(self)
-        norm = ctx.step(loss, optimizers[0])
+        step = ctx.step(loss, optimizers[0])
         metrics = {k: v.detach() for k, v in out.items()}
         metrics["loss"] = loss.detach()
-        if norm is None:
-            metrics["skipped"] = torch.ones(())
+        metrics["skipped"] = step.skipped
         return metrics

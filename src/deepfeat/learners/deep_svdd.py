@@ -34,7 +34,8 @@ from deepfeat.learners.ae_pretraining import pretrain_autoencoder
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.decoders import build_decoder
-from deepfeat.nn.encoder import build_encoder, check_positive_int
+from deepfeat.checks import check_positive_int
+from deepfeat.nn.encoder import build_encoder
 
 NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any, ClassVar
 
 import torch
@@ -32,8 +33,10 @@ from deepfeat.learners.gan_losses import (
     generator_loss,
     gradient_penalty,
 )
+from deepfeat.learners.inference import run_batches
 from deepfeat.nn.discriminators import has_batch_norm, spectral_normalize
-from deepfeat.nn.encoder import build_encoder, check_choice, check_positive_int
+from deepfeat.checks import check_choice, check_positive_int
+from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.generators import ConvGenerator, MLPGenerator
 
 FIXED_SEED = 1234  # the fixed noise batch is the same for every run, so grids compare across runs too
@@ -219,17 +222,15 @@ class GAN(Learner):
             metrics["gp"] = gp.detach()
         if self.penalty is not None:
             d_loss = d_loss + self.penalty(self.encoder)
-        ok = ctx.step(d_loss, opt_d) is not None
+        skipped = ctx.step(d_loss, opt_d).skipped
         self.steps += 1
         if g_turn:
             with ctx.autocast():
                 g_loss = generator_loss(self.loss, self.discriminate(fake, y_fake).float())
-            ok = ok and ctx.step(g_loss, opt_g) is not None
+            skipped = ctx.step(g_loss, opt_g, skip=skipped).skipped  # no generator step after a dropped critic step
             self._last_g = g_loss.detach()
             self._update_ema()
-        metrics.update(loss=d_loss.detach(), g_loss=self._last_g.to(d_loss.device))
-        if not ok:
-            metrics["skipped"] = torch.ones(())
+        metrics.update(loss=d_loss.detach(), g_loss=self._last_g.to(d_loss.device), skipped=skipped)
         return metrics
 
     @torch.no_grad()
@@ -286,13 +287,11 @@ class GAN(Learner):
         return self._decode(z.reshape(-1, self.latent_dim), labels).view(paths, steps, *self.info.input_shape)
 
     def _decode(self, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int = 1024) -> torch.Tensor:
-        was_training, device = self.training, self.fixed_z.device
-        self.eval()
-        outs = []
-        for i in range(0, len(z), batch_size):
-            y = None if labels is None else labels[i: i + batch_size].to(device)
-            outs.append(self.to_data(self.generate(z[i: i + batch_size].to(device), y, ema=True)).float().cpu())
-        self.train(was_training)
+        device = self.fixed_z.device
+        batches = zip(z.split(batch_size), repeat(None) if labels is None else labels.split(batch_size))
+        outs = [x.float().cpu() for x, _, _ in run_batches(
+            self, batches, lambda b: self.to_data(self.generate(b[0], b[1], ema=True)),
+            prepare=lambda t: t.to(device), device=device)]
         return torch.cat(outs) if outs else torch.zeros(0, *self.info.input_shape)
 
 

@@ -29,7 +29,7 @@ from deepfeat.errors import ConfigError, DataError
 from deepfeat.learners.autoencoder import CodeLearner
 from deepfeat.learners.base import Batch
 from deepfeat.learners.build import LEARNERS
-from deepfeat.nn.encoder import check_positive_int
+from deepfeat.checks import check_positive_int
 from deepfeat.nn.text import PAD_ID, TokenDecoder
 
 # Texts per forward pass in evaluation: the logits of 1,024 texts x 48 tokens x a 7,000-word

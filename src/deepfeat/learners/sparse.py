@@ -16,7 +16,7 @@ from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.autoencoder import Autoencoder
 from deepfeat.learners.build import LEARNERS
-from deepfeat.nn.encoder import check_choice
+from deepfeat.checks import check_choice
 
 # Keeps log() finite when a unit's mean activation reaches 0 or 1.
 _EPS = 1e-6

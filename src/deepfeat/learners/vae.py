@@ -23,7 +23,8 @@ from deepfeat.learners.autoencoder import LIKELIHOODS, InputScale, bernoulli_tar
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.nn.decoders import build_decoder
-from deepfeat.nn.encoder import build_encoder, check_choice, check_positive_int
+from deepfeat.checks import check_choice, check_positive_int
+from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.init import init_module
 
 # log-variance bounds: exp(20) and exp(-30) are far outside any useful posterior, and keep exp finite.

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from deepfeat.errors import ConfigError
-from deepfeat.nn.encoder import check_positive_int
+from deepfeat.checks import check_positive_int
 from deepfeat.registry import Registry
 
 FRONTENDS: Registry[nn.Module] = Registry("frontend", takes=1)

@@ -20,14 +20,8 @@ from torch import nn
 
 from deepfeat.errors import ConfigError
 from deepfeat.nn.activations import ActivationSpec, get_activation
-from deepfeat.nn.encoder import (
-    ENCODERS,
-    Encoder,
-    check_choice,
-    check_dropout,
-    check_positive_int,
-    check_sizes,
-)
+from deepfeat.checks import check_choice, check_dropout, check_positive_int, check_sizes
+from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.nn.decoders import ConvDecoder
 from deepfeat.nn.init import BiasInit, init_module
 from deepfeat.nn.mlp import MLP

@@ -19,7 +19,7 @@ from torch import nn
 
 from deepfeat.errors import ConfigError, DataError
 from deepfeat.nn.activations import split_activation
-from deepfeat.registry import Registry, did_you_mean
+from deepfeat.registry import Registry
 
 ENCODERS: Registry[nn.Module] = Registry("encoder", takes=1)
 
@@ -193,37 +193,3 @@ def construct(factory: Callable[..., Any], input_shape: Sequence[int], kwargs: d
         raise ConfigError(f"encoder factory {getattr(factory, '__name__', factory)!r}: expected it to return an "
                           f"nn.Module, got {type(module).__name__}")
     return module
-
-
-def check_positive_int(value: Any, where: str) -> int:
-    """``value`` if it is an integer >= 1, else a :class:`ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}: expected a positive integer, got {value!r}")
-    return value
-
-
-def check_dropout(rate: float, where: str) -> float:
-    """``rate`` if it is a valid dropout probability in [0, 1), else a :class:`ConfigError`."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
-        raise ConfigError(f"{where}: expected a dropout rate in [0, 1), got {rate!r}")
-    return float(rate)
-
-
-def check_sizes(sizes: int | Sequence[int], where: str, allow_empty: bool = True) -> tuple[int, ...]:
-    """Layer widths as a tuple of positive ints (a single int is one layer)."""
-    seq = (sizes,) if isinstance(sizes, int) else sizes
-    ok = isinstance(seq, Sequence) and all(
-        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in seq
-    )
-    if not ok or (not allow_empty and not seq):
-        kind = "a" if allow_empty else "a non-empty"
-        raise ConfigError(f"{where}: expected {kind} list of positive integers, got {sizes!r}")
-    return tuple(seq)
-
-
-def check_choice(value: Any, choices: Sequence[str], where: str) -> str:
-    """``value`` lower-cased if it is one of ``choices``, else a :class:`ConfigError` with suggestions."""
-    if isinstance(value, str) and value.lower() in choices:
-        return value.lower()
-    hint = did_you_mean(value.lower(), list(choices)) if isinstance(value, str) else ""
-    raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {value!r}.{hint}")

@@ -17,7 +17,7 @@ from torch import nn
 
 from deepfeat.errors import ConfigError
 from deepfeat.nn.activations import ActivationSpec, get_activation
-from deepfeat.nn.encoder import check_choice, check_positive_int, check_sizes
+from deepfeat.checks import check_choice, check_positive_int, check_sizes
 from deepfeat.nn.init import init_module
 from deepfeat.nn.mlp import MLP
 from deepfeat.nn.norm import make_norm, norm_name

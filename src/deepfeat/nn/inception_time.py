@@ -15,7 +15,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from deepfeat.nn.encoder import ENCODERS, Encoder, check_positive_int, check_sizes
+from deepfeat.checks import check_positive_int, check_sizes
+from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.nn.init import init_module
 from deepfeat.nn.masking import masked_time_mean, valid_mask
 

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from deepfeat.nn.activations import ActivationSpec, get_activation
-from deepfeat.nn.encoder import ENCODERS, Encoder, check_dropout, check_sizes
+from deepfeat.checks import check_dropout, check_sizes
+from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.nn.init import BiasInit, init_module
 from deepfeat.nn.norm import make_norm, norm_name
 

@@ -13,8 +13,9 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from deepfeat.checks import check_choice, check_dropout, check_positive_int
+from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.nn.decoders import SequenceDecoder
-from deepfeat.nn.encoder import ENCODERS, Encoder, check_choice, check_dropout, check_positive_int
 from deepfeat.nn.init import BiasInit, init_module
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}

@@ -18,13 +18,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from deepfeat.errors import DataError
 from deepfeat.nn.activations import ActivationSpec
-from deepfeat.nn.encoder import (
-    ENCODERS,
-    Encoder,
-    check_choice,
-    check_dropout,
-    check_positive_int,
-)
+from deepfeat.checks import check_choice, check_dropout, check_positive_int
+from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.nn.init import init_module
 from deepfeat.nn.rnn import _CELLS
 from deepfeat.nn.tcn import TCNEncoder

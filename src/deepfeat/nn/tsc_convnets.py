@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from deepfeat.errors import ConfigError
-from deepfeat.nn.encoder import ENCODERS, Encoder, check_sizes
+from deepfeat.checks import check_sizes
+from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.nn.init import init_module
 from deepfeat.nn.masking import masked_time_mean, valid_mask
 

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from deepfeat.nn.encoder import ENCODERS, Encoder, check_positive_int, check_sizes
+from deepfeat.checks import check_positive_int, check_sizes
+from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.nn.init import init_module
 from deepfeat.nn.norm import make_norm
 

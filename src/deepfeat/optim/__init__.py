@@ -3,12 +3,13 @@
 from deepfeat.optim.lr_scale import scale_module_lr
 from deepfeat.optim.optimizers import OPTIMIZERS, build_optimizer, layerwise_lr_groups
 from deepfeat.optim.schedulers import SCHEDULERS, Schedule, build_scheduler
-from deepfeat.optim.step import apply_gradients
+from deepfeat.optim.step import StepResult, apply_gradients
 
 __all__ = [
     "OPTIMIZERS",
     "SCHEDULERS",
     "Schedule",
+    "StepResult",
     "apply_gradients",
     "build_optimizer",
     "build_scheduler",

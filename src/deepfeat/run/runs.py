@@ -19,11 +19,12 @@ from deepfeat.config import DATA_SPLIT_KEYS, Config, load_config
 from deepfeat.data.datasets import DATASETS, folder_spec, load_dataset
 from deepfeat.data.in_memory import memory_spec
 from deepfeat.data.info import DataInfo
-from deepfeat.data.splits import DataBundle
+from deepfeat.data.splits import DataBundle, TensorSplit
 from deepfeat.engine.callbacks import best_weights
 from deepfeat.engine.checkpoint import load_checkpoint, verify_checksum, write_verified
 from deepfeat.engine.device import Precision, resolve_device, resolve_precision
 from deepfeat.engine.fit_batches import FitBatches
+from deepfeat.engine.inference import collect
 from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError, UnknownNameError
 from deepfeat.layout import FAILED_MODEL_DIR, RunPaths
 from deepfeat.learners.base import Learner
@@ -63,13 +64,11 @@ class Run:
         return xt.to(next(self.learner.parameters()).device)
 
     def apply(self, fn: Callable[[torch.Tensor], torch.Tensor], x: Any, batch_size: int = 1024) -> np.ndarray:
-        """``fn`` over raw samples ``x`` batch by batch, the run's own training normalization applied on the way in."""
+        """``fn`` over raw samples ``x`` batch by batch, the run's own training normalization applied on the way in
+        (the one inference loop, in float32 on the learner's device: see :func:`inference_precision`)."""
         xt = self.inputs(x)
-        self.learner.eval()
-        with torch.no_grad():
-            outs = [fn(self.info.normalize(xt[i:i + batch_size])).float().cpu().numpy()
-                    for i in range(0, len(xt), batch_size)]
-        out = np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+        precision = inference_precision(self.learner, str(xt.device))
+        out, _ = collect(self.learner, TensorSplit(xt), precision, lambda b: fn(self.info.normalize(b)), batch_size)
         check_finite_outputs(int((~np.isfinite(out)).sum()), out.size, self.dir.name)
         return out
 

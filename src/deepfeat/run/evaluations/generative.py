@@ -20,14 +20,16 @@ import numpy as np
 import torch
 
 from deepfeat.data.kinds import IMAGE_GRID, DataKind
-from deepfeat.data.splits import DataBundle
+from deepfeat.data.splits import DataBundle, TensorSplit
 from deepfeat.engine.device import Precision
+from deepfeat.engine.inference import infer
 from deepfeat.run.model_io import export_model, load_model
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.eval.generative import frechet_distance, kernel_distance, mode_coverage, precision_recall
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
+from deepfeat.learners.inference import Batch
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.samples import rows_figure
 from deepfeat.run.registries import FIGURES, RunContext, evaluation
@@ -74,15 +76,14 @@ def domain_classifier(data: DataBundle, cache_dir: Path | None = None, path: str
     return clf.eval()
 
 
-@torch.no_grad()
 def _features(clf: Learner, x: torch.Tensor, precision: Precision, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Features ``(N, D)`` (a classifier's penultimate layer) and predicted classes ``(N,)`` of normalized inputs,
     from one pass of a learner that classifies."""
-    clf.eval().to(precision.device)
+    def forward(batch: Batch) -> dict[str, torch.Tensor]:
+        return clf.inference(batch, frozenset({"embed", "predict_proba"}))
+
     feats, preds = [], []
-    for xb in x.split(batch_size):
-        with precision.autocast():
-            out = clf.inference((precision.prepare_input(xb), None), frozenset({"embed", "predict_proba"}))
+    for out, _, _ in infer(clf.to(precision.device), TensorSplit(x).batches(batch_size), precision, forward):
         feats.append(out["embed"].float().cpu())
         preds.append(out["predict_proba"].argmax(1).cpu())
     return torch.cat(feats).numpy(), torch.cat(preds).numpy()
@@ -187,11 +188,11 @@ def inception_features(images: torch.Tensor, weights: str, batch_size: int = 100
         except ModuleNotFoundError as e:
             raise ConfigError(f"learner.inception_weights: standard FID needs torch-fidelity ({e}). "
                               "Install it with: pip install torch-fidelity") from None
-    out = []
-    with torch.no_grad():
-        for xb in images.split(batch_size):
-            rgb = xb.expand(-1, 3, -1, -1) if xb.shape[1] == 1 else xb
-            out.append(net((rgb * 255).round().to(torch.uint8)).float().reshape(len(xb), -1))
+    def features(batch: Batch) -> torch.Tensor:
+        rgb = batch[0].expand(-1, 3, -1, -1) if batch[0].shape[1] == 1 else batch[0]
+        return net((rgb * 255).round().to(torch.uint8)).float().reshape(len(rgb), -1)
+
+    out = [f for f, _, _ in run_batches(net, TensorSplit(images).batches(batch_size), features)]
     return torch.cat(out).numpy(), label
 
 

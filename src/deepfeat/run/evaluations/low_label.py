@@ -28,9 +28,9 @@ import torch
 
 from deepfeat.data.splits import DataBundle, TensorSplit
 from deepfeat.engine.device import Precision
-from deepfeat.engine.inference import collect
+from deepfeat.engine.inference import collect, evaluate_split
 from deepfeat.engine.progress import no_phases
-from deepfeat.engine.trainer import Trainer, TrainingConfig, evaluate_split
+from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import ConfigError
 from deepfeat.eval.fewshot import draw_per_class
 from deepfeat.eval.probes import linear_probe
