@@ -1,4 +1,4 @@
-"""The run directory layout (DESIGN.md section 2): every file name of a run folder, named in one place.
+"""The run directory layout (docs/design.md section 2): every file name of a run folder, named in one place.
 
 A bottom-floor module: the engine writes checkpoints into it, the reports read it, the run layer owns it.
 """

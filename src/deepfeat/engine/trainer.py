@@ -1,4 +1,4 @@
-"""The training loop: one explicit loop, observed by callbacks (DESIGN.md section 3).
+"""The training loop: one explicit loop, observed by callbacks (docs/design.md section 3).
 
 The trainer owns the order of things (batches, updates, schedules, validation, checkpoints) and
 decides nothing about the math: that is the learner's ``update``.

@@ -1,6 +1,6 @@
 """The learner contract: what is learned and how, independent of the training loop.
 
-A learner is an ``nn.Module`` with a small fixed set of methods (DESIGN.md section 3):
+A learner is an ``nn.Module`` with a small fixed set of methods (docs/design.md section 3):
 ``training_step``, ``validation_step``, ``embed``, ``configure_optimizers`` and ``update``.
 The default ``update`` is "one loss, one optimizer"; a GAN or any multi-optimizer learner overrides
 ``update`` only (Keras' ``train_step`` idea), never the trainer.
@@ -59,7 +59,7 @@ class Learner(nn.Module):
     ``training_step``. ``penalty`` is an optional weight regularizer ``module -> scalar`` added
     to the loss in :meth:`update` (L1/L2 on weights, built from the config's ``regularization``).
 
-    Besides the methods, a learner *declares* (DESIGN.md section 3); every attribute the trainer or the
+    Besides the methods, a learner *declares* (docs/design.md section 3); every attribute the trainer or the
     run layer reads is here with its default, so nothing above probes a learner with ``hasattr``:
 
     - ``capabilities``: what it can do, from :data:`~deepfeat.learners.capabilities.CAPABILITIES`

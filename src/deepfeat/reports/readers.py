@@ -1,4 +1,4 @@
-"""Reading the files of a run directory (DESIGN.md section 2) for plots and the report.
+"""Reading the files of a run directory (docs/design.md section 2) for plots and the report.
 
 Each reader returns ``None`` when its file is absent, so a report can render an unfinished run, and
 raises :class:`~deepfeat.errors.DataError` when the file exists but cannot be parsed.
