@@ -180,7 +180,7 @@ def test_a_folder_of_pngs_then_answers_for_new_images(here: Path, mode: str, cha
     data = yaml.safe_load(Path("runs/pets/config.yaml").read_text())["data"]
     assert data["grayscale"] is (channels == 1) and deepfeat.load("runs/pets").info.input_shape[0] == channels
     printed = [line.split(",")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("new_")]
-    assert printed == new + new  # the printed predict, and the one of a spec
+    assert printed == new * 4  # the printed predict, the one of a spec, then both neighbors commands
     assert list(_rows("answers.csv")[0]) == ["id", "label", "p_cat", "p_dog"]
     assert [r["id"] for r in _rows("answers.csv")] == pq.read_table("z.parquet").column("id").to_pylist() == new
     assert [r["id"] for r in _rows("s.csv")] == new

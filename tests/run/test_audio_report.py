@@ -73,7 +73,9 @@ def test_the_every_run_sound_figure_is_skipped_for_data_without_a_rate(tmp_path:
     learner = SimpleNamespace(figures=("confusion_matrix",))
     for info in (DataInfo("image", (1, 8, 8)), DataInfo("sequence", (1, 100))):  # skipped before it is announced
         ctx = SimpleNamespace(learner=learner, data=SimpleNamespace(info=info), run_dir=tmp_path)
-        assert _figures(ctx) == ["confusion_matrix"]
+        figures = _figures(ctx)
+        assert "audio_examples" not in figures and figures[-1] == "confusion_matrix"
     sound = DataInfo("sequence", (1, 800), reader={"sample_rate": 8000, "duration": 0.1})
     ctx = SimpleNamespace(learner=learner, data=SimpleNamespace(info=sound), run_dir=tmp_path)
-    assert _figures(ctx) == ["audio_examples", "confusion_matrix"]
+    figures = _figures(ctx)
+    assert "audio_examples" in figures and figures[-1] == "confusion_matrix"

@@ -29,7 +29,7 @@ from deepfeat.errors import CheckpointError, ConfigError
 from deepfeat.eval.generative import frechet_distance, kernel_distance, mode_coverage, precision_recall
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
-from deepfeat.learners.inference import Batch
+from deepfeat.learners.inference import Batch, run_batches
 from deepfeat.reports.figures import save_figure
 from deepfeat.reports.samples import rows_figure
 from deepfeat.run.registries import FIGURES, RunContext, evaluation
@@ -188,6 +188,7 @@ def inception_features(images: torch.Tensor, weights: str, batch_size: int = 100
         except ModuleNotFoundError as e:
             raise ConfigError(f"learner.inception_weights: standard FID needs torch-fidelity ({e}). "
                               "Install it with: pip install torch-fidelity") from None
+
     def features(batch: Batch) -> torch.Tensor:
         rgb = batch[0].expand(-1, 3, -1, -1) if batch[0].shape[1] == 1 else batch[0]
         return net((rgb * 255).round().to(torch.uint8)).float().reshape(len(rgb), -1)
