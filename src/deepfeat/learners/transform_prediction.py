@@ -1,0 +1,100 @@
+"""Anomaly detection by recognizing transformations (Golan & El-Yaniv 2018, "Deep Anomaly Detection Using
+Geometric Transformations", NeurIPS; Bergman & Hoshen 2020, GOAD, for tables).
+
+A network trained on normal data only learns to tell which of a fixed set of transformations was applied to a
+sample. To do that it must learn what normal samples look like upright (where a digit's stroke starts, which
+way a series rises): on an anomaly it recognizes the transformations badly. The score of a sample is the mean
+cross-entropy of the right answer over all its transformed copies (the paper's simplified score, section 4):
+higher is more anomalous.
+
+The transformations follow the shape of a sample:
+
+- images ``(C, H, W)``: the 4 rotations by 90 degrees, each with and without a horizontal flip (8; rotations by
+  90 and 270 need square images, otherwise the 4 flips and 180-degree rotations);
+- series and waveforms ``(C, T)``: identity, time reversal, negation, a circular shift by half the length, and
+  their combinations (8);
+- vectors ``(D,)``: ``count`` fixed random orthogonal maps (GOAD's random affine transformations for tables).
+
+``embed(x)`` gives the encoder's features of the untransformed sample.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from deepfeat.data.info import DataInfo
+from deepfeat.errors import ConfigError
+from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.build import LEARNERS
+from deepfeat.nn.encoder import build_encoder, check_positive_int
+from deepfeat.nn.heads import LinearHead
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+def image_transforms(height: int, width: int) -> list[Transform]:
+    """Rotations by multiples of 90 degrees, each with and without a horizontal flip, for ``(B, C, H, W)``."""
+    turns = (0, 1, 2, 3) if height == width else (0, 2)
+    return [lambda x, k=k, f=f: torch.rot90(x.flip(-1) if f else x, k, (-2, -1)) for k in turns for f in (False, True)]
+
+
+def series_transforms() -> list[Transform]:
+    """Identity, reversal, negation, half-length circular shift and their combinations, for ``(B, C, T)``."""
+    def make(rev: bool, neg: bool, shift: bool) -> Transform:
+        def t(x: torch.Tensor) -> torch.Tensor:
+            x = x.flip(-1) if rev else x
+            x = torch.roll(x, x.shape[-1] // 2, -1) if shift else x
+            return -x if neg else x
+        return t
+    return [make(*flags) for flags in itertools.product((False, True), repeat=3)]
+
+
+@LEARNERS.register("transform_prediction", aliases=("geometric_transformations",))
+class TransformPrediction(Learner):
+    """Classify which transformation was applied; ``score_samples -> (B,)``, ``embed(x) -> (B, feature_dim)``."""
+
+    capabilities = frozenset({"scores"})
+    evaluations = ("anomaly",)
+    figures = ("anomaly_scores", "roc_curve")
+    headline = (("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"),
+                ("anomaly average precision", "evaluations.anomaly.average_precision"))
+
+    def __init__(self, info: DataInfo, encoder: Any = "cnn", count: int = 8, seed: int = 0) -> None:
+        super().__init__()
+        shape = tuple(info.input_shape)
+        if info.kind == "tokens" or len(shape) not in (1, 2, 3):
+            raise ConfigError(f"learner 'transform_prediction' at learner.name: expected vectors, series or images, got "
+                              f"{info.kind} samples of shape {shape}. Use learner: seq_autoencoder for text.")
+        self.encoder = build_encoder(encoder, shape)
+        if len(shape) == 3:
+            self.transforms = image_transforms(shape[1], shape[2])
+        elif len(shape) == 2:
+            self.transforms = series_transforms()
+        else:
+            count = check_positive_int(count, "learner 'transform_prediction' count")
+            g = torch.Generator().manual_seed(seed)
+            # Saved with the weights: the maps are part of what the classifier learned to recognize.
+            self.register_buffer("maps", torch.linalg.qr(torch.randn(count, shape[0], shape[0], generator=g))[0])
+            self.transforms = [lambda x, i=i: x @ self.maps[i] for i in range(count)]
+        self.head = LinearHead(self.encoder.feature_dim, len(self.transforms))
+
+    def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(M * B, M)`` of all ``M`` transformed copies of ``x (B, ...)`` and the right answers ``(M * B,)``."""
+        copies = torch.cat([t(x) for t in self.transforms])
+        target = torch.arange(len(self.transforms), device=x.device).repeat_interleave(len(x))
+        return self.head(self.encoder(copies)).float(), target
+
+    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        logits, target = self._logits(batch[0])
+        loss = F.cross_entropy(logits, target)
+        return {"loss": loss, "acc": (logits.argmax(1) == target).float().mean().detach()}
+
+    @torch.no_grad()
+    def score_samples(self, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly score ``(B,)``: mean over the transformations of the cross-entropy of the right one."""
+        logits, target = self._logits(x)
+        return F.cross_entropy(logits, target, reduction="none").view(len(self.transforms), len(x)).mean(0)
