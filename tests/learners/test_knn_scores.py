@@ -46,7 +46,7 @@ def test_scores_are_declared_only_with_knn_k_and_saved_with_the_model(tmp_path) 
     assert not plain.can("scores") and "anomaly" not in plain.evaluations
     with pytest.raises(ConfigError, match="knn_k"):
         plain.score_samples(torch.randn(2, 1, 8, 8))
-    for name in ("vicreg", "mae"):
+    for name in ("simclr", "vicreg", "mae"):
         spec = {"name": name, "knn_k": 2}
         learner = build_learner(spec, info, CNN).eval()
         assert learner.can("scores") and "anomaly" in learner.evaluations and "roc_curve" in learner.figures
@@ -69,3 +69,10 @@ def test_vicreg_knn_scores_rank_other_digits_as_anomalies() -> None:
         scores, y = collect(learner.eval(), data.test, fp32, learner.score_samples)
         aucs.append(roc_auc_score(y != digit, scores))
     assert np.mean(aucs) > 0.95 and min(aucs) > 0.9, aucs
+
+
+@pytest.mark.parametrize("name, alarm", [("simclr", "collapse_warning"), ("vicreg", "ssl_health"),
+                                         ("mae", "collapse_warning")])
+def test_self_supervised_learners_declare_their_health_alarm(name: str, alarm: str) -> None:
+    learner = build_learner({"name": name}, DataInfo("image", (1, 8, 8)), CNN)
+    assert alarm in learner.observers

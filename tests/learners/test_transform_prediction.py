@@ -19,10 +19,10 @@ from deepfeat.engine.inference import collect
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import ConfigError
 from deepfeat.learners.build import build_learner
-from deepfeat.learners.transform_prediction import image_transforms, series_transforms
+from deepfeat.learners.transform_prediction import image_transforms, series_transforms, translate
 
 
-@pytest.mark.parametrize("shape, count", [((1, 6, 6), 8), ((2, 4, 6), 4), ((3, 20), 8), ((5,), 6)])
+@pytest.mark.parametrize("shape, count", [((1, 6, 6), 72), ((2, 4, 6), 36), ((3, 20), 8), ((5,), 6)])
 def test_transformations_keep_the_shape_and_differ(shape: tuple[int, ...], count: int) -> None:
     learner = build_learner({"name": "transform_prediction", "count": 6}, DataInfo("vector" if len(shape) == 1 else
                             "sequence" if len(shape) == 2 else "image", shape), {"name": "mlp", "hidden": [8]})
@@ -35,9 +35,17 @@ def test_transformations_keep_the_shape_and_differ(shape: tuple[int, ...], count
     assert learner.score_samples(x).shape == (3,)
 
 
+def test_translation_shifts_and_reflects_the_border() -> None:
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    down = translate(x, 1, 0)
+    assert torch.equal(down[..., 1:, :], x[..., :3, :]) and torch.equal(down[..., 0, :], x[..., 1, :])  # reflected row
+    left = translate(x, 0, -1)
+    assert torch.equal(left[..., :3], x[..., 1:]) and torch.equal(left[..., 3], x[..., 2])
+
+
 def test_identity_first_and_text_refused() -> None:
     x = torch.randn(2, 1, 4, 4)
-    assert torch.equal(image_transforms(4, 4)[0](x), x) and torch.equal(series_transforms()[0](x[:, 0]), x[:, 0])
+    assert len(image_transforms(4, 4)) == 8 and torch.equal(image_transforms(4, 4, 1)[0](x), x) and torch.equal(series_transforms()[0](x[:, 0]), x[:, 0])
     with pytest.raises(ConfigError, match="seq_autoencoder"):
         build_learner({"name": "transform_prediction"}, DataInfo("tokens", (10,)), {"name": "mlp"})
 
@@ -47,7 +55,8 @@ def test_one_class_digits_ranks_the_other_digits_as_anomalies() -> None:
     aucs = []
     for digit in (0, 3, 8):
         data = load_dataset("digits", normal_classes=[digit])
-        learner = build_learner({"name": "transform_prediction"}, data.info, {"name": "cnn", "channels": [16, 32]})
+        learner = build_learner({"name": "transform_prediction", "translate": False}, data.info,
+                                {"name": "cnn", "channels": [16, 32]})
         config = TrainingConfig(epochs=10, batch_size=64, progress="none", precision="fp32", restore_best=False)
         Trainer(config, seed=0).fit(learner, data, optimizer={"name": "adam", "lr": 1e-3})
         scores, y = collect(learner.eval(), data.test, fp32, learner.score_samples)
@@ -57,7 +66,7 @@ def test_one_class_digits_ranks_the_other_digits_as_anomalies() -> None:
 
 def test_its_run_is_a_detector_that_deepfeat_score_uses(tmp_path: Path) -> None:
     cfg = {"data": {"name": "digits", "normal_classes": [0]}, "encoder": {"name": "cnn", "channels": [8]},
-           "learner": {"name": "transform_prediction"}, "training": {"epochs": 1, "batch_size": 64, "progress": "none"},
+           "learner": {"name": "transform_prediction", "translate": False}, "training": {"epochs": 1, "batch_size": 64, "progress": "none"},
            "evaluation": {"embedding_plots": []}}
     run = deepfeat.fit(cfg, out=tmp_path / "geom")
     anomaly = run.results.evaluations["anomaly"]

@@ -9,8 +9,10 @@ higher is more anomalous.
 
 The transformations follow the shape of a sample:
 
-- images ``(C, H, W)``: the 4 rotations by 90 degrees, each with and without a horizontal flip (8; rotations by
-  90 and 270 need square images, otherwise the 4 flips and 180-degree rotations);
+- images ``(C, H, W)``: the paper's 72, a horizontal flip or not, a translation by a quarter of the image (or none)
+  along each axis, then a rotation by 0, 90, 180 or 270 degrees (rotations by 90 and 270 need square images). The
+  translations matter: a 0 or an 8 looks the same flipped or turned by 180 degrees, but not shifted.
+  ``translate: false`` keeps the 8 flips and rotations (9 times less compute);
 - series and waveforms ``(C, T)``: identity, time reversal, negation, a circular shift by half the length, and
   their combinations (8);
 - vectors ``(D,)``: ``count`` fixed random orthogonal maps (GOAD's random affine transformations for tables).
@@ -36,10 +38,23 @@ from deepfeat.nn.heads import LinearHead
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
-def image_transforms(height: int, width: int) -> list[Transform]:
-    """Rotations by multiples of 90 degrees, each with and without a horizontal flip, for ``(B, C, H, W)``."""
+def translate(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``x (B, C, H, W)`` shifted by ``dy`` rows and ``dx`` columns, the uncovered border filled by reflection."""
+    if dy == dx == 0:
+        return x
+    py, px = abs(dy), abs(dx)
+    padded = F.pad(x, (px, px, py, py), mode="reflect")
+    h, w = x.shape[-2:]
+    return padded[..., py - dy: py - dy + h, px - dx: px - dx + w]
+
+
+def image_transforms(height: int, width: int, shift: int = 0) -> list[Transform]:
+    """Horizontal flip x translation by ``{0, -shift, +shift}`` on each axis x rotation by 90-degree turns, for
+    ``(B, C, H, W)``: 72 (the paper's set), 8 with ``shift`` 0; half the turns for images that are not square."""
     turns = (0, 1, 2, 3) if height == width else (0, 2)
-    return [lambda x, k=k, f=f: torch.rot90(x.flip(-1) if f else x, k, (-2, -1)) for k in turns for f in (False, True)]
+    moves = (0, -shift, shift) if shift else (0,)
+    return [lambda x, f=f, dy=dy, dx=dx, k=k: torch.rot90(translate(x.flip(-1) if f else x, dy, dx), k, (-2, -1))
+            for f in (False, True) for dy in moves for dx in moves for k in turns]
 
 
 def series_transforms() -> list[Transform]:
@@ -63,7 +78,7 @@ class TransformPrediction(Learner):
     headline = (("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"),
                 ("anomaly average precision", "evaluations.anomaly.average_precision"))
 
-    def __init__(self, info: DataInfo, encoder: Any = "cnn", count: int = 8, seed: int = 0) -> None:
+    def __init__(self, info: DataInfo, encoder: Any = "cnn", translate: bool = True, count: int = 8, seed: int = 0) -> None:
         super().__init__()
         shape = tuple(info.input_shape)
         if info.kind == "tokens" or len(shape) not in (1, 2, 3):
@@ -71,7 +86,7 @@ class TransformPrediction(Learner):
                               f"{info.kind} samples of shape {shape}. Use learner: seq_autoencoder for text.")
         self.encoder = build_encoder(encoder, shape)
         if len(shape) == 3:
-            self.transforms = image_transforms(shape[1], shape[2])
+            self.transforms = image_transforms(shape[1], shape[2], max(1, min(shape[1:]) // 4) if translate else 0)
         elif len(shape) == 2:
             self.transforms = series_transforms()
         else:
