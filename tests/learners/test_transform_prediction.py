@@ -27,7 +27,7 @@ def test_transformations_keep_the_shape_and_differ(shape: tuple[int, ...], count
     learner = build_learner({"name": "transform_prediction", "count": 6}, DataInfo("vector" if len(shape) == 1 else
                             "sequence" if len(shape) == 2 else "image", shape), {"name": "mlp", "hidden": [8]})
     x = torch.randn(3, *shape)
-    outs = [t(x) for t in learner.transforms]
+    outs = learner.transformed(x)
     assert len(outs) == count and all(o.shape == x.shape for o in outs)
     assert all(not torch.allclose(a, b) for i, a in enumerate(outs) for b in outs[i + 1:])
     if len(shape) == 1:  # fixed random orthogonal maps: they keep norms

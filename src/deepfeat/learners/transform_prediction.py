@@ -85,6 +85,8 @@ class TransformPrediction(Learner):
             raise ConfigError(f"learner 'transform_prediction' at learner.name: expected vectors, series or images, got "
                               f"{info.kind} samples of shape {shape}. Use learner: seq_autoencoder for text.")
         self.encoder = build_encoder(encoder, shape)
+        self.transforms: list[Transform] = []
+        maps = None
         if len(shape) == 3:
             self.transforms = image_transforms(shape[1], shape[2], max(1, min(shape[1:]) // 4) if translate else 0)
         elif len(shape) == 2:
@@ -92,15 +94,22 @@ class TransformPrediction(Learner):
         else:
             count = check_positive_int(count, "learner 'transform_prediction' count")
             g = torch.Generator().manual_seed(seed)
-            # Saved with the weights: the maps are part of what the classifier learned to recognize.
-            self.register_buffer("maps", torch.linalg.qr(torch.randn(count, shape[0], shape[0], generator=g))[0])
-            self.transforms = [lambda x, i=i: x @ self.maps[i] for i in range(count)]
-        self.head = LinearHead(self.encoder.feature_dim, len(self.transforms))
+            maps = torch.linalg.qr(torch.randn(count, shape[0], shape[0], generator=g))[0]
+        # Saved with the weights: the maps are part of what the classifier learned to recognize.
+        self.register_buffer("maps", maps)
+        self.count = len(self.transforms) if maps is None else len(maps)
+        self.head = LinearHead(self.encoder.feature_dim, self.count)
+
+    def transformed(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The ``count`` transformed copies of ``x (B, ...)``, each ``(B, ...)``, in the order of the classes."""
+        if self.maps is not None:
+            return [x @ m for m in self.maps]
+        return [t(x) for t in self.transforms]
 
     def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(M * B, M)`` of all ``M`` transformed copies of ``x (B, ...)`` and the right answers ``(M * B,)``."""
-        copies = torch.cat([t(x) for t in self.transforms])
-        target = torch.arange(len(self.transforms), device=x.device).repeat_interleave(len(x))
+        copies = torch.cat(self.transformed(x))
+        target = torch.arange(self.count, device=x.device).repeat_interleave(len(x))
         return self.head(self.encoder(copies)).float(), target
 
     def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -112,4 +121,4 @@ class TransformPrediction(Learner):
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score ``(B,)``: mean over the transformations of the cross-entropy of the right one."""
         logits, target = self._logits(x)
-        return F.cross_entropy(logits, target, reduction="none").view(len(self.transforms), len(x)).mean(0)
+        return F.cross_entropy(logits, target, reduction="none").view(self.count, len(x)).mean(0)
