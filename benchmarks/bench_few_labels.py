@@ -69,8 +69,8 @@ AUDIO = {"name": "audio", "sample_rate": 8000, "frontend": {"name": "mfcc", "n_m
 TCN = {"name": "tcn", "channels": [32, 32, 32], "kernel_size": 7, "norm": "batch"}
 PROBLEMS: dict[str, Problem] = {
     "mnist": Problem({"name": "mnist"}, {"name": "cnn", "channels": [32, 64, 128], "norm": "batch", "pool": "max"},
-                     {"limit": 2000, "test_limit": 500}),
-    "fsdd": Problem(FSDD, AUDIO, {"limit": 600, "test_limit": 200}, source={**FSDD, "target": "speaker"},
+                     {"limit": 1000, "test_limit": 500}),
+    "fsdd": Problem(FSDD, AUDIO, {"limit": 500, "test_limit": 200}, source={**FSDD, "target": "speaker"},
                     learner={"simclr": {"augment": {"name": "audio"}}, "vicreg": {"augment": {"name": "audio"}}}),
     "GunPoint": Problem({"name": "ucr", "problem": "GunPoint"}, TCN),
     "ItalyPowerDemand": Problem({"name": "ucr", "problem": "ItalyPowerDemand"}, TCN),
@@ -157,10 +157,12 @@ def run_problem(name: str, problem: Problem, budget: Budget, quick: bool, work: 
         curves[method] = time_to_target(data, backbone, {}, budget)
     target = curves["scratch"][-1][1] - 0.01
     out["target_accuracy"] = round(target, 4)
-    out["time_to_target"] = {m: {"fine_tune_s": first_time(c, target),
-                                 "with_pretraining_s": None if first_time(c, target) is None or m == "scratch" else
-                                 round(first_time(c, target) + out["pretraining"][m]["time_s"], 1),
-                                 "curve": c} for m, c in curves.items()}
+    out["time_to_target"] = {}
+    for method, curve in curves.items():
+        seconds = first_time(curve, target)
+        pretraining = out["pretraining"][method]["time_s"] if method in out["pretraining"] else 0.0
+        out["time_to_target"][method] = {"fine_tune_s": seconds, "curve": curve, "with_pretraining_s":
+                                         None if seconds is None else round(seconds + pretraining, 1)}
     return out
 
 
@@ -177,7 +179,7 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                     row[f"{k}/class"] = f"{mean:.3f} +- {cells['std'][f'{key}@{k}']:.3f}"
                 table_rows.append(row)
         for method, why in res["not_applicable"].items():
-            table_rows.append({"problem": problem, "method": method, "use": "n/a: " + why.split(":")[0]})
+            table_rows.append({"problem": problem, "method": method, "use": "n/a", "why": why.split(". ")[0]})
     return table_rows
 
 
@@ -199,8 +201,9 @@ def main() -> None:
             print(f"{name} ...", flush=True)
             results[name] = run_problem(name, PROBLEMS[name], budget, a.quick, Path(work))
     labels = [f"{k}/class" for k in budget.labels]
-    accuracy = table(rows(results), ["problem", "method", "use", *labels])
-    timing = table([{"problem": p, "method": m, "target": r["target_accuracy"], **{k: v for k, v in t.items() if k != "curve"}}
+    accuracy = table(rows(results), ["problem", "method", "use", *labels, "why"])
+    timing = table([{"problem": p, "method": m, "target": r["target_accuracy"],
+                     **{k: "not reached" if v is None else v for k, v in t.items() if k != "curve"}}
                     for p, r in results.items() for m, t in r["time_to_target"].items()],
                    ["problem", "method", "target", "fine_tune_s", "with_pretraining_s"])
     print(accuracy, "\n\nSeconds to reach scratch's full-label accuracy - 1 point:\n" + timing, sep="")
