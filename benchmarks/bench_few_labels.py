@@ -11,8 +11,8 @@ spam) the same encoder is
 and every pretrained encoder is used twice: a linear probe of its frozen features (``probe``) and fine-tuned with
 the transfer learner's recipe (``fine_tune``). The label draws are :func:`deepfeat.run.evaluations.low_label.label_draws`'s,
 seeded by (seed, labels per class, draw): the same draws for every method. Each cell is the mean and std of the test
-accuracy over the draws. A method that does not apply to a data kind (no augmentation for token ids, no masking
-of text) is listed with the reason.
+accuracy over the draws. SimCLR and VICReg see text through the ``tokens`` augmentation; a method that does not
+apply to a data kind (the masked autoencoder takes no token ids) is listed with the reason.
 
 Training time: every fine-tune (and scratch) also trains once on all labels, the test accuracy measured after each
 epoch; the table gives the wall time each needs to reach scratch's full-label accuracy minus 1 point (its last
@@ -78,7 +78,8 @@ PROBLEMS: dict[str, Problem] = {
     "JapaneseVowels": Problem({"name": "ucr", "problem": "JapaneseVowels_eq"}, TCN),
     "sms": Problem({"name": "sms_spam", "tokenizer": {"name": "word", "max_length": 48, "min_freq": 2, "max_size": 8000}},
                    {"name": "text_rnn", "vocab_size": 8000, "embed_dim": 64, "cell": "gru", "hidden_size": 64,
-                    "bidirectional": True}, {"limit": 1500}),
+                    "bidirectional": True}, {"limit": 1500},
+                   learner={"simclr": {"augment": {"name": "tokens"}}, "vicreg": {"augment": {"name": "tokens"}}}),
 }
 QUICK = ["mnist", "fsdd", "GunPoint", "sms"]
 
