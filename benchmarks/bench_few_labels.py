@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from _common import table, write_result
 
@@ -39,7 +38,7 @@ from deepfeat.data.datasets import load_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.seeding import seed_everything
 from deepfeat.engine.trainer import Trainer, TrainingConfig
-from deepfeat.errors import ConfigError
+from deepfeat.errors import ConfigError, DataError
 from deepfeat.learners.build import build_learner
 from deepfeat.run.evaluations.low_label import LowLabelConfig, low_label_accuracy, scratch_encoder
 from deepfeat.run.model_io import export_model
@@ -147,15 +146,14 @@ def run_problem(name: str, problem: Problem, budget: Budget, quick: bool, work: 
     if problem.source is not None:
         starts = {"supervised": ({"name": "classifier"}, load(problem, quick, source=True)), **starts}
     for method, (spec, pool) in starts.items():
+        backbone = {"name": "backbone", "source": str(work / f"{name}-{method}")}
         try:
             out["pretraining"][method] = pretrain(method, spec, pool, problem.encoder, budget, work / f"{name}-{method}")
-        except ConfigError as e:  # the method does not apply to this kind of data
+            out["cells"][method] = low_label_accuracy(data, backbone, LowLabelConfig(
+                **{**options.__dict__, "methods": ["linear_probe", "fine_tune"]}))
+            curves[method] = time_to_target(data, backbone, {}, budget)
+        except (ConfigError, DataError) as e:  # the method (or reusing its encoder) does not apply to this data
             out["not_applicable"][method] = str(e)
-            continue
-        backbone = {"name": "backbone", "source": str(work / f"{name}-{method}")}
-        result = low_label_accuracy(data, backbone, LowLabelConfig(**{**options.__dict__, "methods": ["linear_probe", "fine_tune"]}))
-        out["cells"][method] = result
-        curves[method] = time_to_target(data, backbone, {}, budget)
     target = curves["scratch"][-1][1] - 0.01
     out["target_accuracy"] = round(target, 4)
     out["time_to_target"] = {}
