@@ -4,12 +4,13 @@
 NT-Xent pulls the two views' ``z`` together and pushes other inputs apart. ``embed`` returns ``h``:
 the features before the projection head transfer better than ``z`` (Chen et al. 2020, section 4.2).
 Representation health is logged every step (``feature_std``, ``effective_rank`` of ``h``) and a
-warning is logged when the features collapse.
+warning is logged when the features collapse. With ``knn_k >= 1`` the learner also scores anomalies by the kNN
+distance to the training features (:mod:`deepfeat.learners.knn_scores`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 import torch
 
@@ -20,6 +21,7 @@ from deepfeat.eval.health import effective_rank, normalized_std
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.contrastive_losses import nt_xent
+from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import ProjectionHead
 
@@ -33,6 +35,8 @@ class SimCLR(Learner):
     state is saved with the weights, so a resumed run sees the same views.
     """
 
+    observers = ("collapse_warning",)
+
     def __init__(
         self,
         info: DataInfo,
@@ -44,6 +48,8 @@ class SimCLR(Learner):
         seed: int = 0,
         collapse_std: float = 0.05,
         collapse_rank: float = 2.0,
+        knn_k: int = 0,  # >= 1: anomaly scores by the distance to the k nearest training features
+        knn_bank_size: int = 20000,
     ) -> None:
         super().__init__()
         if temperature <= 0:
@@ -54,6 +60,7 @@ class SimCLR(Learner):
         self.augment = build_augment(augment, info.kind, "learner.augment")
         self.seed = seed
         self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
 
     def views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Two augmented views of ``x (B, ...)``, stacked: ``(2B, ...)``."""
@@ -77,3 +84,13 @@ class SimCLR(Learner):
     def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         # The same views every epoch, so validation losses are comparable across epochs.
         return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
+
+    def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
+                   autocast: Callable[[], ContextManager[Any]]) -> None:
+        """With kNN scores: the bank of training features, from the final (best) weights."""
+        fill_bank(self, self.bank, batches, prepare, autocast)
+
+    @torch.no_grad()
+    def score_samples(self, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
+        return knn_score(self, self.bank, x, "simclr")

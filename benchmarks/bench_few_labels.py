@@ -1,0 +1,216 @@
+"""Few-label benchmark: label-free pretraining on the unlabelled training pool, then 1 / 5 / 10 / 50 labels per class.
+
+For each problem (images: MNIST; audio: FSDD, a held-out speaker; series: the UCR problems aeon ships; text: SMS
+spam) the same encoder is
+
+- trained from scratch on the labelled draw only (``scratch``);
+- pretrained with labels on a related labelled source, where one exists offline (``supervised``: FSDD's speaker
+  identities of the training recordings; none for the others);
+- pretrained without labels on the whole training split with SimCLR, VICReg and the masked autoencoder (``mae``);
+
+and every pretrained encoder is used twice: a linear probe of its frozen features (``probe``) and fine-tuned with
+the transfer learner's recipe (``fine_tune``). The label draws are :func:`deepfeat.run.evaluations.low_label.label_draws`'s,
+seeded by (seed, labels per class, draw): the same draws for every method. Each cell is the mean and std of the test
+accuracy over the draws. SimCLR and VICReg see text through the ``tokens`` augmentation; a method that does not
+apply to a data kind (the masked autoencoder takes no token ids) is listed with the reason.
+
+Training time: every fine-tune (and scratch) also trains once on all labels, the test accuracy measured after each
+epoch; the table gives the wall time each needs to reach scratch's full-label accuracy minus 1 point (its last
+epoch's), without and with its pretraining time.
+
+    python benchmarks/bench_few_labels.py --quick      # tiny subsets, 2 draws: a couple of minutes, a smoke test
+    python benchmarks/bench_few_labels.py              # the full pools, 5 draws (hours on 2 CPU cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from _common import table, write_result
+
+from deepfeat.data.datasets import load_dataset
+from deepfeat.data.splits import DataBundle
+from deepfeat.engine.seeding import seed_everything
+from deepfeat.engine.trainer import Trainer, TrainingConfig
+from deepfeat.errors import ConfigError, DataError
+from deepfeat.learners.build import build_learner
+from deepfeat.run.evaluations.low_label import LowLabelConfig, low_label_accuracy, scratch_encoder
+from deepfeat.run.model_io import export_model
+
+LABEL_FREE = {
+    "simclr": {"name": "simclr", "temperature": 0.2, "projection_dim": 64},
+    "vicreg": {"name": "vicreg"},
+    "mae": {"name": "mae"},
+}
+HARDWARE = "2-core AMD EPYC, no AMX, shared with other jobs"
+
+
+@dataclass
+class Problem:
+    """A target problem: its data, encoder, and (where one exists offline) a labelled source for ``supervised``."""
+
+    data: dict[str, Any]
+    encoder: dict[str, Any]
+    quick: dict[str, Any] = field(default_factory=dict)  # data settings that make the quick subset
+    source: dict[str, Any] | None = None
+    learner: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method settings for this data
+
+
+FSDD = {"name": "fsdd", "split": "speaker", "test_speaker": "jackson"}
+AUDIO = {"name": "audio", "sample_rate": 8000, "frontend": {"name": "mfcc", "n_mels": 40, "n_mfcc": 20},
+         "backbone": {"name": "tcn", "channels": [32, 32, 32], "kernel_size": 5, "norm": "batch"}}
+TCN = {"name": "tcn", "channels": [32, 32, 32], "kernel_size": 7, "norm": "batch"}
+PROBLEMS: dict[str, Problem] = {
+    "mnist": Problem({"name": "mnist"}, {"name": "cnn", "channels": [32, 64, 128], "norm": "batch", "pool": "max"},
+                     {"limit": 1000, "test_limit": 500}),
+    "fsdd": Problem(FSDD, AUDIO, {"limit": 500, "test_limit": 200}, source={**FSDD, "target": "speaker"},
+                    learner={"simclr": {"augment": {"name": "audio"}}, "vicreg": {"augment": {"name": "audio"}}}),
+    "GunPoint": Problem({"name": "ucr", "problem": "GunPoint"}, TCN),
+    "ItalyPowerDemand": Problem({"name": "ucr", "problem": "ItalyPowerDemand"}, TCN),
+    "BasicMotions": Problem({"name": "ucr", "problem": "BasicMotions"}, TCN),
+    "JapaneseVowels": Problem({"name": "ucr", "problem": "JapaneseVowels_eq"}, TCN),
+    "sms": Problem({"name": "sms_spam", "tokenizer": {"name": "word", "max_length": 48, "min_freq": 2, "max_size": 8000}},
+                   {"name": "text_rnn", "vocab_size": 8000, "embed_dim": 64, "cell": "gru", "hidden_size": 64,
+                    "bidirectional": True}, {"limit": 1500},
+                   learner={"simclr": {"augment": {"name": "tokens"}}, "vicreg": {"augment": {"name": "tokens"}}}),
+}
+QUICK = ["mnist", "fsdd", "GunPoint", "sms"]
+
+
+@dataclass
+class Budget:
+    """How much each step trains: pretraining epochs, low-label steps, full-label epochs, draws and budgets."""
+
+    pretrain_epochs: int
+    steps: int
+    full_epochs: int
+    draws: int
+    labels: list[int]
+    batch_size: int = 128
+
+
+def load(problem: Problem, quick: bool, source: bool = False) -> DataBundle:
+    spec = problem.source if source else problem.data
+    return load_dataset({**spec, **(problem.quick if quick else {})}, val_fraction=0.0)
+
+
+def pretrain(method: str, spec: dict[str, Any], data: DataBundle, encoder: dict[str, Any], budget: Budget,
+             out: Path) -> dict[str, Any]:
+    """Train ``spec`` on ``data``'s training split (its labels unused unless it is the classifier); export to ``out``."""
+    seed_everything(0)
+    learner = build_learner(spec, data.info, encoder)
+    config = TrainingConfig(epochs=budget.pretrain_epochs, batch_size=min(budget.batch_size, len(data.train)),
+                            progress="none", monitor="train/loss", restore_best=False, threads=1)
+    fit = Trainer(config, seed=0).fit(learner, DataBundle(data.info, data.train), optimizer={"name": "adamw", "lr": 2e-3},
+                                      schedule={"name": "cosine"})
+    export_model(learner, data.info, spec, encoder, out)
+    last = fit.history[-1]
+    return {"method": method, "time_s": round(fit.time_s, 1), "steps": fit.steps, "final_loss": round(last["train/loss"], 4),
+            "health": {k.split("/", 1)[1]: round(v, 4) for k, v in last.items()
+                       if k.split("/")[-1] in ("feature_std", "effective_rank", "embedding_std")}}
+
+
+def time_to_target(data: DataBundle, encoder: Any, args: dict[str, Any], budget: Budget) -> list[tuple[float, float]]:
+    """``[(seconds, test accuracy)]`` after each epoch of training on all labels (test used for timing only)."""
+    seed_everything(0)
+    learner = build_learner({"name": "transfer", "mode": "fine_tune", **args}, data.info, encoder)
+    config = TrainingConfig(epochs=budget.full_epochs, batch_size=64, progress="none", monitor="val/acc", mode="max",
+                            restore_best=False, threads=1)
+    fit = Trainer(config, seed=0).fit(learner, DataBundle(data.info, data.train, val=data.test),
+                                      optimizer={"name": "adamw", "lr": 1e-3, "weight_decay": 0.01})
+    return [(round(row["time_s"], 2), round(row["val/acc"], 4)) for row in fit.history]
+
+
+def first_time(curve: list[tuple[float, float]], target: float) -> float | None:
+    return next((t for t, acc in curve if acc >= target), None)
+
+
+def run_problem(name: str, problem: Problem, budget: Budget, quick: bool, work: Path) -> dict[str, Any]:
+    data = load(problem, quick)
+    options = LowLabelConfig(labels_per_class=list(budget.labels), methods=["scratch"], steps=budget.steps,
+                             repeats=budget.draws)
+    out: dict[str, Any] = {"train_samples": len(data.train), "test_samples": len(data.test), "pretraining": {},
+                           "not_applicable": {}, "cells": {}}
+    scratch = low_label_accuracy(data, problem.encoder, options)
+    out["cells"]["scratch"] = scratch
+    curves = {"scratch": time_to_target(data, scratch_encoder(problem.encoder),
+                                        {"encoder_lr": 1.0, "head_init": "random"}, budget)}
+    starts: dict[str, tuple[dict[str, Any], DataBundle]] = {method: ({**spec, **problem.learner.get(method, {})}, data)
+                                                            for method, spec in LABEL_FREE.items()}
+    if problem.source is not None:
+        starts = {"supervised": ({"name": "classifier"}, load(problem, quick, source=True)), **starts}
+    for method, (spec, pool) in starts.items():
+        backbone = {"name": "backbone", "source": str(work / f"{name}-{method}")}
+        try:
+            out["pretraining"][method] = pretrain(method, spec, pool, problem.encoder, budget, work / f"{name}-{method}")
+            out["cells"][method] = low_label_accuracy(data, backbone, LowLabelConfig(
+                **{**options.__dict__, "methods": ["linear_probe", "fine_tune"]}))
+            curves[method] = time_to_target(data, backbone, {}, budget)
+        except (ConfigError, DataError) as e:  # the method (or reusing its encoder) does not apply to this data
+            out["not_applicable"][method] = str(e)
+    target = curves["scratch"][-1][1] - 0.01
+    out["target_accuracy"] = round(target, 4)
+    out["time_to_target"] = {}
+    for method, curve in curves.items():
+        seconds = first_time(curve, target)
+        pretraining = out["pretraining"][method]["time_s"] if method in out["pretraining"] else 0.0
+        out["time_to_target"][method] = {"fine_tune_s": seconds, "curve": curve, "with_pretraining_s":
+                                         None if seconds is None else round(seconds + pretraining, 1)}
+    return out
+
+
+def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (problem, method, way of using the labels): mean +- std per labels-per-class cell."""
+    table_rows = []
+    for problem, res in results.items():
+        for method, cells in res["cells"].items():
+            for way, key in (("probe", "linear_probe"), ("fine-tune", "fine_tune"), ("scratch", "scratch")):
+                if key not in cells:
+                    continue
+                row = {"problem": problem, "method": method, "use": way}
+                for k, mean in cells[key].items():
+                    row[f"{k}/class"] = f"{mean:.3f} +- {cells['std'][f'{key}@{k}']:.3f}"
+                table_rows.append(row)
+        for method, why in res["not_applicable"].items():
+            table_rows.append({"problem": problem, "method": method, "use": "n/a", "why": why.split(". ")[0]})
+    return table_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny subsets, 2 draws, 1 and 5 labels per class")
+    parser.add_argument("--problems", nargs="*", default=None, help=f"of {', '.join(PROBLEMS)}")
+    parser.add_argument("--draws", type=int, default=None)
+    a = parser.parse_args()
+    torch.set_num_threads(1)
+    budget = (Budget(pretrain_epochs=1, steps=20, full_epochs=2, draws=2, labels=[1, 5], batch_size=64) if a.quick else
+              Budget(pretrain_epochs=30, steps=300, full_epochs=15, draws=5, labels=[1, 5, 10, 50]))
+    budget.draws = a.draws or budget.draws
+    names = a.problems or (QUICK if a.quick else list(PROBLEMS))
+    results: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as work:
+        for name in names:
+            print(f"{name} ...", flush=True)
+            results[name] = run_problem(name, PROBLEMS[name], budget, a.quick, Path(work))
+    labels = [f"{k}/class" for k in budget.labels]
+    accuracy = table(rows(results), ["problem", "method", "use", *labels, "why"])
+    timing = table([{"problem": p, "method": m, "target": r["target_accuracy"],
+                     **{k: "not reached" if v is None else v for k, v in t.items() if k != "curve"}}
+                    for p, r in results.items() for m, t in r["time_to_target"].items()],
+                   ["problem", "method", "target", "fine_tune_s", "with_pretraining_s"])
+    print(accuracy, "\n\nSeconds to reach scratch's full-label accuracy - 1 point:\n" + timing, sep="")
+    path = write_result("few_labels_quick" if a.quick else "few_labels", {
+        "hardware": HARDWARE, "quick": a.quick, "budget": budget.__dict__, "problems": {n: PROBLEMS[n].__dict__ for n in names},
+        "results": results, "table": accuracy, "time_table": timing, "total_s": round(time.perf_counter() - t0, 1)})
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Anomaly scores from any learner's features: the distance to the nearest normal training samples.
+
+Self-supervised features separate what the training data holds from what it does not, without a decoder or
+a one-class objective; scoring a sample by its distance to its ``k`` nearest training features in that space
+is the detector the literature pairs with them (Bergman, Cohen & Hoshen 2020, "Deep Nearest Neighbor Anomaly
+Detection"; Tack et al. 2020, CSI; Sohn et al. 2021). :class:`FeatureBank` keeps the L2-normalized features of
+the training data (collected once, after training, through the learner's ``on_fit_end`` hook) and scores by
+the mean cosine distance to the ``k`` nearest of them.
+
+A learner offers it with :func:`add_knn_scores`: the ``scores`` capability, the ``anomaly`` evaluation and
+its figures are then declared like any detector's, so ``deepfeat score`` and the one-class evaluations work
+with it. The bank is saved with the weights (its size is known only once filled, so loading resizes it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ContextManager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepfeat.errors import ConfigError, TrainingError
+from deepfeat.learners.base import Learner
+from deepfeat.nn.encoder import check_positive_int
+
+
+class FeatureBank(nn.Module):
+    """Normalized training features ``(N, D)`` and the kNN score of new features against them."""
+
+    def __init__(self, dim: int, k: int = 5, max_size: int = 20000, seed: int = 0) -> None:
+        super().__init__()
+        self.k = check_positive_int(k, "learner.knn_k")
+        self.max_size = check_positive_int(max_size, "learner.knn_bank_size")
+        self.seed = seed
+        self.register_buffer("bank", torch.zeros(0, dim))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # The bank's length is the training set's (up to max_size): take the saved one's shape before loading.
+        saved = state_dict.get(prefix + "bank")
+        if saved is not None:
+            self.bank = torch.zeros_like(saved, device=self.bank.device, dtype=self.bank.dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    @torch.no_grad()
+    def fill(self, embed: Callable[[torch.Tensor], torch.Tensor], batches: Any,
+             prepare: Callable[[torch.Tensor], torch.Tensor], autocast: Callable[[], ContextManager[Any]]) -> None:
+        """Collect ``embed`` of every training batch (a seeded subset of ``max_size`` when there are more)."""
+        parts = []
+        for x, _ in batches:
+            with autocast():
+                parts.append(F.normalize(embed(prepare(x)).float(), dim=1))
+        z = torch.cat(parts)
+        if len(z) > self.max_size:
+            keep = torch.randperm(len(z), generator=torch.Generator().manual_seed(self.seed))[: self.max_size]
+            z = z[keep.to(z.device)]
+        self.bank = z.to(self.bank.device)
+
+    @torch.no_grad()
+    def score(self, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """Mean cosine distance of each of ``z (B, D)`` to its ``k`` nearest bank features: ``(B,)``."""
+        if len(self.bank) == 0:
+            raise TrainingError("kNN anomaly scores at learner.knn_k: expected a bank of training features, got none "
+                                "(it is filled when training ends). Train the learner before scoring.")
+        z = F.normalize(z.float(), dim=1)
+        k = min(self.k, len(self.bank))
+        nearest = [(1 - z @ part.T) for part in self.bank.split(chunk)]
+        return torch.cat(nearest, 1).topk(k, dim=1, largest=False).values.mean(1)
+
+
+def fill_bank(learner: Learner, bank: FeatureBank | None, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
+              autocast: Callable[[], ContextManager[Any]]) -> None:
+    """Fill ``bank`` (if any) with ``learner``'s features of the training batches, in eval mode (its ``on_fit_end``)."""
+    if bank is None:
+        return
+    was_training = learner.training
+    learner.eval()
+    bank.fill(learner.embed, batches, prepare, autocast)
+    learner.train(was_training)
+
+
+def knn_score(learner: Learner, bank: FeatureBank | None, x: torch.Tensor, name: str) -> torch.Tensor:
+    """``learner``'s anomaly score of ``x (B, ...)``: ``(B,)``; a ConfigError when it was built without ``knn_k``."""
+    if bank is None:
+        raise ConfigError(f"learner '{name}' at learner.knn_k: expected knn_k >= 1 for anomaly scores, got 0. "
+                          "Set learner.knn_k: 5 and train again.")
+    return bank.score(learner.embed(x))
+
+
+def add_knn_scores(learner: Learner, k: int, max_size: int) -> FeatureBank | None:
+    """Give ``learner`` kNN anomaly scores (``k >= 1``; ``k = 0``: none): its bank, capability and declarations.
+
+    The learner's ``score_samples`` scores by :meth:`FeatureBank.score` of its ``embed`` and its ``on_fit_end``
+    fills the bank; the anomaly evaluation and its figures join its run and lead its headline.
+    """
+    if k == 0:
+        return None
+    bank = FeatureBank(learner.feature_dim, k, max_size)
+    learner.capabilities = learner.capabilities | {"scores"}
+    learner.evaluations = (*learner.evaluations, "anomaly")
+    learner.figures = (*learner.figures, "anomaly_scores", "roc_curve")
+    learner.headline = (("anomaly ROC-AUC (kNN)", "evaluations.anomaly.roc_auc"), *learner.headline)
+    return bank

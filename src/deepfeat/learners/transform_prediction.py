@@ -1,0 +1,124 @@
+"""Anomaly detection by recognizing transformations (Golan & El-Yaniv 2018, "Deep Anomaly Detection Using
+Geometric Transformations", NeurIPS; Bergman & Hoshen 2020, GOAD, for tables).
+
+A network trained on normal data only learns to tell which of a fixed set of transformations was applied to a
+sample. To do that it must learn what normal samples look like upright (where a digit's stroke starts, which
+way a series rises): on an anomaly it recognizes the transformations badly. The score of a sample is the mean
+cross-entropy of the right answer over all its transformed copies (the paper's simplified score, section 4):
+higher is more anomalous.
+
+The transformations follow the shape of a sample:
+
+- images ``(C, H, W)``: the paper's 72, a horizontal flip or not, a translation by a quarter of the image (or none)
+  along each axis, then a rotation by 0, 90, 180 or 270 degrees (rotations by 90 and 270 need square images). The
+  translations matter: a 0 or an 8 looks the same flipped or turned by 180 degrees, but not shifted.
+  ``translate: false`` keeps the 8 flips and rotations (9 times less compute);
+- series and waveforms ``(C, T)``: identity, time reversal, negation, a circular shift by half the length, and
+  their combinations (8);
+- vectors ``(D,)``: ``count`` fixed random orthogonal maps (GOAD's random affine transformations for tables).
+
+``embed(x)`` gives the encoder's features of the untransformed sample.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from deepfeat.data.info import DataInfo
+from deepfeat.errors import ConfigError
+from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.build import LEARNERS
+from deepfeat.nn.encoder import build_encoder, check_positive_int
+from deepfeat.nn.heads import LinearHead
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+def translate(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``x (B, C, H, W)`` shifted by ``dy`` rows and ``dx`` columns, the uncovered border filled by reflection."""
+    if dy == dx == 0:
+        return x
+    py, px = abs(dy), abs(dx)
+    padded = F.pad(x, (px, px, py, py), mode="reflect")
+    h, w = x.shape[-2:]
+    return padded[..., py - dy: py - dy + h, px - dx: px - dx + w]
+
+
+def image_transforms(height: int, width: int, shift: int = 0) -> list[Transform]:
+    """Horizontal flip x translation by ``{0, -shift, +shift}`` on each axis x rotation by 90-degree turns, for
+    ``(B, C, H, W)``: 72 (the paper's set), 8 with ``shift`` 0; half the turns for images that are not square."""
+    turns = (0, 1, 2, 3) if height == width else (0, 2)
+    moves = (0, -shift, shift) if shift else (0,)
+    return [lambda x, f=f, dy=dy, dx=dx, k=k: torch.rot90(translate(x.flip(-1) if f else x, dy, dx), k, (-2, -1))
+            for f in (False, True) for dy in moves for dx in moves for k in turns]
+
+
+def series_transforms() -> list[Transform]:
+    """Identity, reversal, negation, half-length circular shift and their combinations, for ``(B, C, T)``."""
+    def make(rev: bool, neg: bool, shift: bool) -> Transform:
+        def t(x: torch.Tensor) -> torch.Tensor:
+            x = x.flip(-1) if rev else x
+            x = torch.roll(x, x.shape[-1] // 2, -1) if shift else x
+            return -x if neg else x
+        return t
+    return [make(*flags) for flags in itertools.product((False, True), repeat=3)]
+
+
+@LEARNERS.register("transform_prediction", aliases=("geometric_transformations",))
+class TransformPrediction(Learner):
+    """Classify which transformation was applied; ``score_samples -> (B,)``, ``embed(x) -> (B, feature_dim)``."""
+
+    capabilities = frozenset({"scores"})
+    evaluations = ("anomaly",)
+    figures = ("anomaly_scores", "roc_curve")
+    headline = (("anomaly ROC-AUC", "evaluations.anomaly.roc_auc"),
+                ("anomaly average precision", "evaluations.anomaly.average_precision"))
+
+    def __init__(self, info: DataInfo, encoder: Any = "cnn", translate: bool = True, count: int = 8, seed: int = 0) -> None:
+        super().__init__()
+        shape = tuple(info.input_shape)
+        if info.kind == "tokens" or len(shape) not in (1, 2, 3):
+            raise ConfigError(f"learner 'transform_prediction' at learner.name: expected vectors, series or images, got "
+                              f"{info.kind} samples of shape {shape}. Use learner: seq_autoencoder for text.")
+        self.encoder = build_encoder(encoder, shape)
+        self.transforms: list[Transform] = []
+        maps = None
+        if len(shape) == 3:
+            self.transforms = image_transforms(shape[1], shape[2], max(1, min(shape[1:]) // 4) if translate else 0)
+        elif len(shape) == 2:
+            self.transforms = series_transforms()
+        else:
+            count = check_positive_int(count, "learner 'transform_prediction' count")
+            g = torch.Generator().manual_seed(seed)
+            maps = torch.linalg.qr(torch.randn(count, shape[0], shape[0], generator=g))[0]
+        # Saved with the weights: the maps are part of what the classifier learned to recognize.
+        self.register_buffer("maps", maps)
+        self.count = len(self.transforms) if maps is None else len(maps)
+        self.head = LinearHead(self.encoder.feature_dim, self.count)
+
+    def transformed(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The ``count`` transformed copies of ``x (B, ...)``, each ``(B, ...)``, in the order of the classes."""
+        if self.maps is not None:
+            return [x @ m for m in self.maps]
+        return [t(x) for t in self.transforms]
+
+    def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(M * B, M)`` of all ``M`` transformed copies of ``x (B, ...)`` and the right answers ``(M * B,)``."""
+        copies = torch.cat(self.transformed(x))
+        target = torch.arange(self.count, device=x.device).repeat_interleave(len(x))
+        return self.head(self.encoder(copies)).float(), target
+
+    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        logits, target = self._logits(batch[0])
+        loss = F.cross_entropy(logits, target)
+        return {"loss": loss, "acc": (logits.argmax(1) == target).float().mean().detach()}
+
+    @torch.no_grad()
+    def score_samples(self, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly score ``(B,)``: mean over the transformations of the cross-entropy of the right one."""
+        logits, target = self._logits(x)
+        return F.cross_entropy(logits, target, reduction="none").view(self.count, len(x)).mean(0)
