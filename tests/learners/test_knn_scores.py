@@ -17,7 +17,7 @@ from deepfeat.engine.device import Precision
 from deepfeat.engine.inference import collect
 from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import ConfigError, TrainingError
-from deepfeat.learners.build import build_learner
+from deepfeat.learners.build import build_learner, declared_by
 from deepfeat.learners.knn_scores import FeatureBank
 from deepfeat.run.model_io import export_model, load_model
 
@@ -40,14 +40,18 @@ def test_score_is_the_mean_cosine_distance_to_the_k_nearest_bank_features() -> N
     assert small.bank.shape == (10, 6)  # a seeded subset when the training set is larger
 
 
-def test_scores_are_declared_only_with_knn_k_and_saved_with_the_model(tmp_path) -> None:
+def test_scores_are_declared_by_the_knn_variants_class_and_saved_with_the_model(tmp_path) -> None:
     info = DataInfo("image", (1, 8, 8))
     plain = build_learner({"name": "vicreg"}, info, CNN)
     assert not plain.can("scores") and "anomaly" not in plain.evaluations
-    with pytest.raises(ConfigError, match="knn_k"):
+    with pytest.raises(ConfigError, match="vicreg_knn"):
         plain.score_samples(torch.randn(2, 1, 8, 8))
+    with pytest.raises(ConfigError, match="Use learner: vicreg_knn"):  # never a declaration changed on the instance
+        build_learner({"name": "vicreg", "knn_k": 2}, info, CNN)
     for name in ("simclr", "vicreg", "mae"):
-        spec = {"name": name, "knn_k": 2}
+        spec = {"name": f"{name}_knn", "knn_k": 2}
+        declared = declared_by(spec)
+        assert "scores" in declared.capabilities and "anomaly" in declared.evaluations  # read without building
         learner = build_learner(spec, info, CNN).eval()
         assert learner.can("scores") and "anomaly" in learner.evaluations and "roc_curve" in learner.figures
         x = torch.randn(12, 1, 8, 8)
@@ -62,7 +66,7 @@ def test_vicreg_knn_scores_rank_other_digits_as_anomalies() -> None:
     aucs = []
     for digit in (0, 3, 8):
         data = load_dataset("digits", normal_classes=[digit])
-        learner = build_learner({"name": "vicreg", "knn_k": 5, "expander_dim": 128, "expander_hidden": 128},
+        learner = build_learner({"name": "vicreg_knn", "knn_k": 5, "expander_dim": 128, "expander_hidden": 128},
                                 data.info, {"name": "cnn", "channels": [16, 32]})
         config = TrainingConfig(epochs=5, batch_size=64, progress="none", precision="fp32", restore_best=False)
         Trainer(config, seed=0).fit(learner, data, optimizer={"name": "adam", "lr": 1e-3})

@@ -16,6 +16,7 @@ import torch
 import deepfeat  # noqa: F401  (registers everything)
 from deepfeat.config import Config
 from deepfeat.engine.device import resolve_precision
+from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.learners.base import Learner
 from deepfeat.errors import ConfigError
 from deepfeat.learners.build import LEARNERS, build_learner, check_declarations, declared_by
@@ -54,6 +55,7 @@ def test_declarations_are_registered_and_capabilities_keep_their_protocols(name:
 def test_every_declared_evaluation_figure_and_observer_runs(name: str, learner_case, tmp_path: Path) -> None:
     learner, data = _built(name, learner_case)
     precision = resolve_precision("fp32", torch.device("cpu"), learner)
+    learner.on_fit_end(FitBatches(data.train, 16, 0), precision.prepare_input, precision.autocast)  # as after a fit
     ctx = RunContext(learner, data, precision, SMALL, tmp_path)
     results = run_evaluations(ctx)
     for evaluation in learner.evaluations:

@@ -7,22 +7,27 @@ Detection"; Tack et al. 2020, CSI; Sohn et al. 2021). :class:`FeatureBank` keeps
 the training data (collected once, after training, through the learner's ``on_fit_end`` hook) and scores by
 the mean cosine distance to the ``k`` nearest of them.
 
-A learner offers it with :func:`add_knn_scores`: the ``scores`` capability, the ``anomaly`` evaluation and
-its figures are then declared like any detector's, so ``deepfeat score`` and the one-class evaluations work
-with it. The bank is saved with the weights (its size is known only once filled, so loading resizes it).
+A label-free learner offers it as a registered variant of its own (:func:`knn_variant`: ``simclr_knn``,
+``vicreg_knn``, ``mae_knn``): the same model, whose class declares the ``scores`` capability, the ``anomaly``
+evaluation and its figures like any detector's, so the declarations are read from the registry entry and
+``deepfeat score`` and the one-class evaluations work with it. The bank is saved with the weights (its size is
+known only once filled, so loading resizes it).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepfeat.checks import check_positive_int
 from deepfeat.errors import ConfigError, TrainingError
 from deepfeat.learners.base import Learner
-from deepfeat.nn.encoder import check_positive_int
+
+L = TypeVar("L", bound=type[Learner])
+KNN_DEFAULT = 5  # neighbours a variant's score averages unless told
 
 
 class FeatureBank(nn.Module):
@@ -80,24 +85,38 @@ def fill_bank(learner: Learner, bank: FeatureBank | None, batches: Any, prepare:
 
 
 def knn_score(learner: Learner, bank: FeatureBank | None, x: torch.Tensor, name: str) -> torch.Tensor:
-    """``learner``'s anomaly score of ``x (B, ...)``: ``(B,)``; a ConfigError when it was built without ``knn_k``."""
+    """``learner``'s anomaly score of ``x (B, ...)``: ``(B,)``; a ConfigError for a learner that does not score."""
     if bank is None:
-        raise ConfigError(f"learner '{name}' at learner.knn_k: expected knn_k >= 1 for anomaly scores, got 0. "
-                          "Set learner.knn_k: 5 and train again.")
+        raise ConfigError(f"anomaly scores at learner '{name}': expected a learner that scores, got one without kNN "
+                          f"scores. Train learner: {name}_knn, whose features score anomalies.")
     return bank.score(learner.embed(x))
 
 
-def add_knn_scores(learner: Learner, k: int, max_size: int) -> FeatureBank | None:
-    """Give ``learner`` kNN anomaly scores (``k >= 1``; ``k = 0``: none): its bank, capability and declarations.
+def add_knn_scores(learner: Learner, k: int | None, max_size: int, name: str) -> FeatureBank | None:
+    """The feature bank of a kNN-scoring variant (its class's ``knn_default`` >= 1), else ``None``.
 
-    The learner's ``score_samples`` scores by :meth:`FeatureBank.score` of its ``embed`` and its ``on_fit_end``
-    fills the bank; the anomaly evaluation and its figures join its run and lead its headline.
+    ``k``: the neighbours a score averages; ``None`` is the class's default. A learner that does not declare
+    scores refuses a ``k``, naming the variant that does (declarations are the class's, never the instance's).
     """
-    if k == 0:
+    default = type(learner).knn_default  # type: ignore[attr-defined]
+    if default == 0:
+        if k:
+            raise ConfigError(f"learner '{name}' at learner.knn_k: expected none (this learner does not score "
+                              f"anomalies), got {k!r}. Use learner: {name}_knn, which scores by kNN distance.")
         return None
-    bank = FeatureBank(learner.feature_dim, k, max_size)
-    learner.capabilities = learner.capabilities | {"scores"}
-    learner.evaluations = (*learner.evaluations, "anomaly")
-    learner.figures = (*learner.figures, "anomaly_scores", "roc_curve")
-    learner.headline = (("anomaly ROC-AUC (kNN)", "evaluations.anomaly.roc_auc"), *learner.headline)
-    return bank
+    return FeatureBank(learner.feature_dim, default if k is None else k, max_size)
+
+
+def knn_variant(base: L, name: str) -> L:
+    """The registered kNN-scoring variant ``<name>_knn`` of the label-free learner ``base``: the same model, with
+    the ``scores`` capability, the ``anomaly`` evaluation, its figures and its headline declared on the class."""
+    return type(f"{base.__name__}KNN", (base,), {  # type: ignore[return-value]
+        "__doc__": f"{base.__name__} whose features also score anomalies: the mean cosine distance to the k nearest "
+                   f"training features (:mod:`{__name__}`).",
+        "__module__": base.__module__,
+        "knn_default": KNN_DEFAULT,
+        "capabilities": base.capabilities | {"scores"},
+        "evaluations": (*base.evaluations, "anomaly"),
+        "figures": (*base.figures, "anomaly_scores", "roc_curve"),
+        "headline": (("anomaly ROC-AUC (kNN)", "evaluations.anomaly.roc_auc"), *base.headline),
+    })

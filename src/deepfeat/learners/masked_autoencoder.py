@@ -12,7 +12,7 @@ What is hidden follows the shape of a sample: square patches of images ``(C, H, 
 waveforms ``(C, T)`` (for an audio encoder, a span of the waveform is a run of its log-mel frames), single
 features of vectors ``(D,)``; every channel of a patch is hidden together. ``embed(x)`` is the encoder's features
 of the unmasked input: what transfers. Health (``feature_std``, ``effective_rank`` of the features) is logged and
-watched by SimCLR's collapse warning; ``knn_k >= 1`` adds kNN anomaly scores (:mod:`deepfeat.learners.knn_scores`).
+watched by SimCLR's collapse warning; its registered variant ``mae_knn`` adds kNN anomaly scores (:mod:`deepfeat.learners.knn_scores`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
-from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score
+from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score, knn_variant
 from deepfeat.nn.decoders import build_decoder
-from deepfeat.nn.encoder import build_encoder, check_positive_int
+from deepfeat.checks import check_positive_int
+from deepfeat.nn.encoder import build_encoder
 
 
 def auto_patch(input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -65,13 +66,15 @@ class MaskedAutoencoder(Learner):
     every axis, or ``"auto"``); ``decoder`` as for the autoencoder (``auto``: the encoder's mirror).
     """
 
+    knn_default = 0  # no anomaly scores: the registered <name>_knn variant scores (learners.knn_scores)
+
     observers = ("collapse_warning",)
 
     def __init__(self, info: DataInfo, encoder: Any = "cnn", mask_ratio: float = 0.75, patch: Any = "auto",
                  decoder: str = "auto", seed: int = 0, collapse_std: float = 0.05, collapse_rank: float = 2.0,
-                 knn_k: int = 0, knn_bank_size: int = 20000) -> None:
+                 knn_k: int | None = None, knn_bank_size: int = 20000) -> None:
         super().__init__()
-        if info.kind == "tokens":
+        if not info.kind_spec.continuous:  # token ids: a masked id is a classification, not a regression
             raise ConfigError("learner 'mae' at learner.name: expected vectors, images or sequences, got token ids. "
                               "Use learner: seq_autoencoder for text.")
         if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)) or not 0 < mask_ratio < 1:
@@ -86,7 +89,7 @@ class MaskedAutoencoder(Learner):
         self.encoder = build_encoder(encoder, info.input_shape)
         self.decoder = build_decoder(self.encoder, self.encoder.feature_dim, decoder)
         self.register_buffer("mask_rng", torch.Generator().manual_seed(seed).get_state())
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size, "mae")
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         mask = random_mask(tuple(x.shape), self.patch, self.mask_ratio, generator).to(x.device)
@@ -119,3 +122,6 @@ class MaskedAutoencoder(Learner):
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
         return knn_score(self, self.bank, x, "mae")
+
+
+MaskedAutoencoderKNN = LEARNERS.register("mae_knn")(knn_variant(MaskedAutoencoder, "mae"))

@@ -4,7 +4,7 @@
 NT-Xent pulls the two views' ``z`` together and pushes other inputs apart. ``embed`` returns ``h``:
 the features before the projection head transfer better than ``z`` (Chen et al. 2020, section 4.2).
 Representation health is logged every step (``feature_std``, ``effective_rank`` of ``h``) and a
-warning is logged when the features collapse. With ``knn_k >= 1`` the learner also scores anomalies by the kNN
+warning is logged when the features collapse. Its registered variant ``simclr_knn`` also scores anomalies by the kNN
 distance to the training features (:mod:`deepfeat.learners.knn_scores`).
 """
 
@@ -21,7 +21,7 @@ from deepfeat.eval.health import effective_rank, normalized_std
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.contrastive_losses import nt_xent
-from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score
+from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score, knn_variant
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import ProjectionHead
 
@@ -34,6 +34,8 @@ class SimCLR(Learner):
     such as ``{name: image, flip: true}``; views are drawn from a generator seeded by ``seed`` whose
     state is saved with the weights, so a resumed run sees the same views.
     """
+
+    knn_default = 0  # no anomaly scores: the registered <name>_knn variant scores (learners.knn_scores)
 
     observers = ("collapse_warning",)
 
@@ -48,7 +50,7 @@ class SimCLR(Learner):
         seed: int = 0,
         collapse_std: float = 0.05,
         collapse_rank: float = 2.0,
-        knn_k: int = 0,  # >= 1: anomaly scores by the distance to the k nearest training features
+        knn_k: int | None = None,  # neighbours an anomaly score averages (the _knn variant; null: 5)
         knn_bank_size: int = 20000,
     ) -> None:
         super().__init__()
@@ -60,7 +62,7 @@ class SimCLR(Learner):
         self.augment = build_augment(augment, info.kind, "learner.augment")
         self.seed = seed
         self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size, "simclr")
 
     def views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Two augmented views of ``x (B, ...)``, stacked: ``(2B, ...)``."""
@@ -94,3 +96,6 @@ class SimCLR(Learner):
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
         return knn_score(self, self.bank, x, "simclr")
+
+
+SimCLRKNN = LEARNERS.register("simclr_knn")(knn_variant(SimCLR, "simclr"))

@@ -32,7 +32,8 @@ from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
-from deepfeat.nn.encoder import build_encoder, check_positive_int
+from deepfeat.checks import check_positive_int
+from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import LinearHead
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -81,7 +82,7 @@ class TransformPrediction(Learner):
     def __init__(self, info: DataInfo, encoder: Any = "cnn", translate: bool = True, count: int = 8, seed: int = 0) -> None:
         super().__init__()
         shape = tuple(info.input_shape)
-        if info.kind == "tokens" or len(shape) not in (1, 2, 3):
+        if not info.kind_spec.continuous or len(shape) not in (1, 2, 3):
             raise ConfigError(f"learner 'transform_prediction' at learner.name: expected vectors, series or images, got "
                               f"{info.kind} samples of shape {shape}. Use learner: seq_autoencoder for text.")
         self.encoder = build_encoder(encoder, shape)

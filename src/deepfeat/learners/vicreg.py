@@ -9,7 +9,7 @@ works (SimCLR's NT-Xent wants large batches); the variance term is what rules ou
 
 Health is logged every step: the three terms, ``embedding_std`` (mean std of ``z``'s dimensions: the variance
 term's target is 1), ``feature_std`` and ``effective_rank`` of ``h``; the ``ssl_health`` observer warns in the log
-and in the report when they show a collapse. With ``knn_k >= 1`` the learner also scores anomalies by the kNN
+and in the report when they show a collapse. Its registered variant ``vicreg_knn`` also scores anomalies by the kNN
 distance to the training features (:mod:`deepfeat.learners.knn_scores`).
 """
 
@@ -20,15 +20,16 @@ from typing import Any, Callable, ContextManager
 import torch
 import torch.nn.functional as F
 
-from deepfeat.data.augment import augment_kind, build_augment
+from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.contrastive_losses import gather_across_processes
-from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score
-from deepfeat.nn.encoder import build_encoder, check_positive_int
+from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score, knn_variant
+from deepfeat.checks import check_positive_int
+from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.mlp import MLP
 
 
@@ -65,6 +66,8 @@ class VICReg(Learner):
     ``invariance_weight``, ``variance_weight``, ``covariance_weight`` are the paper's lambda, mu, nu (25, 25, 1).
     """
 
+    knn_default = 0  # no anomaly scores: the registered <name>_knn variant scores (learners.knn_scores)
+
     observers = ("ssl_health",)
 
     def __init__(
@@ -81,7 +84,7 @@ class VICReg(Learner):
         collapse_std: float = 0.05,
         collapse_rank: float = 2.0,
         min_embedding_std: float = 0.1,  # below this the variance hinge has lost (std target 1)
-        knn_k: int = 0,  # >= 1: anomaly scores by the distance to the k nearest training features
+        knn_k: int | None = None,  # neighbours an anomaly score averages (the _knn variant; null: 5)
         knn_bank_size: int = 20000,
     ) -> None:
         super().__init__()
@@ -96,10 +99,10 @@ class VICReg(Learner):
         hidden = check_positive_int(expander_hidden, "learner 'vicreg' expander_hidden")
         self.expander = MLP(self.encoder.feature_dim, (hidden, hidden),
                             check_positive_int(expander_dim, "learner 'vicreg' expander_dim"), norm="batch")
-        self.augment = build_augment(augment, augment_kind(info), "learner.augment")
+        self.augment = build_augment(augment, info.kind, "learner.augment")
         self.seed = seed
         self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size, "vicreg")
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         views = torch.cat([self.augment(x, generator), self.augment(x, generator)])
@@ -133,3 +136,6 @@ class VICReg(Learner):
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
         return knn_score(self, self.bank, x, "vicreg")
+
+
+VICRegKNN = LEARNERS.register("vicreg_knn")(knn_variant(VICReg, "vicreg"))
