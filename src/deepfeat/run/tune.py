@@ -21,7 +21,6 @@ Needs the ``search`` extra (optuna, plotly), imported only here.
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import logging
 import math
@@ -32,6 +31,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
+
+from filelock import lock_descriptor
 
 from deepfeat.config import Config, load_config
 from deepfeat.data.validation_policy import MIN_EPOCHS
@@ -155,7 +156,7 @@ def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = N
 def _one_at_a_time(root: Path) -> Iterator[None]:
     """Hold ``root/.lock`` (waiting for it) for the ``with`` block: the study's processes on this machine take turns."""
     with open(root / LOCK_FILE, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        lock_descriptor(f.fileno())  # released when the file closes, or the process dies
         yield
 
 
