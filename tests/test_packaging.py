@@ -65,3 +65,10 @@ def test_every_module_imports_without_fcntl() -> None:
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_wheel_carries_every_example_config(wheel) -> None:
+    built, _ = wheel
+    names = set(zipfile.ZipFile(built).namelist())
+    configs = {f"deepfeat/examples/{p.name}" for p in (REPO / "examples" / "configs").glob("*.yaml")}
+    assert "deepfeat/examples/digits_mlp.yaml" in configs and configs <= names, sorted(configs - names)[:5]
