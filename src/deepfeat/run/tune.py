@@ -39,6 +39,7 @@ from deepfeat.data.validation_policy import MIN_EPOCHS
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.errors import ConfigError, RunPruned
+from deepfeat.extras import load
 from deepfeat.layout import LOCK_FILE, plain_name
 from deepfeat.run.integrations import Group, child_overrides, groups
 from deepfeat.run.search_space import Param, check_space, read_space
@@ -104,12 +105,7 @@ class ReportToTrial(Callback):
 
 def optuna_module() -> Any:
     """``optuna``, or a ConfigError naming the extra to install."""
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError("deepfeat tune: expected the optuna package, got none installed. Install the search extra: "
-                          "pip install 'deepfeat[search]'") from None
-    return optuna
+    return load("optuna", "search", "deepfeat tune")
 
 
 def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = None, seed: int | None = None,

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# CI: deepfeat's core install alone (no extra) from its wheel into a fresh venv, then, in an empty folder outside
+# the clone, the quick start as a pip user runs it: an example copied out of the package and trained (digits MLP),
+# `embed` of that run, and an autoencoder on a table. Prints the venv's size and the install's wall time.
+#
+# PyTorch comes first, on its own: TORCH_PIP_ARGS defaults to the versions this machine's pip finds on its own
+# disk; elsewhere use the CPU-only build as PyTorch documents it, e.g.
+#   TORCH_PIP_ARGS="torch torchvision --index-url https://download.pytorch.org/whl/cpu" .ci/core_smoke.sh
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+PYTHON=${PYTHON:-python3}
+TORCH_PIP_ARGS=${TORCH_PIP_ARGS:-torch==2.14.1 torchvision==0.29.1}
+
+start=$SECONDS
+"$PYTHON" -m venv "$work/venv"
+pip=("$work/venv/bin/python" -m pip --progress-bar off)
+# shellcheck disable=SC2086  # TORCH_PIP_ARGS is a list of pip arguments
+"${pip[@]}" install $TORCH_PIP_ARGS
+mkdir "$work/source"  # a copy: an in-tree build would leave build/ in the clone, and reuse it next time
+cp -a "$repo/pyproject.toml" "$repo/README.md" "$repo/LICENSE" "$repo/src" "$repo/examples" "$work/source/"
+"${pip[@]}" wheel --no-deps -w "$work/dist" "$work/source"
+"${pip[@]}" install "$work"/dist/deepfeat-*.whl
+echo "core install: $(du -sh "$work/venv" | cut -f1) in $((SECONDS - start)) s, $("${pip[@]}" list 2>/dev/null | tail -n +3 | wc -l) packages"
+
+mkdir "$work/user" && cd "$work/user"
+export PATH="$work/venv/bin:$PATH"
+deepfeat examples copy digits_mlp
+deepfeat fit -c digits_mlp.yaml --set training.epochs=2 --out runs/mlp
+deepfeat embed runs/mlp --data digits --out features.npy
+python -c "import numpy; z = numpy.load('features.npy'); assert z.shape == (1797, 128), z.shape"
+cat > table_ae.yaml <<'EOF'
+name: table-ae
+data: {name: breast_cancer, val_fraction: 0.1, test_fraction: 0.2}
+encoder: {name: mlp, hidden: [32]}
+learner: {name: autoencoder, code_dim: 8}
+training: {epochs: 2, batch_size: 64}
+EOF
+deepfeat fit -c table_ae.yaml --out runs/table-ae
+python -c "import json; r = json.load(open('runs/table-ae/results.json')); assert r['status'] == 'completed', r['status']"
+echo "core smoke: 3 passed, 0 failed"
