@@ -48,6 +48,15 @@ test-all: install
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -m "slow or not slow"
 
+## The documentation site (docs/, Sphinx with MyST) into docs/_build/html, with warnings as errors.
+docs: $(VENV)/.docs
+	$(PY) -m sphinx -E -W --keep-going -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+$(VENV)/.docs: $(VENV)/.venv-made pyproject.toml
+	$(PIP) install -e ".[docs]"
+	touch $@
+
 ## Every benchmark (MNIST from ../shared/data); results go to benchmarks/results/.
 bench: install
 	$(PY) benchmarks/bench_core.py

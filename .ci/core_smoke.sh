@@ -15,13 +15,13 @@ TORCH_PIP_ARGS=${TORCH_PIP_ARGS:-torch==2.14.1 torchvision==0.29.1}
 
 start=$SECONDS
 "$PYTHON" -m venv "$work/venv"
-pip=("$work/venv/bin/python" -m pip --progress-bar off)
+pip=("$work/venv/bin/python" -m pip)
 # shellcheck disable=SC2086  # TORCH_PIP_ARGS is a list of pip arguments
-"${pip[@]}" install $TORCH_PIP_ARGS
+"${pip[@]}" install --progress-bar off $TORCH_PIP_ARGS
 mkdir "$work/source"  # a copy: an in-tree build would leave build/ in the clone, and reuse it next time
 cp -a "$repo/pyproject.toml" "$repo/README.md" "$repo/LICENSE" "$repo/src" "$repo/examples" "$work/source/"
 "${pip[@]}" wheel --no-deps -w "$work/dist" "$work/source"
-"${pip[@]}" install "$work"/dist/deepfeat-*.whl
+"${pip[@]}" install --progress-bar off "$work"/dist/deepfeat-*.whl
 echo "core install: $(du -sh "$work/venv" | cut -f1) in $((SECONDS - start)) s, $("${pip[@]}" list 2>/dev/null | tail -n +3 | wc -l) packages"
 
 mkdir "$work/user" && cd "$work/user"

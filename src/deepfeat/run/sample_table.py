@@ -32,7 +32,7 @@ def output_file(out: str | Path, what: str, suffixes: tuple[str, ...] = SUFFIXES
     if out.suffix not in suffixes:
         raise ConfigError(f"{what} output {out}: expected a {', '.join(suffixes)} file name, got suffix {out.suffix!r}")
     if out.suffix == ".parquet":
-        load("pyarrow", "tables", f"{what} output {out}", ", or write .csv")
+        load("pyarrow", "tables", f".parquet output {out}", ", or write .csv")
     make_folder(out.parent, f"{what} output {out}")
     return out
 
