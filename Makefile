@@ -20,7 +20,7 @@ $(VENV)/.venv-made:
 
 $(VENV)/.core: $(VENV)/.venv-made pyproject.toml
 	@echo "== installing deepfeat's core alone (PyTorch, torchvision, scikit-learn, matplotlib and a few small"
-	@echo "   packages): about 5.8 GB and 55 packages with PyTorch's default CUDA build, a few minutes; see TORCH_INDEX"
+	@echo "   packages): about 5.8 GB and 53 packages with PyTorch's default CUDA build, a few minutes; see TORCH_INDEX"
 	$(PIP) install -e .
 	@du -sh $(VENV)
 	touch $@
