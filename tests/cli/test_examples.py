@@ -48,3 +48,9 @@ def test_a_config_without_its_description_line_is_named(tmp_path: Path, monkeypa
     monkeypatch.setattr(examples, "folder", lambda: tmp_path)
     with pytest.raises(ConfigError, match=r"bare.yaml: expected a first line '# description: <one line>', got"):
         examples.index()
+
+
+def test_a_package_without_example_configs_says_so(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(examples, "folder", lambda: tmp_path)
+    assert main(["examples"]) == 2
+    assert "expected *.yaml files, got none" in capsys.readouterr().err

@@ -30,7 +30,11 @@ def folder() -> Path:
 
 def index() -> dict[str, str]:
     """``{name: description}`` of every shipped example config, sorted by name."""
-    return {path.stem: _description(path) for path in sorted(folder().glob("*.yaml"))}
+    paths = sorted(folder().glob("*.yaml"))
+    if not paths:  # e.g. a clone made where symbolic links are not kept: deepfeat/examples is no folder then
+        raise ConfigError(f"example configs at {folder()}: expected *.yaml files, got none. Reinstall deepfeat, "
+                          f"or clone with symbolic links kept.")
+    return {path.stem: _description(path) for path in paths}
 
 
 def _description(path: Path) -> str:
