@@ -41,7 +41,7 @@ echo "core install: $(du -sh "$work/venv" | cut -f1) in $((SECONDS - start)) s, 
 mkdir "$work/user" && cd "$work/user"
 export PATH="$work/venv/bin:$PATH"
 deepfeat examples copy digits_mlp
-deepfeat fit -c digits_mlp.yaml --set training.epochs=2 --out runs/mlp
+deepfeat fit -c digits_mlp.yaml --out runs/mlp  # as a pip user would, whole: about 40 s
 deepfeat embed runs/mlp --data digits --out features.npy
 python -c "import numpy; z = numpy.load('features.npy'); assert z.shape == (1797, 128), z.shape"
 cat > table_ae.yaml <<'EOF'
@@ -57,9 +57,9 @@ python - <<'PY'
 from sklearn.datasets import load_digits
 from deepfeat.sklearn import DeepClassifier
 X, y = load_digits(return_X_y=True)
-clf = DeepClassifier(encoder={"name": "mlp", "hidden": [64]}, epochs=5, random_state=0).fit(X[:1200], y[:1200])
+clf = DeepClassifier(encoder={"name": "mlp", "hidden": [64]}, epochs=20, random_state=0).fit(X[:1200], y[:1200])
 accuracy = clf.score(X[1200:], y[1200:])
-assert accuracy > 0.8, accuracy
+assert accuracy > 0.85, accuracy  # 0.90 measured
 PY
 "${pip[@]}" list 2>/dev/null | grep -iE "^(numpy|scikit-learn|matplotlib|PyYAML|tqdm|safetensors|torchinfo|filelock|torch|torchvision) "
 echo "core smoke: 4 passed, 0 failed"
