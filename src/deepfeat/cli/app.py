@@ -33,7 +33,7 @@ EXAMPLES = {
     "lr-find": "deepfeat lr-find -c examples/configs/digits_mlp.yaml",
     "compare": "deepfeat compare -c examples/configs/compare_optimizers.yaml --seeds 2 --out runs/optimizers",
     "tune": "deepfeat tune examples/configs/digits_mlp.yaml --space examples/spaces/digits_mlp.yaml --trials 20 --seed 0",
-    "examples": "deepfeat examples copy digits_mlp && deepfeat fit -c digits_mlp.yaml",
+    "examples": "deepfeat examples copy digits_mlp --to my_configs",
 }
 
 SET_HELP = "override a config value by its dotted key (the value is YAML), repeatable"
