@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -50,3 +51,24 @@ def test_the_wheel_holds_every_module_and_the_code_s_version(wheel) -> None:
 def test_building_prints_no_setuptools_warning(wheel) -> None:
     _, log = wheel
     assert "Warning" not in log and "deprecat" not in log.lower() and "license" not in log.lower(), log[-2000:]
+
+
+def test_every_module_imports_without_fcntl() -> None:
+    """POSIX's ``fcntl`` does not exist on Windows: no deepfeat module may need it to import."""
+    script = ("import importlib, pkgutil, sys\n"
+              "sys.modules['fcntl'] = None\n"  # `import fcntl` now raises ImportError, as on Windows
+              "import deepfeat\n"
+              "for m in pkgutil.walk_packages(deepfeat.__path__, 'deepfeat.'):\n"
+              "    if not m.name.endswith('__main__'):\n"
+              "        importlib.import_module(m.name)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_wheel_carries_every_example_config(wheel) -> None:
+    built, _ = wheel
+    names = set(zipfile.ZipFile(built).namelist())
+    configs = {f"deepfeat/examples/{p.name}" for p in (REPO / "examples" / "configs").glob("*.yaml")}
+    assert "deepfeat/examples/digits_mlp.yaml" in configs and configs <= names, sorted(configs - names)[:5]

@@ -1,12 +1,15 @@
 """The optional extras (``pip install 'deepfeat[<extra>]'``) and one check of whether each is installed.
 
 Parts of a run that need an extra declare it by name (see ``deepfeat.run.registries.evaluation``), so a
-missing package is reported before training, in one line naming the extra, instead of after it.
+missing package is reported before training, in one line naming the extra, instead of after it. Code that
+uses an extra imports it through :func:`load`, the one place where a missing extra becomes that line.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from types import ModuleType
 
 from deepfeat.errors import ConfigError
 
@@ -44,3 +47,17 @@ def require(extras: dict[str, list[str]], where: str) -> None:
         got = "; ".join(f"{extra} (for {', '.join(users)}) not installed" for extra, users in missing.items())
         raise ConfigError(f"optional extras at {where}: expected {', '.join(missing)} installed, got {got}. "
                           f"Install: pip install 'deepfeat[{','.join(missing)}]'.")
+
+
+def load(module: str, extra: str, where: str, otherwise: str = "") -> ModuleType:
+    """Import ``module`` of the optional ``extra``; a one-line ConfigError naming the extra when it cannot be.
+
+    ``where`` says what needs it (``logging.tensorboard``); ``otherwise`` ends the fix with another way out
+    (``", or set logging.tensorboard: false"``). OSError counts as missing too: a wheel whose native library
+    fails to load (soundfile without libsndfile) is as unusable as an absent one.
+    """
+    try:
+        return importlib.import_module(module)
+    except (ImportError, OSError) as e:
+        raise ConfigError(f"optional extra '{extra}' at {where}: expected it installed, got {type(e).__name__}: "
+                          f"{e}. Install it: pip install 'deepfeat[{extra}]'{otherwise}.") from None

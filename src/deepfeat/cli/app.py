@@ -36,6 +36,7 @@ EXAMPLES = {
     "compare": "deepfeat compare -c examples/configs/compare_optimizers.yaml --seeds 2 --out runs/optimizers",
     "pack": "deepfeat pack photos/ --out photos-shards",
     "tune": "deepfeat tune examples/configs/digits_mlp.yaml --space examples/spaces/digits_mlp.yaml --trials 20 --seed 0",
+    "examples": "deepfeat examples copy digits_mlp --to my_configs",
 }
 
 SET_HELP = "override a config value by its dotted key (the value is YAML), repeatable"
@@ -227,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pruner", choices=["median", "halving", "none"], default="median",
                    help="stop unpromising trials from their per-epoch validation metric (default: median)")
     p.add_argument("--out", help="folder of the study, its trials and outputs (default: runs/<study>)")
+    p = add("examples", cmd.cmd_examples, "list the example configs that ship with deepfeat, or copy one out")
+    p.add_argument("action", nargs="?", choices=["copy"], help="copy: write NAME.yaml into --to (default: list them)")
+    p.add_argument("name", nargs="?", help="the example to copy, e.g. digits_mlp")
+    p.add_argument("--to", default=".", help="folder to copy into (default: the current folder)")
+    p.add_argument("--markdown", action="store_true", help="print the list as the Markdown table of examples/README.md")
     return parser
 
 

@@ -280,6 +280,21 @@ def cmd_pack(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_examples(a: argparse.Namespace) -> int:
+    from deepfeat.cli import examples
+    from deepfeat.errors import ConfigError
+
+    if a.action is None:
+        print(examples.index_markdown() if a.markdown else examples.index_text(), end="\n" * (not a.markdown))
+        return 0
+    if a.name is None:
+        raise ConfigError("example at deepfeat examples copy: expected a name, got none. "
+                          "See them with: deepfeat examples.")
+    target = examples.copy(a.name, Path(a.to))
+    print(f"wrote {target}; train it with: deepfeat fit -c {target}")
+    return 0
+
+
 def cmd_config(a: argparse.Namespace) -> int:
     from deepfeat.api import check_config
     from deepfeat.cli.reference import remember_names

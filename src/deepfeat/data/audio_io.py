@@ -26,31 +26,23 @@ import torch
 
 from deepfeat.data.folders import first_line
 from deepfeat.errors import ConfigError, DataError
+from deepfeat.extras import load
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 # A data chunk size streaming writers and RF64 files leave in place of the real one (given elsewhere or unknown).
 _UNKNOWN_SIZE = 0xFFFFFFFF
-INSTALL = "pip install 'deepfeat[audio]'"
 
 
 def soundfile_module() -> Any:
     """The ``soundfile`` module, or a :class:`ConfigError` saying how to install it."""
-    try:
-        import soundfile
-    except (ImportError, OSError) as exc:  # OSError: the wheel's libsndfile failed to load
-        raise ConfigError(f"reading audio needs the 'soundfile' package (libsndfile): {INSTALL} ({exc})") from None
-    return soundfile
+    return load("soundfile", "audio", "reading audio")
 
 
 def resample(wave: torch.Tensor, orig: int, new: int) -> torch.Tensor:
     """``wave`` (..., T) from ``orig`` Hz to ``new`` Hz with torchaudio's band-limited sinc resampler."""
     if orig == new:
         return wave
-    try:
-        from torchaudio.functional import resample as ta_resample
-    except ImportError as exc:
-        raise ConfigError(f"resampling audio needs the 'torchaudio' package: {INSTALL} ({exc})") from None
-    return ta_resample(wave, orig, new)
+    return load("torchaudio.functional", "audio", "resampling audio").resample(wave, orig, new)
 
 
 def check_rate(sample_rate: Any, duration: Any, where: str) -> int:

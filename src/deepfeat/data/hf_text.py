@@ -15,15 +15,12 @@ from deepfeat.data.datasets import importable, register_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.data.text import TokenizerSpec, text_bundle
 from deepfeat.errors import DataError
+from deepfeat.extras import load
 
 
 def _load(path: str, name: str | None, split: str, revision: str | None, where: str) -> Any:
     """The ``datasets.Dataset`` for ``path``: a folder from ``save_to_disk``, data files, or a hub name."""
-    try:
-        import datasets
-    except ImportError as exc:
-        raise DataError(f"dataset 'hf_text' at {where}: expected the 'datasets' package, got an ImportError. "
-                        "Install it with: pip install 'deepfeat[text]'.") from exc
+    datasets = load("datasets", "text", f"dataset 'hf_text' at {where}")
     local = Path(path).expanduser()
     saved = local.is_dir() and any((local / f).is_file() for f in ("dataset_info.json", "dataset_dict.json"))
     try:

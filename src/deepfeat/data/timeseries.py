@@ -16,6 +16,7 @@ from deepfeat.data.datasets import data_root, importable, register_dataset
 from deepfeat.data.ragged import Unequal, check_unequal, is_ragged, pad_series, real_stats, resample_series
 from deepfeat.data.splits import DataBundle
 from deepfeat.errors import DataError
+from deepfeat.extras import load
 
 
 @register_dataset("mnist1d", aliases=("mnist-1d",), available=importable("mnist1d"))
@@ -26,15 +27,14 @@ def mnist1d(
 
     Generated locally by the ``mnist1d`` package; the defaults reproduce the published dataset.
     """
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    args = get_dataset_args()
+    mnist1d = load("mnist1d.data", "timeseries", "dataset 'mnist1d'")
+    args = mnist1d.get_dataset_args()
     args.num_samples, args.seed = num_samples, data_seed
     # make_dataset reseeds Python's and numpy's global generators; restore them so that loading
     # data does not change the randomness of the caller.
     py_state, np_state = random.getstate(), np.random.get_state()
     try:
-        raw = make_dataset(args)
+        raw = mnist1d.make_dataset(args)
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
@@ -51,9 +51,7 @@ def mnist1d(
 
 
 def _aeon_bundled() -> Path:
-    import aeon.datasets
-
-    return Path(aeon.datasets.__file__).parent / "data"
+    return Path(load("aeon.datasets", "timeseries", "dataset 'ucr'").__file__).parent / "data"
 
 
 def _problem_files(folder: Path, name: str) -> tuple[Path, Path] | None:
@@ -84,8 +82,7 @@ def _ucr_available() -> tuple[bool, str]:
 def _read_ucr(name: str, root: Path, download: bool, where: str) -> tuple[Any, ...]:
     """(x_train, y_train, x_test, y_test) of a UCR/UEA problem, shipped with aeon or under ``root``;
     x is (N, C, T), or a list of (C, T_i) arrays for a problem of unequal lengths."""
-    from aeon.datasets import load_classification, load_from_ts_file
-
+    aeon = load("aeon.datasets", "timeseries", f"dataset 'ucr' at {where}")
     files = _problem_files(_aeon_bundled(), name) or _problem_files(root, name)
     if files is None and not download:
         raise DataError(
@@ -95,10 +92,10 @@ def _read_ucr(name: str, root: Path, download: bool, where: str) -> tuple[Any, .
         )
     try:
         if files is not None:
-            (x, y), (x_test, y_test) = (load_from_ts_file(str(f)) for f in files)
+            (x, y), (x_test, y_test) = (aeon.load_from_ts_file(str(f)) for f in files)
         else:
-            x, y = load_classification(name, split="train", extract_path=str(root))
-            x_test, y_test = load_classification(name, split="test", extract_path=str(root))
+            x, y = aeon.load_classification(name, split="train", extract_path=str(root))
+            x_test, y_test = aeon.load_classification(name, split="test", extract_path=str(root))
     except (ValueError, OSError) as exc:
         raise DataError(
             f"UCR/UEA problem '{name}' at {where}: expected a loadable classification problem, got: "

@@ -17,6 +17,7 @@ from deepfeat.data.bundle import LoadOptions, make_bundle
 from deepfeat.data.datasets import importable, register_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.errors import ConfigError, DataError
+from deepfeat.extras import load
 
 
 def window_starts(n_points: int, length: int, stride: int) -> np.ndarray:
@@ -50,13 +51,11 @@ def window_labels(point_labels: Any, starts: np.ndarray, length: int) -> np.ndar
 
 
 def _kdd_tsad_135(split: str) -> tuple[np.ndarray, np.ndarray]:
-    import aeon.datasets as ad
-
-    return ad.load_kdd_tsad_135(split=split)
+    return load("aeon.datasets", "timeseries", "dataset 'series_windows'").load_kdd_tsad_135(split=split)
 
 
 def _ecg_diff_count_3(split: str) -> tuple[np.ndarray, np.ndarray]:
-    import aeon.datasets as ad
+    ad = load("aeon.datasets", "timeseries", "dataset 'series_windows'")
 
     with warnings.catch_warnings():  # deprecated in aeon 1.6 (its files stay until 1.7)
         warnings.simplefilter("ignore", FutureWarning)

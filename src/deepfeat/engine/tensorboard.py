@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from deepfeat.data.kinds import IMAGE_GRID
 from deepfeat.engine.callbacks import Callback
-from deepfeat.errors import ConfigError
+from deepfeat.extras import load
 
 if TYPE_CHECKING:
     from deepfeat.engine.trainer import Trainer
@@ -19,12 +19,9 @@ class TensorBoardLogger(Callback):
     main_process_only = True
 
     def __init__(self, log_dir: Path, max_embed: int = 1000) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as e:
-            raise ConfigError("logging.tensorboard: expected the 'tensorboard' package, which is not installed. "
-                              "pip install 'deepfeat[tensorboard]' or set logging.tensorboard: false") from e
-        self.writer = SummaryWriter(str(log_dir))
+        board = load("torch.utils.tensorboard", "tensorboard", "logging.tensorboard",
+                     ", or set logging.tensorboard: false")
+        self.writer = board.SummaryWriter(str(log_dir))
         self.max_embed = max_embed
 
     def on_fit_start(self, trainer: "Trainer") -> None:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from deepfeat.errors import DataError
+from deepfeat.extras import load
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -44,10 +45,9 @@ def _pair(real: ArrayLike, fake: ArrayLike, where: str, min_n: int = 2) -> tuple
 
 def frechet_distance(real: ArrayLike, fake: ArrayLike) -> float:
     """FID ``||mu_r - mu_f||^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2))`` of features ``(N, D)``, ``(M, D)``."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
+    fid = load("torchmetrics.image.fid", "images", "frechet_distance")
     r, f = _pair(real, fake, "frechet_distance")
-    metric = FrechetInceptionDistance(feature=_Given(r.shape[1]))
+    metric = fid.FrechetInceptionDistance(feature=_Given(r.shape[1]))
     metric.update(r, real=True)
     metric.update(f, real=False)
     return max(float(metric.compute()), 0.0)  # tiny negative values are round-off of an exact 0
@@ -56,13 +56,13 @@ def frechet_distance(real: ArrayLike, fake: ArrayLike) -> float:
 def kernel_distance(real: ArrayLike, fake: ArrayLike, subsets: int = 100, subset_size: int = 1000,
                     seed: int = 0) -> tuple[float, float]:
     """KID: unbiased squared MMD with the cubic polynomial kernel, mean and std over random subsets."""
-    from torchmetrics.image.kid import KernelInceptionDistance
+    kid = load("torchmetrics.image.kid", "images", "kernel_distance")
 
     r, f = _pair(real, fake, "kernel_distance")
     size = min(subset_size, len(r), len(f))
     with warnings.catch_warnings():  # its memory warning is about images; these are small feature arrays
         warnings.simplefilter("ignore", UserWarning)
-        metric = KernelInceptionDistance(feature=_Given(r.shape[1]), subsets=subsets, subset_size=size)
+        metric = kid.KernelInceptionDistance(feature=_Given(r.shape[1]), subsets=subsets, subset_size=size)
     metric.update(r, real=True)
     metric.update(f, real=False)
     with torch.random.fork_rng(devices=[]):

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from deepfeat.data.checks import ArrayLike
-from deepfeat.errors import ConfigError, DataError
+from deepfeat.errors import DataError
+from deepfeat.extras import load
 
 # skimage's default SSIM window is 7x7 (uniform); smaller images use the largest odd size that fits.
 _SSIM_WINDOW = 7
@@ -39,11 +40,7 @@ def mse_per_sample(reference: ArrayLike, estimate: ArrayLike) -> np.ndarray:
 
 
 def _torchmetrics_image() -> Any:
-    try:
-        from torchmetrics.functional import image
-    except ImportError as e:
-        raise ConfigError("PSNR/SSIM need torchmetrics: pip install 'deepfeat[images]'") from e
-    return image
+    return load("torchmetrics.functional.image", "images", "PSNR/SSIM")
 
 
 def psnr(reference: ArrayLike, estimate: ArrayLike, data_range: float = 1.0) -> float:
@@ -72,10 +69,9 @@ def ssim(reference: ArrayLike, estimate: ArrayLike, data_range: float = 1.0) -> 
 def snr_db(reference: ArrayLike, estimate: ArrayLike) -> np.ndarray:
     """Signal-to-noise ratio of each sample ``(N,)`` in dB: ``10 log10(sum ref^2 / sum (est - ref)^2)``
     over all its values (torchmetrics' ``signal_noise_ratio``, no mean removal)."""
-    from torchmetrics.functional.audio import signal_noise_ratio
-
+    audio = load("torchmetrics.functional.audio", "images", "snr_db")
     ref, est = _pair(reference, estimate, "snr_db")
-    return signal_noise_ratio(est.flatten(1), ref.flatten(1), zero_mean=False).numpy()
+    return audio.signal_noise_ratio(est.flatten(1), ref.flatten(1), zero_mean=False).numpy()
 
 
 def reconstruction_report(reference: ArrayLike, estimate: ArrayLike, data_range: float = 1.0,

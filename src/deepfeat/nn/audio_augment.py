@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from deepfeat.errors import ConfigError
+from deepfeat.extras import load
 
 
 def _pair(value: Any, where: str, low: float, high: float) -> tuple[float, float]:
@@ -61,7 +62,7 @@ class WaveAugment(nn.Module):
         1000 Hz), then cut or zero-padded at the end back to ``T`` samples."""
         if self.speeds == [1.0]:
             return x
-        from torchaudio.functional import resample
+        resample = load("torchaudio.functional", "audio", "speed augmentation").resample
 
         b, _, t = x.shape
         pick = torch.randint(len(self.speeds), (b,), generator=g)
@@ -121,7 +122,7 @@ class SpecAugment(nn.Module):
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return spec
-        from torchaudio.functional import mask_along_axis_iid
+        mask_along_axis_iid = load("torchaudio.functional", "audio", "SpecAugment").mask_along_axis_iid
 
         fill = spec.mean(dim=(1, 2), keepdim=True)
         x = (spec - fill).unsqueeze(1)  # (B, 1, F, frames): masking with 0 then fills with the clip mean

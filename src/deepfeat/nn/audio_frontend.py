@@ -18,18 +18,14 @@ from torch import nn
 
 from deepfeat.errors import ConfigError
 from deepfeat.checks import check_positive_int
+from deepfeat.extras import load
 from deepfeat.registry import Registry
 
 FRONTENDS: Registry[nn.Module] = Registry("frontend", takes=1)
-INSTALL = "pip install 'deepfeat[audio]'"
 
 
 def _torchaudio_functional() -> Any:
-    try:
-        import torchaudio.functional as F
-    except ImportError as exc:
-        raise ConfigError(f"audio front-ends need the 'torchaudio' package: {INSTALL} ({exc})") from None
-    return F
+    return load("torchaudio.functional", "audio", "audio front-end")
 
 
 CMVN = ("none", "mean", "meanvar")

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepfeat.errors import CheckpointError, ConfigError
+from deepfeat.extras import load
 from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.registry import Registry
 
@@ -184,11 +185,7 @@ def _timm_pretrained(timm: Any, name: str) -> nn.Module:
 
 
 def _timm(name: str, pretrained: bool, weights: str | None) -> tuple[nn.Module, dict[str, Any]]:
-    try:
-        import timm
-    except ImportError:
-        raise ConfigError(f"encoder source 'timm:{name}': expected the timm package, got none installed. "
-                          "Install it with: pip install 'deepfeat[transfer]'.") from None
+    timm = load("timm", "transfer", f"encoder source 'timm:{name}'")
     if not timm.is_model(name.split(".")[0]):
         raise ConfigError(f"encoder source 'timm:{name}': expected a timm model name, got {name!r}. "
                           "See timm.list_models() for the names.")

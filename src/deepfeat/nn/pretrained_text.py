@@ -21,7 +21,8 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from deepfeat.errors import CheckpointError, ConfigError
+from deepfeat.errors import CheckpointError
+from deepfeat.extras import load
 from deepfeat.nn.encoder import ENCODERS, Encoder
 from deepfeat.nn.text import trim_padding
 
@@ -44,12 +45,7 @@ def resolve_text_model(model: str) -> str:
 
 
 def _transformers() -> Any:
-    try:
-        import transformers
-    except ImportError as exc:
-        raise ConfigError("pretrained text model: expected the 'transformers' package, got none installed. "
-                          "Install the extra: pip install 'deepfeat[text]'.") from exc
-    return transformers
+    return load("transformers", "text", "pretrained text model")
 
 
 def _load(loader: Any, model: str) -> Any:

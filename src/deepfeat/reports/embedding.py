@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepfeat.errors import ConfigError, DataError
+from deepfeat.extras import load
 from deepfeat.registry import did_you_mean
 
 METHODS = ("pca", "tsne", "umap")
@@ -113,13 +114,7 @@ def _tsne(z: np.ndarray, seed: int) -> tuple[np.ndarray, tuple[str, str]]:
 
 
 def _umap(z: np.ndarray, seed: int) -> tuple[np.ndarray, tuple[str, str]]:
-    try:
-        import umap
-    except ImportError as e:
-        raise ConfigError(
-            "method 'umap' at embedding_map: expected the optional package umap-learn, got "
-            f"ImportError ({e}). Install it with `pip install 'deepfeat[umap]'`, or use method='tsne'."
-        ) from e
+    umap = load("umap", "umap", "method 'umap' at embedding_map", ", or use method='tsne'")
     reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(z) - 1), random_state=seed)
     return np.asarray(reducer.fit_transform(z)), ("UMAP 1", "UMAP 2")
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from deepfeat.atomic import atomic_write
 from deepfeat.errors import ConfigError
+from deepfeat.extras import load
 from deepfeat.layout import PLOTS_DIR
 from deepfeat.reports.figures import add_index_entry, check_name
 
@@ -26,11 +27,7 @@ PLAYER_STYLE = "width: 100%; min-width: 160px"  # players fill their table colum
 
 
 def _soundfile() -> Any:
-    try:
-        import soundfile
-    except (ImportError, OSError) as exc:
-        raise ConfigError(f"writing sound clips needs the 'soundfile' package: pip install 'deepfeat[audio]' ({exc})") from None
-    return soundfile
+    return load("soundfile", "audio", "writing sound clips")
 
 
 def save_sounds(run_dir: str | os.PathLike[str], name: str, rows: Sequence[str], columns: Sequence[str],

@@ -1,19 +1,21 @@
 """One owner per run folder: ``fit`` and ``resume`` hold an OS lock on ``<run>/.lock`` while they run.
 
-The lock is ``flock`` on the open file: the kernel drops it when the holder ends, however it ends
-(an exception, Ctrl-C, ``kill -9``), so it is never left stale. The file itself stays: deleting it
+The lock is the operating system's lock on the open file (``flock`` on POSIX, ``LockFileEx`` on Windows,
+through ``filelock``): the kernel drops it when the holder ends, however it ends (an exception, Ctrl-C,
+``kill -9``), so it is never left stale. The file itself stays: deleting it
 would let a waiting process and a new one lock two different files of the same name. It holds the
 holder's pid while held, for the message a second process gets.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from filelock import lock_descriptor
 
 from deepfeat.errors import ConfigError
 from deepfeat.layout import CHECKPOINTS_DIR, CONFIG_FILE, METRICS_FILE, MODEL_DIR, RESULTS_FILE, RunPaths
@@ -88,13 +90,13 @@ def make_folder(folder: Path, what: str) -> None:
 def _lock(fd: int, path: Path, fix: str) -> bool:
     """Take the lock; False where the file system has no locks (the run goes on unlocked, with a warning)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise ConfigError(f"run folder {path.parent} is in use by another deepfeat process (pid {_holder(path)}). "
-                          f"{fix}") from None
+        held_by_another = not lock_descriptor(fd, blocking=False)
     except OSError as e:  # e.g. ENOLCK on some network file systems: run unlocked rather than not at all
         log.warning(f"could not lock {path} ({e.strerror}); two deepfeat processes could write this run folder at once")
         return False
+    if held_by_another:
+        raise ConfigError(f"run folder {path.parent} is in use by another deepfeat process (pid {_holder(path)}). "
+                          f"{fix}")
     return True
 
 

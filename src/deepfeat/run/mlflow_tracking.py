@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from deepfeat.config import Config
 from deepfeat.engine.checkpoint import atomic_write
-from deepfeat.errors import ConfigError
+from deepfeat.extras import load
 from deepfeat.layout import RunPaths
 from deepfeat.run.integrations import INTEGRATIONS, Group, Integration, RunHook, parent_of
 from deepfeat.run.results import Results
@@ -55,12 +55,8 @@ ERROR_TAG = "deepfeat.error"  # with _phase and _epoch: why the last attempt sto
 
 def client(uri: str) -> "MlflowClient":
     """An ``MlflowClient`` for ``uri``; a ConfigError naming the extra when MLflow is not installed."""
-    try:
-        from mlflow import MlflowClient
-    except ImportError:
-        raise ConfigError("logging.mlflow: expected the mlflow package, got none installed. Install the tracking "
-                          "extra: pip install 'deepfeat[tracking]' (or set logging.mlflow=false)") from None
-    return MlflowClient(tracking_uri=uri)
+    mlflow = load("mlflow", "tracking", "logging.mlflow", ", or set logging.mlflow: false")
+    return mlflow.MlflowClient(tracking_uri=uri)
 
 
 def store_uri(config: Config, runs_folder: Path) -> str:

@@ -18,6 +18,7 @@ from deepfeat.config import MOVED_TO_EVALUATION
 from deepfeat.data.info import DataInfo
 from deepfeat.engine.checkpoint import verify_checksum, write_verified
 from deepfeat.errors import CheckpointError, ConfigError, UnknownNameError
+from deepfeat.extras import load
 from deepfeat.layout import CHECKPOINTS_DIR, FAILED_MODEL_DIR, MODEL_DIR
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
@@ -199,10 +200,7 @@ class _Embedder(torch.nn.Module):
 
 def export_onnx(learner: Learner, info: DataInfo, path: Path) -> Path:
     """Export ``raw input (B, *input_shape) -> features (B, feature_dim)`` as ONNX (input normalization included)."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError as e:
-        raise CheckpointError("ONNX export needs the 'onnx' and 'onnxscript' packages: pip install 'deepfeat[export]'") from e
+    load("onnx", "export", "ONNX export")
     model = _Embedder(learner.float().cpu().eval(), info)
     example = torch.zeros(2, *info.input_shape)
     path = Path(path)

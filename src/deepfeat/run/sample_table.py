@@ -16,6 +16,7 @@ import numpy as np
 
 from deepfeat.run.lock import make_folder
 from deepfeat.errors import ConfigError
+from deepfeat.extras import load
 
 SUFFIXES = (".csv", ".parquet", ".npy")
 
@@ -31,11 +32,7 @@ def output_file(out: str | Path, what: str, suffixes: tuple[str, ...] = SUFFIXES
     if out.suffix not in suffixes:
         raise ConfigError(f"{what} output {out}: expected a {', '.join(suffixes)} file name, got suffix {out.suffix!r}")
     if out.suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ConfigError(f"{what} output {out}: expected pyarrow to write .parquet, got none installed. "
-                              "Install it (pip install deepfeat[tables]) or write .csv.") from None
+        load("pyarrow", "tables", f".parquet output {out}", ", or write .csv")
     make_folder(out.parent, f"{what} output {out}")
     return out
 

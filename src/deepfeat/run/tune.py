@@ -21,7 +21,6 @@ Needs the ``search`` extra (optuna, plotly), imported only here.
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import logging
 import math
@@ -33,11 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from filelock import lock_descriptor
+
 from deepfeat.config import Config, load_config
 from deepfeat.data.validation_policy import MIN_EPOCHS
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.checkpoint import atomic_write
 from deepfeat.errors import ConfigError, RunPruned
+from deepfeat.extras import load
 from deepfeat.layout import LOCK_FILE, plain_name
 from deepfeat.run.integrations import Group, child_overrides, groups
 from deepfeat.run.search_space import Param, check_space, read_space
@@ -103,12 +105,7 @@ class ReportToTrial(Callback):
 
 def optuna_module() -> Any:
     """``optuna``, or a ConfigError naming the extra to install."""
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError("deepfeat tune: expected the optuna package, got none installed. Install the search extra: "
-                          "pip install 'deepfeat[search]'") from None
-    return optuna
+    return load("optuna", "search", "deepfeat tune")
 
 
 def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = None, seed: int | None = None,
@@ -155,7 +152,7 @@ def tune(config: Any, space: Any, *, trials: int = 20, timeout: float | None = N
 def _one_at_a_time(root: Path) -> Iterator[None]:
     """Hold ``root/.lock`` (waiting for it) for the ``with`` block: the study's processes on this machine take turns."""
     with open(root / LOCK_FILE, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        lock_descriptor(f.fileno())  # released when the file closes, or the process dies
         yield
 
 
