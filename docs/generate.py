@@ -67,7 +67,8 @@ def components() -> str:
     """Every registry, each entry with its description, aliases and arguments (type, default, meaning)."""
     from deepfeat.arguments import arguments
     from deepfeat.cli.reference import KINDS
-    from deepfeat.registry import all_registries, kind_name
+    from deepfeat.cli.kinds import kind_name
+    from deepfeat.registry import all_registries
 
     for modules, _ in KINDS.values():
         for module in modules:

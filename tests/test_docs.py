@@ -31,7 +31,7 @@ def test_the_extras_list_names_every_extra_and_what_loads_it(generate) -> None:
 
 def test_the_components_page_has_every_kind_and_each_entry_s_arguments(generate) -> None:
     from deepfeat.cli.reference import KINDS
-    from deepfeat.registry import kind_name
+    from deepfeat.cli.kinds import kind_name
 
     text = generate.components()
     assert [line[3:] for line in text.splitlines() if line.startswith("## ")] == sorted(map(kind_name, KINDS))

@@ -221,3 +221,19 @@ def test_the_lock_file_is_an_os_lock_others_can_see(tmp_path: Path) -> None:
     fd = os.open(tmp_path / "run" / ".lock", os.O_RDONLY)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released
     os.close(fd)
+
+
+def test_a_process_forked_inside_the_lock_does_not_keep_the_folder_locked_after_it(tmp_path: Path) -> None:
+    """DataLoader workers are forked while a run holds its folder and may outlive the block (persistent workers
+    of a Python session): the folder must be free again as soon as the block ends."""
+    with run_lock(tmp_path / "run", "wait"):
+        child = os.fork()
+        if child == 0:  # the worker: holds the inherited descriptor for a while, then leaves without cleanup
+            time.sleep(3)
+            os._exit(0)
+    try:
+        with run_lock(tmp_path / "run", "wait"):  # refused while the child lives, before the explicit unlock
+            pass
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)

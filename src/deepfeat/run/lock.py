@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from filelock import lock_descriptor
+from filelock import lock_descriptor, unlock_descriptor
 
 from deepfeat.errors import ConfigError
 from deepfeat.layout import CHECKPOINTS_DIR, CONFIG_FILE, METRICS_FILE, MODEL_DIR, RESULTS_FILE, RunPaths
@@ -53,7 +53,10 @@ def run_lock(root: Path | None, fix: str) -> Iterator[None]:
     finally:
         if locked:
             os.ftruncate(fd, 0)  # a pid left behind would name a process that no longer owns the folder
-        os.close(fd)  # closing the file releases the lock
+            # Unlocked explicitly: a process forked inside the block (a DataLoader worker that outlives it) shares
+            # the open file, and closing our copy alone would leave the folder locked for as long as it lives.
+            unlock_descriptor(fd)
+        os.close(fd)
 
 
 def check_unlocked(root: Path, fix: str) -> None:
