@@ -81,3 +81,21 @@ def test_neighbors_without_an_index_says_how_to_build_one(tmp_path: Path, capsys
         neighbors(run, np.zeros((1, 64)), k=3)
     assert main(["neighbors", str(run), "--query", "digits"]) == 2
     assert "expected an index of the collection to search, got none" in capsys.readouterr().err
+
+
+def test_retrieval_compares_features_by_the_metric_the_learner_declares_unless_told(learner_case) -> None:
+    import torch
+
+    from deepfeat.config import EvaluationConfig
+    from deepfeat.engine.device import resolve_precision
+    from deepfeat.learners.build import build_learner
+    from deepfeat.run.evaluations.features import evaluate_learner
+
+    data, encoder, spec = learner_case("autoencoder")  # an autoencoder's codes compare by position: euclidean
+    data.test = data.train
+    learner = build_learner(spec, data.info, encoder).eval()
+    precision = resolve_precision("fp32", torch.device("cpu"), learner)
+    for settings, metric in (({}, "euclidean"), ({"retrieval": {"metric": "cosine"}}, "cosine")):
+        cfg = EvaluationConfig(protocol=["retrieval"], settings=settings, embedding_plots=[])
+        results, _ = evaluate_learner(learner, data, cfg, precision)
+        assert results["evaluations"]["retrieval"]["settings"]["metric"] == metric

@@ -53,6 +53,9 @@ class EvaluationSpec:
     needs: tuple[tuple[str, str], ...] = ()  # (role, output) pairs a run evaluation reads through ctx.outputs
     extras: Extras = ()
     opt_in: bool = False  # costly (trains networks of its own): runs only when the config gives its settings
+    # settings a learner declares for it, unless the config sets them: setting -> the learner's attribute
+    # (retrieval's metric from ``Learner.neighbour_metric``)
+    from_learner: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def on_features(self) -> bool:
@@ -77,7 +80,7 @@ def register_evaluation(name: str, *, reads: Reads, outputs: Mapping[str, type],
                         requires: tuple[str, ...] = (), defaults: Mapping[str, Any] | None = None,
                         derived: tuple[str, ...] = (), needs_labels: bool = False,
                         needs: tuple[tuple[str, str], ...] = (), extras: Extras = (), opt_in: bool = False,
-                        description: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                        from_learner: Mapping[str, str] | None = None, description: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn`` as the evaluation ``name`` with what it declares (:class:`EvaluationSpec`).
 
     Its settings are addressed as ``evaluation.settings.<name or alias>``: the registry refuses a name or alias
@@ -91,7 +94,7 @@ def register_evaluation(name: str, *, reads: Reads, outputs: Mapping[str, type],
         if clash:
             raise ConfigError(f"{where}: expected settings apart from the recorded keys {', '.join(RECORD_KEYS + derived)}, "
                               f"got {', '.join(clash)}. Rename the argument.")
-        unknown = sorted(set(defaults or {}) - set(params))
+        unknown = sorted((set(defaults or {}) | set(from_learner or {})) - set(params))
         if unknown:
             raise ConfigError(f"{where}: expected pinned defaults for its arguments ({', '.join(params) or 'none'}), "
                               f"got {', '.join(unknown)}. Pin only arguments of {fn.__name__}.")
@@ -101,7 +104,7 @@ def register_evaluation(name: str, *, reads: Reads, outputs: Mapping[str, type],
             raise ConfigError(f"{where}: expected {ARITY[reads]} positional argument(s) for what it reads ({reads}) "
                               f"and keyword-only settings, got {len(positional)}. Put its settings after a `*`.")
         spec = EvaluationSpec(name, fn, reads, dict(outputs), frozenset(requires), dict(defaults or {}), derived,
-                              needs_labels, tuple(needs), extras, opt_in)
+                              needs_labels, tuple(needs), extras, opt_in, dict(from_learner or {}))
         EVALUATIONS.add(name, fn, aliases=aliases, description=description, meta=spec)
         return fn
 

@@ -85,6 +85,7 @@ def faiss_search(collection: ArrayLike, queries: ArrayLike, k: int, metric: Metr
 
 @register_evaluation("retrieval", aliases=("recall_at_k", "map_at_r"), reads="train+test", needs_labels=True,
                      defaults={"k": [1, 5, 10], "metric": "cosine"}, derived=("relevance",),
+                     from_learner={"metric": "neighbour_metric"},
                      outputs={"recall_at_k": dict, "recall_at_1": float, "map_at_r": float})
 def retrieval_scores(
     train_z: ArrayLike,

@@ -101,7 +101,9 @@ def evaluate_learner(learner: Learner, data: DataBundle, cfg: EvaluationConfig, 
     outputs = outputs or SplitOutputs(learner, data, precision, batch_size, cfg.max_samples).want(feature_needs(data, cfg))
     results: dict[str, Any] = {"test": outputs.metrics("eval")}
     names, settings = protocol_plan(cfg)
-    settings["retrieval"] = {"metric": learner.neighbour_metric, **settings.get("retrieval", {})}
+    for name in names:  # what the learner declares for an evaluation, unless the config says otherwise
+        declared = {arg: getattr(learner, attr) for arg, attr in evaluation_spec(name).from_learner.items()}
+        settings[name] = {**declared, **settings.get(name, {})}
     if not names:
         results["evaluations"] = {}
         return results, _features_if_read(outputs, split_name)
