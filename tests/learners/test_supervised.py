@@ -31,7 +31,7 @@ def test_mlp_on_digits_reaches_97_5_percent(tmp_path) -> None:
 def test_cnn_on_digits_reaches_99_percent(tmp_path) -> None:
     cfg = deepfeat.load_config(CONFIGS / "digits_cnn.yaml").to_dict()
     cfg.update(evaluation=COMMON["evaluation"], logging=COMMON["logging"])
-    run = deepfeat.fit(cfg, out=tmp_path / "cnn", overrides=["training.progress=none"])
+    run = deepfeat.fit(cfg, out=tmp_path / "cnn", overrides=["training.progress=none", "training.threads=2"])  # as make demo runs it
     assert run.results["test"]["test/acc"] >= 0.99, run.results["test"]
     assert run.results["fit"]["precision"] in ("bf16", "fp32")
 
