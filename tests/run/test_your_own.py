@@ -162,3 +162,13 @@ def test_resume_refuses_a_module_for_a_run_whose_encoder_is_rebuilt_by_name(tmp_
         deepfeat.fit(cfg, data=(X, Y), out=tmp_path / "cut", callbacks=[_Stop()])
     with pytest.raises(ConfigError, match="rebuilt by name"):
         deepfeat.resume(tmp_path / "cut", data=(X, Y), encoder=SmallCNN)
+
+
+def test_arrays_in_python_keep_the_kind_and_class_names_the_config_gives() -> None:
+    from deepfeat.run.runs import in_memory_config, load_data
+
+    ids = np.random.default_rng(0).integers(1, 20, (40, 10))  # token ids: numbers that would pass as a table
+    cfg = deepfeat.load_config({"data": {"name": "in_memory", "kind": "tokens", "class_names": ["ham", "spam"],
+                                         "test_fraction": 0.25}})
+    data = load_data(in_memory_config(cfg), (ids, np.arange(40) % 2))
+    assert data.info.kind == "tokens" and data.info.class_names == ["ham", "spam"] and len(data.test) == 10

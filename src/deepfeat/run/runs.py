@@ -29,7 +29,7 @@ from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatErr
 from deepfeat.layout import FAILED_MODEL_DIR, RunPaths
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
-from deepfeat.registry import did_you_mean
+from deepfeat.registry import accepted_params, did_you_mean
 from deepfeat.run.model_io import export_model, load_model, rebuild_hint, set_aside, unregistered
 from deepfeat.run.results import Results, read_results_file
 
@@ -139,9 +139,11 @@ def is_in_memory(data: Any) -> bool:
 
 
 def in_memory_config(cfg: Config) -> Config:
-    """``cfg`` with its dataset replaced by the ``in_memory`` source, keeping the split settings."""
-    split = {k: cfg.data[k] for k in DATA_SPLIT_KEYS if k in cfg.data}
-    return dataclasses.replace(cfg, data={"name": "in_memory", **split})
+    """``cfg`` with its dataset replaced by the ``in_memory`` source, keeping the split settings and the settings
+    of the config's data that the source takes besides the samples (``kind``, ``class_names``)."""
+    takes = set(accepted_params(DATASETS.get("in_memory")) or ()) - {"x", "y", "x_test", "y_test", "options"}
+    kept = {k: v for k, v in cfg.data.items() if k in DATA_SPLIT_KEYS or k in takes}
+    return dataclasses.replace(cfg, data={"name": "in_memory", **kept})
 
 
 # Keys of a data spec that say which files it reads: new data names its own, the config's other settings stay.
