@@ -6,6 +6,7 @@ A bottom-floor module: checkpoints, run files, figures and the report are all wr
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -60,3 +61,12 @@ def is_disk_full(error: BaseException) -> bool:
     # torch's zip writer reports a short write as "[enforce fail at inline_container.cc...]".
     return getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "no space left" in text.lower() \
         or (isinstance(error, RuntimeError) and "inline_container" in text)
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of the file at ``path``, read in 1 MiB blocks (memory stays flat whatever its size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

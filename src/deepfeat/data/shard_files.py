@@ -17,7 +17,6 @@ bounded by a shard, not by the data: epochs visit shards in turn (:func:`shard_o
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from deepfeat.atomic import file_sha256
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import DataError
 from deepfeat.extras import require
@@ -40,15 +40,6 @@ def _features() -> Any:
     from datasets import Features, Value
 
     return Features({"x": Value("binary"), "y": Value("int64"), "id": Value("string")})
-
-
-def sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MB blocks (memory stays flat whatever its size)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_shards(batches: Iterator[tuple[list[str], Any, Any]], info: DataInfo, source: dict[str, Any], out: Path,
@@ -81,7 +72,7 @@ def write_shards(batches: Iterator[tuple[list[str], Any, Any]], info: DataInfo, 
     if writer is not None:
         _close(writer)
     for shard in shards:
-        shard["sha256"] = sha256(out / shard["file"])
+        shard["sha256"] = file_sha256(out / shard["file"])
     manifest = {"format": FORMAT, "version": VERSION, "info": {**info.to_dict(), "mean": None, "std": None},
                 "source": source, "dtype": dtype or "float32", "count": sum(s["count"] for s in shards),
                 "shards": shards}
@@ -110,7 +101,7 @@ def read_manifest(root: Path, where: str, verify: bool) -> dict[str, Any]:
         file = root / shard["file"]
         if not file.is_file():
             raise DataError(f"shard {file} at {where}: expected the file the manifest lists, got none. Pack again.")
-        if verify and sha256(file) != shard["sha256"]:
+        if verify and file_sha256(file) != shard["sha256"]:
             raise DataError(f"shard {file} at {where}: expected sha256 {shard['sha256'][:12]}..., got another "
                             "(the file changed since it was packed). Pack the data again.")
     return manifest

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from deepfeat.engine.checkpoint import all_finite, file_sha256, load_checkpoint, save_checkpoint, write_verified
+from deepfeat.atomic import file_sha256
+from deepfeat.engine.checkpoint import all_finite, load_checkpoint, save_checkpoint, write_verified
 
 LAST, BEST = "last.pt", "best.pt"
 

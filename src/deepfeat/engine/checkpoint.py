@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfeat.atomic import atomic_write, is_disk_full
+from deepfeat.atomic import atomic_write, file_sha256, is_disk_full
 from deepfeat.errors import CheckpointError
 
 # mkstemp's temporaries, as atomic_write names them: ".<name>.<8 random chars>.tmp".
@@ -52,15 +52,6 @@ def checksum_path(path: Path) -> Path:
     """The sidecar holding ``path``'s sha256: ``last.pt`` -> ``last.pt.sha256``."""
     path = Path(path)
     return path.with_name(path.name + ".sha256")
-
-
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of the file at ``path``, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_checksum(path: Path) -> str:

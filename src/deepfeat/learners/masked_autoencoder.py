@@ -18,16 +18,16 @@ watched by SimCLR's collapse warning; its registered variant ``mae_knn`` adds kN
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 import torch
 
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
-from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.base import Batch
 from deepfeat.learners.build import LEARNERS
-from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score, knn_variant
+from deepfeat.learners.knn_scores import KNNScorable, add_knn_scores, knn_variant
 from deepfeat.nn.decoders import build_decoder
 from deepfeat.checks import check_positive_int
 from deepfeat.nn.encoder import build_encoder
@@ -59,14 +59,14 @@ def random_mask(shape: tuple[int, ...], patch: tuple[int, ...], ratio: float, ge
 
 
 @LEARNERS.register("mae", aliases=("masked_autoencoder",))
-class MaskedAutoencoder(Learner):
+class MaskedAutoencoder(KNNScorable):
     """Hide patches / spans / features, reconstruct them from the encoder's features; ``embed(x) -> (B, feature_dim)``.
 
     ``mask_ratio``: the share of patches hidden (He et al.: 0.75); ``patch``: its size per axis (an integer for
     every axis, or ``"auto"``); ``decoder`` as for the autoencoder (``auto``: the encoder's mirror).
     """
 
-    knn_default = 0  # no anomaly scores: the registered <name>_knn variant scores (learners.knn_scores)
+    knn_name = "mae"
 
     observers = ("collapse_warning",)
 
@@ -89,7 +89,7 @@ class MaskedAutoencoder(Learner):
         self.encoder = build_encoder(encoder, info.input_shape)
         self.decoder = build_decoder(self.encoder, self.encoder.feature_dim, decoder)
         self.register_buffer("mask_rng", torch.Generator().manual_seed(seed).get_state())
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size, "mae")
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         mask = random_mask(tuple(x.shape), self.patch, self.mask_ratio, generator).to(x.device)
@@ -113,15 +113,6 @@ class MaskedAutoencoder(Learner):
         # The same masks every epoch, so validation losses are comparable across epochs.
         return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
 
-    def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
-                   autocast: Callable[[], ContextManager[Any]]) -> None:
-        """With kNN scores: the bank of training features, from the final (best) weights."""
-        fill_bank(self, self.bank, batches, prepare, autocast)
-
-    @torch.no_grad()
-    def score_samples(self, x: torch.Tensor) -> torch.Tensor:
-        """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
-        return knn_score(self, self.bank, x, "mae")
 
 
-MaskedAutoencoderKNN = LEARNERS.register("mae_knn")(knn_variant(MaskedAutoencoder, "mae"))
+MaskedAutoencoderKNN = LEARNERS.register("mae_knn")(knn_variant(MaskedAutoencoder))

@@ -10,7 +10,7 @@ distance to the training features (:mod:`deepfeat.learners.knn_scores`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 import torch
 
@@ -18,16 +18,16 @@ from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
-from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.base import Batch
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.contrastive_losses import nt_xent
-from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score, knn_variant
+from deepfeat.learners.knn_scores import KNNScorable, add_knn_scores, knn_variant
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import ProjectionHead
 
 
 @LEARNERS.register("simclr", aliases=("contrastive",))
-class SimCLR(Learner):
+class SimCLR(KNNScorable):
     """Contrastive self-supervised learner: NT-Xent on projected views; ``embed(x) -> (B, feature_dim)``.
 
     ``augment`` is ``"auto"`` (image, sequence or audio augmentations by data kind) or an augmentation spec
@@ -35,7 +35,7 @@ class SimCLR(Learner):
     state is saved with the weights, so a resumed run sees the same views.
     """
 
-    knn_default = 0  # no anomaly scores: the registered <name>_knn variant scores (learners.knn_scores)
+    knn_name = "simclr"
 
     observers = ("collapse_warning",)
 
@@ -62,7 +62,7 @@ class SimCLR(Learner):
         self.augment = build_augment(augment, info.kind, "learner.augment")
         self.seed = seed
         self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size, "simclr")
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
 
     def views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Two augmented views of ``x (B, ...)``, stacked: ``(2B, ...)``."""
@@ -87,15 +87,6 @@ class SimCLR(Learner):
         # The same views every epoch, so validation losses are comparable across epochs.
         return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
 
-    def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
-                   autocast: Callable[[], ContextManager[Any]]) -> None:
-        """With kNN scores: the bank of training features, from the final (best) weights."""
-        fill_bank(self, self.bank, batches, prepare, autocast)
-
-    @torch.no_grad()
-    def score_samples(self, x: torch.Tensor) -> torch.Tensor:
-        """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
-        return knn_score(self, self.bank, x, "simclr")
 
 
-SimCLRKNN = LEARNERS.register("simclr_knn")(knn_variant(SimCLR, "simclr"))
+SimCLRKNN = LEARNERS.register("simclr_knn")(knn_variant(SimCLR))

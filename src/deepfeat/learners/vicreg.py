@@ -15,7 +15,7 @@ distance to the training features (:mod:`deepfeat.learners.knn_scores`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +24,10 @@ from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
-from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.base import Batch
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.contrastive_losses import gather_across_processes
-from deepfeat.learners.knn_scores import add_knn_scores, fill_bank, knn_score, knn_variant
+from deepfeat.learners.knn_scores import KNNScorable, add_knn_scores, knn_variant
 from deepfeat.checks import check_positive_int
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.mlp import MLP
@@ -59,14 +59,14 @@ def vicreg_terms(z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-4) -> dict[
 
 
 @LEARNERS.register("vicreg", aliases=("variance_invariance_covariance",))
-class VICReg(Learner):
+class VICReg(KNNScorable):
     """Non-contrastive self-supervised learner: VICReg on expanded views; ``embed(x) -> (B, feature_dim)``.
 
     ``augment`` as for SimCLR (``"auto"``: image, sequence or audio views by data kind). The weights
     ``invariance_weight``, ``variance_weight``, ``covariance_weight`` are the paper's lambda, mu, nu (25, 25, 1).
     """
 
-    knn_default = 0  # no anomaly scores: the registered <name>_knn variant scores (learners.knn_scores)
+    knn_name = "vicreg"
 
     observers = ("ssl_health",)
 
@@ -102,7 +102,7 @@ class VICReg(Learner):
         self.augment = build_augment(augment, info.kind, "learner.augment")
         self.seed = seed
         self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size, "vicreg")
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         views = torch.cat([self.augment(x, generator), self.augment(x, generator)])
@@ -127,15 +127,6 @@ class VICReg(Learner):
         # The same views every epoch, so validation losses are comparable across epochs.
         return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
 
-    def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
-                   autocast: Callable[[], ContextManager[Any]]) -> None:
-        """With kNN scores: the bank of training features, from the final (best) weights."""
-        fill_bank(self, self.bank, batches, prepare, autocast)
-
-    @torch.no_grad()
-    def score_samples(self, x: torch.Tensor) -> torch.Tensor:
-        """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
-        return knn_score(self, self.bank, x, "vicreg")
 
 
-VICRegKNN = LEARNERS.register("vicreg_knn")(knn_variant(VICReg, "vicreg"))
+VICRegKNN = LEARNERS.register("vicreg_knn")(knn_variant(VICReg))
