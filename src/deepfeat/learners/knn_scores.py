@@ -26,7 +26,7 @@ from deepfeat.checks import check_positive_int
 from deepfeat.errors import ConfigError, TrainingError
 from deepfeat.learners.base import Learner
 
-L = TypeVar("L", bound=type["KNNScorable"])
+L = TypeVar("L", bound=type[Learner])
 KNN_DEFAULT = 5  # neighbours a variant's score averages unless told
 
 
@@ -73,43 +73,13 @@ class FeatureBank(nn.Module):
         return torch.cat(nearest, 1).topk(k, dim=1, largest=False).values.mean(1)
 
 
-class KNNScorable(Learner):
-    """Base of a label-free learner whose registered ``<knn_name>_knn`` variant (:func:`knn_variant`) scores anomalies:
-    the bank is filled when training ends and a sample scores its kNN distance to it, written once here.
-
-    Subclasses set ``knn_name`` (their registry name) and ``self.bank = add_knn_scores(self, knn_k, knn_bank_size)``.
-    """
-
-    knn_name = ""
-    knn_default = 0  # no anomaly scores: the registered <knn_name>_knn variant scores
-    bank: FeatureBank | None
-
-    def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
-                   autocast: Callable[[], ContextManager[Any]]) -> None:
-        """With kNN scores: the bank of training features, from the final (best) weights, in eval mode."""
-        if self.bank is None:
-            return
-        was_training = self.training
-        self.eval()
-        self.bank.fill(self.embed, batches, prepare, autocast)
-        self.train(was_training)
-
-    @torch.no_grad()
-    def score_samples(self, x: torch.Tensor) -> torch.Tensor:
-        """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
-        if self.bank is None:
-            raise ConfigError(f"anomaly scores at learner '{self.knn_name}': expected a learner that scores, got one "
-                              f"without kNN scores. Train learner: {self.knn_name}_knn, whose features score anomalies.")
-        return self.bank.score(self.embed(x))
-
-
-def add_knn_scores(learner: KNNScorable, k: int | None, max_size: int) -> FeatureBank | None:
+def add_knn_scores(learner: Learner, k: int | None, max_size: int) -> FeatureBank | None:
     """The feature bank of a kNN-scoring variant (its class's ``knn_default`` >= 1), else ``None``.
 
     ``k``: the neighbours a score averages; ``None`` is the class's default. A learner that does not declare
     scores refuses a ``k``, naming the variant that does (declarations are the class's, never the instance's).
     """
-    default, name = type(learner).knn_default, type(learner).knn_name
+    default, name = type(learner).knn_default, type(learner).knn_name  # type: ignore[attr-defined]
     if default == 0:
         if k:
             raise ConfigError(f"learner '{name}' at learner.knn_k: expected none (this learner does not score "

@@ -25,9 +25,9 @@ import torch
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
-from deepfeat.learners.base import Batch
 from deepfeat.learners.build import LEARNERS
-from deepfeat.learners.knn_scores import KNNScorable, add_knn_scores, knn_variant
+from deepfeat.learners.knn_scores import add_knn_scores, knn_variant
+from deepfeat.learners.label_free import LabelFreeLearner
 from deepfeat.nn.decoders import build_decoder
 from deepfeat.checks import check_positive_int
 from deepfeat.nn.encoder import build_encoder
@@ -59,7 +59,7 @@ def random_mask(shape: tuple[int, ...], patch: tuple[int, ...], ratio: float, ge
 
 
 @LEARNERS.register("mae", aliases=("masked_autoencoder",))
-class MaskedAutoencoder(KNNScorable):
+class MaskedAutoencoder(LabelFreeLearner):
     """Hide patches / spans / features, reconstruct them from the encoder's features; ``embed(x) -> (B, feature_dim)``.
 
     ``mask_ratio``: the share of patches hidden (He et al.: 0.75); ``patch``: its size per axis (an integer for
@@ -67,6 +67,7 @@ class MaskedAutoencoder(KNNScorable):
     """
 
     knn_name = "mae"
+    rng_buffer = "mask_rng"
 
     observers = ("collapse_warning",)
 
@@ -84,11 +85,11 @@ class MaskedAutoencoder(KNNScorable):
             self.patch = auto_patch(tuple(info.input_shape))
         else:
             self.patch = (check_positive_int(patch, "learner 'mae' patch"),) * axes
-        self.mask_ratio, self.seed = float(mask_ratio), seed
+        self.mask_ratio = float(mask_ratio)
         self.collapse_std, self.collapse_rank = collapse_std, collapse_rank
         self.encoder = build_encoder(encoder, info.input_shape)
         self.decoder = build_decoder(self.encoder, self.encoder.feature_dim, decoder)
-        self.register_buffer("mask_rng", torch.Generator().manual_seed(seed).get_state())
+        self.seed_steps(seed)
         self.bank = add_knn_scores(self, knn_k, knn_bank_size)
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -102,16 +103,6 @@ class MaskedAutoencoder(KNNScorable):
             return {"loss": loss, "visible_mse": visible, "feature_std": normalized_std(h.detach()),
                     "effective_rank": effective_rank(h.detach())}
 
-    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        generator = torch.Generator().set_state(self.mask_rng.cpu())
-        out = self._step(batch[0], generator)
-        self.mask_rng.copy_(generator.get_state())
-        return out
-
-    @torch.no_grad()
-    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        # The same masks every epoch, so validation losses are comparable across epochs.
-        return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
 
 
 

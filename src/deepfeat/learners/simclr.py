@@ -18,16 +18,16 @@ from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
-from deepfeat.learners.base import Batch
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.contrastive_losses import nt_xent
-from deepfeat.learners.knn_scores import KNNScorable, add_knn_scores, knn_variant
+from deepfeat.learners.knn_scores import add_knn_scores, knn_variant
+from deepfeat.learners.label_free import LabelFreeLearner
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import ProjectionHead
 
 
 @LEARNERS.register("simclr", aliases=("contrastive",))
-class SimCLR(KNNScorable):
+class SimCLR(LabelFreeLearner):
     """Contrastive self-supervised learner: NT-Xent on projected views; ``embed(x) -> (B, feature_dim)``.
 
     ``augment`` is ``"auto"`` (image, sequence or audio augmentations by data kind) or an augmentation spec
@@ -60,8 +60,7 @@ class SimCLR(KNNScorable):
         self.encoder = build_encoder(encoder, info.input_shape)
         self.projector = ProjectionHead(self.encoder.feature_dim, projection_hidden, projection_dim)
         self.augment = build_augment(augment, info.kind, "learner.augment")
-        self.seed = seed
-        self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
+        self.seed_steps(seed)
         self.bank = add_knn_scores(self, knn_k, knn_bank_size)
 
     def views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -76,16 +75,6 @@ class SimCLR(KNNScorable):
         with torch.no_grad():
             return {"loss": loss, "feature_std": normalized_std(h.detach()), "effective_rank": effective_rank(h.detach())}
 
-    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        generator = torch.Generator().set_state(self.view_rng.cpu())
-        out = self._step(batch[0], generator)
-        self.view_rng.copy_(generator.get_state())
-        return out
-
-    @torch.no_grad()
-    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        # The same views every epoch, so validation losses are comparable across epochs.
-        return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
 
 
 

@@ -24,10 +24,10 @@ from deepfeat.data.augment import build_augment
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
-from deepfeat.learners.base import Batch
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.contrastive_losses import gather_across_processes
-from deepfeat.learners.knn_scores import KNNScorable, add_knn_scores, knn_variant
+from deepfeat.learners.knn_scores import add_knn_scores, knn_variant
+from deepfeat.learners.label_free import LabelFreeLearner
 from deepfeat.checks import check_positive_int
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.mlp import MLP
@@ -59,7 +59,7 @@ def vicreg_terms(z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-4) -> dict[
 
 
 @LEARNERS.register("vicreg", aliases=("variance_invariance_covariance",))
-class VICReg(KNNScorable):
+class VICReg(LabelFreeLearner):
     """Non-contrastive self-supervised learner: VICReg on expanded views; ``embed(x) -> (B, feature_dim)``.
 
     ``augment`` as for SimCLR (``"auto"``: image, sequence or audio views by data kind). The weights
@@ -100,8 +100,7 @@ class VICReg(KNNScorable):
         self.expander = MLP(self.encoder.feature_dim, (hidden, hidden),
                             check_positive_int(expander_dim, "learner 'vicreg' expander_dim"), norm="batch")
         self.augment = build_augment(augment, info.kind, "learner.augment")
-        self.seed = seed
-        self.register_buffer("view_rng", torch.Generator().manual_seed(seed).get_state())
+        self.seed_steps(seed)
         self.bank = add_knn_scores(self, knn_k, knn_bank_size)
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -116,16 +115,6 @@ class VICReg(KNNScorable):
             health = {"feature_std": normalized_std(h.detach()), "effective_rank": effective_rank(h.detach())}
         return {"loss": loss, **{k: v.detach() for k, v in terms.items()}, **health}
 
-    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        generator = torch.Generator().set_state(self.view_rng.cpu())
-        out = self._step(batch[0], generator)
-        self.view_rng.copy_(generator.get_state())
-        return out
-
-    @torch.no_grad()
-    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        # The same views every epoch, so validation losses are comparable across epochs.
-        return self._step(batch[0], torch.Generator().manual_seed(self.seed + 1))
 
 
 
