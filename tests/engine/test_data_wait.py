@@ -38,3 +38,18 @@ def test_an_epoch_busy_computing_does_not_warn(monkeypatch: pytest.MonkeyPatch, 
     with caplog.at_level(logging.WARNING, logger="deepfeat"):
         wait.end(0, workers=1)
     assert wait.share < 0.2 and not caplog.records
+
+
+def test_each_epoch_s_data_wait_share_is_a_metrics_csv_column_and_shown_in_the_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    import deepfeat
+
+    cfg = {"data": {"name": "digits"}, "encoder": {"name": "mlp", "hidden": [16]},
+           "training": {"epochs": 2, "batch_size": 256, "progress": "none"},
+           "evaluation": {"protocol": [], "embedding_plots": []}, "logging": {"plots": False}}
+    run = deepfeat.fit(cfg, out=tmp_path / "run").dir
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert list(rows[0])[:5] == ["epoch", "step", "time_s", "data_wait", "lr"]
+    assert len(rows) == 2 and all(0.0 <= float(r["data_wait"]) <= 1.0 for r in rows)
+    assert "<th>data_wait</th>" in (run / "report.html").read_text().replace(' class="num"', "")

@@ -179,8 +179,9 @@ class CSVLogger(Callback):
 
 
 def write_metrics_csv(path: Path, rows: list[dict[str, float]]) -> None:
-    """Write rows with the union of their keys as columns (epoch, step, time_s, lr first)."""
-    first = ["epoch", "step", "time_s", "lr"]
+    """Write rows with the union of their keys as columns (epoch, step, time_s, data_wait, lr first: the clock
+    columns side by side, before the metrics; a row without one, from a run older than the column, leaves it empty)."""
+    first = ["epoch", "step", "time_s", "data_wait", "lr"]
     keys = first + sorted({k for r in rows for k in r} - set(first))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=keys, restval="")

@@ -26,7 +26,7 @@ def format_logs(logs: dict[str, float]) -> str:
     """``train/loss 0.1234  val/acc 0.9812  lr 1.0e-03`` (bookkeeping columns left out)."""
     parts = []
     for key, value in logs.items():
-        if key in ("epoch", "step", "time_s"):
+        if key in ("epoch", "step", "time_s", "data_wait"):
             continue
         parts.append(f"{key} {value:.2e}" if key == "lr" else f"{key} {value:.4f}")
     return "  ".join(parts)

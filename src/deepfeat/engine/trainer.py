@@ -225,6 +225,7 @@ class Trainer:
             self.epoch = epoch
             logs = self._run_epoch(epoch, ctx)
             logs = {"epoch": epoch + 1, "step": self.global_step, "time_s": time.perf_counter() - t0,
+                    "data_wait": round(self.data_wait.share, 4),
                     "lr": self.schedulers[0].lr if self.schedulers else float("nan"), **logs}
             self._track_best(logs)
             for s in self.schedulers:
