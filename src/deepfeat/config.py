@@ -36,7 +36,8 @@ log = logging.getLogger("deepfeat")
 
 # Keys of the data section that configure splitting rather than the dataset source.
 DATA_SPLIT_KEYS = {"val_fraction": float | None, "test_fraction": float, "normalize": bool,
-                   "classes": list[int | str] | None, "normal_classes": list[int | str] | None, "score_heldout": bool}
+                   "classes": list[int | str] | None, "normal_classes": list[int | str] | None, "score_heldout": bool,
+                   "augment": Any}
 # Keys a {name: ...} section takes besides its factory's arguments (the library reads them): key -> type.
 SECTION_KEYS: dict[str, dict[str, Any]] = {"data": DATA_SPLIT_KEYS, "optimizer": {"layer_decay": float | None}}
 # Data keys that were renamed: old -> new (the old name still loads, with a warning).

@@ -233,6 +233,7 @@ KEY_HELP: dict[str, str] = {
     "data.classes": "keep only these classes (names or indices) in train, val and test, renumbered 0..K-1; null: all",
     "data.normal_classes": "one-class setup: train and validate on these classes only, test on all (formerly train_classes)",
     "data.score_heldout": "one-class setup: move the other classes' train/val samples into test, so all are scored",
+    "data.augment": "augment training batches on the training device, batched: auto (the data kind's label-preserving one), an augmentation spec ({name: image, ...}, deepfeat list augmentations) or null: none",
     "encoder": "the network mapping a batch to (B, feature_dim) features, with its arguments (deepfeat list encoders)",
     "learner": "what is learned and how: classifier, autoencoder, vae, simclr, ... (deepfeat list learners)",
     "optimizer": "the optimizer with its hyperparameters, e.g. {name: adamw, lr: 1e-3} (deepfeat list optimizers)",
@@ -301,7 +302,7 @@ def config_keys(config: Any = None) -> Iterator[tuple[str, str, str, str]]:
         if f.name == "data":
             split = {o.name: o.default for o in dataclasses.fields(LoadOptions)}
             for key, annotation in DATA_SPLIT_KEYS.items():
-                yield f"data.{key}", type_text(annotation), yaml_text(split[key]), KEY_HELP[f"data.{key}"]
+                yield f"data.{key}", type_text(annotation), yaml_text(split.get(key)), KEY_HELP[f"data.{key}"]
         if f.name == "optimizer":
             yield "optimizer.layer_decay", "float | None", "null", KEY_HELP["optimizer.layer_decay"]
         if f.name in SPECS:

@@ -8,11 +8,13 @@ loaded here without a download, for ``deepfeat datasets``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+from deepfeat.data.augment import build_augment
 from deepfeat.data.bundle import LoadOptions
 from deepfeat.data.splits import DataBundle
 from deepfeat.errors import ConfigError
@@ -87,6 +89,7 @@ def load_dataset(
     classes: list[int | str] | None = None,
     score_heldout: bool = True,
     train_classes: list[int | str] | None = None,
+    augment: Any = None,
 ) -> DataBundle:
     """Load a registered dataset as a :class:`DataBundle` (a built bundle is returned unchanged).
 
@@ -96,7 +99,9 @@ def load_dataset(
     indices) keeps only those classes in every split; ``normal_classes`` keeps only those in train
     and val (test keeps all: the one-class setup; ``score_heldout`` adds the other classes' train
     and val samples to test). See :mod:`deepfeat.data.classes`. ``train_classes`` is the former
-    name of ``normal_classes``.
+    name of ``normal_classes``. ``augment`` augments training batches on the training device (see
+    :class:`DataBundle`): an augmentation spec, or ``"auto"``: the data kind's label-preserving one
+    (:attr:`~deepfeat.data.kinds.DataKind.mild_augment`); ``None``: none.
     """
     if train_classes is not None:
         warnings.warn("load_dataset(train_classes=...) is deprecated: use normal_classes=...", DeprecationWarning,
@@ -111,6 +116,9 @@ def load_dataset(
             f"class subset at {where}: expected a labelled in-memory dataset for classes / normal_classes, got "
             f"{spec!r}, which does not support them. Remove them or use another source."
         )
+    if augment is not None:
+        chosen = bundle.info.kind_spec.mild_augment if augment == "auto" else augment
+        bundle = dataclasses.replace(bundle, augment=build_augment(chosen, bundle.info.kind, f"{where}.augment"))
     return bundle
 
 

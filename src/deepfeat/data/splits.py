@@ -287,12 +287,15 @@ Split = Union[TensorSplit, StreamSplit]
 
 @dataclass
 class DataBundle:
-    """A dataset ready for training: its :class:`DataInfo` and train / val / test splits."""
+    """A dataset ready for training: its :class:`DataInfo` and train / val / test splits; ``augment`` (``data.augment``)
+    transforms training batches ``(B, ...) -> (B, ...)`` on the training device after their copy, batched, drawing
+    from the generator it is given (see :mod:`deepfeat.data.augment`)."""
 
     info: DataInfo
     train: Split
     val: Split | None = None
     test: Split | None = None
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
     def splits(self) -> dict[str, Split]:
         """The splits that exist, by name (``"train"``, ``"val"``, ``"test"``)."""

@@ -24,6 +24,14 @@ def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(value * 7919 + 17 * stream if stream else value)
 
 
+def step_seed(seed: int, epoch: int, step: int, rank: int, stream: int = 0) -> int:
+    """A seed that is a function of (seed, epoch, step within the epoch, process rank, stream) only: what is drawn
+    from it differs from process to process and from step to step, and a resume at any step (on any process) draws
+    it again without any saved state. ``stream`` tells apart independent uses at the same step."""
+    entropy = [seed % 2**64, epoch, step, rank, stream]
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]) % 2**63
+
+
 def rng_state() -> dict[str, Any]:
     """Every global RNG state as tensors and plain Python values (loadable with weights_only)."""
     np_state = np.random.get_state()

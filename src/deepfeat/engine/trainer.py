@@ -24,7 +24,7 @@ from deepfeat.engine.distributed import DistContext, all_ranks, any_rank, init_d
 from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.engine.inference import Mean, evaluate_split
 from deepfeat.engine.nonfinite import READ_EVERY, NonFiniteSteps
-from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state
+from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything, set_rng_state, step_seed
 from deepfeat.errors import CheckpointError, ConfigError, TrainingError
 from deepfeat.learners.base import Learner, StepContext
 from deepfeat.optim.schedulers import build_scheduler
@@ -247,8 +247,8 @@ class Trainer:
 
     def _run_epoch(self, epoch: int, ctx: StepContext) -> dict[str, float]:
         skip, self.epoch_step = self.epoch_step, 0  # a resume mid-epoch goes on after the batches it had taken
-        if self.dist.enabled and not skip:  # each process draws its own noise, masks and augmentations; a resume
-            seed_everything(((self.seed * 1_000_003 + epoch) * 4099 + self.dist.rank) % 2**63)  # redraws the same
+        if self.dist.enabled and not skip:  # what the epoch's start draws (its steps are seeded one by one) differs
+            seed_everything(((self.seed * 1_000_003 + epoch) * 4099 + self.dist.rank) % 2**63)  # per process too
         message = self.learner.on_epoch_start(epoch)
         if message:
             self.log(message)
@@ -261,7 +261,10 @@ class Trainer:
                                           drop_last=self._drop_last(), rank=self.dist.rank, world_size=self.dist.world_size,
                                           buckets=self.cfg.length_buckets, skip=skip)
         for x, y in self.data_wait.timed(batches):
-            batch = (self.precision.prepare_input(x), None if y is None else y.to(self.precision.device, non_blocking=True))
+            if self.dist.enabled:  # each process its own dropout and noise, drawn from (seed, epoch, step, rank) alone:
+                seed_everything(step_seed(self.seed, epoch, self.epoch_step, self.dist.rank))  # a resume redraws them
+            batch = (self._augment(self.precision.prepare_input(x), epoch),
+                     None if y is None else y.to(self.precision.device, non_blocking=True))
             self._steps_taken = [0] * len(self.optimizers)
             lr = self.schedulers[0].lr if self.schedulers else float("nan")
             metrics = self.learner.update(batch, self.optimizers, ctx)
@@ -286,6 +289,14 @@ class Trainer:
             self._emit("on_eval_end", val)
             logs.update(val)
         return logs
+
+    def _augment(self, x: torch.Tensor, epoch: int) -> torch.Tensor:
+        """A training batch augmented where it already is (``data.augment``), batched, from a generator seeded by
+        (seed, epoch, step, rank): the same draws in a resumed run, and each process its own."""
+        if self.data.augment is None:
+            return x
+        seed = step_seed(self.seed, epoch, self.epoch_step, self.dist.rank, stream=1)
+        return self.data.augment(x, torch.Generator().manual_seed(seed))
 
     def _update_intervals(self) -> tuple[int, ...]:
         """Every how many batches each optimizer steps: a learner's ``update_intervals`` (a GAN's generator

@@ -11,13 +11,15 @@ import torch
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.knn_scores import FeatureBank
+from deepfeat.learners.step_rng import step_generator
 
 
 class LabelFreeLearner(Learner):
     """Base of a label-free learner: ``_step(x, generator)`` is its math; this class draws its randomness.
 
     Training steps draw views or masks from a generator whose state lives in the buffer ``rng_buffer`` (saved with
-    the weights, so a resumed run draws the same); validation draws the same ones every epoch, so its losses are
+    the weights, so a resumed run draws the same; under torchrun each process draws its own, see
+    :func:`~deepfeat.learners.step_rng.step_generator`); validation draws the same ones every epoch, so its losses are
     comparable across epochs. Its registered ``<knn_name>_knn`` variant (:func:`~deepfeat.learners.knn_scores.knn_variant`)
     scores anomalies: the bank is filled when training ends and a sample scores its kNN distance to it.
     Subclasses set ``knn_name`` (their registry name), call :meth:`seed_steps` and set
@@ -38,11 +40,8 @@ class LabelFreeLearner(Learner):
         raise NotImplementedError(f"{type(self).__name__} must implement _step")
 
     def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        state = self.get_buffer(self.rng_buffer)
-        generator = torch.Generator().set_state(state.cpu())
-        out = self._step(batch[0], generator)
-        state.copy_(generator.get_state())
-        return out
+        with step_generator(self.get_buffer(self.rng_buffer)) as generator:
+            return self._step(batch[0], generator)
 
     @torch.no_grad()
     def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:

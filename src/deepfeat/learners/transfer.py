@@ -40,6 +40,7 @@ from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
+from deepfeat.learners.step_rng import step_generator
 from deepfeat.nn.backbones import module_blocks
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import LinearHead
@@ -198,9 +199,8 @@ class TransferLearner(Learner):
         x, y = batch
         if y is None:
             raise ConfigError("learner 'transfer': the batch has no labels; use a labelled dataset.")
-        generator = torch.Generator().set_state(self.augment_rng.cpu())
-        logits = self(self.augment(x, generator)).float()
-        self.augment_rng.copy_(generator.get_state())
+        with step_generator(self.augment_rng) as generator:
+            logits = self(self.augment(x, generator)).float()
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
         out = {"loss": loss, "acc": (logits.argmax(1) == y).float().mean()}
         if self.l2sp > 0 and self.trainable_top > 0:
