@@ -51,3 +51,63 @@ def test_kill_9_mid_epoch_resumes_at_the_next_batch_with_the_weights_of_an_unint
     assert (run / "metrics.csv").read_text().split("\n")[1:] and [
         r.split(",")[4:] for r in (run / "metrics.csv").read_text().splitlines()] == [
         r.split(",")[4:] for r in (whole.dir / "metrics.csv").read_text().splitlines()]
+
+
+# The child, one of 2 torchrun processes: fits the config in argv[2] into argv[3], resumes argv[3], or fits and has
+# rank 0 kill itself (SIGKILL) after step 5 of epoch 2 (torchrun then stops rank 1).
+RANKS = """
+import os, signal, sys, yaml
+import torch
+torch.set_num_threads(1)
+import deepfeat
+from deepfeat.engine.callbacks import Callback
+
+class MidEpoch(Callback):
+    def on_step_end(self, trainer, metrics):
+        if trainer.dist.rank == 0 and trainer.epoch == 1 and trainer.epoch_step == 5:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+action, config, out = sys.argv[1:4]
+if action == "resume":
+    deepfeat.resume(out)
+else:
+    deepfeat.fit(yaml.safe_load(open(config)), out=out, callbacks=[MidEpoch()] if action == "kill" else [])
+"""
+
+
+def _torchrun(tmp: Path, action: str, config: Path, out: Path) -> subprocess.CompletedProcess:
+    import os
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp / "ranks.py").write_text(RANKS)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(port), str(tmp / "ranks.py"), action, str(config), str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_under_2_processes_drawing_their_own_views_dropout_and_crops_resumes_exactly(
+        tmp_path: Path) -> None:
+    """SimCLR (views from its saved generator, one stream per rank), dropout (each rank's global RNG) and data.augment
+    (crops on the device): every random draw differs per process, and the resumed run still ends bitwise the same."""
+    cfg = {"data": {"name": "digits", "augment": "auto"}, "learner": {"name": "simclr"},
+           "encoder": {"name": "mlp", "hidden": [32], "dropout": 0.2},
+           "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+           "training": {"epochs": 2, "batch_size": 64, "progress": "none", "restore_best": False, "checkpoint_steps": 4},
+           "evaluation": {"protocol": [], "embedding_plots": []}, "logging": {"plots": False, "report": False}}
+    config = tmp_path / "simclr.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    whole = _torchrun(tmp_path, "fit", config, tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    killed = _torchrun(tmp_path, "kill", config, tmp_path / "killed")
+    assert killed.returncode != 0 and not (tmp_path / "killed" / "model").exists()
+    state = load_checkpoint(tmp_path / "killed" / "checkpoints" / "last.pt")
+    assert (state["epoch"], state["epoch_step"]) == (1, 4)
+    resumed = _torchrun(tmp_path, "resume", config, tmp_path / "killed")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    got = load_file(str(tmp_path / "killed" / "model" / "model.safetensors"))
+    expected = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
+    assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in got)
