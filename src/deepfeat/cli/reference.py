@@ -27,7 +27,7 @@ _NN = "deepfeat.nn"
 KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "activations": ((_NN,), "encoder: {activation: gelu}"),
     "frontends": ((_NN,), "audio: waveform -> log-mel / MFCC inside the model: encoder: {name: audio, frontend: ...}"),
-    "augmentations": (("deepfeat.data",), "the two views of self-supervised learners: learner: {augment: ...}"),
+    "augmentations": (("deepfeat.data",), "the two views of self-supervised learners (learner: {augment: ...}) and training batches (data: {augment: ...})"),
     "backbone sources": (("deepfeat.run",), "where encoder: {name: backbone, source: ...} gets its network"),
     "datasets": (("deepfeat.data",), "data: {name: ...}; `deepfeat datasets` shows which are here offline"),
     "data kinds": (("deepfeat.data",), "what samples are (vector, image, sequence, tokens, audio): kind= of arrays and files"),

@@ -263,8 +263,7 @@ class Trainer:
         for x, y in self.data_wait.timed(batches):
             if self.dist.enabled:  # each process its own dropout and noise, drawn from (seed, epoch, step, rank) alone:
                 seed_everything(step_seed(self.seed, epoch, self.epoch_step, self.dist.rank))  # a resume redraws them
-            batch = (self._augment(self.precision.prepare_input(x), epoch),
-                     None if y is None else y.to(self.precision.device, non_blocking=True))
+            batch = (self._input(x, epoch), None if y is None else y.to(self.precision.device, non_blocking=True))
             self._steps_taken = [0] * len(self.optimizers)
             lr = self.schedulers[0].lr if self.schedulers else float("nan")
             metrics = self.learner.update(batch, self.optimizers, ctx)
@@ -290,13 +289,14 @@ class Trainer:
             logs.update(val)
         return logs
 
-    def _augment(self, x: torch.Tensor, epoch: int) -> torch.Tensor:
-        """A training batch augmented where it already is (``data.augment``), batched, from a generator seeded by
-        (seed, epoch, step, rank): the same draws in a resumed run, and each process its own."""
+    def _input(self, x: torch.Tensor, epoch: int) -> torch.Tensor:
+        """A training batch on the device, augmented there (``data.augment``, batched) before it takes the model's
+        memory format; its draws come from (seed, epoch, step, rank): each process its own, a resume draws them again."""
         if self.data.augment is None:
-            return x
+            return self.precision.prepare_input(x)
         seed = step_seed(self.seed, epoch, self.epoch_step, self.dist.rank, stream=1)
-        return self.data.augment(x, torch.Generator().manual_seed(seed))
+        x = self.data.augment(x.to(self.precision.device, non_blocking=True), torch.Generator().manual_seed(seed))
+        return self.precision.prepare_input(x)
 
     def _update_intervals(self) -> tuple[int, ...]:
         """Every how many batches each optimizer steps: a learner's ``update_intervals`` (a GAN's generator

@@ -47,8 +47,8 @@ class DataKind:
         display_range: raw values are clamped to it for display (pixels: ``(0, 1)``), else shown as they are.
         augment: the augmentation ``augment: auto`` gives two views of a sample (contrastive learning), by
             :data:`~deepfeat.data.augment.AUGMENTATIONS` name; ``None`` when no automatic one fits.
-        mild_augment: the label-preserving augmentation supervised fine-tuning takes for ``augment: auto``
-            (a spec); ``"none"`` where every perturbation tried changed what a sample means.
+        mild_augment: the label-preserving augmentation supervised fine-tuning and ``data.augment`` take for
+            ``augment: auto`` (a spec); ``"none"`` where every perturbation tried changed what a sample means.
         view: how samples are shown in reports (:data:`IMAGE_GRID`, :data:`SERIES_PLOT`, :data:`SOUND`, ...).
         measures: what reconstructions are measured with (:data:`MSE`, :data:`PSNR`, :data:`SSIM`, :data:`SNR`);
             empty where reconstructions are not values (token ids: accuracy and perplexity instead).
