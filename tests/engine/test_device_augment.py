@@ -6,12 +6,14 @@ import copy
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 import deepfeat
 from deepfeat.data.bundle import from_arrays
 from deepfeat.engine.callbacks import Callback
 from deepfeat.engine.trainer import Trainer, TrainingConfig
+from deepfeat.errors import ConfigError
 from deepfeat.learners.build import build_learner
 
 CFG = TrainingConfig(epochs=2, batch_size=32, progress="none", device="cpu", restore_best=False)
@@ -74,3 +76,9 @@ def test_data_augment_is_a_data_key_of_the_config() -> None:
     data = load_data(cfg)
     assert data.augment is not None and data.augment(torch.zeros(3, 1, 8, 8), torch.Generator()).shape == (3, 1, 8, 8)
     assert load_data(load_config({"data": {"name": "digits"}})).augment is None  # off unless asked for
+
+
+def test_an_augmentation_of_another_kind_is_refused_when_the_data_loads() -> None:
+    with pytest.raises(ConfigError, match=r"augmentation at data.augment: expected one for image samples of shape "
+                                          r"\(1, 8, 8\), got \{'name': 'sequence'\}"):
+        deepfeat.data.datasets.load_dataset({"name": "digits"}, augment={"name": "sequence"})

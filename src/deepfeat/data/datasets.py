@@ -14,6 +14,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from deepfeat.data.augment import build_augment
 from deepfeat.data.bundle import LoadOptions
 from deepfeat.data.splits import DataBundle
@@ -118,8 +120,20 @@ def load_dataset(
         )
     if augment is not None:
         chosen = bundle.info.kind_spec.mild_augment if augment == "auto" else augment
-        bundle = dataclasses.replace(bundle, augment=build_augment(chosen, bundle.info.kind, f"{where}.augment"))
+        bundle = dataclasses.replace(bundle, augment=_fitting(build_augment(chosen, bundle.info.kind, f"{where}.augment"),
+                                                              bundle, chosen, f"{where}.augment"))
     return bundle
+
+
+def _fitting(augment: Any, bundle: DataBundle, spec: Any, where: str) -> Any:
+    """``augment`` once tried on two blank samples of the data, so one for another kind fails here, not mid-training."""
+    try:
+        augment(bundle.info.example(2), torch.Generator().manual_seed(0))
+    except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+        raise ConfigError(f"augmentation at {where}: expected one for {bundle.info.kind} samples of shape "
+                          f"{tuple(bundle.info.input_shape)}, got {spec!r}, which fails on them ({exc}). Use "
+                          "augment: auto (the data kind's own) or an augmentation of that kind.") from None
+    return augment
 
 
 def available_datasets() -> list[dict[str, Any]]:
