@@ -59,6 +59,8 @@ class OptimizerKeys:
                                                            "head gets lr x this; null: off")
 
 
+# The names of the data section's split keys (what a run keeps when it swaps the data source).
+DATA_SPLIT_KEYS = tuple(f.name for f in dataclasses.fields(DataSplit))
 # Keys a {name: ...} section takes besides its factory's arguments (the library reads them), declared as a section.
 SECTION_KEYS: dict[str, type] = {"data": DataSplit, "optimizer": OptimizerKeys}
 
@@ -136,6 +138,11 @@ SPECS: dict[str, Registry[Any]] = {"data": DATASETS, "encoder": ENCODERS, "learn
 
 _SECTIONS: dict[str, type] = {"training": TrainingConfig, "evaluation": EvaluationConfig, "logging": LoggingConfig,
                              "diagnostics": DiagnosticsConfig, "compare": CompareConfig}
+
+
+def fixed_sections() -> dict[str, type]:
+    """``{section: its dataclass}`` of the fixed sections, in the order a config lists them."""
+    return dict(_SECTIONS)
 
 
 @dataclass

@@ -16,12 +16,13 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
-
-from pydantic import TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from deepfeat.errors import ConfigError, DeepfeatError
 from deepfeat.typecheck import did_you_mean, hints, type_name
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter, ValidationError
 
 FIRST_RELEASE = "0.1.0"
 T = TypeVar("T")
@@ -71,6 +72,9 @@ def keys(cls: type) -> list[Key]:
 
 @functools.cache
 def _adapter(cls: type) -> TypeAdapter[Any]:
+    """pydantic's validator of ``cls`` (imported here: the checks that read no registry never need it)."""
+    from pydantic import TypeAdapter
+
     return TypeAdapter(cls)
 
 
@@ -82,6 +86,8 @@ def build(cls: type[T], raw: Any, where: str) -> T:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"section '{where}': expected a mapping, got {type(raw).__name__} {raw!r}")
     reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], f"{where}." if where else "")  # type: ignore[arg-type]
+    from pydantic import ValidationError
+
     try:
         return _adapter(cls).validate_python(dict(raw))  # type: ignore[no-any-return]
     except ValidationError as e:
@@ -123,13 +129,22 @@ def check_ranges(section: Any, where: str) -> None:
         value = getattr(section, declared.name)
         if not declared.bounds or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        if not all(_OPS[bound](value, limit) for bound, limit in declared.bounds.items()):  # nan is in no range
+        if not within(value, declared.bounds):
             raise _out_of_range(declared, value, f"{where}.{declared.name}")
 
 
+def within(value: float, bounds: Mapping[str, float]) -> bool:
+    """Whether ``value`` lies within ``bounds`` (``{"ge": 0, "lt": 1}``); nan lies in no range."""
+    return all(_OPS[bound](value, limit) for bound, limit in bounds.items())
+
+
+def out_of_range(at: str, expected: str, value: Any) -> ConfigError:
+    """The one line for a value outside its range: ``expected`` as :func:`range_text` says it."""
+    return ConfigError(f"value out of range at {at}: expected {expected}, got {value!r}. Set {at} within that range.")
+
+
 def _out_of_range(declared: Key, value: Any, at: str) -> ConfigError:
-    return ConfigError(f"value out of range at {at}: expected {range_text(declared)}, got {value!r}. "
-                       f"Set {at} within that range.")
+    return out_of_range(at, range_text(declared), value)
 
 
 def range_text(declared: Key) -> str:
