@@ -92,11 +92,16 @@ def _listings(plural: str) -> dict[str, dict[str, Any]]:
     return listing
 
 
-def _everything() -> dict[str, Any]:
-    """What the cache keeps: every kind's :func:`kind_listing` and the :func:`config_schema` (every registry imported)."""
+def import_every_kind() -> None:
+    """Import the modules that register every name of every kind."""
     for modules, _ in KINDS.values():
         for module in modules:
             importlib.import_module(module)
+
+
+def _everything() -> dict[str, Any]:
+    """What the cache keeps: every kind's :func:`kind_listing` and the :func:`config_schema` (every registry imported)."""
+    import_every_kind()
     return {**{kind: kind_listing(kind) for kind in KINDS}, CONFIG_KEY: config_schema()}
 
 
