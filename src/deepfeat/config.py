@@ -43,10 +43,10 @@ class DataSplit:
         "(all data trains, the last epoch is kept)"))
     test_fraction: float = key(LoadOptions.test_fraction, ge=0, lt=1, help="share of the data held out for testing")
     normalize: bool = key(LoadOptions.normalize, help="standardize inputs with statistics of the training split only")
-    classes: list[int | str] | None = key(None, help="keep only these classes (names or indices) in train, val and "
-                                                     "test, renumbered 0..K-1; null: all")
-    normal_classes: list[int | str] | None = key(None, help="one-class setup: train and validate on these classes only, "
-                                                            "test on all (formerly train_classes)")
+    classes: list[int | str] | None = key(LoadOptions.classes, help=(
+        "keep only these classes (names or indices) in train, val and test, renumbered 0..K-1; null: all"))
+    normal_classes: list[int | str] | None = key(LoadOptions.normal_classes, help=(
+        "one-class setup: train and validate on these classes only, test on all (formerly train_classes)"))
     score_heldout: bool = key(LoadOptions.score_heldout, help="one-class setup: move the other classes' train/val "
                                                               "samples into test, so all are scored")
 
@@ -99,12 +99,12 @@ class LoggingConfig:
     experiment: str | None = key(None, help="MLflow experiment; default: the config's name (else <dataset>-<learner>)")
 
     def __post_init__(self) -> None:
-        for key in ("tracking_uri", "experiment"):
-            if getattr(self, key) is not None and not self.mlflow:
-                raise ConfigError(f"logging.{key}: expected logging.mlflow: true with it, got mlflow: false. "
-                                  f"Set logging.mlflow=true to track this run in MLflow, or drop logging.{key}.")
-            if getattr(self, key) == "":
-                raise ConfigError(f"logging.{key}: expected a non-empty string, got ''. Drop it to use the default.")
+        for name in ("tracking_uri", "experiment"):
+            if getattr(self, name) is not None and not self.mlflow:
+                raise ConfigError(f"logging.{name}: expected logging.mlflow: true with it, got mlflow: false. "
+                                  f"Set logging.mlflow=true to track this run in MLflow, or drop logging.{name}.")
+            if getattr(self, name) == "":
+                raise ConfigError(f"logging.{name}: expected a non-empty string, got ''. Drop it to use the default.")
 
 
 @dataclass
@@ -122,9 +122,9 @@ class CompareConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self, "compare")
-        for key, values in self.grid.items():
+        for dotted, values in self.grid.items():
             if not isinstance(values, list) or not values:
-                raise ConfigError(f"compare.grid.{key}: expected a non-empty list of values, got {values!r}")
+                raise ConfigError(f"compare.grid.{dotted}: expected a non-empty list of values, got {values!r}")
         for name, overrides in self.variants.items():
             if not isinstance(overrides, dict):
                 raise ConfigError(f"compare.variants.{name}: expected a mapping of dotted keys to values, got {overrides!r}")
@@ -223,15 +223,15 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     except yaml.YAMLError as e:
         raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({e})") from None
     node = raw
-    for i, key in enumerate(keys[:-1]):
-        child = node.get(key)
+    for i, part in enumerate(keys[:-1]):
+        child = node.get(part)
         if isinstance(child, str) and i == 0 and keys[0] in SPECS:
             child = {"name": child}  # allow `--set optimizer.lr=0.1` when the file says `optimizer: adam`
         if child is None:
             child = {}
         if not isinstance(child, dict):
             raise ConfigError(f"--set {assignment!r}: '{'.'.join(keys[: i + 1])}' is {child!r}, not a section")
-        node[key] = child
+        node[part] = child
         node = child
     node[keys[-1]] = value
 

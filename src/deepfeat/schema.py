@@ -110,10 +110,8 @@ def one_line(error: ValidationError, cls: type, raw: Mapping[str, Any], where: s
     if isinstance(cause, DeepfeatError):  # a rule of the section itself (its __post_init__) said it already
         return cause
     declared = {k.name: k for k in keys(cls)}
-    name = str(first["loc"][0]) if first["loc"] else ""
+    name = str(first["loc"][0])  # every key has a default and unknown keys are refused first: a key is at fault
     at = f"{where}.{name}" if where else name
-    if name not in declared:  # not one key's fault (a rule across keys): pydantic's own words, located
-        return ConfigError(f"invalid section at {where}: expected a valid section, got {first['msg']}")
     value, ann = raw[name], declared[name].annotation
     if first["type"] in _RANGE_ERRORS:
         return _out_of_range(declared[name], value, at)

@@ -38,7 +38,8 @@ class TrainingConfig:
     """How to train: the ``training:`` section of a config. ``epochs`` / ``batch_size`` left ``None`` are
     picked from the training split's size when a fit starts (:func:`~deepfeat.data.validation_policy.plan_schedule`)."""
 
-    epochs: int | None = key(None, ge=1, help="passes over the training split; null (auto): about 3,000 steps, 10 to 500 epochs")
+    epochs: int | None = key(None, ge=1, help="passes over the training split; null (auto): about 3,000 steps, 10 to "
+                                              "500 epochs")
     batch_size: int | None = key(None, ge=1, help="samples per training step (per process under torchrun); null (auto): "
                                                   "min(128, train samples)")
     eval_batch_size: int = key(1024, ge=1, help="samples per batch when validating, testing and embedding")
