@@ -36,7 +36,7 @@ def test_each_former_key_loads_as_todays_with_one_deprecation_notice(raw, loaded
 def test_a_config_without_former_keys_is_left_as_it_is(caplog) -> None:
     raw = {"data": {"name": "digits", "normal_classes": [0]}, "evaluation": {"settings": {"knn": {"k": 3}}}}
     with caplog.at_level(logging.WARNING, logger="deepfeat"):
-        assert migrate(dict(raw), load_config(None).to_dict()) == raw
+        assert migrate(dict(raw), load_config(None).to_dict) == raw
     assert not caplog.records
 
 

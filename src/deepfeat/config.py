@@ -176,7 +176,7 @@ class Config:
             raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
         raw = dict(raw or {})
         reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], "")
-        raw = migrate(raw, _defaults())
+        raw = migrate(raw, _defaults)
         sections = {name: raw.pop(name) for name in list(raw) if name in SPECS or name in _SECTIONS}
         top = build(cls, raw, "")  # seed, name: the keys outside any section
         for name, value in sections.items():

@@ -19,18 +19,19 @@ from deepfeat.learners.build import LEARNERS
 log = logging.getLogger("deepfeat")
 
 Raw = dict[str, Any]
+Defaults = Callable[[], Mapping[str, Any]]  # the default config as plain data, made only when a step needs it
 
 
 @dataclass(frozen=True)
 class Migration:
     """One step: ``since`` the version that changed these keys, the section and former keys it reads; ``apply`` takes
-    the raw mapping and the default config's (as plain data) and returns the mapping rewritten."""
+    the raw mapping and a function giving the default config (as plain data), and returns the mapping rewritten."""
 
     since: str
     description: str
     section: str
     former: tuple[str, ...]
-    apply: Callable[[Raw, Mapping[str, Any]], Raw]
+    apply: Callable[[Raw, Defaults], Raw]
 
 
 # Evaluation settings that learners once took, and where they live now (evaluation.settings.<name>.<key>).
@@ -44,7 +45,7 @@ MOVED_TO_SETTINGS = {"probe_C": ("linear_probe", "C"), "knn_k": ("knn", "k"), "k
 RENAMED_DATA_KEYS = {"train_classes": "normal_classes"}
 
 
-def _move_evaluation_settings(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
+def _move_evaluation_settings(raw: Raw, defaults: Defaults) -> Raw:
     """Move evaluation settings out of ``learner:`` into ``evaluation.settings``."""
     learner = raw.get("learner")
     if not isinstance(learner, Mapping) or not MOVED_TO_EVALUATION.keys() & learner.keys():
@@ -62,7 +63,7 @@ def _move_evaluation_settings(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
     return {**raw, "learner": learner, "evaluation": {**evaluation, "settings": settings}}
 
 
-def _noise_makes_a_denoiser(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
+def _noise_makes_a_denoiser(raw: Raw, defaults: Defaults) -> Raw:
     """``learner: {name: autoencoder, noise: ...}`` -> ``{name: denoising, noise: ...}``: an autoencoder with noise is
     the registered denoising autoencoder (its own declarations)."""
     learner = raw.get("learner")
@@ -75,7 +76,7 @@ def _noise_makes_a_denoiser(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
     return {**raw, "learner": {**learner, "name": "denoising"}}
 
 
-def _move_probe_keys(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
+def _move_probe_keys(raw: Raw, defaults: Defaults) -> Raw:
     """``evaluation.probe_C`` / ``knn_k`` / ``knn_metric`` / ``protocol_settings`` -> ``evaluation.settings``; what
     ``settings`` gives itself wins, as it did."""
     evaluation = raw.get("evaluation")
@@ -107,7 +108,7 @@ def _move_probe_keys(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
     return {**raw, "evaluation": {**evaluation, "settings": settings}}
 
 
-def _rename_data_keys(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
+def _rename_data_keys(raw: Raw, defaults: Defaults) -> Raw:
     """``data.train_classes`` -> ``data.normal_classes`` (and any other renamed data key)."""
     data = raw.get("data")
     if not isinstance(data, Mapping) or not RENAMED_DATA_KEYS.keys() & data.keys():
@@ -122,7 +123,7 @@ def _rename_data_keys(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
     return {**raw, "data": data}
 
 
-def _fold_linear_probe(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
+def _fold_linear_probe(raw: Raw, defaults: Defaults) -> Raw:
     """Fold the removed ``evaluation.linear_probe`` flag into ``evaluation.protocol``: ``true`` (in every resolved
     config written before) changes nothing; ``false`` drops the linear probe."""
     value = raw.get("evaluation")
@@ -134,8 +135,8 @@ def _fold_linear_probe(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
         raise ConfigError(f"evaluation.linear_probe: expected true or false, got {flag!r}. It is replaced by "
                           "evaluation.protocol: list the evaluators to run, e.g. protocol: [knn]")
     if not flag:
-        value["protocol"] = [n for n in resolve_protocols(value.get("protocol", defaults["evaluation"]["protocol"]))
-                             if n != "linear_probe"]
+        given = value["protocol"] if "protocol" in value else defaults()["evaluation"]["protocol"]
+        value["protocol"] = [n for n in resolve_protocols(given) if n != "linear_probe"]
         log.warning(f"evaluation.linear_probe: false is deprecated; write evaluation.protocol: {value['protocol']} instead")
     return {**raw, "evaluation": value}
 
@@ -153,9 +154,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-def migrate(raw: Raw, defaults: Mapping[str, Any]) -> Raw:
+def migrate(raw: Raw, defaults: Defaults) -> Raw:
     """``raw`` with every step applied in order (a step that finds nothing of its own returns it unchanged);
-    ``defaults``: the default config as plain data."""
+    ``defaults``: a function giving the default config as plain data."""
     for step in MIGRATIONS:
         raw = step.apply(raw, defaults)
     return raw

@@ -57,8 +57,9 @@ class Key:
     bounds: dict[str, float]
 
 
-def keys(cls: type) -> list[Key]:
-    """The declared keys of the section dataclass ``cls``, in order."""
+@functools.cache
+def keys(cls: type) -> tuple[Key, ...]:
+    """The declared keys of the section dataclass ``cls``, in order (read once per class: every check reads them)."""
     annotations = hints(cls)
     out = []
     for f in dataclasses.fields(cls):
@@ -67,7 +68,7 @@ def keys(cls: type) -> list[Key]:
         out.append(Key(f.name, annotations[f.name], default, meta.get("description", ""),
                        meta.get("json_schema_extra", {}).get("x-since", FIRST_RELEASE),
                        {b: meta[b] for b in _BOUNDS if b in meta}))
-    return out
+    return tuple(out)
 
 
 @functools.cache
