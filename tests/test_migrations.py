@@ -29,7 +29,8 @@ def test_each_former_key_loads_as_todays_with_one_deprecation_notice(raw, loaded
     with caplog.at_level(logging.WARNING, logger="deepfeat"):
         config = load_config(raw)
     assert loaded(config)
-    notices = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage() or "resolved to" in r.getMessage()]
+    notices = [r.getMessage() for r in caplog.records
+               if "deprecated" in r.getMessage() or "resolved to" in r.getMessage()]
     assert len(notices) == 1, notices
 
 

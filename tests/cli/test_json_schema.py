@@ -42,6 +42,8 @@ def test_every_example_config_is_valid(validator, path: Path) -> None:
     {"optimizer": {"name": "adam", "lr": "fast"}},
     {"data": {"name": "image_folder"}},  # its root is required
     {"data": {"name": "digits", "val_fraction": 1.5}},
+    {"evaluation": {"protocol": ["knn", "knnn"]}},
+    {"evaluation": {"settings": {"knn": {"k": "five"}}}},
 ])
 def test_what_loading_refuses_the_schema_refuses(validator, raw) -> None:
     from deepfeat.config import Config
@@ -55,7 +57,8 @@ def test_what_loading_refuses_the_schema_refuses(validator, raw) -> None:
 
 def test_a_name_s_arguments_and_the_section_s_own_keys_are_allowed(validator) -> None:
     assert validator.is_valid({"data": {"name": "image_folder", "root": "imgs", "val_fraction": 0.1},
-                               "optimizer": {"name": "adamw", "lr": 0.01, "layer_decay": 0.8}, "learner": "vae"})
+                               "optimizer": {"name": "adamw", "lr": 0.01, "layer_decay": 0.8}, "learner": "vae",
+                               "evaluation": {"protocol": ["linear", "cluster"], "settings": {"knn": {"k": [5, 20]}}}})
 
 
 def test_the_schema_is_printed_without_out(capsys) -> None:

@@ -34,8 +34,23 @@ def config_json_schema() -> dict[str, Any]:
     for section, registry in SPECS.items():
         also = json_schema(SECTION_KEYS[section])["properties"] if section in SECTION_KEYS else {}
         properties[section] = {"description": properties[section]["description"], **spec_schema(registry, also)}
+    _name_the_evaluations(properties["evaluation"]["properties"])
     return {"$schema": DRAFT, **top, "title": f"deepfeat {__version__} config",
             "description": "A deepfeat run: deepfeat fit -c CONFIG (deepfeat fit --help-config lists every key)."}
+
+
+def _name_the_evaluations(evaluation: dict[str, Any]) -> None:
+    """``evaluation.protocol``: the registered feature protocols; ``evaluation.settings``: each evaluation's
+    arguments (settings a recorded result adds besides them still load, so others are not refused here)."""
+    from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec
+
+    spellings = {entry.name: [entry.name, *entry.aliases] for entry in EVALUATIONS.entries()}
+    evaluation["protocol"]["items"] = {"enum": sorted(n for name, names in spellings.items()
+                                                      if evaluation_spec(name).on_features for n in names)}
+    settings = {name: {"type": "object", "properties": arguments_schema(EVALUATIONS.get(name),
+                                                                         EVALUATIONS.params(name) or {})}
+                for name in spellings}
+    evaluation["settings"]["properties"] = {n: settings[name] for name, names in spellings.items() for n in names}
 
 
 def spec_schema(registry: Registry[Any], also: Mapping[str, Any]) -> dict[str, Any]:
