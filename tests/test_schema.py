@@ -71,6 +71,9 @@ def test_every_declared_key_is_in_the_help_and_the_docs(generate) -> None:
     ({"evaluation": {"embedding_plots": ["pca", "tnse"]}}, "wrong type at evaluation.embedding_plots: expected "
      "list[Literal['pca', 'tsne', 'umap']], got list ['pca', 'tnse']. Did you mean 'tsne'?"),
     ({"seed": "first"}, "wrong type at seed: expected int, got str 'first'."),
+    ({"training": {"epochs": True}}, "wrong type at training.epochs: expected int | None, got bool True."),
+    ({"logging": {"plots": 1}}, "wrong type at logging.plots: expected bool, got int 1."),
+    ({"data": {"name": "digits", "normalize": "yes"}}, "wrong type at data.normalize: expected bool, got str 'yes'."),
     ({"optimizer": {"name": "adam", "layer_decay": 0}}, "value out of range at optimizer.layer_decay: expected a "
                                                         "number in (0, 1] or null, got 0. Set optimizer.layer_decay "
                                                         "within that range."),

@@ -87,12 +87,30 @@ def build(cls: type[T], raw: Any, where: str) -> T:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"section '{where}': expected a mapping, got {type(raw).__name__} {raw!r}")
     reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], f"{where}." if where else "")  # type: ignore[arg-type]
+    for declared in keys(cls):
+        if declared.name in raw and not _booleans_match(raw[declared.name], declared.annotation):
+            value, at = raw[declared.name], f"{where}.{declared.name}" if where else declared.name
+            raise ConfigError(f"wrong type at {at}: expected {type_name(declared.annotation)}, got "
+                              f"{type(value).__name__} {value!r}.")
     from pydantic import ValidationError
 
     try:
         return _adapter(cls).validate_python(dict(raw))  # type: ignore[no-any-return]
     except ValidationError as e:
         raise one_line(e, cls, raw, where) from None
+
+
+def _booleans_match(value: Any, annotation: Any) -> bool:
+    """Whether ``value`` is a boolean exactly where ``annotation`` wants one: pydantic's lax mode would take
+    ``true`` for the number 1 and ``1`` or ``"yes"`` for true, which in a config are mistakes, not conversions."""
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+        else (annotation,)
+    if isinstance(value, bool):
+        return bool in members or Any in members
+    words = [w for m in members if typing.get_origin(m) is typing.Literal for w in typing.get_args(m)]
+    only_bool = bool in members and all(m in (bool, type(None)) or typing.get_origin(m) is typing.Literal
+                                        for m in members)
+    return not only_bool or value is None or value in words
 
 
 def reject_unknown(raw: Mapping[str, Any], valid: list[str], prefix: str) -> None:
