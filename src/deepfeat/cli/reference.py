@@ -1,6 +1,6 @@
 """What the command shows about deepfeat itself: the kinds of names (``deepfeat list``), the names of a kind, the
 arguments of one name (``deepfeat list KIND NAME``) and every config key (``deepfeat fit --help-config``), derived
-from the registries, the factories' signatures and docstrings, and the config dataclasses.
+from the registries, the factories' signatures and docstrings, and the config schema (:mod:`deepfeat.schema`).
 
 Naming the kinds needs no import of torch, so ``deepfeat list`` answers at once; the names and arguments of every
 kind are kept in a cache file, so ``list KIND`` and ``list KIND NAME`` do too once it is written.
