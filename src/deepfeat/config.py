@@ -4,8 +4,9 @@ One YAML file describes a run. Fixed sections (``training``, ``evaluation``, ``l
 dataclasses whose keys are declared once with :func:`deepfeat.schema.key` (validation, help, docs and the JSON
 Schema all come from that); old keys are read forward first (:mod:`deepfeat.migrations`). Pluggable sections
 (``data``, ``encoder``, ``learner``, ``optimizer``, ``schedule``, ``regularization``) have the one shape
-``{name: <registered name>, <its arguments>}`` and are checked against the registered factory's signature. Everything is validated before any work
-starts: unknown keys and names fail with the dotted path and the close match.
+``{name: <registered name>, <its arguments>}`` and are checked against the registered factory's signature.
+Everything is validated before any work starts: unknown keys and names fail with the dotted path and the close
+match.
 """
 
 from __future__ import annotations
