@@ -2,7 +2,8 @@
 
 - the extras matrix: each extra's packages (``pyproject.toml``) and what needs it (every
   ``deepfeat.extras.load(module, extra, where)`` call and every ``extras=(...)`` declaration in the sources);
-- every registry's components, each with the arguments ``deepfeat list KIND NAME`` shows.
+- every registry's components, each with the arguments ``deepfeat list KIND NAME`` shows;
+- every config key, from the config schema (``deepfeat.schema``), and the former keys that still load.
 
 ``conf.py`` writes them into ``_generated/`` before Sphinx reads the pages that include them.
 """
@@ -93,8 +94,50 @@ def components() -> str:
     return "\n".join(out)
 
 
+def _doc(cls: type) -> str:
+    """A class's docstring as one Markdown paragraph (RST double backquotes as Markdown code)."""
+    import inspect
+
+    return _cell((inspect.getdoc(cls) or "").replace("``", "`"))
+
+
+def config_reference() -> str:
+    """Every config key as the schema declares it (type, default, range, version, meaning), section by section,
+    then the former keys that still load (``deepfeat.migrations``)."""
+    from deepfeat.arguments import plain, type_text, yaml_text
+    from deepfeat.config import SECTION_KEYS, SPECS, Config, fixed_sections
+    from deepfeat.migrations import MIGRATIONS
+    from deepfeat.schema import keys, range_text
+
+    def table(prefix: str, cls: type) -> list[str]:
+        rows = ["| key | type | default | allowed | since | meaning |", "| --- | --- | --- | --- | --- | --- |"]
+        for k in keys(cls):
+            if prefix == "" and k.name in sections:
+                continue
+            allowed = range_text(k) if k.bounds else ""
+            typ = "name or {name: ..., arguments}" if prefix == "" and k.name in SPECS else type_text(k.annotation)
+            rows.append(f"| `{prefix}{k.name}` | {_cell(typ)} | `{_cell(yaml_text(plain(k.default)))}` "
+                        f"| {allowed} | {k.since} | {_cell(k.help)} |")
+        return [*rows, ""]
+
+    sections = fixed_sections()
+    out = ["## Top level", "", "The sections written `{name: ..., ...}` take a registered name and that name's arguments "
+           "(see the components page).", "", *table("", Config)]
+    for section, cls in SECTION_KEYS.items():
+        out += [f"## `{section}`: keys besides the arguments of its name", "", _doc(cls), "",
+                *table(f"{section}.", cls)]
+    for section, cls in sections.items():
+        out += [f"## `{section}`", "", _doc(cls), "", *table(f"{section}.", cls)]
+    out += ["## Former keys", "", "Configs and run folders written before still load: each step rewrites former keys "
+            "into today's, with a deprecation warning.", "", "| since | change | former keys |", "| --- | --- | --- |"]
+    out += [f"| {m.since} | {_cell(m.description)} | {', '.join(f'`{m.section}.{k}`' for k in m.former)} |"
+            for m in MIGRATIONS]
+    return "\n".join(out) + "\n"
+
+
 def write(folder: Path) -> None:
     """Write every generated page into ``folder``."""
     folder.mkdir(exist_ok=True)
     (folder / "extras.md").write_text(extras_matrix(), encoding="utf-8")
     (folder / "components.md").write_text(components(), encoding="utf-8")
+    (folder / "config.md").write_text(config_reference(), encoding="utf-8")

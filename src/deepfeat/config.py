@@ -1,22 +1,24 @@
 """The typed config schema: YAML load/dump, ``--set`` overrides and strict validation.
 
 One YAML file describes a run. Fixed sections (``training``, ``evaluation``, ``logging``) are
-dataclasses; pluggable sections (``data``, ``encoder``, ``learner``, ``optimizer``, ``schedule``,
-``regularization``) have the one shape ``{name: <registered name>, <its arguments>}`` and are
-checked against the registered factory's signature. Everything is validated before any work
-starts: unknown keys and names fail with the dotted path and the close match.
+dataclasses whose keys are declared once with :func:`deepfeat.schema.key` (validation, help, docs and the JSON
+Schema all come from that); old keys are read forward first (:mod:`deepfeat.migrations`). Pluggable sections
+(``data``, ``encoder``, ``learner``, ``optimizer``, ``schedule``, ``regularization``) have the one shape
+``{name: <registered name>, <its arguments>}`` and are checked against the registered factory's signature.
+Everything is validated before any work starts: unknown keys and names fail with the dotted path and the close
+match.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
 
+from deepfeat.data.bundle import LoadOptions
 from deepfeat.data.datasets import DATASETS
 from deepfeat.engine.diagnostics import DiagnosticsConfig
 from deepfeat.engine.trainer import TrainingConfig
@@ -24,37 +26,62 @@ from deepfeat.errors import ConfigError
 from deepfeat.eval.evaluations import EVALUATIONS, evaluation_spec
 from deepfeat.eval.protocol import resolve_protocols
 from deepfeat.learners.build import LEARNERS
+from deepfeat.migrations import migrate
 from deepfeat.nn.encoder import ENCODERS
 from deepfeat.nn.regularizers import REGULARIZERS
 from deepfeat.optim.optimizers import OPTIMIZERS, check_hyperparameters
 from deepfeat.optim.schedulers import SCHEDULERS
-from deepfeat.registry import Registry, check_kwargs, did_you_mean
-from deepfeat.typecheck import coerce, hints
+from deepfeat.registry import Registry, check_kwargs
+from deepfeat.schema import build, check_ranges, key, reject_unknown
 from deepfeat.yaml_file import read_yaml
 
-log = logging.getLogger("deepfeat")
 
-# Keys of the data section that configure splitting rather than the dataset source.
-DATA_SPLIT_KEYS = {"val_fraction": float | None, "test_fraction": float, "normalize": bool,
-                   "classes": list[int | str] | None, "normal_classes": list[int | str] | None, "score_heldout": bool,
-                   "augment": Any}
-# Keys a {name: ...} section takes besides its factory's arguments (the library reads them): key -> type.
-SECTION_KEYS: dict[str, dict[str, Any]] = {"data": DATA_SPLIT_KEYS, "optimizer": {"layer_decay": float | None}}
-# Data keys that were renamed: old -> new (the old name still loads, with a warning).
-RENAMED_DATA_KEYS = {"train_classes": "normal_classes"}
+@dataclass
+class DataSplit:
+    """The keys of the ``data:`` section that split and normalize whatever source it names (besides its arguments)."""
+
+    val_fraction: float | None = key(LoadOptions.val_fraction, ge=0, lt=1, help=(
+        "share of the data held out for validation; null (default): 10% when that is >= 30 samples, else none "
+        "(all data trains, the last epoch is kept)"))
+    test_fraction: float = key(LoadOptions.test_fraction, ge=0, lt=1, help="share of the data held out for testing")
+    normalize: bool = key(LoadOptions.normalize, help="standardize inputs with statistics of the training split only")
+    classes: list[int | str] | None = key(LoadOptions.classes, help=(
+        "keep only these classes (names or indices) in train, val and test, renumbered 0..K-1; null: all"))
+    normal_classes: list[int | str] | None = key(LoadOptions.normal_classes, help=(
+        "one-class setup: train and validate on these classes only, test on all (formerly train_classes)"))
+    score_heldout: bool = key(LoadOptions.score_heldout, help="one-class setup: move the other classes' train/val "
+                                                              "samples into test, so all are scored")
+    augment: str | dict[str, Any] | None = key(None, help=(
+        "augment training batches on the training device, batched: auto (the data kind's label-preserving one), an "
+        "augmentation spec ({name: image, ...}, deepfeat list augmentations) or null: none"))
+
+
+@dataclass
+class OptimizerKeys:
+    """The key of the ``optimizer:`` section the library reads besides the optimizer's own hyperparameters."""
+
+    layer_decay: float | None = key(None, gt=0, le=1, help="layer-wise learning rates: each layer further from the "
+                                                           "head gets lr x this; null: off")
+
+
+# The names of the data section's split keys (what a run keeps when it swaps the data source).
+DATA_SPLIT_KEYS = tuple(f.name for f in dataclasses.fields(DataSplit))
+# Keys a {name: ...} section takes besides its factory's arguments (the library reads them), declared as a section.
+SECTION_KEYS: dict[str, type] = {"data": DataSplit, "optimizer": OptimizerKeys}
 
 
 @dataclass
 class EvaluationConfig:
     """How learned features are evaluated after training (settings are recorded with results)."""
 
-    max_samples: int = 10000
-    embedding_plots: list[Literal["pca", "tsne", "umap"]] = field(default_factory=lambda: ["pca", "tsne"])
-    # Evaluators run on the features (deepfeat.eval.protocol): linear, knn, cluster, fewshot, health, retrieval.
-    protocol: list[str] = field(default_factory=lambda: ["linear", "knn", "retrieval"])
-    # Settings of any evaluation by name: a feature protocol's ({knn: {k: [5, 20]}, fewshot: {draws: 10}}) or one a
-    # learner's run declares ({low_label: {labels_per_class: [1, 5, 10]}, generative: {samples: 2000}}).
-    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_samples: int = key(10000, ge=1, help="at most this many samples of a split are evaluated and plotted")
+    embedding_plots: list[Literal["pca", "tsne", "umap"]] = key(
+        factory=lambda: ["pca", "tsne"], help="2-D maps of the features drawn after training")
+    protocol: list[str] = key(factory=lambda: ["linear", "knn", "retrieval"], help=(
+        "evaluators run on the features (deepfeat list evaluations): linear, knn, cluster, fewshot, health, retrieval"))
+    settings: dict[str, dict[str, Any]] = key(factory=dict, help=(
+        "settings of any evaluation by name: a feature protocol's ({knn: {k: [5, 20]}, fewshot: {draws: 10}}) or one "
+        "a learner's run declares ({low_label: {labels_per_class: [1, 5, 10]}, generative: {samples: 2000}})"))
 
     def __post_init__(self) -> None:
         resolve_protocols(self.protocol)  # unknown names fail when the config loads, not after training
@@ -69,20 +96,20 @@ class EvaluationConfig:
 class LoggingConfig:
     """What a run writes besides checkpoints and metrics."""
 
-    plots: bool = True
-    report: bool = True
-    tensorboard: bool = False
-    mlflow: bool = False  # log params, metrics, results and artifacts to MLflow (the tracking extra)
-    tracking_uri: str | None = None  # MLflow store; default: sqlite:///<runs folder>/mlflow.db (local, offline)
-    experiment: str | None = None  # MLflow experiment; default: the config's name (else <dataset>-<learner>)
+    plots: bool = key(True, help="draw plots/*.png after training")
+    report: bool = key(True, help="write report.html after training")
+    tensorboard: bool = key(False, help="also log the metrics for TensorBoard (the tensorboard extra)")
+    mlflow: bool = key(False, help="log params, metrics, results and artifacts to MLflow (the tracking extra)")
+    tracking_uri: str | None = key(None, help="MLflow store; default: sqlite:///<runs folder>/mlflow.db (local, offline)")
+    experiment: str | None = key(None, help="MLflow experiment; default: the config's name (else <dataset>-<learner>)")
 
     def __post_init__(self) -> None:
-        for key in ("tracking_uri", "experiment"):
-            if getattr(self, key) is not None and not self.mlflow:
-                raise ConfigError(f"logging.{key}: expected logging.mlflow: true with it, got mlflow: false. "
-                                  f"Set logging.mlflow=true to track this run in MLflow, or drop logging.{key}.")
-            if getattr(self, key) == "":
-                raise ConfigError(f"logging.{key}: expected a non-empty string, got ''. Drop it to use the default.")
+        for name in ("tracking_uri", "experiment"):
+            if getattr(self, name) is not None and not self.mlflow:
+                raise ConfigError(f"logging.{name}: expected logging.mlflow: true with it, got mlflow: false. "
+                                  f"Set logging.mlflow=true to track this run in MLflow, or drop logging.{name}.")
+            if getattr(self, name) == "":
+                raise ConfigError(f"logging.{name}: expected a non-empty string, got ''. Drop it to use the default.")
 
 
 @dataclass
@@ -93,16 +120,16 @@ class CompareConfig:
     sets of dotted overrides, ``{"l2": {"regularization": {"name": "l2"}}}``) runs once per seed.
     """
 
-    grid: dict[str, list[Any]] = field(default_factory=dict)
-    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seeds: int = 1
+    grid: dict[str, list[Any]] = key(factory=dict, help="dotted key -> values to try, e.g. {optimizer.lr: [0.1, 0.01]}")
+    variants: dict[str, dict[str, Any]] = key(factory=dict, help="named sets of dotted overrides, e.g. "
+                                                                 "{l2: {regularization: {name: l2}}}")
+    seeds: int = key(1, ge=1, help="runs per combination (seeds seed, seed+1, ...)")
 
     def __post_init__(self) -> None:
-        if self.seeds < 1:
-            raise ConfigError(f"compare.seeds: expected an integer >= 1, got {self.seeds}")
-        for key, values in self.grid.items():
+        check_ranges(self, "compare")
+        for dotted, values in self.grid.items():
             if not isinstance(values, list) or not values:
-                raise ConfigError(f"compare.grid.{key}: expected a non-empty list of values, got {values!r}")
+                raise ConfigError(f"compare.grid.{dotted}: expected a non-empty list of values, got {values!r}")
         for name, overrides in self.variants.items():
             if not isinstance(overrides, dict):
                 raise ConfigError(f"compare.variants.{name}: expected a mapping of dotted keys to values, got {overrides!r}")
@@ -118,45 +145,49 @@ _SECTIONS: dict[str, type] = {"training": TrainingConfig, "evaluation": Evaluati
                              "diagnostics": DiagnosticsConfig, "compare": CompareConfig}
 
 
+def fixed_sections() -> dict[str, type]:
+    """``{section: its dataclass}`` of the fixed sections, in the order a config lists them."""
+    return dict(_SECTIONS)
+
+
 @dataclass
 class Config:
     """A whole run. ``Config.from_dict`` validates; ``to_dict`` gives the resolved config."""
 
-    data: dict[str, Any] = field(default_factory=lambda: {"name": "digits"})
-    encoder: dict[str, Any] = field(default_factory=lambda: {"name": "mlp"})
-    learner: dict[str, Any] = field(default_factory=lambda: {"name": "classifier"})
-    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "adam", "lr": 1e-3})
-    schedule: dict[str, Any] = field(default_factory=lambda: {"name": "constant"})
-    regularization: dict[str, Any] = field(default_factory=lambda: {"name": "none"})
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
-    compare: CompareConfig = field(default_factory=CompareConfig)
-    seed: int = 0
-    name: str | None = None
+    data: dict[str, Any] = key(factory=lambda: {"name": "digits"},
+                               help="the dataset by name, with its arguments (deepfeat list datasets)")
+    encoder: dict[str, Any] = key(factory=lambda: {"name": "mlp"}, help="the network mapping a batch to "
+                                  "(B, feature_dim) features, with its arguments (deepfeat list encoders)")
+    learner: dict[str, Any] = key(factory=lambda: {"name": "classifier"}, help="what is learned and how: classifier, "
+                                  "autoencoder, vae, simclr, ... (deepfeat list learners)")
+    optimizer: dict[str, Any] = key(factory=lambda: {"name": "adam", "lr": 1e-3}, help="the optimizer with its "
+                                    "hyperparameters, e.g. {name: adamw, lr: 1e-3} (deepfeat list optimizers)")
+    schedule: dict[str, Any] = key(factory=lambda: {"name": "constant"}, help="the learning-rate schedule; every one "
+                                   "takes warmup_epochs (deepfeat list schedules)")
+    regularization: dict[str, Any] = key(factory=lambda: {"name": "none"}, help="a weight penalty on weights, never "
+                                         "biases or norms (deepfeat list regularizers)")
+    training: TrainingConfig = key(factory=TrainingConfig, help="how to train")
+    evaluation: EvaluationConfig = key(factory=EvaluationConfig, help="how learned features are evaluated")
+    logging: LoggingConfig = key(factory=LoggingConfig, help="what a run writes besides checkpoints and metrics")
+    diagnostics: DiagnosticsConfig = key(factory=DiagnosticsConfig, help="layer statistics, pre-flight check, verdicts")
+    compare: CompareConfig = key(factory=CompareConfig, help="what deepfeat compare varies (fit ignores it)")
+    seed: int = key(0, help="seeds every random draw: splits, initialization, batch order, noise")
+    name: str | None = key(None, help="names the run folder runs/<name>-<time>; null: <dataset>-<learner>")
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> "Config":
         """Validate a raw mapping (as loaded from YAML) into a Config; ConfigError on any problem."""
-        raw = dict(raw or {})
-        if not isinstance(raw, Mapping):
+        if raw is not None and not isinstance(raw, Mapping):
             raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
-        _reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], "")
-        raw = _rename_data_keys(_move_probe_keys(_noise_makes_a_denoiser(_move_evaluation_settings(raw))))
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in raw:
-                continue
-            value = raw[f.name]
-            if f.name in SPECS:
-                kwargs[f.name] = validate_spec(f.name, value)
-            elif f.name in _SECTIONS:
-                value = _fold_linear_probe(value) if f.name == "evaluation" else value
-                kwargs[f.name] = build_section(_SECTIONS[f.name], value, f.name)
-            else:
-                kwargs[f.name] = coerce(value, hints(cls)[f.name], f.name)
-        return cls(**kwargs)
+        raw = dict(raw or {})
+        reject_unknown(raw, [f.name for f in dataclasses.fields(cls)], "")
+        raw = migrate(raw, _defaults)
+        sections = {name: raw.pop(name) for name in list(raw) if name in SPECS or name in _SECTIONS}
+        top = build(cls, raw, "")  # seed, name: the keys outside any section
+        for name, value in sections.items():
+            built = validate_spec(name, value) if name in SPECS else build(_SECTIONS[name], value, name)
+            setattr(top, name, built)
+        return top
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain data (every default filled in)."""
@@ -170,8 +201,10 @@ def validate_spec(section: str, value: Any) -> dict[str, Any]:
     """Check a ``{name, **kwargs}`` section against its registry; return it with the canonical name."""
     registry = SPECS[section]
     name, kwargs = registry.split_spec(value, section)
-    keys = SECTION_KEYS.get(section, {})
-    own = {key: coerce(kwargs.pop(key), typ, f"{section}.{key}") for key, typ in keys.items() if key in kwargs}
+    keys = [f.name for f in dataclasses.fields(SECTION_KEYS[section])] if section in SECTION_KEYS else []
+    given = {key: kwargs.pop(key) for key in keys if key in kwargs}
+    built = build(SECTION_KEYS[section], given, section) if given else None
+    own = {key: getattr(built, key) for key in given}
     checked = check_kwargs(registry.get(name), kwargs, section, skip=registry.skip(name),
                            extra=dict.fromkeys(registry.fills), also=list(keys))
     if section == "optimizer":
@@ -179,132 +212,9 @@ def validate_spec(section: str, value: Any) -> dict[str, Any]:
     return {"name": name, **checked, **own}
 
 
-# Evaluation settings that learners once took, and where they live now (evaluation.settings.<name>.<key>).
-MOVED_TO_EVALUATION = {"low_label": ("low_label", None), "eval_samples": ("generative", "samples"),
-                       "fid_classifier": ("generative", "classifier"),
-                       "inception_weights": ("generative", "inception_weights")}
-
-
-def _move_evaluation_settings(raw: dict[str, Any]) -> dict[str, Any]:
-    """Move evaluation settings out of ``learner:`` into ``evaluation.settings``, so old configs and run folders load."""
-    learner = raw.get("learner")
-    if not isinstance(learner, Mapping) or not MOVED_TO_EVALUATION.keys() & learner.keys():
-        return raw
-    learner, evaluation = dict(learner), dict(raw.get("evaluation") or {})
-    settings = {k: dict(v) for k, v in (evaluation.get("settings") or {}).items()}
-    for key in MOVED_TO_EVALUATION.keys() & learner.keys():
-        name, inner = MOVED_TO_EVALUATION[key]
-        value = learner.pop(key)
-        if value is None:
-            continue
-        settings[name] = {**settings.get(name, {}), **(dict(value) if inner is None else {inner: value})}
-        where = f"evaluation.settings.{name}" + (f".{inner}" if inner else "")
-        log.warning(f"learner.{key} is deprecated: write it as {where}")
-    return {**raw, "learner": learner, "evaluation": {**evaluation, "settings": settings}}
-
-
-def _noise_makes_a_denoiser(raw: dict[str, Any]) -> dict[str, Any]:
-    """``learner: {name: autoencoder, noise: ...}`` -> ``{name: denoising, noise: ...}``: an autoencoder with noise is
-    the registered denoising autoencoder (its own declarations), so such configs keep working."""
-    learner = raw.get("learner")
-    if not isinstance(learner, Mapping) or learner.get("noise") is None or not isinstance(learner.get("name"), str):
-        return raw
-    if learner["name"] not in LEARNERS or LEARNERS.canonical(learner["name"]) != "autoencoder":
-        return raw
-    log.warning("learner autoencoder with noise: resolved to learner denoising (the denoising autoencoder); "
-                "write learner: {name: denoising, noise: ...}")
-    return {**raw, "learner": {**learner, "name": "denoising"}}
-
-
-# Evaluation keys that became settings of one evaluation: old key -> (evaluation, setting); None: all its settings.
-MOVED_TO_SETTINGS = {"probe_C": ("linear_probe", "C"), "knn_k": ("knn", "k"), "knn_metric": ("knn", "metric"),
-                     "protocol_settings": (None, None)}
-
-
-def _move_probe_keys(raw: dict[str, Any]) -> dict[str, Any]:
-    """``evaluation.probe_C`` / ``knn_k`` / ``knn_metric`` / ``protocol_settings`` -> ``evaluation.settings``, so old
-    configs and run folders load; what ``settings`` gives itself wins, as it did."""
-    evaluation = raw.get("evaluation")
-    if not isinstance(evaluation, Mapping) or not MOVED_TO_SETTINGS.keys() & evaluation.keys():
-        return raw
-    evaluation = dict(evaluation)
-    old = [key for key in MOVED_TO_SETTINGS if key in evaluation]
-    moved: dict[str, dict[str, Any]] = {}
-    for key in old:
-        name, setting = MOVED_TO_SETTINGS[key]
-        value = evaluation.pop(key)
-        if name is None:  # protocol_settings: the former name of settings
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"evaluation.{key}: expected a mapping of evaluations to their settings, got {value!r}. "
-                                  "Write it as evaluation.settings.")
-            for other, own in value.items():
-                moved[other] = {**moved.get(other, {}), **own} if isinstance(own, Mapping) else own
-        else:
-            moved.setdefault(name, {})[setting] = value
-    given = evaluation.get("settings") or {}
-    if not isinstance(given, Mapping):
-        raise ConfigError(f"evaluation.settings: expected a mapping of evaluations to their settings, got {given!r}")
-    settings = dict(moved)
-    for name, own in given.items():
-        before = moved.get(name)
-        settings[name] = {**before, **own} if isinstance(before, Mapping) and isinstance(own, Mapping) else own
-    log.warning(f"evaluation.{', evaluation.'.join(old)}: deprecated, write evaluation.settings.<evaluation>.<setting> "
-                "instead (probe_C: linear_probe.C, knn_k: knn.k, knn_metric: knn.metric)")
-    return {**raw, "evaluation": {**evaluation, "settings": settings}}
-
-
-def _rename_data_keys(raw: dict[str, Any]) -> dict[str, Any]:
-    """``data.train_classes`` -> ``data.normal_classes`` (and any other renamed data key), so old configs and run folders load."""
-    data = raw.get("data")
-    if not isinstance(data, Mapping) or not RENAMED_DATA_KEYS.keys() & data.keys():
-        return raw
-    data = dict(data)
-    for old in RENAMED_DATA_KEYS.keys() & data.keys():
-        new = RENAMED_DATA_KEYS[old]
-        if new in data:
-            raise ConfigError(f"data.{old} and data.{new}: expected only data.{new} ({old} is its former name), got both")
-        data[new] = data.pop(old)
-        log.warning(f"data.{old} is deprecated: write it as data.{new}")
-    return {**raw, "data": data}
-
-
-def _fold_linear_probe(value: Any) -> Any:
-    """Fold the removed ``evaluation.linear_probe`` flag into ``evaluation.protocol``, so old run folders load.
-
-    ``true`` (in every resolved config written before) changes nothing; ``false`` drops the linear probe.
-    """
-    if not isinstance(value, Mapping) or "linear_probe" not in value:
-        return value
-    value = dict(value)
-    flag = value.pop("linear_probe")
-    if not isinstance(flag, bool):
-        raise ConfigError(f"evaluation.linear_probe: expected true or false, got {flag!r}. It is replaced by "
-                          "evaluation.protocol: list the evaluators to run, e.g. protocol: [knn]")
-    if not flag:
-        value["protocol"] = [n for n in resolve_protocols(value.get("protocol", EvaluationConfig().protocol))
-                             if n != "linear_probe"]
-        log.warning(f"evaluation.linear_probe: false is deprecated; write evaluation.protocol: {value['protocol']} instead")
-    return value
-
-
-def build_section(cls: type, value: Any, where: str) -> Any:
-    """Build a dataclass section from a mapping, strictly (unknown keys and wrong types fail)."""
-    if value is None:
-        return cls()
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"section '{where}': expected a mapping, got {type(value).__name__} {value!r}")
-    names = [f.name for f in dataclasses.fields(cls)]
-    _reject_unknown(value, names, where + ".")
-    types_ = hints(cls)
-    return cls(**{k: coerce(v, types_[k], f"{where}.{k}") for k, v in value.items()})
-
-
-def _reject_unknown(raw: Mapping[str, Any], valid: list[str], prefix: str) -> None:
-    for key in raw:
-        if key not in valid:
-            raise ConfigError(
-                f"unknown key '{prefix}{key}': expected one of {', '.join(valid)}.{did_you_mean(str(key), valid)}"
-            )
+def _defaults() -> dict[str, Any]:
+    """The default config as plain data (what the migrations fill a former key's omitted neighbours from)."""
+    return Config().to_dict()
 
 
 def apply_override(raw: dict[str, Any], assignment: str) -> None:
@@ -318,15 +228,15 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     except yaml.YAMLError as e:
         raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({e})") from None
     node = raw
-    for i, key in enumerate(keys[:-1]):
-        child = node.get(key)
+    for i, part in enumerate(keys[:-1]):
+        child = node.get(part)
         if isinstance(child, str) and i == 0 and keys[0] in SPECS:
             child = {"name": child}  # allow `--set optimizer.lr=0.1` when the file says `optimizer: adam`
         if child is None:
             child = {}
         if not isinstance(child, dict):
             raise ConfigError(f"--set {assignment!r}: '{'.'.join(keys[: i + 1])}' is {child!r}, not a section")
-        node[key] = child
+        node[part] = child
         node = child
     node[keys[-1]] = value
 

@@ -23,8 +23,9 @@ MISTAKES = {  # the README's failure cases, each with the start of the one line 
     "no_root.yaml": ("data: {name: image_folder}\n", "missing key 'data.root': expected a value for root"),
     "no_name.yaml": ("data: imgs\n", "unknown dataset 'imgs' at data: expected one of arrays, "),
     "typo.yaml": ("encoder: {name: mpl}\n", "unknown encoder 'mpl' at encoder.name: expected one of "),
-    "fraction.yaml": ("data: {name: digits, val_fraction: 1.5}\n", "split fraction at data.val_fraction: expected a "
-                                                                   "number in [0, 1), got 1.5"),
+    "fraction.yaml": ("data: {name: digits, val_fraction: 1.5}\n", "value out of range at data.val_fraction: "
+                                                                   "expected a number in [0, 1) or null, got 1.5"),
+    "range.yaml": ("training: {epochs: 0}\n", "value out of range at training.epochs: expected an integer >= 1"),
     "fractions.yaml": ("data: {name: digits, val_fraction: 0.5, test_fraction: 0.5}\n",
                        "split fractions at data: expected val_fraction + test_fraction < 1"),
 }
@@ -56,7 +57,7 @@ def test_each_mistake_is_the_full_checks_line_before_torch_is_imported(cache: Pa
     for line, (name, (text, start)) in zip(lines, MISTAKES.items()):
         assert line.startswith(f"error: {start}"), line
         with pytest.raises(ConfigError) as full:  # the same line as loading the config gives
-            load_config(yaml.safe_load(text)) if "fraction" not in name else _load_data(text)
+            load_config(yaml.safe_load(text)) if name != "fractions.yaml" else _load_data(text)
         assert line == f"error: {full.value}"
 
 

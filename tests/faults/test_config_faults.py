@@ -106,7 +106,8 @@ def _every_section_key() -> list[str]:
             keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
         elif f.name in SPECS:
             own = SPECS[f.name].params(value["name"]) or {}
-            keys += [f"{f.name}.{k}" for k in [*own, *SECTION_KEYS.get(f.name, {})]]
+            also = [g.name for g in dataclasses.fields(SECTION_KEYS[f.name])] if f.name in SECTION_KEYS else []
+            keys += [f"{f.name}.{k}" for k in [*own, *also]]
     return keys
 
 

@@ -197,10 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--out", required=True, help="output: .npy, or .png for a grid of images")
     p.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
-    p = add("config", cmd.cmd_config, "check everything fit would, without training")
-    p.add_argument("action", choices=["check"], help="check: every key and name, the data against its files, the "
-                   "learner, and the extras its evaluations need; trains nothing")
-    _add_config(p)
+    p = add("config", cmd.cmd_config, "check a config as fit would, without training; or write the config's JSON Schema")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser("check", help="every key and name, the data against its files, the learner, and the "
+                               "extras its evaluations need; trains nothing")
+    _add_config(check)
+    schema = actions.add_parser("schema", help="the JSON Schema (draft 2020-12) of a config, every key and registered "
+                                "name with its arguments, for editors to complete and check YAML")
+    schema.add_argument("--out", metavar="FILE", help="write it to FILE (default: print it)")
+    schema.set_defaults(fn=cmd.cmd_config_schema)
     p = add("diagnose", cmd.cmd_diagnose, "a short run with diagnostics on: verdicts with remedies, and the report")
     _add_config(p)
     p.add_argument("--epochs", type=int, default=3, help="at most this many epochs (default 3)")

@@ -305,3 +305,18 @@ def cmd_config(a: argparse.Namespace) -> int:
         remember_names()
     print(f"{a.config}: ok (data, learner and the extras its evaluations need; nothing trained)")
     return 0
+
+
+def cmd_config_schema(a: argparse.Namespace) -> int:
+    import json
+
+    from deepfeat.atomic import atomic_write
+    from deepfeat.cli.json_schema import config_json_schema
+
+    text = json.dumps(config_json_schema(), indent=2) + "\n"
+    if a.out is None:
+        print(text, end="")
+    else:
+        atomic_write(Path(a.out), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        print(f"wrote {a.out}; point your editor's YAML schema setting at it")
+    return 0

@@ -1,5 +1,5 @@
-"""The checks of a config that need no registry imported: its keys, the names it chooses and their arguments, and
-the data's split fractions, against the names cache (:func:`deepfeat.cli.reference.cached_names`).
+"""The checks of a config that need no registry imported: its keys, the names it chooses and their arguments, the
+ranges the schema declares (:mod:`deepfeat.schema`) and the data's split fractions, against the names cache (:func:`deepfeat.cli.reference.cached_names`).
 
 Loading a config imports every registry, torch with them: seconds before a misspelt key could be named. These checks
 answer the common mistakes in a fraction of a second, in the same one line the full check gives; what they cannot
@@ -15,6 +15,7 @@ from typing import Any
 from deepfeat.cli.reference import CONFIG_KEY, cached_names
 from deepfeat.errors import ConfigError
 from deepfeat.registry import unknown_name
+from deepfeat.schema import out_of_range, within
 from deepfeat.typecheck import did_you_mean
 
 _FRACTIONS = ("val_fraction", "test_fraction")
@@ -33,8 +34,18 @@ def precheck(raw: Any) -> None:
     for section, spec in schema["specs"].items():
         if section in raw:
             _check_spec(raw[section], section, names[spec["kind"]], spec["also"], spec["former"])
+    _check_ranges(raw, schema.get("ranges", {}))
     if isinstance(raw.get("data"), Mapping):
         _check_fractions(raw["data"])
+
+
+def _check_ranges(raw: Mapping[str, Any], ranges: Mapping[str, Any]) -> None:
+    """Numbers outside the range their key declares (other values: the full check says what is wrong)."""
+    for dotted, declared in ranges.items():
+        section, name = dotted.split(".")
+        value = raw[section].get(name) if isinstance(raw.get(section), Mapping) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not within(value, declared["bounds"]):
+            raise out_of_range(dotted, declared["expected"], value)
 
 
 def _known(raw: Mapping[str, Any], valid: list[str], prefix: str) -> None:
@@ -72,12 +83,8 @@ def _check_spec(value: Any, section: str, kind: dict[str, Any], also: list[str],
 
 
 def _check_fractions(data: Mapping[str, Any]) -> None:
-    """Split fractions outside [0, 1), or leaving nothing to train on (numbers only; other values: the full check)."""
+    """Split fractions leaving nothing to train on (numbers only; other values: the full check)."""
     given = {k: data[k] for k in _FRACTIONS if isinstance(data.get(k), (int, float)) and not isinstance(data[k], bool)}
-    for key, value in given.items():
-        if not 0 <= value < 1:
-            raise ConfigError(f"split fraction at data.{key}: expected a number in [0, 1), got {value!r}. "
-                              "Use for example 0.1.")
     if len(given) == 2 and sum(given.values()) >= 1:
         raise ConfigError(f"split fractions at data: expected val_fraction + test_fraction < 1, got "
                           f"{given['val_fraction']} + {given['test_fraction']}. Leave some data for training.")

@@ -1,6 +1,6 @@
 """What the command shows about deepfeat itself: the kinds of names (``deepfeat list``), the names of a kind, the
 arguments of one name (``deepfeat list KIND NAME``) and every config key (``deepfeat fit --help-config``), derived
-from the registries, the factories' signatures and docstrings, and the config dataclasses.
+from the registries, the factories' signatures and docstrings, and the config schema (:mod:`deepfeat.schema`).
 
 Naming the kinds needs no import of torch, so ``deepfeat list`` answers at once; the names and arguments of every
 kind are kept in a cache file, so ``list KIND`` and ``list KIND NAME`` do too once it is written.
@@ -8,16 +8,14 @@ kind are kept in a cache file, so ``list KIND`` and ``list KIND NAME`` do too on
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import inspect
 import json
 import os
-import re
 import sys
 from typing import Any, Iterator
 
-from deepfeat.arguments import arguments, comments_by_name, defaults, one_line, plain, type_text, yaml_text
+from deepfeat.arguments import arguments, defaults, one_line, plain, type_text, yaml_text
 from deepfeat.cli.kinds import find_kind, kind_name
 from deepfeat.registry import Registry, all_registries, unknown_name
 
@@ -27,7 +25,7 @@ _NN = "deepfeat.nn"
 KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "activations": ((_NN,), "encoder: {activation: gelu}"),
     "frontends": ((_NN,), "audio: waveform -> log-mel / MFCC inside the model: encoder: {name: audio, frontend: ...}"),
-    "augmentations": (("deepfeat.data",), "the two views of self-supervised learners (learner: {augment: ...}) and training batches (data: {augment: ...})"),
+    "augmentations": (("deepfeat.data",), "the two views of self-supervised learners: learner: {augment: ...}"),
     "backbone sources": (("deepfeat.run",), "where encoder: {name: backbone, source: ...} gets its network"),
     "datasets": (("deepfeat.data",), "data: {name: ...}; `deepfeat datasets` shows which are here offline"),
     "data kinds": (("deepfeat.data",), "what samples are (vector, image, sequence, tokens, audio): kind= of arrays and files"),
@@ -94,11 +92,16 @@ def _listings(plural: str) -> dict[str, dict[str, Any]]:
     return listing
 
 
-def _everything() -> dict[str, Any]:
-    """What the cache keeps: every kind's :func:`kind_listing` and the :func:`config_schema` (every registry imported)."""
+def import_every_kind() -> None:
+    """Import the modules that register every name of every kind."""
     for modules, _ in KINDS.values():
         for module in modules:
             importlib.import_module(module)
+
+
+def _everything() -> dict[str, Any]:
+    """What the cache keeps: every kind's :func:`kind_listing` and the :func:`config_schema` (every registry imported)."""
+    import_every_kind()
     return {**{kind: kind_listing(kind) for kind in KINDS}, CONFIG_KEY: config_schema()}
 
 
@@ -121,25 +124,26 @@ def cached_names() -> dict[str, Any] | None:
 
 
 CONFIG_KEY = "config schema"  # the cache's entry for config_schema(), beside the kinds
-# Keys of a section that old configs hold and loading still folds into others (evaluation.linear_probe).
-_FORMER_SECTION_KEYS = {"evaluation": ["linear_probe"]}
 
 
 def config_schema() -> dict[str, Any]:
     """What a config may hold, for checks that import nothing: the top-level keys, each section's keys, and for
     each ``{name: ...}`` section the kind of name it takes, the keys it reads besides the factory's arguments
-    (``data.val_fraction``) and former keys that still load (``data.train_classes``)."""
-    from deepfeat.config import MOVED_TO_EVALUATION, RENAMED_DATA_KEYS, SECTION_KEYS, SPECS, Config
+    (``data.val_fraction``) and former keys that still load (``data.train_classes``, :mod:`deepfeat.migrations`);
+    the range of every bounded key, with its words."""
+    from deepfeat.config import SECTION_KEYS, SPECS, Config, fixed_sections
+    from deepfeat.migrations import former_keys
+    from deepfeat.schema import keys, range_text
 
-    config = Config()
     kinds = {id(registry): plural for plural, registry in all_registries().items()}
-    former = {"data": list(RENAMED_DATA_KEYS), "learner": list(MOVED_TO_EVALUATION)}
-    return {"top": [f.name for f in dataclasses.fields(Config)],
-            "sections": {f.name: [g.name for g in dataclasses.fields(getattr(config, f.name))]
-                         + _FORMER_SECTION_KEYS.get(f.name, [])
-                         for f in dataclasses.fields(Config) if dataclasses.is_dataclass(getattr(config, f.name))},
-            "specs": {section: {"kind": kinds[id(registry)], "also": list(SECTION_KEYS.get(section, {})),
-                                "former": former.get(section, [])} for section, registry in SPECS.items()}}
+    former, sections = former_keys(), fixed_sections()
+    return {"top": [k.name for k in keys(Config)],
+            "sections": {name: [k.name for k in keys(cls)] + former.get(name, []) for name, cls in sections.items()},
+            "specs": {section: {"kind": kinds[id(registry)], "also": [k.name for k in keys(SECTION_KEYS[section])]
+                                if section in SECTION_KEYS else [], "former": former.get(section, [])}
+                      for section, registry in SPECS.items()},
+            "ranges": {f"{name}.{k.name}": {"bounds": k.bounds, "expected": range_text(k)}
+                       for name, cls in {**sections, **SECTION_KEYS}.items() for k in keys(cls) if k.bounds}}
 
 
 def write_cache(cache: Any, listing: dict[str, dict[str, Any]]) -> None:
@@ -224,100 +228,37 @@ def _cache_file() -> Any:
     return base / f"names-{h.hexdigest()[:16]}.json"
 
 
-# One line of help for the keys whose definition carries no comment (a comment next to a field is used first).
-KEY_HELP: dict[str, str] = {
-    "data": "the dataset by name, with its arguments (deepfeat list datasets)",
-    "data.val_fraction": "share of the data held out for validation; null (default): 10% when that is >= 30 samples, else none (all data trains, the last epoch is kept)",
-    "data.test_fraction": "share of the data held out for testing",
-    "data.normalize": "standardize inputs with statistics of the training split only",
-    "data.classes": "keep only these classes (names or indices) in train, val and test, renumbered 0..K-1; null: all",
-    "data.normal_classes": "one-class setup: train and validate on these classes only, test on all (formerly train_classes)",
-    "data.score_heldout": "one-class setup: move the other classes' train/val samples into test, so all are scored",
-    "data.augment": "augment training batches on the training device, batched: auto (the data kind's label-preserving one), an augmentation spec ({name: image, ...}, deepfeat list augmentations) or null: none",
-    "encoder": "the network mapping a batch to (B, feature_dim) features, with its arguments (deepfeat list encoders)",
-    "learner": "what is learned and how: classifier, autoencoder, vae, simclr, ... (deepfeat list learners)",
-    "optimizer": "the optimizer with its hyperparameters, e.g. {name: adamw, lr: 1e-3} (deepfeat list optimizers)",
-    "optimizer.layer_decay": "layer-wise learning rates: each layer further from the head gets lr x this; null: off",
-    "schedule": "the learning-rate schedule; every one takes warmup_epochs (deepfeat list schedules)",
-    "regularization": "a weight penalty on weights, never biases or norms (deepfeat list regularizers)",
-    "seed": "seeds every random draw: splits, initialization, batch order, noise",
-    "name": "names the run folder runs/<name>-<time>; null: <dataset>-<learner>",
-    "training.epochs": "passes over the training split; null (auto): about 3,000 steps, 10 to 500 epochs",
-    "training.batch_size": "samples per training step (per process under torchrun); null (auto): min(128, train samples)",
-    "training.eval_batch_size": "samples per batch when validating, testing and embedding",
-    "training.grad_clip": "clip the gradients' global norm to this; null: no clipping",
-    "training.device": "auto (a GPU when one is visible, else cpu), cpu, cuda or cuda:N",
-    "training.precision": "auto chooses per device and model (recorded in results.json); the others force one",
-    "training.channels_last": "channels-last memory layout for image batches; auto: where it pays (bf16 conv nets)",
-    "training.monitor": "the metric that picks the best epoch and drives early stopping, e.g. val/acc",
-    "training.mode": "whether monitor is better lower (min) or higher (max)",
-    "training.restore_best": "end with the best epoch's weights rather than the last epoch's",
-    "training.patience": "stop after this many epochs without improvement of monitor; null: never stop early",
-    "training.min_delta": "smallest change of monitor that counts as an improvement",
-    "training.max_nonfinite": "fail after this many consecutive steps with a non-finite loss (each is skipped)",
-    "training.checkpoint_every": "write checkpoints/last.pt every this many epochs",
-    "training.checkpoint_steps": "also write checkpoints/last.pt every this many steps within an epoch (null: off), "
-                                 "so a resume goes on at the exact sample",
-    "training.max_steps": "stop after this many updates in all (null: no limit); schedules span the steps the run takes",
-    "training.length_buckets": "token data: batches of similar-length texts, sorted within chunks of this many batches "
-                               "(0: off); the text encoders then compute only up to each batch's longest text",
-    "training.progress": "auto: a progress bar on a terminal, one line per epoch otherwise",
-    "training.threads": "torch CPU threads; null: torch's default",
-    "evaluation.max_samples": "at most this many samples of a split are evaluated and plotted",
-    "evaluation.embedding_plots": "2-D maps of the features drawn after training",
-    "logging.plots": "draw plots/*.png after training",
-    "logging.report": "write report.html after training",
-    "logging.tensorboard": "also log the metrics for TensorBoard (the tensorboard extra)",
-    "diagnostics.enabled": "record per-layer statistics while training and give verdicts with remedies",
-    "diagnostics.every_n_steps": "sample the layer statistics every this many steps",
-    "diagnostics.preflight": "check the initial model on one batch before training",
-    "diagnostics.dead_share": "report a layer when this share of its ReLU units is dead",
-    "diagnostics.saturated_share": "report a layer when this share of its tanh/sigmoid units is saturated",
-    "diagnostics.vanishing_ratio": "first/last layer gradient-norm ratio below which gradients are reported vanishing",
-    "diagnostics.exploding_ratio": "first/last layer gradient-norm ratio above which gradients are reported exploding",
-    "diagnostics.signal_ratio": "last/first layer spread of activations below which the signal is reported lost",
-    "diagnostics.update_ratio": "update/weight norm ratio above which steps are reported too large",
-    "diagnostics.spike_factor": "a loss this many times its running median is reported as a spike",
-    "diagnostics.overfit_rise": "validation loss this fraction above its best while training loss falls: overfitting",
-    "compare.grid": "dotted key -> values to try, e.g. {optimizer.lr: [0.1, 0.01]}",
-    "compare.variants": "named sets of dotted overrides, e.g. {l2: {regularization: {name: l2}}}",
-    "compare.seeds": "runs per combination (seeds seed, seed+1, ...)",
-}
-
-
 def config_keys(config: Any = None) -> Iterator[tuple[str, str, str, str]]:
-    """``(dotted key, type, default, help)`` for every key of ``config`` (default: the default config): the top level,
-    each ``{name: ...}`` section followed by the arguments of the name it chooses, then each fixed section."""
-    from deepfeat.config import DATA_SPLIT_KEYS, SPECS, Config
-    from deepfeat.data.bundle import LoadOptions
-    from deepfeat.typecheck import hints
+    """``(dotted key, type, default, help)`` for every key of ``config`` (default: the default config), as the schema
+    declares it (:mod:`deepfeat.schema`): the top level, each ``{name: ...}`` section followed by the keys it reads
+    besides its name's arguments and the arguments of the name it chooses, then each fixed section."""
+    from deepfeat.config import SECTION_KEYS, SPECS, Config, fixed_sections
+    from deepfeat.schema import keys
 
     config = config or Config()
-    defaults, comments = Config(), comments_by_name(inspect.getsource(Config), _FIELD)
-    fields = dataclasses.fields(Config)
-    for f in [f for f in fields if not dataclasses.is_dataclass(getattr(defaults, f.name))]:
-        value = getattr(defaults, f.name)
-        typ = "{name: ..., ...}" if isinstance(value, dict) else type_text(hints(Config)[f.name])
-        yield f.name, typ, yaml_text(value), comments.get(f.name) or KEY_HELP[f.name]
-        if f.name == "data":
-            split = {o.name: o.default for o in dataclasses.fields(LoadOptions)}
-            for key, annotation in DATA_SPLIT_KEYS.items():
-                yield f"data.{key}", type_text(annotation), yaml_text(split.get(key)), KEY_HELP[f"data.{key}"]
-        if f.name == "optimizer":
-            yield "optimizer.layer_decay", "float | None", "null", KEY_HELP["optimizer.layer_decay"]
-        if f.name in SPECS:
-            yield from _chosen_arguments(f.name, SPECS[f.name], getattr(config, f.name)["name"])
-    for f in [f for f in fields if dataclasses.is_dataclass(getattr(defaults, f.name))]:
-        section = getattr(defaults, f.name)
-        section_comments = comments_by_name(inspect.getsource(type(section)), _FIELD)
-        section_hints = hints(type(section))
-        for g in dataclasses.fields(section):
-            key = f"{f.name}.{g.name}"
-            yield (key, type_text(section_hints[g.name]), yaml_text(getattr(section, g.name)),
-                   section_comments.get(g.name) or KEY_HELP[key])
+    sections = fixed_sections()
+    for k in keys(Config):
+        if k.name in sections:
+            continue
+        typ = "{name: ..., ...}" if k.name in SPECS else type_text(k.annotation)
+        yield k.name, typ, yaml_text(plain(k.default)), _help(k)
+        if k.name in SECTION_KEYS:
+            yield from (_row(k.name, own) for own in keys(SECTION_KEYS[k.name]))
+        if k.name in SPECS:
+            yield from _chosen_arguments(k.name, SPECS[k.name], getattr(config, k.name)["name"])
+    for name, cls in sections.items():
+        yield from (_row(name, own) for own in keys(cls))
 
 
-_FIELD = re.compile(r"    (\w+)\s*:")  # a dataclass field's line
+def _row(section: str, k: Any) -> tuple[str, str, str, str]:
+    return f"{section}.{k.name}", type_text(k.annotation), yaml_text(plain(k.default)), _help(k)
+
+
+def _help(k: Any) -> str:
+    """A key's help, with the version it appeared in when that is after the first release."""
+    from deepfeat.schema import FIRST_RELEASE
+
+    return k.help if k.since == FIRST_RELEASE else f"{k.help} (since {k.since})"
 
 
 def _chosen_arguments(section: str, registry: Registry[Any], name: str) -> Iterator[tuple[str, str, str, str]]:
@@ -331,9 +272,9 @@ def _chosen_arguments(section: str, registry: Registry[Any], name: str) -> Itera
 def config_keys_text(config: Any = None) -> str:
     """``deepfeat fit --help-config``: the top-level keys with the arguments of the names ``config`` (default: the
     default config) chooses, then each section under its docstring's first line."""
-    from deepfeat.config import SPECS, Config
+    from deepfeat.config import SPECS, Config, fixed_sections
 
-    config = config or Config()
+    config, sections = config or Config(), fixed_sections()
     chosen = ", ".join(f"{s}: {getattr(config, s)['name']}" for s in SPECS)
     lines = ["Config keys (YAML; any one can be set with --set KEY=VALUE). Sections written {name: ..., ...} take a",
              "registered name and that name's arguments; unknown keys are refused with the valid ones. The arguments",
@@ -342,10 +283,9 @@ def config_keys_text(config: Any = None) -> str:
     section = ""
     for key, typ, default, help_ in config_keys(config):
         top = key.split(".")[0]
-        value = getattr(Config(), top)
-        if dataclasses.is_dataclass(value) and top != section:
+        if top in sections and top != section:
             section = top
-            doc = (inspect.getdoc(type(value)) or "").splitlines()
+            doc = (inspect.getdoc(sections[top]) or "").splitlines()
             lines += ["", f"{top}: {doc[0].replace('``', '')}" if doc else f"{top}:"]
         lines.append(f"  {key:<30} {typ:<28} {default:<20} {_sentence(help_)}")
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from deepfeat.engine.seeding import epoch_generator, rng_state, seed_everything,
 from deepfeat.errors import CheckpointError, ConfigError, TrainingError
 from deepfeat.learners.base import Learner, StepContext
 from deepfeat.optim.schedulers import build_scheduler
+from deepfeat.schema import check_ranges, key
 
 log = logging.getLogger("deepfeat")
 
@@ -37,39 +38,39 @@ class TrainingConfig:
     """How to train: the ``training:`` section of a config. ``epochs`` / ``batch_size`` left ``None`` are
     picked from the training split's size when a fit starts (:func:`~deepfeat.data.validation_policy.plan_schedule`)."""
 
-    epochs: int | None = None
-    batch_size: int | None = None
-    eval_batch_size: int = 1024
-    grad_clip: float | None = None
-    device: str = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    channels_last: bool | Literal["auto"] = "auto"
-    monitor: str = "val/loss"
-    mode: Literal["min", "max"] = "min"
-    restore_best: bool = True
-    patience: int | None = None
-    min_delta: float = 0.0
-    max_nonfinite: int = 5
-    checkpoint_every: int = 1
-    checkpoint_steps: int | None = None
-    progress: Literal["auto", "bar", "line", "none"] = "auto"
-    threads: int | None = None
-    max_steps: int | None = None
-    length_buckets: int = 20
+    epochs: int | None = key(None, ge=1, help="passes over the training split; null (auto): about 3,000 steps, 10 to "
+                                              "500 epochs")
+    batch_size: int | None = key(None, ge=1, help="samples per training step (per process under torchrun); null (auto): "
+                                                  "min(128, train samples)")
+    eval_batch_size: int = key(1024, ge=1, help="samples per batch when validating, testing and embedding")
+    grad_clip: float | None = key(None, gt=0, help="clip the gradients' global norm to this; null: no clipping")
+    device: str = key("auto", help="auto (a GPU when one is visible, else cpu), cpu, cuda or cuda:N")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = key(
+        "auto", help="auto chooses per device and model (recorded in results.json); the others force one")
+    channels_last: bool | Literal["auto"] = key(
+        "auto", help="channels-last memory layout for image batches; auto: where it pays (bf16 conv nets)")
+    monitor: str = key("val/loss", help="the metric that picks the best epoch and drives early stopping, e.g. val/acc")
+    mode: Literal["min", "max"] = key("min", help="whether monitor is better lower (min) or higher (max)")
+    restore_best: bool = key(True, help="end with the best epoch's weights rather than the last epoch's")
+    patience: int | None = key(None, ge=1, help="stop after this many epochs without improvement of monitor; null: "
+                                                "never stop early")
+    min_delta: float = key(0.0, ge=0, help="smallest change of monitor that counts as an improvement")
+    max_nonfinite: int = key(5, ge=1, help="fail after this many consecutive steps with a non-finite loss (each is "
+                                           "skipped)")
+    checkpoint_every: int = key(1, ge=1, help="write checkpoints/last.pt every this many epochs")
+    checkpoint_steps: int | None = key(None, ge=1, help="also write checkpoints/last.pt every this many steps within an "
+                                                        "epoch (null: off), so a resume goes on at the exact sample")
+    progress: Literal["auto", "bar", "line", "none"] = key(
+        "auto", help="auto: a progress bar on a terminal, one line per epoch otherwise")
+    threads: int | None = key(None, ge=1, help="torch CPU threads; null: torch's default")
+    max_steps: int | None = key(None, ge=1, help="stop after this many updates in all (null: no limit); schedules span "
+                                                 "the steps the run takes; training.epochs still caps the epochs")
+    length_buckets: int = key(20, ge=0, help="token data: batches of similar-length texts, sorted within chunks of "
+                                             "this many batches (0: off); the text encoders then compute only up to "
+                                             "each batch's longest text")
 
     def __post_init__(self) -> None:
-        if isinstance(self.length_buckets, bool) or not isinstance(self.length_buckets, int) or self.length_buckets < 0:
-            raise ConfigError(f"training.length_buckets: expected an integer >= 0 (0: off), got {self.length_buckets!r}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigError(f"training.{name}: expected an integer >= 1 or null (auto: picked from the training "
-                                  f"split's size), got {getattr(self, name)}")
-        for name in ("eval_batch_size", "max_nonfinite", "checkpoint_every", "checkpoint_steps"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigError(f"training.{name}: expected an integer >= 1, got {getattr(self, name)}")
-        if self.max_steps is not None and (isinstance(self.max_steps, bool) or self.max_steps < 1):
-            raise ConfigError(f"training.max_steps: expected an integer >= 1 or null (no limit), got {self.max_steps}. "
-                              "It caps the updates of the whole run; training.epochs still caps the epochs.")
+        check_ranges(self, "training")
 
     def resolved(self, n_train: int) -> tuple["TrainingConfig", SchedulePlan]:
         """This config with auto ``epochs`` / ``batch_size`` picked for ``n_train`` training samples, and the plan

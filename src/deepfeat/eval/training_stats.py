@@ -12,34 +12,34 @@ from typing import Any, Literal
 
 import numpy as np
 
-from deepfeat.errors import ConfigError
+from deepfeat.schema import check_ranges, key
 
 
 @dataclass
 class DiagnosticsConfig:
     """The ``diagnostics:`` section: opt-in layer statistics, the pre-flight check and verdict thresholds."""
 
-    enabled: bool = False
-    every_n_steps: int = 50
-    window: int = 5  # sampled batches a ReLU unit must stay silent on to count as dead
-    preflight: bool = True
-    lr_check: bool = False  # a quick LR range test before training (on a copy of the model)
-    dead_share: float = 0.4
-    saturated_share: float = 0.3
-    vanishing_ratio: float = 1e-4
-    exploding_ratio: float = 1e4
-    signal_ratio: float = 0.01
-    update_ratio: float = 0.1
-    spike_factor: float = 3.0
-    overfit_rise: float = 0.2
+    enabled: bool = key(False, help="record per-layer statistics while training and give verdicts with remedies")
+    every_n_steps: int = key(50, ge=1, help="sample the layer statistics every this many steps")
+    window: int = key(5, ge=1, help="sampled batches a ReLU unit must stay silent on to count as dead")
+    preflight: bool = key(True, help="check the initial model on one batch before training")
+    lr_check: bool = key(False, help="a quick LR range test before training (on a copy of the model)")
+    dead_share: float = key(0.4, gt=0, le=1, help="report a layer when this share of its ReLU units is dead")
+    saturated_share: float = key(0.3, gt=0, le=1, help="report a layer when this share of its tanh/sigmoid units is "
+                                                       "saturated")
+    vanishing_ratio: float = key(1e-4, gt=0, help="first/last layer gradient-norm ratio below which gradients are "
+                                                  "reported vanishing")
+    exploding_ratio: float = key(1e4, gt=0, help="first/last layer gradient-norm ratio above which gradients are "
+                                                 "reported exploding")
+    signal_ratio: float = key(0.01, gt=0, help="last/first layer spread of activations below which the signal is "
+                                               "reported lost")
+    update_ratio: float = key(0.1, gt=0, help="update/weight norm ratio above which steps are reported too large")
+    spike_factor: float = key(3.0, gt=1, help="a loss this many times its running median is reported as a spike")
+    overfit_rise: float = key(0.2, gt=0, help="validation loss this fraction above its best while training loss "
+                                              "falls: overfitting")
 
     def __post_init__(self) -> None:
-        for name in ("every_n_steps", "window"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"diagnostics.{name}: expected an integer >= 1, got {getattr(self, name)}")
-        for name in ("dead_share", "saturated_share"):
-            if not 0.0 < getattr(self, name) <= 1.0:
-                raise ConfigError(f"diagnostics.{name}: expected a share in (0, 1], got {getattr(self, name)}")
+        check_ranges(self, "diagnostics")
 
 
 @dataclass(frozen=True)

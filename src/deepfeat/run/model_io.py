@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from deepfeat.config import MOVED_TO_EVALUATION
+from deepfeat.migrations import MOVED_TO_EVALUATION
 from deepfeat.data.info import DataInfo
 from deepfeat.engine.checkpoint import verify_checksum, write_verified
 from deepfeat.errors import CheckpointError, ConfigError, UnknownNameError
