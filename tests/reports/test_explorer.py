@@ -10,8 +10,6 @@ from deepfeat.data.info import DataInfo
 from deepfeat.reports.explorer import Colouring, ExplorerData, disagreements, explorer_html
 from deepfeat.reports.previews import PREVIEWS, medium, previews
 
-pytest.importorskip("plotly", reason="the explorer draws with plotly (pip install 'deepfeat[explorer]')")
-
 CASES = {  # one sample set per registered preview: (raw samples, data info, the tag each snippet holds)
     "image_grid": (np.random.default_rng(0).random((3, 3, 8, 8)), DataInfo("image", (3, 8, 8)), "<img"),
     "spectrogram_player": (np.random.default_rng(0).normal(size=(3, 1, 800)), DataInfo("sequence", (1, 800), reader={"sample_rate": 8000}),
@@ -52,11 +50,13 @@ def _data(n: int = 5) -> ExplorerData:
 
 def test_the_page_is_self_contained_and_carries_its_data() -> None:
     page = explorer_html(_data())
-    assert not re.search(r"<script[^>]+src=", page)  # plotly.js inline: the file opens offline
-    assert "Plotly" in page and "colour: score" in page
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page)  # nothing fetched: the file opens offline
     blob = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)
     data = json.loads(blob.group(1))
     assert data["ids"][-1] == "</script><b>x" and data["neighbours"][0] == [4] and data["labels"][:2] == ["a", "b"]
+    label, score = data["colourings"]["label"], data["colourings"]["score"]
+    assert label["codes"] == [0, 1, 0, 1, 0] and label["legend"] == ["a", "b"] and len(label["palette"]) == 2
+    assert score["numeric"] and min(score["codes"]) == 0 and max(score["codes"]) == len(score["palette"]) - 1
     assert "points disagree with most of their 1 neighbours" in page
 
 
