@@ -6,31 +6,20 @@ import re
 import numpy as np
 import pytest
 
-from deepfeat.data.info import DataInfo
 from deepfeat.reports.explorer import Colouring, ExplorerData, disagreements, explorer_html
 from deepfeat.reports.previews import PREVIEWS, medium, previews
 
-CASES = {  # one sample set per registered preview: (raw samples, data info, the tag each snippet holds)
-    "image_grid": (np.random.default_rng(0).random((3, 3, 8, 8)), DataInfo("image", (3, 8, 8)), "<img"),
-    "spectrogram_player": (np.random.default_rng(0).normal(size=(3, 1, 800)), DataInfo("sequence", (1, 800), reader={"sample_rate": 8000}),
-              "<audio"),
-    "series_plot": (np.random.default_rng(0).normal(size=(3, 2, 500)), DataInfo("sequence", (2, 500)), "<polyline"),  # two channels, two lines
-    "text_table": (np.array([[2, 3, 0], [3, 0, 0], [2, 2, 2]]),
-               DataInfo("tokens", (3,), tokenizer={"name": "word", "vocab": ["<pad>", "<unk>", "<b>", "x&y"]}), "<p"),
-    "feature_plot": (np.arange(30.0).reshape(3, 10), DataInfo("vector", (10,)), "<code"),
-}
-
 
 @pytest.mark.parametrize("name", PREVIEWS.names())
-def test_every_registered_preview_gives_one_snippet_per_sample(name: str) -> None:
-    x, info, tag = CASES[name]
+def test_every_registered_preview_gives_one_snippet_per_sample(name: str, preview_cases) -> None:
+    x, info, tag = preview_cases[name]
     assert medium(info) == name
     shown = previews(x, info)
     assert len(shown) == 3 and all(tag in s for s in shown)
 
 
-def test_text_previews_are_escaped() -> None:
-    x, info, _ = CASES["text_table"]
+def test_text_previews_are_escaped(preview_cases) -> None:
+    x, info, _ = preview_cases["text_table"]
     assert previews(x, info)[0] == '<p class="text">&lt;b&gt; x&amp;y</p>'
 
 

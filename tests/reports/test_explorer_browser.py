@@ -14,7 +14,7 @@ import pytest
 import deepfeat
 from deepfeat.data.info import DataInfo
 from deepfeat.reports.explorer import Colouring, ExplorerData, write_explorer
-from deepfeat.reports.previews import previews
+from deepfeat.reports.previews import PREVIEWS, previews
 
 CHROMIUM = Path("/usr/bin/chromium")
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip install playwright)")
@@ -77,6 +77,19 @@ def test_a_digits_run_explorer_previews_and_lists_neighbours(browser: Any, tmp_p
     odd = first.inner_text()
     first.click()
     page.wait_for_function("id => document.getElementById('neighbours').innerText.startsWith(id)", arg=odd)
+
+
+@pytest.mark.parametrize("name", PREVIEWS.names())
+def test_every_medium_is_previewed_and_listed_in_the_browser(browser: Any, tmp_path: Path, name: str,
+                                                            preview_cases: dict[str, Any]) -> None:
+    x, info, tag = preview_cases[name]
+    data = ExplorerData(np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 1.0]]), ["test:0", "test:1", "test:2"], previews(x, info),
+                        np.array([[1], [2], [0]]), np.ones((3, 1)))  # no colouring: one colour for all
+    page, _ = open_page(browser, write_explorer(tmp_path / "explorer.html", data))
+    shown, cards = hover_and_click(page, 1)
+    assert "test:1" in shown
+    assert page.locator(f"#preview {tag[1:]}").count() >= 1 and page.locator(f"#neighbours {tag[1:]}").count() >= 2
+    assert len(cards) == 2 and cards[1].strip().endswith("distance 1.000")
 
 
 def test_ten_thousand_points_open_and_respond(browser: Any, tmp_path: Path) -> None:
