@@ -40,13 +40,23 @@ def _data(n: int = 5) -> ExplorerData:
 def test_the_page_is_self_contained_and_carries_its_data() -> None:
     page = explorer_html(_data())
     assert not re.search(r"<(script|link)[^>]+(src|href)=", page)  # nothing fetched: the file opens offline
-    blob = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)
-    data = json.loads(blob.group(1))
+    data = _payload(page)
     assert data["ids"][-1] == "</script><b>x" and data["neighbours"][0] == [4] and data["labels"][:2] == ["a", "b"]
     label, score = data["colourings"]["label"], data["colourings"]["score"]
     assert label["codes"] == [0, 1, 0, 1, 0] and label["legend"] == ["a", "b"] and len(label["palette"]) == 2
     assert score["numeric"] and min(score["codes"]) == 0 and max(score["codes"]) == len(score["palette"]) - 1
     assert "points disagree with most of their 1 neighbours" in page
+
+
+def _payload(page: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S).group(1))
+
+
+def test_map_coordinates_keep_their_spread_far_from_zero() -> None:
+    data = _data()
+    data.coords = 1e4 + 1e-3 * data.coords  # a map offset far from its spread: rounding must not merge points
+    shown = _payload(explorer_html(data))
+    assert len(set(shown["x"])) == 5 and min(shown["x"]) == 0.0 and max(shown["y"]) == 1.0
 
 
 def test_the_report_links_the_explorer_page(tmp_path) -> None:

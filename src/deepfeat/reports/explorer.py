@@ -76,6 +76,13 @@ def _palette(colouring: Colouring) -> dict[str, object]:
             "codes": [index[str(v)] for v in colouring.values], "legend": list(colouring.categories), "numeric": False}
 
 
+def _unit(values: np.ndarray) -> list[float]:
+    """Map coordinates ``(N,)`` rescaled to [0, 1] at 4 decimals: a tenth of a pixel on the page, whatever their
+    offset (the map shows no axes, only where points lie relative to each other)."""
+    lo, span = float(np.min(values)), float(np.ptp(values)) or 1.0
+    return np.round((np.asarray(values, dtype=np.float64) - lo) / span, 4).tolist()
+
+
 def _short(value: float) -> float:
     """``value`` to 4 significant digits: what the page shows, at a third of the JSON."""
     return float(f"{value:.4g}")
@@ -84,7 +91,7 @@ def _short(value: float) -> float:
 def explorer_html(data: ExplorerData) -> str:
     """The whole page: map, colour buttons, preview and neighbour panels, id search, the disagreeing points."""
     label = data.colourings.get("label")
-    payload = {"x": [_short(v) for v in data.coords[:, 0]], "y": [_short(v) for v in data.coords[:, 1]],
+    payload = {"x": _unit(data.coords[:, 0]), "y": _unit(data.coords[:, 1]),
                "ids": data.ids, "previews": data.previews, "neighbours": data.neighbours.tolist(),
                "distances": [[_short(v) for v in row] for row in data.distances.tolist()],
                "labels": None if label is None else [str(v) for v in label.values],
