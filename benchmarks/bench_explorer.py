@@ -53,11 +53,6 @@ document.addEventListener('DOMContentLoaded', () => {
 });
 """
 
-# True once a panel's first card is point i's (its caption starts with the id).
-SHOWS = """([panel, i]) => { const s = document.querySelector('#' + panel + ' .item span');
-  return s && s.textContent.split(' ')[0] === 'test:' + i; }"""
-
-
 def build_page(path: Path) -> Path:
     """A 10k-point explorer page of noisy 8x8 digits, written as a run writes it."""
     from sklearn.cluster import KMeans
@@ -102,11 +97,11 @@ def measure(browser: Any, path: Path, points: list[int]) -> dict[str, Any]:
     for i in points:
         x, y = point_xy(page, i)
         page.mouse.move(x, y)
-        page.wait_for_function(SHOWS, arg=["preview", i])
+        page.wait_for_function("() => window.__t.preview > window.__t.move")  # the point picked (or one on its pixels)
         out["hover_s"].append(page.evaluate("() => (window.__t.preview - window.__t.move) / 1000"))
         page.mouse.down()
         page.mouse.up()
-        page.wait_for_function(SHOWS, arg=["neighbours", i])
+        page.wait_for_function("() => window.__t.neighbours > window.__t.down")
         out["click_s"].append(page.evaluate("() => (window.__t.neighbours - window.__t.down) / 1000"))
         page.mouse.move(5, 5)
     page.close()
