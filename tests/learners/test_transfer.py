@@ -168,7 +168,7 @@ def test_low_label_evaluation_table_and_plot(tmp_path) -> None:
     assert save_low_label_figure(result, tmp_path).is_file()
 
 
-def test_low_label_retrieval_is_map_at_r_of_the_frozen_features(monkeypatch) -> None:
+def test_low_label_retrieval_is_map_at_r_of_the_frozen_features(monkeypatch, tmp_path) -> None:
     from sklearn.neighbors import KNeighborsClassifier
 
     from deepfeat.run.evaluations import low_label as module
@@ -184,7 +184,7 @@ def test_low_label_retrieval_is_map_at_r_of_the_frozen_features(monkeypatch) -> 
     # One label per class: R = 1, so MAP@R is the 1-nearest-neighbour accuracy (scikit-learn's as the oracle).
     nearest = KNeighborsClassifier(1, metric="cosine").fit(train_z, train_y).score(test_z, test_y)
     assert result["retrieval"]["1"] == pytest.approx(nearest, abs=1e-4)
-    assert "| retrieval |" in low_label_table(result)
+    assert "| retrieval |" in low_label_table(result) and save_low_label_figure(result, tmp_path).is_file()
 
 
 def test_fine_tuning_ends_with_head_statistics_of_the_final_features() -> None:

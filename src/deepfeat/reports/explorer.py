@@ -239,7 +239,7 @@ window.addEventListener('mousemove', e => {
   }
   if (e.target !== map) return;
   const i = nearest(e);
-  if (i >= 0 && i !== hovered) { hovered = i; preview(i); }
+  if (i >= 0 && i !== hovered) { hovered = i; map.title = D.ids[i] + label(i); preview(i); }
 });
 window.addEventListener('mouseup', e => {
   if (drag && !drag.moved && e.target === map) { const i = nearest(e); if (i >= 0) neighbours(i); }

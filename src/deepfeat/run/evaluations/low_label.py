@@ -45,6 +45,7 @@ from deepfeat.run.registries import FIGURES, RunContext, evaluation
 
 METHODS = ("scratch", "linear_probe", "fine_tune", "retrieval")
 DEFAULT_METHODS = METHODS[:3]  # retrieval on request: it scores a ranking, not an accuracy
+SCORES = {**dict.fromkeys(METHODS, "accuracy"), "retrieval": "MAP@R"}  # what each method's numbers are
 # Methods that score the pretrained encoder's frozen features of a label draw against the test split's:
 # (train_z, train_y, test_z, test_y, seed, metric) -> score.
 FROZEN: dict[str, Callable[..., float]] = {
@@ -216,7 +217,7 @@ def low_label_figure(result: Mapping[str, Any]) -> Any:
     total = result.get("settings", {}).get("train_samples")
     ax.set_xticks(xs, [f"all\n({total} samples)" if k == "all" and total else str(k) for k in counts])
     ax.set_xlabel("labelled samples per class")
-    ax.set_ylabel("test accuracy" + (" (retrieval: MAP@R)" if "retrieval" in acc else ""))
+    ax.set_ylabel("test " + " / ".join(dict.fromkeys(SCORES[m] for m in acc)))
     # Zoomed to the data (in steps of 0.1): the gaps between methods are a few points wide.
     lowest = min([v for values in acc.values() for v in values.values()]
                  + [v for points in per_draw.values() for v in points])
