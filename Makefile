@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 PIP := $(PY) -m pip
 # pip without -q: it names each package as it goes. The extras the test suite needs (`make demo` needs none).
-EXTRAS ?= test,timeseries,images,export,tensorboard,text,transfer,tracking,search,audio,tables,shards,faiss,explorer
+EXTRAS ?= test,timeseries,images,export,tensorboard,text,transfer,tracking,search,audio,tables,shards,faiss
 # A PyTorch package index, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU-only build (under 1 GB
 # instead of about 5 GB with PyTorch's default CUDA libraries); empty: pip's default.
 TORCH_INDEX ?=

@@ -76,7 +76,8 @@ def run_model(name: str, overrides: list[str], out: Path, tag: str) -> dict[str,
     return {"model": name, "epochs": fit["epochs"], "steps": fit["steps"], "time_s": fit["time_s"],
             "s_per_step": fit["time_s"] / fit["steps"], **{k: gen[k] for k in METRICS},
             "warnings": ", ".join(k for k in ev["gan_monitor"] if k not in ("count", "settings")) or "none",
-            "linear_probe": ev.get("linear_probe", {}).get("accuracy"), "grid": str(grid.relative_to(REPO))}
+            "linear_probe": ev.get("linear_probe", {}).get("accuracy"), "map_at_r": ev.get("retrieval", {}).get("map_at_r"),
+            "grid": str(grid.relative_to(REPO))}
 
 
 def reference_loop(overrides: list[str], steps: int) -> float:
@@ -173,7 +174,7 @@ def main() -> None:
                  "load_avg": [round(v, 2) for v in os.getloadavg()]}
     rows = merge_rows(previous, rows)
     print(f"features: {DOMAIN_LABEL}; classifier accuracy on MNIST test {rows[0]['classifier_acc']:.4f}")
-    print(table(rows, ["model", "epochs", "time_s", *METRICS, "linear_probe", "warnings", "load_avg"]))
+    print(table(rows, ["model", "epochs", "time_s", *METRICS, "linear_probe", "map_at_r", "warnings", "load_avg"]))
     if speed:
         print(f"DCGAN speed: deepfeat {speed['deepfeat_s_per_step']:.3f} s/step (incl. validation, callbacks, grids) "
               f"vs hand-written loop {speed['hand_written_s_per_step']:.3f} s/step: ratio {speed['ratio']:.2f}")

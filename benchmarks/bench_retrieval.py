@@ -1,17 +1,20 @@
 """Query speed of exact nearest-neighbour search: deepfeat's against FAISS and scikit-learn, side by side.
 
 A collection of random float32 vectors (1M x 128 in the full run) and a batch of queries; each search returns
-the 10 nearest (Euclidean) of every query, exactly. Compared in the same process, one after the other:
+the 10 nearest of every query, exactly, by Euclidean distance and by cosine distance (the learners' default
+metric). Compared in the same process, one after the other, on the same queries:
 
 - deepfeat: :func:`deepfeat.eval.retrieval.exact_search` (torch matrix products in blocks, top-k),
-- FAISS ``IndexFlatL2`` (``pip install faiss-cpu``; skipped when absent), the index built before the timing,
-- scikit-learn ``NearestNeighbors(algorithm="brute")``.
+- FAISS ``IndexFlatL2`` / ``IndexFlatIP`` over unit rows (``pip install faiss-cpu``; skipped when absent), the
+  index built before the timing,
+- scikit-learn ``NearestNeighbors(algorithm="brute")`` (``metric="euclidean"`` / ``"cosine"``).
 
-Every search must return the same neighbours as deepfeat's (checked; distances tie only on random data's
-rounding, which this data does not hit). Reports queries per second and the ratio to deepfeat.
+Every search is checked against deepfeat's neighbours: ``agreement`` is the mean share of a query's 10 that both
+return (1.0 = the same sets; float32 rounding can swap near-ties). Reports queries per second and the ratio to
+deepfeat.
 
-    python benchmarks/bench_retrieval.py            # 1M x 128, 1,000 queries: minutes on 2 cores; run on a quiet machine
-    python benchmarks/bench_retrieval.py --quick    # 100k x 128, 200 queries, ~10 s
+    python benchmarks/bench_retrieval.py            # 1M x 128, 1,000 queries: ~15 minutes at 1 thread on 2 cores
+    python benchmarks/bench_retrieval.py --quick    # 100k x 128, 200 queries, ~30 s
 
 Writes benchmarks/results/retrieval[_quick].json. Threads: 1 by default (--threads), the same for all three.
 """
@@ -19,6 +22,7 @@ Writes benchmarks/results/retrieval[_quick].json. Threads: 1 by default (--threa
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any, Callable
 
@@ -44,11 +48,40 @@ def timed(fn: Callable[[], tuple[np.ndarray, np.ndarray]], repeats: int) -> tupl
     return best, idx
 
 
+def agreement(idx: np.ndarray, reference: np.ndarray) -> float:
+    """Mean share of each query's neighbours ``(Q, k)`` that ``reference`` also returns (order ignored)."""
+    return float(np.mean([len(np.intersect1d(a, b)) / len(b) for a, b in zip(idx, reference)]))
+
+
+def searches(base: np.ndarray, queries: np.ndarray, metric: str, threads: int) -> dict[str, Callable[[], Any]]:
+    """The searches compared for ``metric``, deepfeat's first; indexes built here, outside the timing."""
+    from sklearn.neighbors import NearestNeighbors
+
+    brute = NearestNeighbors(n_neighbors=K, algorithm="brute", metric=metric).fit(base)
+    out: dict[str, Callable[[], Any]] = {"deepfeat exact (torch)": lambda: exact_search(base, queries, K, metric),
+                                         "scikit-learn NearestNeighbors (brute)": lambda: brute.kneighbors(queries)}
+    if installed("faiss"):
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        if metric == "euclidean":
+            index = faiss.IndexFlatL2(base.shape[1])
+            index.add(base)
+            out["FAISS IndexFlatL2"] = lambda: index.search(queries, K)
+        else:  # cosine = inner product of unit rows; the queries' normalization is part of the timed search
+            unit = faiss.IndexFlatIP(base.shape[1])
+            unit.add(base / np.linalg.norm(base, axis=1, keepdims=True))
+            out["FAISS IndexFlatIP (unit rows)"] = lambda: unit.search(
+                queries / np.linalg.norm(queries, axis=1, keepdims=True), K)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k x 128, 200 queries")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for every library (default 1)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--metrics", nargs="+", default=["euclidean", "cosine"], choices=["euclidean", "cosine"])
     a = parser.parse_args()
     n, q = (100_000, 200) if a.quick else (1_000_000, 1_000)
     torch.set_num_threads(a.threads)
@@ -56,30 +89,24 @@ def main() -> None:
     rng = np.random.default_rng(0)
     base = rng.standard_normal((n, 128), dtype=np.float32)
     queries = rng.standard_normal((q, 128), dtype=np.float32)
-    from sklearn.neighbors import NearestNeighbors
-
-    brute = NearestNeighbors(n_neighbors=K, algorithm="brute", metric="euclidean").fit(base)
-    searches: dict[str, Callable[[], Any]] = {"deepfeat exact (torch)": lambda: exact_search(base, queries, K, "euclidean"),
-                                              "scikit-learn NearestNeighbors (brute)": lambda: brute.kneighbors(queries)}
-    if installed("faiss"):
-        import faiss
-
-        faiss.omp_set_num_threads(a.threads)
-        index = faiss.IndexFlatL2(base.shape[1])
-        index.add(base)  # built once, outside the timing: this measures queries
-        searches["FAISS IndexFlatL2"] = lambda: index.search(queries, K)
-    rows, reference = [], None
-    for name, fn in searches.items():
-        seconds, idx = timed(fn, a.repeats)
-        reference = idx if reference is None else reference
-        rows.append({"search": name, "queries/s": q / seconds, "seconds": seconds,
-                     "same neighbours": bool((idx == reference).all())})
-    for row in rows:
-        row["vs deepfeat"] = row["queries/s"] / rows[0]["queries/s"]
-    print(f"{n:,} x 128 float32, {q:,} queries, k={K}, {a.threads} thread(s)")
-    print(table(rows, ["search", "queries/s", "vs deepfeat", "seconds", "same neighbours"]))
+    rows = []
+    for metric in a.metrics:
+        reference, first = None, len(rows)
+        for name, fn in searches(base, queries, metric, a.threads).items():
+            seconds, idx = timed(fn, a.repeats)
+            reference = idx if reference is None else reference
+            rows.append({"metric": metric, "search": name, "queries/s": q / seconds, "seconds": seconds,
+                         "agreement": agreement(idx, reference)})
+            print(rows[-1], flush=True)
+        for row in rows[first:]:
+            row["vs deepfeat"] = row["queries/s"] / rows[first]["queries/s"]
+    load = os.getloadavg()
+    print(f"{n:,} x 128 float32, {q:,} queries, k={K}, {a.threads} thread(s), best of {a.repeats}, "
+          f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) at the end")
+    print(table(rows, ["metric", "search", "queries/s", "vs deepfeat", "seconds", "agreement"]))
     path = write_result("retrieval_quick" if a.quick else "retrieval",
-                        {"collection": [n, 128], "queries": q, "k": K, "threads": a.threads, "rows": rows})
+                        {"collection": [n, 128], "queries": q, "k": K, "threads": a.threads, "repeats": a.repeats,
+                         "load_average_at_end": [round(v, 2) for v in load], "rows": rows})
     print(f"written: {path}")
 
 

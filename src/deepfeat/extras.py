@@ -28,7 +28,6 @@ MODULES: dict[str, str] = {
     "timeseries": "aeon",
     "shards": "datasets",
     "faiss": "faiss",
-    "explorer": "plotly",
 }
 
 

@@ -168,6 +168,25 @@ def test_low_label_evaluation_table_and_plot(tmp_path) -> None:
     assert save_low_label_figure(result, tmp_path).is_file()
 
 
+def test_low_label_retrieval_is_map_at_r_of_the_frozen_features(monkeypatch, tmp_path) -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from deepfeat.run.evaluations import low_label as module
+
+    seen = []
+    scorer = module.FROZEN["retrieval"]
+    monkeypatch.setitem(module.FROZEN, "retrieval", lambda *args: seen.append(args) or scorer(*args))
+    data = load_dataset("digits", test_fraction=0.3)
+    result = low_label_accuracy(data, SMALL_CNN, {"labels_per_class": [1], "repeats": 1, "methods": ["retrieval"]},
+                                build_learner("transfer", data.info, SMALL_CNN))
+    train_z, train_y, test_z, test_y, _, metric = seen[0]
+    assert len(train_y) == 10 and len(test_y) == len(data.test) and metric == "cosine"
+    # One label per class: R = 1, so MAP@R is the 1-nearest-neighbour accuracy (scikit-learn's as the oracle).
+    nearest = KNeighborsClassifier(1, metric="cosine").fit(train_z, train_y).score(test_z, test_y)
+    assert result["retrieval"]["1"] == pytest.approx(nearest, abs=1e-4)
+    assert "| retrieval |" in low_label_table(result) and save_low_label_figure(result, tmp_path).is_file()
+
+
 def test_fine_tuning_ends_with_head_statistics_of_the_final_features() -> None:
     """Precise BN: the head's running mean/var are those of the final encoder's training features, not a
     trailing average of features the fine-tuning has since moved away from."""

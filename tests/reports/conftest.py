@@ -93,3 +93,18 @@ def bare_run(tmp_path: Path) -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def preview_cases() -> dict[str, tuple[np.ndarray, DataInfo, str]]:
+    """One sample set per registered preview (the feature explorer's): raw samples, data info, the tag each
+    snippet holds."""
+    return {
+        "image_grid": (np.random.default_rng(0).random((3, 3, 8, 8)), DataInfo("image", (3, 8, 8)), "<img"),
+        "spectrogram_player": (np.random.default_rng(0).normal(size=(3, 1, 800)),
+                               DataInfo("sequence", (1, 800), reader={"sample_rate": 8000}), "<audio"),
+        "series_plot": (np.random.default_rng(0).normal(size=(3, 2, 500)), DataInfo("sequence", (2, 500)), "<polyline"),  # two channels, two lines
+        "text_table": (np.array([[2, 3, 0], [3, 0, 0], [2, 2, 2]]),
+                       DataInfo("tokens", (3,), tokenizer={"name": "word", "vocab": ["<pad>", "<unk>", "<b>", "x&y"]}), "<p"),
+        "feature_plot": (np.arange(30.0).reshape(3, 10), DataInfo("vector", (10,)), "<code"),
+    }

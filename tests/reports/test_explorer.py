@@ -6,33 +6,20 @@ import re
 import numpy as np
 import pytest
 
-from deepfeat.data.info import DataInfo
 from deepfeat.reports.explorer import Colouring, ExplorerData, disagreements, explorer_html
 from deepfeat.reports.previews import PREVIEWS, medium, previews
 
-pytest.importorskip("plotly", reason="the explorer draws with plotly (pip install 'deepfeat[explorer]')")
-
-CASES = {  # one sample set per registered preview: (raw samples, data info, the tag each snippet holds)
-    "image_grid": (np.random.default_rng(0).random((3, 3, 8, 8)), DataInfo("image", (3, 8, 8)), "<img"),
-    "spectrogram_player": (np.random.default_rng(0).normal(size=(3, 1, 800)), DataInfo("sequence", (1, 800), reader={"sample_rate": 8000}),
-              "<audio"),
-    "series_plot": (np.random.default_rng(0).normal(size=(3, 2, 500)), DataInfo("sequence", (2, 500)), "<polyline"),  # two channels, two lines
-    "text_table": (np.array([[2, 3, 0], [3, 0, 0], [2, 2, 2]]),
-               DataInfo("tokens", (3,), tokenizer={"name": "word", "vocab": ["<pad>", "<unk>", "<b>", "x&y"]}), "<p"),
-    "feature_plot": (np.arange(30.0).reshape(3, 10), DataInfo("vector", (10,)), "<code"),
-}
-
 
 @pytest.mark.parametrize("name", PREVIEWS.names())
-def test_every_registered_preview_gives_one_snippet_per_sample(name: str) -> None:
-    x, info, tag = CASES[name]
+def test_every_registered_preview_gives_one_snippet_per_sample(name: str, preview_cases) -> None:
+    x, info, tag = preview_cases[name]
     assert medium(info) == name
     shown = previews(x, info)
     assert len(shown) == 3 and all(tag in s for s in shown)
 
 
-def test_text_previews_are_escaped() -> None:
-    x, info, _ = CASES["text_table"]
+def test_text_previews_are_escaped(preview_cases) -> None:
+    x, info, _ = preview_cases["text_table"]
     assert previews(x, info)[0] == '<p class="text">&lt;b&gt; x&amp;y</p>'
 
 
@@ -52,12 +39,24 @@ def _data(n: int = 5) -> ExplorerData:
 
 def test_the_page_is_self_contained_and_carries_its_data() -> None:
     page = explorer_html(_data())
-    assert not re.search(r"<script[^>]+src=", page)  # plotly.js inline: the file opens offline
-    assert "Plotly" in page and "colour: score" in page
-    blob = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)
-    data = json.loads(blob.group(1))
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page)  # nothing fetched: the file opens offline
+    data = _payload(page)
     assert data["ids"][-1] == "</script><b>x" and data["neighbours"][0] == [4] and data["labels"][:2] == ["a", "b"]
+    label, score = data["colourings"]["label"], data["colourings"]["score"]
+    assert label["codes"] == [0, 1, 0, 1, 0] and label["legend"] == ["a", "b"] and len(label["palette"]) == 2
+    assert score["numeric"] and min(score["codes"]) == 0 and max(score["codes"]) == len(score["palette"]) - 1
     assert "points disagree with most of their 1 neighbours" in page
+
+
+def _payload(page: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S).group(1))
+
+
+def test_map_coordinates_keep_their_spread_far_from_zero() -> None:
+    data = _data()
+    data.coords = 1e4 + 1e-3 * data.coords  # a map offset far from its spread: rounding must not merge points
+    shown = _payload(explorer_html(data))
+    assert len(set(shown["x"])) == 5 and min(shown["x"]) == 0.0 and max(shown["y"]) == 1.0
 
 
 def test_the_report_links_the_explorer_page(tmp_path) -> None:

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import deepfeat
-from deepfeat.extras import installed
 import deepfeat.run.outputs as outputs_module
 from deepfeat.data.datasets import load_dataset
 from deepfeat.engine.device import resolve_precision
@@ -37,8 +36,7 @@ def passes(monkeypatch) -> list[tuple[int, list[str]]]:
 
 def test_no_protocol_forwards_the_test_split_once_and_never_the_training_split(tmp_path: Path, passes) -> None:
     run = deepfeat.fit({**RUN, "evaluation": {"protocol": [], "embedding_plots": []}}, out=tmp_path / "r")
-    explorer = ["embed"] if installed("explorer") else []  # the feature explorer's map, in the same pass
-    assert [names for _, names in passes] == [[*explorer, "metrics", "predict_proba"]]  # + metrics, confusion matrix
+    assert [names for _, names in passes] == [["embed", "metrics", "predict_proba"]]  # embed: the explorer's map
     assert passes[0][0] == round(0.2 * 1797)  # the test split (digits: 1,797 samples, 20% held out)
     assert "test/acc" in run.results["test"] and (run.dir / "plots" / "confusion_matrix.png").is_file()
 

@@ -26,7 +26,6 @@ Preview = Callable[[np.ndarray, DataInfo], "list[str]"]
 PREVIEWS: Registry[list[str]] = Registry("preview", takes=2)
 # How many samples of a medium carry a preview: clips weigh ~16 kB a second; thumbnails, text and lines little.
 BUDGET = {SOUND: 300}
-THUMB = 64  # thumbnail side in pixels (small images are scaled up, nearest neighbour)
 SOUND_SECONDS = 2.0
 TEXT_CHARS = 240
 SPARK_POINTS = 96
@@ -45,16 +44,14 @@ def previews(x: np.ndarray, info: DataInfo) -> list[str]:
 
 @PREVIEWS.register(IMAGE_GRID, description="PNG thumbnail")
 def image_previews(x: np.ndarray, info: DataInfo) -> list[str]:
-    """Images ``(N, C, H, W)`` in [0, 1] as ``<img>`` thumbnails (grey for one channel, RGB for three)."""
+    """Images ``(N, C, H, W)`` in [0, 1] as ``<img>`` thumbnails (grey for one channel, RGB for three), at their
+    own size: the page scales them to 64 pixels wide (nearest neighbour), so small images stay small in the file."""
     from PIL import Image
 
     out = []
     for img in np.asarray(x, dtype=np.float32):
         pixels = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
         pil = Image.fromarray(pixels[0] if len(pixels) == 1 else np.moveaxis(pixels[:3], 0, -1))
-        scale = max(1, THUMB // max(pil.size))
-        if scale > 1:
-            pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
         buf = io.BytesIO()
         pil.save(buf, format="PNG")
         out.append(f'<img class="thumb" alt="sample" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">')

@@ -5,7 +5,7 @@ Its points are the evaluation split's samples, then training samples where their
 2-D map is computed once, here, and stored in the page: UMAP when installed, else t-SNE (when the config draws
 t-SNE maps) or PCA. Colourings: label, split, and what the learner's
 capabilities give per sample where the run computes it anyway (:data:`COLOUR_BY`: a classifier's prediction, an
-anomaly scorer's score), plus a k-means clustering of the features. Drawn when Plotly is installed (``pip install 'deepfeat[explorer]'``).
+anomaly scorer's score), plus a k-means clustering of the features. The page draws itself (no plotting library).
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ def _method(ctx: RunContext, n: int) -> str:
 
 
 @figure("explorer", every_run=True, needs=(("eval", "embed"),),
-        applies=lambda ctx: installed("explorer") and ctx.run_dir is not None,
-        description="Interactive feature explorer: a 2-D map with previews, neighbours and an id search (needs plotly).")
+        applies=lambda ctx: ctx.run_dir is not None,
+        description="Interactive feature explorer: a 2-D map with previews, neighbours and an id search.")
 def explorer(ctx: RunContext) -> list[Path]:
     """Write ``plots/explorer.html`` and index it, so the report links to it."""
     assert ctx.run_dir is not None  # applies only then

@@ -3,6 +3,8 @@
 For each number of labels per class (1, 5, 10, 50, all) three ways to use them are compared:
 ``scratch`` trains the same architecture from random weights, ``linear_probe`` fits a logistic
 regression on the pretrained encoder's frozen features (:func:`deepfeat.eval.probes.linear_probe`),
+``retrieval`` (on request) ranks the labelled samples' frozen features for each test sample and scores MAP@R
+(:func:`deepfeat.eval.retrieval.retrieval_scores`; at 1 label per class, the 1-nearest-neighbour accuracy),
 ``fine_tune`` trains the pretrained encoder and a new head with the transfer learner's recipe (LP-FT:
 the head starts as the linear probe's logistic regression, optionally trains alone for the first
 ``head_fraction`` of the steps, then everything trains with the encoder at a smaller rate). The
@@ -34,13 +36,22 @@ from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.errors import ConfigError
 from deepfeat.eval.fewshot import draw_per_class
 from deepfeat.eval.probes import linear_probe
+from deepfeat.eval.retrieval import retrieval_scores
 from deepfeat.learners.build import build_learner
 from deepfeat.learners.capabilities import Transfers
 from deepfeat.registry import check_kwargs
 from deepfeat.reports.figures import house_style, new_figure, save_figure
 from deepfeat.run.registries import FIGURES, RunContext, evaluation
 
-METHODS = ("scratch", "linear_probe", "fine_tune")
+METHODS = ("scratch", "linear_probe", "fine_tune", "retrieval")
+DEFAULT_METHODS = METHODS[:3]  # retrieval on request: it scores a ranking, not an accuracy
+SCORES = {**dict.fromkeys(METHODS, "accuracy"), "retrieval": "MAP@R"}  # what each method's numbers are
+# Methods that score the pretrained encoder's frozen features of a label draw against the test split's:
+# (train_z, train_y, test_z, test_y, seed, metric) -> score.
+FROZEN: dict[str, Callable[..., float]] = {
+    "linear_probe": lambda ztr, ytr, zte, yte, seed, metric: linear_probe(ztr, ytr, zte, yte, seed=seed)["accuracy"],
+    "retrieval": lambda ztr, ytr, zte, yte, seed, metric: retrieval_scores(ztr, ytr, zte, yte, k=[1], metric=metric)["map_at_r"],
+}
 
 
 @dataclass
@@ -48,7 +59,7 @@ class LowLabelConfig:
     """Settings of the low-label evaluation (the transfer learner's ``low_label`` mapping)."""
 
     labels_per_class: list[int | str] = field(default_factory=lambda: [1, 5, 10, 50, "all"])
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
     steps: int = 300
     batch_size: int = 64
     lr: float = 1e-3
@@ -123,8 +134,9 @@ def low_label_accuracy(data: DataBundle, encoder: Any, options: Mapping[str, Any
 
 def _run_method(method: str, data: DataBundle, subset: DataBundle, test: Any, encoder: Any, transfer: Transfers,
                 recipe: Mapping[str, Any], precision: Precision | None, cfg: LowLabelConfig, seed: int) -> float:
-    if method == "linear_probe":
-        return _probe(data, subset, test, encoder, transfer.recipe_spec(method, recipe), precision, seed)
+    if method in FROZEN:
+        return _frozen(FROZEN[method], data, subset, test, encoder, transfer.recipe_spec("linear_probe", recipe),
+                       precision, seed)
     scratch = method == "scratch"
     return _train(data, subset, test, scratch_encoder(encoder) if scratch else encoder, transfer, method, recipe,
                   precision, cfg, seed, 0.0 if scratch else cfg.head_fraction)
@@ -156,14 +168,15 @@ def _train(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, transf
     return evaluate_split(learner, test, "test", trainer.precision)["test/acc"]
 
 
-def _probe(data: DataBundle, subset: DataBundle, test: Any, encoder: Any, spec: Mapping[str, Any],
-           precision: Precision | None, seed: int) -> float:
+def _frozen(score: Callable[..., float], data: DataBundle, subset: DataBundle, test: Any, encoder: Any,
+            spec: Mapping[str, Any], precision: Precision | None, seed: int) -> float:
+    """``score`` of the frozen features (the linear-probe learner's) of the draw and of the test split."""
     learner = build_learner(spec, data.info, encoder)
     precision = precision or Precision(torch.device("cpu"), None, False)
     learner.to(precision.device)
     train_z, train_y = collect(learner, subset.train, precision, learner.embed)
     test_z, test_y = collect(learner, test, precision, learner.embed)
-    return float(linear_probe(train_z, train_y, test_z, test_y, seed=seed)["accuracy"])
+    return float(score(train_z, train_y, test_z, test_y, seed, learner.neighbour_metric))
 
 
 def _device(precision: Precision | None) -> str:
@@ -204,7 +217,7 @@ def low_label_figure(result: Mapping[str, Any]) -> Any:
     total = result.get("settings", {}).get("train_samples")
     ax.set_xticks(xs, [f"all\n({total} samples)" if k == "all" and total else str(k) for k in counts])
     ax.set_xlabel("labelled samples per class")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test " + " / ".join(dict.fromkeys(SCORES[m] for m in acc)))
     # Zoomed to the data (in steps of 0.1): the gaps between methods are a few points wide.
     lowest = min([v for values in acc.values() for v in values.values()]
                  + [v for points in per_draw.values() for v in points])
