@@ -2,7 +2,8 @@
 
 - the extras matrix: each extra's packages (``pyproject.toml``) and what needs it (every
   ``deepfeat.extras.load(module, extra, where)`` call and every ``extras=(...)`` declaration in the sources);
-- every registry's components, each with the arguments ``deepfeat list KIND NAME`` shows.
+- every registry's components, each with the arguments ``deepfeat list KIND NAME`` shows;
+- the example configs that ship in the package, each with its description line.
 
 ``conf.py`` writes them into ``_generated/`` before Sphinx reads the pages that include them.
 """
@@ -93,8 +94,17 @@ def components() -> str:
     return "\n".join(out)
 
 
+def examples() -> str:
+    """The example configs that ship in the package, each with its description line, as a Markdown table."""
+    from deepfeat.cli.examples import index
+
+    rows = [f"| `{name}` | {_cell(text)} |" for name, text in index().items()]
+    return "\n".join(["| config | what it runs |", "| --- | --- |", *rows]) + "\n"
+
+
 def write(folder: Path) -> None:
     """Write every generated page into ``folder``."""
     folder.mkdir(exist_ok=True)
     (folder / "extras.md").write_text(extras_matrix(), encoding="utf-8")
     (folder / "components.md").write_text(components(), encoding="utf-8")
+    (folder / "examples.md").write_text(examples(), encoding="utf-8")
