@@ -56,7 +56,7 @@ def test_the_page_s_code_runs_as_written(page: Path, tmp_path: Path, monkeypatch
             continue
         for line in code.splitlines():
             argv = shlex.split(line, comments=True)
-            assert argv[:1] == ["deepfeat"], f"{page.name}: a block marked run holds only deepfeat commands, got {line!r}"
+            assert argv[:1] == ["deepfeat"], f"{page.name}: a block marked run holds deepfeat commands only: {line!r}"
             assert main(argv[1:] + (quick if argv[1] == "fit" else [])) == 0, line
 
 
