@@ -5,7 +5,7 @@
 2. A reference row: held-out real MNIST against real training images through that classifier, the
    floor every metric can reach (FID ~ 0, precision/recall ~ 1, 10/10 classes, KL ~ 0).
 3. ``deepfeat fit`` with examples/configs/mnist_dcgan.yaml and mnist_wgan_gp.yaml; the sample grids
-   are copied to benchmarks/results/ for the README.
+   are copied to benchmarks/results/ for the docs (docs/benchmarks/gans.md).
 4. Speed: the same DCGAN networks trained by a hand-written PyTorch loop for the same steps, so the
    ratio shows what the engine (callbacks, validation, checkpoints) costs per step.
 

@@ -4,7 +4,7 @@
    averaged down to 8x8 with digits' 17 grey levels, so pretraining and transfer both run at digits' own size.
    ``--source mnist`` pretrains on 28x28 MNIST and upscales digits to 28x28 in the backbone (bilinear): blurry
    blobs that fill the frame, unlike any MNIST image; the linear probe of those features is no better than
-   logistic regression on digits' raw pixels (see the README).
+   logistic regression on digits' raw pixels (see docs/benchmarks/transfer.md).
 1. Pretrain the same CNN on MNIST twice: supervised (labels) and SimCLR (no labels). Both are scored
    by a linear probe on MNIST (logistic regression on the frozen features of the 60k training images,
    tested on the 10k test images; published: ~98-99% for SimCLR-style CNN features on MNIST, e.g. the

@@ -14,6 +14,7 @@ import generate  # noqa: E402
 import deepfeat  # noqa: E402
 
 project = "deepfeat"
+copyright = "the deepfeat authors"
 release = deepfeat.__version__
 extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinxarg.ext"]
 source_suffix = {".md": "markdown"}

@@ -4,6 +4,7 @@
   ``deepfeat.extras.load(module, extra, where)`` call and every ``extras=(...)`` declaration in the sources);
 - every registry's components, each with the arguments ``deepfeat list KIND NAME`` shows;
 - every config key, from the config schema (``deepfeat.schema``), and the former keys that still load.
+- the example configs that ship in the package, each with its description line.
 
 ``conf.py`` writes them into ``_generated/`` before Sphinx reads the pages that include them.
 """
@@ -133,6 +134,12 @@ def config_reference() -> str:
     out += [f"| {m.since} | {_cell(m.description)} | {', '.join(f'`{m.section}.{k}`' for k in m.former)} |"
             for m in MIGRATIONS]
     return "\n".join(out) + "\n"
+def examples() -> str:
+    """The example configs that ship in the package, each with its description line, as a Markdown table."""
+    from deepfeat.cli.examples import index
+
+    rows = [f"| `{name}` | {_cell(text)} |" for name, text in index().items()]
+    return "\n".join(["| config | what it runs |", "| --- | --- |", *rows]) + "\n"
 
 
 def write(folder: Path) -> None:
@@ -141,3 +148,4 @@ def write(folder: Path) -> None:
     (folder / "extras.md").write_text(extras_matrix(), encoding="utf-8")
     (folder / "components.md").write_text(components(), encoding="utf-8")
     (folder / "config.md").write_text(config_reference(), encoding="utf-8")
+    (folder / "examples.md").write_text(examples(), encoding="utf-8")

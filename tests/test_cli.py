@@ -184,14 +184,14 @@ def test_version_is_the_installed_metadata_and_pyproject_version(capsys) -> None
     assert metadata.version("deepfeat") == pyproject == deepfeat.__version__
 
 
-def test_list_names_the_kinds_as_the_readme_does_and_keeps_the_old_names(capsys) -> None:
+def test_list_names_the_kinds_as_the_docs_do_and_keeps_the_old_names(capsys) -> None:
     from deepfeat.cli import main
 
     assert main(["list"]) == 0
     kinds = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    table = readme[readme.index("| kind | names |"):readme.index("Every encoder maps")]
-    for row in re.findall(r"^\| (\w+) \|", table, re.MULTILINE)[1:]:  # every kind of the README's table is a kind here
+    page = (Path(__file__).resolve().parents[1] / "docs" / "concepts" / "configs.md").read_text()
+    table = page[page.index("| kind | what it chooses |"):page.index("Every encoder maps")]
+    for row in re.findall(r"^\| (\w+) \|", table, re.MULTILINE)[1:]:  # every kind of the page's table is a kind here
         assert row in kinds, row
     assert "schedules" in kinds and "schedulers" not in kinds
     outputs = {}

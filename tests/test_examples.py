@@ -1,4 +1,4 @@
-"""Every shipped example config is valid (names, keys and types), so the README's commands work."""
+"""Every shipped example config is valid (names, keys and types), so the commands of the docs work."""
 
 from __future__ import annotations
 

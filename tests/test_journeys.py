@@ -1,4 +1,5 @@
-"""User journeys from the README, as written: your own file in, a trained run, answers for new files out.
+"""User journeys of the Get started page (docs/get-started.md), as written: your own file in, a trained run, answers
+for new files out.
 
 Each journey runs through the command line (``deepfeat.cli.main``), then through the Python API, on tiny data made
 here and one or two epochs.
@@ -21,19 +22,19 @@ from deepfeat.cli import main
 
 FAST = {"training": {"epochs": 1, "batch_size": 16, "progress": "none"},
         "evaluation": {"embedding_plots": [], "protocol": []}, "logging": {"plots": False, "report": False}}
-# The same as --set overrides: a README `fit` line keeps its words and trains for one epoch.
+# The same as --set overrides: a page's `fit` line keeps its words and trains for one epoch.
 QUICK = [w for key, value in (("training.epochs", 1), ("training.batch_size", 16), ("training.progress", "none"),
                               ("evaluation.embedding_plots", "[]"), ("evaluation.protocol", "[]"),
                               ("logging.plots", "false"), ("logging.report", "false"))
          for w in ("--set", f"{key}={value}")]
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "get-started.md"
 
 
-def readme_commands(heading: str) -> list[tuple[list[str], str]]:
+def page_commands(heading: str, page: Path = PAGE) -> list[tuple[list[str], str]]:
     """The ``deepfeat ...`` lines of the bash blocks under ``heading`` (up to the next heading of its level or
-    above) in the README, each as its arguments (``deepfeat`` left out) and its comment."""
+    above) on ``page``, each as its arguments (``deepfeat`` left out) and its comment."""
     level, found, fence, lines = len(heading.split()[0]), False, None, []
-    for line in README.read_text().splitlines():
+    for line in page.read_text().splitlines():
         if line.startswith("```"):
             fence = None if fence is not None else line[3:]
         elif fence is None and re.match(rf"#{{1,{level}}} ", line):
@@ -46,15 +47,15 @@ def readme_commands(heading: str) -> list[tuple[list[str], str]]:
             for line in lines]
 
 
-def run_readme(commands: list[tuple[list[str], str]]) -> None:
-    """Each README command as written (``fit`` with :data:`QUICK` appended), through the CLI; each must succeed."""
+def run_page(commands: list[tuple[list[str], str]]) -> None:
+    """Each command of the page as written (``fit`` with :data:`QUICK` appended), through the CLI; each must succeed."""
     for argv, _ in commands:
         assert main(argv + (QUICK if argv[0] == "fit" else [])) == 0, " ".join(argv)
 
 
 @pytest.fixture
 def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Work in ``tmp_path``, so paths are written as in the README (relative to the working folder)."""
+    """Work in ``tmp_path``, so paths are written as on the page (relative to the working folder)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -81,11 +82,11 @@ def test_a_table_with_a_label_column_one_class_autoencoder_scores_new_rows(here:
     _write_csv("rows.csv", ["a", "b", "c", "label"], [[*r, lab] for r, lab in zip(x, labels)])
     new = np.vstack([rng.normal(size=(4, 3)), [[6.0, 6.0, 6.0]]]).round(3)
     _write_csv("new_rows.csv", ["a", "b", "c"], new.tolist())
-    commands = readme_commands("### Tables and arrays from files")
+    commands = page_commands("### A table (CSV)")
     (table,) = [yaml.safe_load(comment) for argv, comment in commands if "table.yaml" in argv]
     _config("table.yaml", **table, encoder={"name": "mlp", "hidden": [8]})
 
-    run_readme(commands)  # fit --data rows.csv, predict, fit -c table.yaml, score
+    run_page(commands)  # fit --data rows.csv, predict, fit -c table.yaml, score
     assert "id,label,probability\n0," in capsys.readouterr().out
     rows = _rows("s.csv")
     assert [r["id"] for r in rows] == ["0", "1", "2", "3", "4"] and {"score", "anomaly"} <= set(rows[0])
@@ -108,20 +109,18 @@ def test_a_table_with_a_label_column_one_class_autoencoder_scores_new_rows(here:
     assert detector.score_samples(new)[-1] < detector.score_samples(new)[:4].min()
 
 
-def readme_python(contains: str) -> str:
-    """The README's python block holding ``contains``."""
-    (block,) = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if contains in b]
+def page_python(contains: str) -> str:
+    """The page's python block holding ``contains``."""
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S) if contains in b]
     return block
 
 
 def test_a_series_file_with_labels_then_predict_on_a_new_npy(here: Path) -> None:
-    exec(compile(readme_python('"series.npz"'), "README.md", "exec"), {})  # noqa: S102 - series.npz, new_series.npy
-    (Path("examples")).symlink_to(README.parent / "examples")
-    heading = "## Time series: UCR/UEA classification, variable lengths, small-data defaults, windows"
-    series = [c for c in readme_commands(heading) if "series.npz" in " ".join(c[0]) or "new_series.npy" in c[0]]
-    assert [argv[0] for argv, _ in series] == ["fit", "predict"]
+    exec(compile(page_python('"series.npz"'), "get-started.md", "exec"), {})  # noqa: S102 - series.npz, new_series.npy
+    series = page_commands("### Series")
+    assert [argv[0] for argv, _ in series] == ["examples", "fit", "predict"]
 
-    run_readme(series)
+    run_page(series)  # copy the example config out, fit it on series.npz, predict new_series.npy
     rows = _rows("answers.csv")
     assert [r["id"] for r in rows] == [str(i) for i in range(10)] and list(rows[0]) == ["id", "label", "p_0", "p_1"]
 
@@ -136,11 +135,11 @@ def test_a_text_file_of_one_message_per_line_is_embedded_and_predicted(here: Pat
                [row for i in range(24) for row in ([f"win a free prize now {i}", "spam"],
                                                     [f"see you at lunch today {i}", "ham"])])
     Path("new_messages.txt").write_text("WIN a free prize\nlunch today?\n\nsee you soon\n")
-    text = readme_commands("## Text: raw text to features, and pretrained MiniLM")
+    text = page_commands("### Text")
     text = [c for c in text if "runs/text" in c[0]]
     cfg = _config("text.yaml", **yaml.safe_load(text[0][1]))  # the fit line's comment: its data and encoder
 
-    run_readme(text)  # fit, embed, predict
+    run_page(text)  # fit, embed, predict
     assert [r["id"] for r in _rows("z.csv")] == ["0", "1", "2"]  # one row per message; the blank line is none
     assert list(_rows("answers.csv")[0]) == ["id", "label", "p_ham", "p_spam"]
     assert {r["label"] for r in _rows("answers.csv")} <= {"ham", "spam"}
@@ -160,7 +159,7 @@ def _drawing(k: int, rng: np.random.Generator) -> np.ndarray:
 
 @pytest.mark.parametrize("mode, channels", [("L", 1), ("RGB", 3)])
 def test_a_folder_of_pngs_then_answers_for_new_images(here: Path, mode: str, channels: int, capsys) -> None:
-    pq = pytest.importorskip("pyarrow.parquet", reason="the README's z.parquet needs the 'tables' extra")
+    pq = pytest.importorskip("pyarrow.parquet", reason="the page's z.parquet needs the 'tables' extra")
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -172,11 +171,12 @@ def test_a_folder_of_pngs_then_answers_for_new_images(here: Path, mode: str, cha
     new = [f"new_{i}.png" for i in range(4)]
     for i, name in enumerate(new):
         Image.fromarray(_drawing(i % 2, rng)).convert(mode).save(here / "new_photos" / name)
-    commands = readme_commands("## Applying a run to new files")
+    commands = page_commands("### A folder of images")
+    commands += page_commands("## Searching a collection: `index` and `neighbors`", PAGE.parent / "guides" / "explorer.md")
     _config("pets.yaml", **yaml.safe_load(commands[0][1]))  # the fit line's comment: its data
     deepfeat.fit({**FAST, **yaml.safe_load(commands[0][1]), "learner": {"name": "autoencoder"}}, out="runs/anom")
 
-    run_readme(commands)  # fit, predict (printed, .csv), embed .parquet, score, predict a spec
+    run_page(commands)  # fit, predict (printed, .csv), embed .parquet, score, predict a spec; index, neighbors
     data = yaml.safe_load(Path("runs/pets/config.yaml").read_text())["data"]
     assert data["grayscale"] is (channels == 1) and deepfeat.load("runs/pets").info.input_shape[0] == channels
     printed = [line.split(",")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("new_")]
@@ -191,11 +191,11 @@ def test_a_folder_of_pngs_then_answers_for_new_images(here: Path, mode: str, cha
     assert Path("z.ids.txt").read_text().split() == new and len(z) == 4
 
 
-def test_a_folder_of_wavs_with_the_readmes_audio_folder_line(here: Path) -> None:
+def test_a_folder_of_wavs_then_features_and_answers_for_new_recordings(here: Path) -> None:
     sf = pytest.importorskip("soundfile", reason="audio needs the 'audio' extra: pip install 'deepfeat[audio]'")
     pytest.importorskip("torchaudio", reason="audio needs the 'audio' extra: pip install 'deepfeat[audio]'")
-    line = re.search(r"^# (data: \{name: audio_folder.*?\})", README.read_text(), re.M).group(1)
-    data = yaml.safe_load(line)["data"]  # root: my_sounds, 16 kHz, 2 s
+    commands = page_commands("### Recordings")
+    data = yaml.safe_load(commands[0][1])["data"]  # the fit line's comment: root my_sounds, 16 kHz, 2 s
     t = np.arange(4000) / 8000  # recordings of 0.5 s at 8 kHz: resampled and padded as in training
     for name, freq in (("high", 1500.0), ("low", 200.0)):
         (here / data["root"] / name).mkdir(parents=True)
@@ -205,13 +205,11 @@ def test_a_folder_of_wavs_with_the_readmes_audio_folder_line(here: Path) -> None
     for i, freq in enumerate((1520.0, 210.0, 1480.0)):
         sf.write(here / "some_folder_of_wavs" / f"rec_{i}.wav", 0.5 * np.sin(2 * np.pi * freq * t), 8000)
     _config("sounds.yaml", data=data, encoder={"name": "mlp", "hidden": [8]})
-    embed = [c for c in readme_commands("## Speech: raw waveforms to features") if c[0][0] == "embed"]
     ids = ["rec_0.wav", "rec_1.wav", "rec_2.wav"]
 
-    assert main(["fit", "-c", "sounds.yaml", "--out", embed[0][0][1]]) == 0  # the run folder the README line names
-    run_readme(embed)  # deepfeat embed runs/fsdd --data some_folder_of_wavs --out f.npy
+    run_page(commands)  # fit, embed, predict
     assert np.load("f.npy").shape[0] == 3 and Path("f.ids.txt").read_text().split() == ids
-    assert main(["predict", embed[0][0][1], "--data", "some_folder_of_wavs", "--out", "p.csv"]) == 0
+    assert list(_rows("p.csv")[0]) == ["id", "label", "p_high", "p_low"]
     assert [r["id"] for r in _rows("p.csv")] == ids and {r["label"] for r in _rows("p.csv")} <= {"high", "low"}
     _config("sounds_ae.yaml", data=data, encoder={"name": "mlp", "hidden": [8]}, learner={"name": "autoencoder"})
     assert main(["fit", "-c", "sounds_ae.yaml", "--out", "runs/sounds_ae"]) == 0

@@ -17,7 +17,7 @@ from deepfeat.config import load_config
 from deepfeat.errors import ConfigError
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "configs").glob("*.yaml"))
-MISTAKES = {  # the README's failure cases, each with the start of the one line it gets
+MISTAKES = {  # the documented failure cases, each with the start of the one line it gets
     "unknown_key.yaml": ("trainig: {epochs: 3}\n", "unknown key 'trainig': expected one of data, "),
     "unknown_arg.yaml": ("encoder: {name: mlp, hiden: [8]}\n", "unknown key 'encoder.hiden': expected one of "),
     "no_root.yaml": ("data: {name: image_folder}\n", "missing key 'data.root': expected a value for root"),

@@ -1,4 +1,4 @@
-"""The words ``deepfeat list`` takes for a kind of registry, and the names the README gives the kinds.
+"""The words ``deepfeat list`` takes for a kind of registry, and the names the documentation gives the kinds.
 
 Command-line vocabulary only: the registries themselves know a kind by its plural.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from deepfeat.errors import ConfigError
 from deepfeat.typecheck import did_you_mean
 
-# Kinds the README calls by another name than their registry's plural (the plural stays accepted).
+# Kinds the documentation calls by another name than their registry's plural (the plural stays accepted).
 KIND_NAMES: dict[str, str] = {"schedulers": "schedules"}
 # More words `deepfeat list` takes for a kind -> the registry's plural (singulars are accepted as well).
 KIND_ALIASES: dict[str, str] = {"schedules": "schedulers", "evaluators": "evaluations", "protocols": "evaluations",
@@ -18,12 +18,12 @@ KIND_ALIASES: dict[str, str] = {"schedules": "schedulers", "evaluators": "evalua
 
 
 def kind_name(plural: str) -> str:
-    """What the README and ``deepfeat list`` call the kind of the registry ``plural`` (``schedulers`` -> ``schedules``)."""
+    """What the docs and ``deepfeat list`` call the kind of the registry ``plural`` (``schedulers`` -> ``schedules``)."""
     return KIND_NAMES.get(plural, plural)
 
 
 def find_kind(word: str, plurals: list[str] | tuple[str, ...]) -> str:
-    """The registry plural among ``plurals`` that ``word`` names: the plural, its README name, an alias or a singular.
+    """The registry plural among ``plurals`` that ``word`` names: the plural, its docs name, an alias or a singular.
 
     ``"schedules"``, ``"scheduler"`` and ``"schedulers"`` all give ``"schedulers"``; anything else is a
     :class:`ConfigError` listing the kinds, with the close match.

@@ -6,7 +6,7 @@ For series encoders that pool over time into one vector (``fcn``, ``resnet1d``, 
 any ``T`` is reached) and convolves it, BN + ReLU, before a last convolution to the ``C`` channels. Upsampling + convolution instead of transposed convolutions
 avoids their checkerboard artefacts (Odena, Dumoulin & Olah 2016). Registered as ``conv1d`` in
 :data:`deepfeat.nn.decoders.DECODERS`, not as any encoder's default mirror: on windows of KDD-TSAD_135 it did not beat
-the MLP decoder (README, "Which encoder/decoder pairs work for windows"). No output activation (values).
+the MLP decoder (docs/benchmarks/windows.md). No output activation (values).
 """
 
 from __future__ import annotations

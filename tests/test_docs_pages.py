@@ -1,4 +1,5 @@
-"""The README's code runs as written: the "Your own model and data" example, executed from the README itself."""
+"""The documentation pages' longer examples run as written, read from the pages themselves, and what they make is
+checked: your own model and data, a registered module from YAML, windows of one long series, DeepAnomalyDetector."""
 
 from __future__ import annotations
 
@@ -8,19 +9,32 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-def _python_block(section: str) -> str:
-    text = README.read_text()
-    body = text[text.index(f"## {section}\n"):]
-    return re.search(r"```python\n(.*?)```", body, re.S).group(1)
+def _blocks(page: str, heading: str, lang: str) -> list[str]:
+    """The ``lang`` blocks of ``docs/<page>`` under ``heading`` (up to the next heading of its level or above; a
+    ``#`` line inside a block is code, not a heading)."""
+    level, found, fence, lines, blocks = len(heading.split()[0]), False, None, [], []
+    for line in (DOCS / page).read_text().splitlines():
+        if line.startswith("```"):
+            if fence is not None and found and fence == lang:
+                blocks.append("\n".join(lines) + "\n")
+            fence, lines = (line[3:], []) if fence is None else (None, [])
+        elif fence is not None:
+            lines.append(line)
+        elif re.match(rf"#{{1,{level}}} ", line):
+            if found:
+                break
+            found = line == heading
+    return blocks
 
 
 def test_your_own_model_and_data_example_runs_as_written(tmp_path: Path, monkeypatch, isolated_registries) -> None:
     monkeypatch.chdir(tmp_path)  # its runs/ folder goes here
     scope: dict = {}
-    exec(compile(_python_block("Your own model and data"), "README.md", "exec"), scope)  # noqa: S102
+    block = _blocks("concepts/configs.md", "## Your own model and data", "python")[0]
+    exec(compile(block, "configs.md", "exec"), scope)  # noqa: S102
     run, again = scope["run"], scope["again"]
     assert scope["features"].shape == (10, 64) and (scope["same"] == scope["features"]).all()
     assert np.allclose(scope["later"].embed(scope["X"][:10]), scope["features"], rtol=1e-5, atol=1e-6)
@@ -29,22 +43,15 @@ def test_your_own_model_and_data_example_runs_as_written(tmp_path: Path, monkeyp
     assert run.results["test"]["test/acc"] > 0.8
 
 
-def _blocks(section: str, lang: str) -> list[str]:
-    text = README.read_text()
-    body = text[text.index(f"### {section}\n"):]
-    body = body[:body.index("\n## ")]
-    return re.findall(rf"```{lang}\n(.*?)```", body, re.S)
-
-
 def test_registered_module_from_yaml_via_the_cli_runs_as_written(tmp_path: Path) -> None:
-    """The README's module file and config, then its commands, in a fresh process each (as a user types them)."""
+    """The page's module file and config, then its commands, in a fresh process each (as a user types them)."""
     import shlex
     import subprocess
     import sys
 
     import numpy as np
 
-    (module,), (config,), (commands,) = (_blocks("From YAML and the command line", lang) for lang in ("python", "yaml", "bash"))
+    (module,), (config,), (commands,) = (_blocks("concepts/configs.md", "### From YAML and the command line", lang) for lang in ("python", "yaml", "bash"))
     (tmp_path / "my_encoders.py").write_text(module)
     (tmp_path / "small_cnn.yaml").write_text(config)
     outputs = []
@@ -67,7 +74,7 @@ def test_registered_module_from_yaml_via_the_cli_runs_as_written(tmp_path: Path)
 
 @pytest.mark.slow  # trains the example config as written (~30-60 s on two loaded cores)
 def test_windowed_anomaly_example_runs_as_written(tmp_path: Path) -> None:
-    """The README's windows commands, each in a fresh process in a folder holding the repository's examples/, then
+    """The series guide's windows commands, each in a fresh process in a folder holding the repository's examples/, then
     the point scores checked against the labels the score step wrote."""
     import shlex
     import subprocess
@@ -77,8 +84,8 @@ def test_windowed_anomaly_example_runs_as_written(tmp_path: Path) -> None:
     from sklearn.metrics import roc_auc_score
 
     pytest.importorskip("aeon")
-    commands = _blocks("Windows: anomaly detection in one long series", "bash")[0]
-    (tmp_path / "examples").symlink_to(README.parent / "examples")
+    commands = _blocks("guides/series.md", "## Windows: anomaly detection in one long series", "bash")[0]
+    (tmp_path / "examples").symlink_to(DOCS.parent / "examples")
     printed = []
     for line in commands.strip().splitlines():
         argv = shlex.split(line)
@@ -94,22 +101,20 @@ def test_windowed_anomaly_example_runs_as_written(tmp_path: Path) -> None:
 
 
 def test_anomaly_detector_example_runs_as_written(capsys) -> None:
-    """The README's DeepAnomalyDetector example: a table in mixed units, normal rows only in fit, far rows flagged."""
-    (block,) = _blocks("Anomaly detection on a table: `DeepAnomalyDetector`", "python")
+    """The tables guide's DeepAnomalyDetector example: a table in mixed units, normal rows only in fit, far rows flagged."""
+    (block,) = _blocks("guides/tables.md", "## Anomaly detection on a table: `DeepAnomalyDetector`", "python")
     scope: dict = {}
-    exec(compile(block, "README.md", "exec"), scope)  # noqa: S102
+    exec(compile(block, "tables.md", "exec"), scope)  # noqa: S102
     auc, flagged = (float(line.split()[-1]) for line in capsys.readouterr().out.splitlines())
     assert auc > 0.95 and flagged >= 0.9  # 1.0 and 1.0 measured
     assert scope["detector"][-1].offset_ < 0  # normality = -reconstruction error: the threshold is negative
 
 
-def test_every_registered_dataset_source_is_in_the_readme_data_table() -> None:
-    """The Data section's table names every source `deepfeat list datasets` lists, so it cannot drift."""
+def test_every_registered_dataset_source_is_in_the_data_page_table() -> None:
+    """The Data page's table names every source `deepfeat list datasets` lists, so it cannot drift."""
     from deepfeat.data.datasets import DATASETS
 
-    text = README.read_text()
-    section = text[text.index("## Data\n"):]
-    section = section[:section.index("\n## ")]
+    section = (DOCS / "concepts" / "data.md").read_text()
     first_cells = re.findall(r"^\| ([^|]+) \|", section, re.M)
     named = {name for cell in first_cells for name in re.findall(r"`([a-z0-9_]+)`", cell.split("(alias")[0])}
     assert set(DATASETS.names()) - named == set()
