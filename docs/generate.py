@@ -3,7 +3,7 @@
 - the extras matrix: each extra's packages (``pyproject.toml``) and what needs it (every
   ``deepfeat.extras.load(module, extra, where)`` call and every ``extras=(...)`` declaration in the sources);
 - every registry's components, each with the arguments ``deepfeat list KIND NAME`` shows;
-- every config key, from the config schema (``deepfeat.schema``), and the former keys that still load.
+- every config key, from the config schema (``deepfeat.schema``), and the former keys that still load;
 - the example configs that ship in the package, each with its description line.
 
 ``conf.py`` writes them into ``_generated/`` before Sphinx reads the pages that include them.
