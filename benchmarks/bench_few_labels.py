@@ -26,6 +26,7 @@ epoch's), without and with its pretraining time.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from typing import Any
 import torch
 from _common import table, write_result
 from few_labels_mnist import LABELS as LABELS_MNIST
-from few_labels_mnist import mnist_rows, run_mnist
+from few_labels_mnist import RECIPES, mnist_rows, run_mnist
 
 from deepfeat.data.datasets import load_dataset
 from deepfeat.data.splits import DataBundle
@@ -98,6 +99,7 @@ class Budget:
     labels: list[int]
     batch_size: int = 128
     threads: int = 1
+    lr: float = 2e-3
 
 
 def load(problem: Problem, quick: bool, source: bool = False) -> DataBundle:
@@ -112,7 +114,7 @@ def pretrain(method: str, spec: dict[str, Any], data: DataBundle, encoder: dict[
     learner = build_learner(spec, data.info, encoder)
     config = TrainingConfig(epochs=budget.pretrain_epochs, batch_size=min(budget.batch_size, len(data.train)),
                             progress="none", monitor="train/loss", restore_best=False, threads=budget.threads)
-    fit = Trainer(config, seed=0).fit(learner, DataBundle(data.info, data.train), optimizer={"name": "adamw", "lr": 2e-3},
+    fit = Trainer(config, seed=0).fit(learner, DataBundle(data.info, data.train), optimizer={"name": "adamw", "lr": budget.lr},
                                       schedule={"name": "cosine"})
     export_model(learner, data.info, spec, encoder, out)
     last = fit.history[-1]
@@ -194,10 +196,11 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument("--mnist", action="store_true", help="MNIST, 5 labels per class: the cheapest label-free recipe")
     parser.add_argument("--work", type=Path, default=None, help="--mnist: a folder that keeps (and reuses) the encoder")
+    parser.add_argument("--recipe", default="small", choices=list(RECIPES), help="--mnist: the pretraining recipe")
     a = parser.parse_args()
     torch.set_num_threads(1)
     if a.mnist:
-        return mnist_main(a.work)
+        return mnist_main(a.work, a.recipe)
     budget = (Budget(pretrain_epochs=1, steps=20, full_epochs=2, draws=2, labels=[1, 5], batch_size=64) if a.quick else
               Budget(pretrain_epochs=30, steps=300, full_epochs=15, draws=5, labels=[1, 5, 10, 50]))
     budget.draws = a.draws or budget.draws
@@ -221,18 +224,24 @@ def main() -> None:
     print(f"written to {path}")
 
 
-def mnist_main(work: Path | None) -> None:
+def mnist_main(work: Path | None, recipe: str) -> None:
     """``--mnist``: SimCLR for 3 epochs on 60k images at 2 threads, 5 draws (see few_labels_mnist.py)."""
     torch.set_num_threads(2)
-    budget = Budget(pretrain_epochs=3, steps=300, full_epochs=0, draws=5, labels=LABELS_MNIST, batch_size=256, threads=2)
+    settings = RECIPES[recipe]
+    budget = Budget(pretrain_epochs=3, steps=300, full_epochs=0, draws=5, labels=LABELS_MNIST,
+                    batch_size=settings["batch_size"], threads=2, lr=settings["lr"])
     t0 = time.perf_counter()
+
+    def save(result: dict[str, Any]) -> None:
+        text = table(mnist_rows(result), ["method", *[f"{k}/class" for k in LABELS_MNIST]])
+        print(text, flush=True)
+        path = write_result(f"few_labels_mnist_{recipe}", {
+            "hardware": HARDWARE, "budget": budget.__dict__, "result": result, "table": text,
+            "load_average": os.getloadavg(), "total_s": round(time.perf_counter() - t0, 1)})
+        print(f"written to {path}", flush=True)
+
     with tempfile.TemporaryDirectory() as temporary:
-        result = run_mnist(pretrain, budget, work or Path(temporary))
-    text = table(mnist_rows(result), ["method", *[f"{k}/class" for k in LABELS_MNIST]])
-    print(text)
-    path = write_result("few_labels_mnist", {"hardware": HARDWARE, "budget": budget.__dict__, "result": result,
-                                             "table": text, "total_s": round(time.perf_counter() - t0, 1)})
-    print(f"written to {path}")
+        run_mnist(pretrain, budget, work or Path(temporary), recipe, save)
 
 
 if __name__ == "__main__":
