@@ -1,7 +1,7 @@
 """MNIST with 5 labels per class after label-free pretraining on the 60k unlabelled training images.
 
-The cheapest recipe that fits a shared 2-core CPU: SimCLR with a small CNN for a few epochs over the 60k
-training images (labels unused), the encoder's features computed once, then each label draw is used by a
+The cheapest recipes that fit a shared 2-core CPU (:data:`RECIPES`): SimCLR with a small CNN for 3 epochs over the
+60k training images (labels unused), the encoder's features computed once, then each label draw is used by a
 classifier on those frozen features. Which classifier (a logistic regression at a few strengths, kNN, or
 label spreading over the kNN graph of the training pool, labelled and unlabelled, then a kNN vote of the
 spread labels) is chosen on validation draws: labels drawn from the first 50k training images, accuracy on the last 10k.
@@ -9,7 +9,7 @@ The test set is only read for the chosen recipe's final numbers. Scratch (the sa
 labelled draw only, the low-label evaluation's ``scratch``) runs on the same test draws
 (:func:`deepfeat.run.evaluations.low_label.label_draws`, seed 0) for comparison.
 
-    python benchmarks/bench_few_labels.py --mnist [--recipe mnist_simclr]   # about half an hour each on 2 CPU cores
+    python benchmarks/bench_few_labels.py --mnist [--recipe mnist_simclr]   # 15-30 min each on 2 shared CPU cores
 """
 
 from __future__ import annotations
