@@ -5,7 +5,7 @@ The cheapest recipes that fit a shared 2-core CPU (:data:`RECIPES`): SimCLR with
 classifier on those frozen features. Which classifier (a logistic regression at a few strengths, kNN, or
 label spreading over the kNN graph of the training pool, labelled and unlabelled, then a kNN vote of the
 spread labels) is chosen on validation draws: labels drawn from the first 50k training images, accuracy on the last 10k.
-The test set is only read for the chosen recipe's final numbers. Scratch (the same CNN trained on the
+The test set is only read for the chosen classifier's final numbers (and the standard logistic probe's, beside it). Scratch (the same CNN trained on the
 labelled draw only, the low-label evaluation's ``scratch``) runs on the same test draws
 (:func:`deepfeat.run.evaluations.low_label.label_draws`, seed 0) for comparison.
 
