@@ -78,9 +78,10 @@ def test_missing_weights_say_what_was_tried(tmp_path, monkeypatch) -> None:
     ({"name": "mlp", "hidden": [16]}, (12,), "vector"),
     ({"name": "rnn", "hidden_size": 8, "num_layers": 2}, (2, 10), "sequence"),
     (SMALL_CNN, (1, 8, 8), "image"),
+    ({"name": "text_tcn", "embed_dim": 8}, (10,), "tokens"),  # token ids: probed and fed as int64, never resized
 ])
 def test_deepfeat_run_as_backbone(encoder, shape, kind, tmp_path) -> None:
-    x = torch.randn(40, *shape)
+    x = torch.randint(0, 30, (40, *shape)) if kind == "tokens" else torch.randn(40, *shape)
     data = from_arrays(x.numpy(), (np.arange(40) % 3), kind=kind, val_fraction=0.0, test_fraction=0.0)
     source = build_learner("classifier", data.info, encoder).eval()
     export_model(source, data.info, "classifier", encoder, tmp_path / "run" / "model")

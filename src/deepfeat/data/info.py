@@ -95,8 +95,8 @@ class DataInfo:
         return self.kind_spec.denormalize(x, self.mean, self.std)
 
     def example(self, n: int = 2) -> torch.Tensor:
-        """A batch of ``n`` all-zero samples of the right shape and dtype (token ids for "tokens"), for dry runs."""
-        return torch.zeros(n, *self.input_shape, dtype=self.kind_spec.dtype)
+        """A batch of ``n`` constant samples of the right shape and dtype (token ids for "tokens"), for dry runs."""
+        return self.kind_spec.example(self.input_shape, n)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -10,8 +10,11 @@ features back to the input, and the squared error is averaged over the hidden el
 
 What is hidden follows the shape of a sample: square patches of images ``(C, H, W)``, spans of time of series and
 waveforms ``(C, T)`` (for an audio encoder, a span of the waveform is a run of its log-mel frames), single
-features of vectors ``(D,)``; every channel of a patch is hidden together. ``embed(x)`` is the encoder's features
-of the unmasked input: what transfers. Health (``feature_std``, ``effective_rank`` of the features) is logged and
+features of vectors ``(D,)``; every channel of a patch is hidden together. Token ids ``(T,)`` are masked as BERT
+does (Devlin et al. 2019: a random share of the real tokens, 15% there, replaced by ``<unk>``, never padding); the
+text encoders pool a text to one vector, so a linear head predicts each hidden token from the features (a softmax over
+the vocabulary) and the loss is the cross-entropy averaged over the hidden tokens. ``embed(x)`` is the encoder's
+features of the unmasked input: what transfers. Health (``feature_std``, ``effective_rank`` of the features) is logged and
 watched by SimCLR's collapse warning; its registered variant ``mae_knn`` adds kNN anomaly scores (:mod:`deepfeat.learners.knn_scores`).
 """
 
@@ -21,13 +24,16 @@ import math
 from typing import Any
 
 import torch
+from torch import nn
 
 from deepfeat.data.info import DataInfo
+from deepfeat.data.tokenize import PAD_ID, UNK_ID
 from deepfeat.errors import ConfigError
 from deepfeat.eval.health import effective_rank, normalized_std
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.knn_scores import add_knn_scores, knn_variant
 from deepfeat.learners.label_free import LabelFreeLearner
+from deepfeat.learners.seq_autoencoder import vocab_size_of
 from deepfeat.nn.decoders import build_decoder
 from deepfeat.checks import check_positive_int
 from deepfeat.nn.encoder import build_encoder
@@ -62,8 +68,10 @@ def random_mask(shape: tuple[int, ...], patch: tuple[int, ...], ratio: float, ge
 class MaskedAutoencoder(LabelFreeLearner):
     """Hide patches / spans / features, reconstruct them from the encoder's features; ``embed(x) -> (B, feature_dim)``.
 
-    ``mask_ratio``: the share of patches hidden (He et al.: 0.75); ``patch``: its size per axis (an integer for
-    every axis, or ``"auto"``); ``decoder`` as for the autoencoder (``auto``: the encoder's mirror).
+    ``mask_ratio``: the share of patches hidden (He et al.: 0.75; for text, of the real tokens: BERT's 0.15);
+    ``patch``: its size per axis (an integer for every axis, or ``"auto"``); ``decoder`` as for the autoencoder
+    (``auto``: the encoder's mirror; token ids always get the linear vocabulary head); ``vocab_size``: token ids
+    only, else the tokenizer's vocabulary.
     """
 
     knn_name = "mae"
@@ -73,11 +81,8 @@ class MaskedAutoencoder(LabelFreeLearner):
 
     def __init__(self, info: DataInfo, encoder: Any = "cnn", mask_ratio: float = 0.75, patch: Any = "auto",
                  decoder: str = "auto", seed: int = 0, collapse_std: float = 0.05, collapse_rank: float = 2.0,
-                 knn_k: int | None = None, knn_bank_size: int = 20000) -> None:
+                 knn_k: int | None = None, knn_bank_size: int = 20000, vocab_size: int | None = None) -> None:
         super().__init__()
-        if not info.kind_spec.continuous:  # token ids: a masked id is a classification, not a regression
-            raise ConfigError("learner 'mae' at learner.name: expected vectors, images or sequences, got token ids. "
-                              "Use learner: seq_autoencoder for text.")
         if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)) or not 0 < mask_ratio < 1:
             raise ConfigError(f"learner 'mae' mask_ratio: expected a number in (0, 1), got {mask_ratio!r}. He et al. use 0.75.")
         axes = 1 if len(info.input_shape) == 1 else len(info.input_shape) - 1
@@ -88,12 +93,17 @@ class MaskedAutoencoder(LabelFreeLearner):
         self.mask_ratio = float(mask_ratio)
         self.collapse_std, self.collapse_rank = collapse_std, collapse_rank
         self.encoder = build_encoder(encoder, info.input_shape)
-        self.decoder = build_decoder(self.encoder, self.encoder.feature_dim, decoder)
+        # A hidden value is regressed through a decoder of the whole input; a hidden token id is classified.
+        self.continuous = info.kind_spec.continuous
+        self.decoder = (build_decoder(self.encoder, self.encoder.feature_dim, decoder) if self.continuous else
+                        nn.Linear(self.encoder.feature_dim, vocab_size_of(info, self.encoder, vocab_size, "mae")))
         self.seed_steps(seed)
         self.bank = add_knn_scores(self, knn_k, knn_bank_size)
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         mask = random_mask(tuple(x.shape), self.patch, self.mask_ratio, generator).to(x.device)
+        if not self.continuous:
+            return self._token_step(x, mask & (x != PAD_ID))
         h = self.encoder(x.masked_fill(mask, 0.0))
         errors = (self.decoder(h).float() - x.float()) ** 2
         weight = mask.expand_as(errors).float()
@@ -103,7 +113,14 @@ class MaskedAutoencoder(LabelFreeLearner):
             return {"loss": loss, "visible_mse": visible, "feature_std": normalized_std(h.detach()),
                     "effective_rank": effective_rank(h.detach())}
 
-
+    def _token_step(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Hidden real tokens (``mask`` (B, T)) replaced by ``<unk>``; each predicted from the features ``(B, V)``."""
+        h = self.encoder(x.masked_fill(mask, UNK_ID))
+        nll = -torch.log_softmax(self.decoder(h).float(), dim=1).gather(1, x)  # (B, T): every position's id
+        hidden = mask.float()
+        loss = (nll * hidden).sum() / hidden.sum().clamp(min=1.0)
+        with torch.no_grad():
+            return {"loss": loss, "feature_std": normalized_std(h.detach()), "effective_rank": effective_rank(h.detach())}
 
 
 MaskedAutoencoderKNN = LEARNERS.register("mae_knn")(knn_variant(MaskedAutoencoder))

@@ -53,14 +53,14 @@ def longest_text(ids: torch.Tensor) -> int:
     return max(int((ids != PAD_ID).sum(1).max()), 1) if ids.numel() else 1
 
 
-def _vocab_size(info: DataInfo, encoder: nn.Module, given: int | None) -> int:
+def vocab_size_of(info: DataInfo, encoder: nn.Module, given: int | None, learner: str = "seq_autoencoder") -> int:
     """Decoder output size: given, else the tokenizer's vocabulary, else the encoder's embedding rows."""
     if given is not None:
-        return check_positive_int(given, "learner 'seq_autoencoder' vocab_size")
+        return check_positive_int(given, f"learner '{learner}' vocab_size")
     vocab = (info.tokenizer or {}).get("vocab")
     size = len(vocab) if vocab else getattr(encoder, "config", {}).get("vocab_size")
     if not size:
-        raise ConfigError("learner 'seq_autoencoder' vocab_size: expected it from the tokenizer's vocabulary or the "
+        raise ConfigError(f"learner '{learner}' vocab_size: expected it from the tokenizer's vocabulary or the "
                           "encoder's vocab_size, got neither. Set learner.vocab_size to the number of token ids.")
     return int(size)
 
@@ -90,7 +90,7 @@ class SeqAutoencoder(CodeLearner):
                             f"got kind '{info.kind}'. Use learner: autoencoder for {info.kind} data.")
         self.info = info
         self.build_code(encoder, info, code_dim, code_activation, "seq_autoencoder")
-        self.vocab_size = _vocab_size(info, self.encoder, vocab_size)
+        self.vocab_size = vocab_size_of(info, self.encoder, vocab_size)
         where = "learner 'seq_autoencoder'"
         self.decoder = TokenDecoder(self.code_dim, self.vocab_size, check_positive_int(embed_dim, f"{where} embed_dim"),
                                     check_positive_int(hidden_size, f"{where} hidden_size"),

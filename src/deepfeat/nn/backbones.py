@@ -241,8 +241,8 @@ def _split_source(source: str) -> tuple[str, str]:
 
 
 # Where pretrained networks come from: ``name -> loader(name, pretrained, weights) -> (module, expects)``.
-# ``expects`` describes the input the network was trained on (channels, size, mean, std; for a vector
-# network also shape and kind). timm and torchvision register here; the run layer registers ``folder``
+# ``expects`` describes the input the network was trained on (channels, size, mean, std; for a network whose
+# input cannot be resized, ``fixed_shape``, its ``shape`` and an ``example`` batch of it in its dtype). timm and torchvision register here; the run layer registers ``folder``
 # (a deepfeat run or exported model), which needs the learner registry above this floor.
 SOURCES: Registry[Any] = Registry("backbone source", takes=3)
 SOURCES.add("timm", _timm, description="a timm model name: timm:<name>")
@@ -276,10 +276,10 @@ class BackboneEncoder(Encoder):
                     image_size=image_size, input_norm=input_norm)
         kind, name = _split_source(source)
         self.model, expects = SOURCES.get(kind, "encoder.source")(name, pretrained, weights)
-        self.vector = expects.get("kind") == "vector"
-        if self.vector and tuple(expects["shape"]) != self.input_shape:
+        self.fixed = bool(expects.get("fixed_shape"))
+        if self.fixed and tuple(expects["shape"]) != self.input_shape:
             raise ConfigError(f"input_shape of the backbone encoder: expected {tuple(expects['shape'])} (what '{source}' "
-                              f"was trained on), got {self.input_shape}. Vector inputs cannot be resized.")
+                              f"was trained on), got {self.input_shape}. Its inputs cannot be resized.")
         self.channels = int(expects["channels"])
         self.size = tuple(expects["size"]) if image_size is None or len(expects["size"]) != 2 else (image_size, image_size)
         self._check_channels(source)
@@ -288,20 +288,21 @@ class BackboneEncoder(Encoder):
         self.register_buffer("std", torch.tensor(expects["std"] if stats else [1.0]), persistent=False)
         with torch.no_grad():
             was = self.model.training
-            probe = self.model.eval()(self.adapt(torch.zeros(1, *self.input_shape)))
+            example = expects["example"] if self.fixed else torch.zeros(1, *self.input_shape)
+            probe = self.model.eval()(self.adapt(example))
             self.model.train(was)
         self.feature_dim = int(probe.flatten(1).shape[1])
 
     def _check_channels(self, source: str) -> None:
         c = self.input_shape[0]
-        if self.vector or c == self.channels or 1 in (c, self.channels):
+        if self.fixed or c == self.channels or 1 in (c, self.channels):
             return
         raise ConfigError(f"input_shape of the backbone encoder: expected {self.channels} channels (or 1) for '{source}', "
                           f"got {c}. Only 1 <-> {self.channels} channel adaptation is automatic.")
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
         """Channels, size and normalization of ``x (B, *input_shape)`` as the backbone expects them."""
-        if self.vector:
+        if self.fixed:
             return x
         if x.shape[1] != self.channels:
             x = x.expand(-1, self.channels, *x.shape[2:]) if x.shape[1] == 1 else x.mean(1, keepdim=True)

@@ -225,5 +225,7 @@ def _run_folder(source: str, pretrained: bool, weights: str | None) -> tuple[tor
         learner, info = _build(folder / META_FILE, _read_meta(folder / META_FILE, fix), fix)
         if weights is not None and pretrained:
             load_into(learner, read_weights(weights, "encoder.weights"), None, "encoder.weights")
+    kind = info.kind_spec
     return learner.encoder.float(), {"channels": info.input_shape[0], "size": info.input_shape[1:], "mean": info.mean,
-                                     "std": info.std, "shape": tuple(info.input_shape), "kind": info.kind}
+                                     "std": info.std, "shape": tuple(info.input_shape), "fixed_shape": not kind.resizable,
+                                     "example": kind.example(info.input_shape)}

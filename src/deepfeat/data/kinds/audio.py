@@ -13,6 +13,7 @@ from deepfeat.data.kinds.base import MSE, PSNR, SNR, SOUND, DataKind, add_kind
 AUDIO = add_kind(DataKind(
     name="audio", layout="(N, C, T)", description="waveforms (C, T) at the data's sample rate: one mean/std per channel",
     augment="audio", mild_augment="none", view=SOUND, measures=frozenset({MSE, PSNR, SNR}), rate_key="sample_rate",
+    resizable=True,
 ))
 
 

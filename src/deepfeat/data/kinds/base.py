@@ -59,6 +59,9 @@ class DataKind:
             in [0, 1], then normalized) or ``"linear"`` (normalized values directly).
         padded: samples are right-padded id sequences whose length is their count of non-padding ids.
         rate_key: the ``DataInfo.reader`` key holding the samples' rate in Hz (sound), else ``None``.
+        resizable: samples are ``(C, ...)`` with axes after the channels that can be interpolated to another size (and
+            one channel repeated to several), so a network trained on one size takes another; table rows and token
+            ids are fixed: a network takes exactly the shape it was trained on.
     """
 
     name: str
@@ -76,6 +79,7 @@ class DataKind:
     generator_output: Literal["tanh", "linear"] = "linear"
     padded: bool = False
     rate_key: str | None = None
+    resizable: bool = False
 
     @property
     def ndim(self) -> int:
@@ -86,6 +90,14 @@ class DataKind:
     def continuous(self) -> bool:
         """Whether samples are real values (reconstructed by regression) rather than categorical ids."""
         return self.dtype.is_floating_point
+
+    def example(self, shape: Sequence[int], n: int = 1) -> torch.Tensor:
+        """``n`` constant samples of ``shape`` in this kind's dtype, to probe a network's output shape with.
+
+        Padded ids are 1, not 0: id 0 is padding, and a sequence of nothing but padding leaves masked pooling
+        nothing to pool.
+        """
+        return torch.full((n, *shape), int(self.padded), dtype=self.dtype)
 
     def stat_shape(self, ndim: int) -> tuple[int, ...]:
         """The shape statistics take to broadcast over a batch of ``ndim`` dimensions: ``(1, F)`` per feature;

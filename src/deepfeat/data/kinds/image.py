@@ -9,5 +9,5 @@ IMAGE = add_kind(DataKind(
     # recoloured class cue changes the label.
     mild_augment={"name": "image", "crop_scale": [0.6, 1.0], "crop_ratio": [0.8, 1.25], "jitter": 0.0,
                   "grayscale_p": 0.0, "blur_p": 0.0},
-    view=IMAGE_GRID, measures=frozenset({MSE, PSNR, SSIM}), spatial=True, generator_output="tanh",
+    view=IMAGE_GRID, measures=frozenset({MSE, PSNR, SSIM}), spatial=True, generator_output="tanh", resizable=True,
 ))
