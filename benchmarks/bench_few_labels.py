@@ -156,8 +156,8 @@ def run_problem(name: str, problem: Problem, budget: Budget, quick: bool, work: 
         backbone = {"name": "backbone", "source": str(work / f"{name}-{method}")}
         try:
             out["pretraining"][method] = pretrain(method, spec, pool, problem.encoder, budget, work / f"{name}-{method}")
-            out["cells"][method] = low_label_accuracy(data, backbone, LowLabelConfig(
-                **{**options.__dict__, "methods": ["linear_probe", "fine_tune"]}), build_learner("transfer", data.info, backbone))
+            ways = LowLabelConfig(**{**options.__dict__, "methods": ["linear_probe", "fine_tune", "retrieval"]})
+            out["cells"][method] = low_label_accuracy(data, backbone, ways, build_learner("transfer", data.info, backbone))
             curves[method] = time_to_target(data, backbone, {}, budget)
         except (ConfigError, DataError) as e:  # the method (or reusing its encoder) does not apply to this data
             out["not_applicable"][method] = str(e)
@@ -177,7 +177,8 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     table_rows = []
     for problem, res in results.items():
         for method, cells in res["cells"].items():
-            for way, key in (("probe", "linear_probe"), ("fine-tune", "fine_tune"), ("scratch", "scratch")):
+            for way, key in (("probe", "linear_probe"), ("fine-tune", "fine_tune"), ("retrieval MAP@R", "retrieval"),
+                             ("scratch", "scratch")):
                 if key not in cells:
                     continue
                 row = {"problem": problem, "method": method, "use": way}
