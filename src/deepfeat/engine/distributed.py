@@ -8,6 +8,7 @@ global batch is ``batch_size * world_size``.
 
 from __future__ import annotations
 
+import atexit
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,7 +69,16 @@ def init_distributed() -> DistContext:
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend)
+        atexit.register(_leave)
     return current()
+
+
+def _leave() -> None:
+    """Leave the process group before the interpreter tears down, as PyTorch asks: a rank that exits while rank 0
+    still evaluates otherwise destroys its gloo threads with the interpreter, which can abort it ("terminate called
+    without an active exception") after a run that succeeded."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def current() -> DistContext:
