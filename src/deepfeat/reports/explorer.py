@@ -133,8 +133,8 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:1em;color:#222}h1{font-si
 .ramp{display:inline-block;width:160px;height:.8em;margin:0 .4em;vertical-align:middle}
 aside{max-height:680px;overflow:auto}h2{font-size:1em;margin:.8em 0 .3em}
 .panel{border:1px solid #ddd;border-radius:4px;padding:.4em;min-height:2em}#search{width:100%;padding:.3em}
-.item{display:flex;gap:.5em;align-items:center;border-bottom:1px solid #eee;padding:.2em 0}
-.thumb{image-rendering:pixelated;width:64px}.text{margin:0;font-size:.9em}.spark{display:block}
+.item{display:flex;flex-wrap:wrap;gap:.2em .5em;align-items:center;border-bottom:1px solid #eee;padding:.2em 0}
+.thumb{image-rendering:pixelated;width:64px}.text{margin:0;font-size:.9em;flex:1 1 100%}.item>span{flex:1 1 10em}.spark{display:block}
 audio{width:220px}code.row{font-size:.85em}#disagree button,.item button{cursor:pointer}"""
 
 # Draws the map (one canvas path per colour), pans and zooms it, and wires hover and click to the panels;
