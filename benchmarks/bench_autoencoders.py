@@ -4,7 +4,8 @@
    ICML, Table 1): train on one digit's training images, score all 10,000 test images (the other
    digits are anomalies), ROC-AUC per digit and the mean. Published: DCAE 89.7, Deep SVDD 94.8.
    deepfeat's autoencoder and Deep SVDD, without and with autoencoder pretraining (settings chosen on
-   validation data by select_svdd_pretraining.py). Side by side, on the same data: PCA reconstruction
+   validation data by select_svdd_pretraining.py), and the kNN distance in label-free VICReg features
+   (examples/configs/mnist_oneclass_vicreg_knn.yaml's settings). Side by side, on the same data: PCA reconstruction
    error, scikit-learn's IsolationForest and pyod's AutoEncoder (when pyod is installed). ``--digits``
    runs some normal digits only.
 2. Denoising with Gaussian noise sigma = 0.5 on [0, 1] pixels (noisy input ~6 dB): test PSNR of
@@ -13,8 +14,9 @@
 4. Tabular one-class detection (``--part tabular``): scikit-learn's iris, wine and breast_cancer, each
    class as the normal class in turn (train and val hold it only; test holds the test split's normal
    samples and every sample of the other classes). deepfeat's autoencoder, denoising autoencoder and
-   Deep SVDD vs PCA reconstruction error, IsolationForest, LocalOutlierFactor(novelty=True) and
-   OneClassSVM, all on the same standardized features (statistics of the normal training samples),
+   Deep SVDD, VAE, label-free scores (kNN distance in masked-autoencoder and VICReg features,
+   transformation prediction) vs PCA reconstruction error, IsolationForest, LocalOutlierFactor(novelty=True)
+   and OneClassSVM, all on the same standardized features (statistics of the normal training samples),
    settings fixed in advance (none tuned on these data). Mean ROC-AUC over the normal classes.
 
     DEEPFEAT_DATA=../shared/data python benchmarks/bench_autoencoders.py --quick   # ~2 min
@@ -262,9 +264,11 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
                     # The negative ELBO adds the code's KL to the prior, a distance *along* the normal data's
                     # manifold that reconstruction errors miss (anomalies beyond the range of normal data).
                     "deepfeat vae (negative ELBO)": ({"name": "vae", "code_dim": code}, 0.0),
-                    # Label-free scores, the learners' defaults: kNN distance (k 5) in the features of a masked
-                    # autoencoder (a random 75% of the features hidden), and GOAD's transformation prediction.
-                    "deepfeat mae_knn": ({"name": "mae_knn"}, 0.0),
+                    # Label-free scores: kNN distance (k 5) in the features of a masked autoencoder (75% of the
+                    # features hidden) or of VICReg (views by SCARF's corruption of 60% of the features), the
+                    # distance chosen on a development table (select_table_scores.py); GOAD's transformation prediction.
+                    "deepfeat mae_knn (euclidean)": ({"name": "mae_knn", "knn_metric": "euclidean"}, 0.0),
+                    "deepfeat vicreg_knn (euclidean, SCARF views)": ({"name": "vicreg_knn", "knn_metric": "euclidean"}, 0.0),
                     "deepfeat transform_prediction (8 random orthogonal maps)": ({"name": "transform_prediction"}, 0.0)}
         rows: dict[str, list[float]] = {}
         for normal in classes:
@@ -301,7 +305,8 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
     out["settings"] = {"steps": mode["tabular_steps"], "seeds": mode["seeds"], "encoder": {"name": "mlp", "hidden": [64, 32]},
                        "batch_size": 32, "optimizer": "adam 1e-3, cosine", "code_dim": "max(2, features // 3)",
                        "split": "val 0.1, test 0.3, held-out classes' train/val samples scored too (score_heldout)",
-                       "svdd_pretraining": "pretrain_epochs = the training epochs, pretrain_lr 1e-3 (the default)"}
+                       "svdd_pretraining": "pretrain_epochs = the training epochs, pretrain_lr 1e-3 (the default)",
+                       "knn_metric": "euclidean, chosen on sklearn digits as vectors (select_table_scores.py)"}
     return out
 
 
