@@ -30,6 +30,7 @@ autoencoders_denoising.png (input / corrupted / denoised test digits), and print
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -55,6 +56,7 @@ from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.eval.probes import knn_accuracy, linear_probe
 from deepfeat.eval.reconstruction import psnr
 from deepfeat.learners.build import build_learner
+from deepfeat.learners.knn_scores import FeatureBank
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DEEPFEAT_DATA", str(ROOT.parent / "shared" / "data"))
@@ -136,7 +138,7 @@ def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: in
                                        ("deepfeat deep_svdd + AE pretraining", {**SVDD_PRETRAINED, "rep_dim": 32},
                                         {**mlp, "weight_decay": 1e-6}),
                                        (free_name, free_spec, free)):
-            aucs, seconds = [], 0.0
+            aucs, seconds, euclidean = [], 0.0, []
             for seed in range(seeds):
                 torch.manual_seed(seed)
                 learner, fit_s = train(spec, data, seed=seed, **settings)
@@ -145,8 +147,16 @@ def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: in
                                     learner.score_samples)
                 aucs.append(roc_auc_score(labels, scores))
                 seconds += fit_s + time.perf_counter() - t0
+                if method == free_name:  # the same training scored with knn_metric: euclidean (DN2's distance)
+                    learner.bank = FeatureBank(learner.feature_dim, spec["knn_k"], metric="euclidean")
+                    learner.on_fit_end(data.train.batches(1024), lambda x: x, contextlib.nullcontext)
+                    euclidean.append(roc_auc_score(labels, collect(learner, data.test, resolve_precision(
+                        "fp32", torch.device("cpu"), learner), learner.score_samples)[0]))
             per_seed.setdefault(method, []).append([100 * a for a in aucs])
             add(method, float(np.mean(aucs)), seconds)
+            if euclidean:
+                per_seed.setdefault(f"{free_name}, knn_metric euclidean", []).append([100 * a for a in euclidean])
+                add(f"{free_name}, knn_metric euclidean", float(np.mean(euclidean)), 0.0)
         x_train, x_test = raw(data, data.train), raw(data, data.test)
         t0 = time.perf_counter()
         pca = PCA(32, random_state=0).fit(x_train)
