@@ -31,8 +31,9 @@ from deepfeat.learners.base import Learner
 
 L = TypeVar("L", bound=type[Learner])
 KNN_DEFAULT = 5  # neighbours a variant's score averages unless told
-# metric -> (what the bank keeps of a feature (B, D), distances (B, N) from kept queries to kept bank features)
-METRICS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]] = {
+Keep = Callable[[torch.Tensor], torch.Tensor]  # what the bank keeps of features (B, D)
+Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # kept queries (B, D), kept bank (N, D) -> (B, N)
+METRICS: dict[str, tuple[Keep, Distance]] = {
     "cosine": (lambda z: F.normalize(z, dim=1), lambda q, bank: 1 - q @ bank.T),
     "euclidean": (lambda z: z, torch.cdist),
 }
@@ -96,9 +97,9 @@ def add_knn_scores(learner: Learner, k: int | None, max_size: int, metric: str |
     default, name = type(learner).knn_default, type(learner).knn_name  # type: ignore[attr-defined]
     if default == 0:
         if k or metric:
-            given = f"knn_k {k!r}" if k else f"knn_metric {metric!r}"
-            raise ConfigError(f"learner '{name}' at learner.{given.split()[0]}: expected none (this learner does not "
-                              f"score anomalies), got {given}. Use learner: {name}_knn, which scores by kNN distance.")
+            key, value = ("knn_k", k) if k else ("knn_metric", metric)
+            raise ConfigError(f"learner '{name}' at learner.{key}: expected none (this learner does not score "
+                              f"anomalies), got {value!r}. Use learner: {name}_knn, which scores by kNN distance.")
         return None
     return FeatureBank(learner.feature_dim, default if k is None else k, max_size, metric=metric or "cosine")
 
