@@ -4,7 +4,8 @@
    ICML, Table 1): train on one digit's training images, score all 10,000 test images (the other
    digits are anomalies), ROC-AUC per digit and the mean. Published: DCAE 89.7, Deep SVDD 94.8.
    deepfeat's autoencoder and Deep SVDD, without and with autoencoder pretraining (settings chosen on
-   validation data by select_svdd_pretraining.py). Side by side, on the same data: PCA reconstruction
+   validation data by select_svdd_pretraining.py), and the kNN distance in label-free VICReg features
+   (examples/configs/mnist_oneclass_vicreg_knn.yaml's settings). Side by side, on the same data: PCA reconstruction
    error, scikit-learn's IsolationForest and pyod's AutoEncoder (when pyod is installed). ``--digits``
    runs some normal digits only.
 2. Denoising with Gaussian noise sigma = 0.5 on [0, 1] pixels (noisy input ~6 dB): test PSNR of
@@ -13,8 +14,9 @@
 4. Tabular one-class detection (``--part tabular``): scikit-learn's iris, wine and breast_cancer, each
    class as the normal class in turn (train and val hold it only; test holds the test split's normal
    samples and every sample of the other classes). deepfeat's autoencoder, denoising autoencoder and
-   Deep SVDD vs PCA reconstruction error, IsolationForest, LocalOutlierFactor(novelty=True) and
-   OneClassSVM, all on the same standardized features (statistics of the normal training samples),
+   Deep SVDD, VAE, label-free scores (kNN distance in masked-autoencoder and VICReg features,
+   transformation prediction) vs PCA reconstruction error, IsolationForest, LocalOutlierFactor(novelty=True)
+   and OneClassSVM, all on the same standardized features (statistics of the normal training samples),
    settings fixed in advance (none tuned on these data). Mean ROC-AUC over the normal classes.
 
     DEEPFEAT_DATA=../shared/data python benchmarks/bench_autoencoders.py --quick   # ~2 min
@@ -28,6 +30,7 @@ autoencoders_denoising.png (input / corrupted / denoised test digits), and print
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -35,10 +38,11 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
+import yaml
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
@@ -52,6 +56,7 @@ from deepfeat.engine.trainer import Trainer, TrainingConfig
 from deepfeat.eval.probes import knn_accuracy, linear_probe
 from deepfeat.eval.reconstruction import psnr
 from deepfeat.learners.build import build_learner
+from deepfeat.learners.knn_scores import FeatureBank
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DEEPFEAT_DATA", str(ROOT.parent / "shared" / "data"))
@@ -61,6 +66,8 @@ ENCODER = {"name": "mlp", "hidden": [512, 128]}
 # Deep SVDD's autoencoder pretraining (Ruff et al. 2018, section 4.1): the rate and epochs with the lowest
 # validation reconstruction loss in benchmarks/select_svdd_pretraining.py (no test image scored there).
 SVDD_PRETRAINED = {"name": "deep_svdd", "pretrain_epochs": 100, "pretrain_lr": 1e-3}
+# The label-free row: kNN distance in VICReg features, every setting from the shipped example config.
+LABEL_FREE_CONFIG = ROOT / "examples" / "configs" / "mnist_oneclass_vicreg_knn.yaml"
 RESULTS = Path(os.environ.get("DEEPFEAT_BENCH_RESULTS", ROOT / "benchmarks" / "results"))  # elsewhere: e.g. $OUT
 DENOISE_CONFIG = ROOT / "examples" / "configs" / "mnist_denoising.yaml"
 SIGMA = 0.5  # the config's noise: Gaussian on [0, 1] pixels, unclipped
@@ -81,12 +88,13 @@ def mnist(mode: dict[str, Any], **kwargs: Any):
 
 
 def train(spec: dict[str, Any], data, epochs: int, lr: float = 1e-3, encoder: Any = ENCODER, batch_size: int = 128,
-          weight_decay: float = 0.0, seed: int = 0):
-    """A deepfeat learner trained with the library's Trainer; returns it and the wall time."""
+          weight_decay: float = 0.0, seed: int = 0, optimizer: str = "adam", **training: Any):
+    """A deepfeat learner trained with the library's Trainer (``training``: more TrainingConfig fields); returns it
+    and the wall time."""
     learner = build_learner(spec, data.info, encoder)
     t0 = time.perf_counter()
-    cfg = TrainingConfig(epochs=epochs, batch_size=batch_size, progress="none", threads=torch.get_num_threads())
-    Trainer(cfg, seed=seed).fit(learner, data, optimizer={"name": "adam", "lr": lr, "weight_decay": weight_decay},
+    cfg = TrainingConfig(epochs=epochs, batch_size=batch_size, progress="none", threads=torch.get_num_threads(), **training)
+    Trainer(cfg, seed=seed).fit(learner, data, optimizer={"name": optimizer, "lr": lr, "weight_decay": weight_decay},
                                 schedule={"name": "cosine"})
     return learner.eval(), time.perf_counter() - t0
 
@@ -97,34 +105,58 @@ def raw(data, split) -> np.ndarray:
     return (split.x * std + mean).flatten(1).numpy()
 
 
-def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: int = 1) -> dict[str, Any]:
+def label_free_row() -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The row's name, learner spec and training settings, read from the shipped example config."""
+    cfg = yaml.safe_load(LABEL_FREE_CONFIG.read_text())
+    t, opt = cfg["training"], cfg["optimizer"]
+    settings = {"encoder": cfg["encoder"], "epochs": t["epochs"], "batch_size": t["batch_size"], "optimizer": opt["name"],
+                "lr": opt["lr"], "weight_decay": opt["weight_decay"], "monitor": t["monitor"], "mode": t["mode"],
+                "restore_best": t["restore_best"]}
+    return f"deepfeat {cfg['learner']['name']} (k={cfg['learner']['knn_k']}, {LABEL_FREE_CONFIG.name})", cfg["learner"], settings
+
+
+def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: int = 1,
+              on_digit: Callable[[dict[str, Any]], None] = lambda summary: None) -> dict[str, Any]:
     """ROC-AUC per normal digit; deepfeat's rows average ``seeds`` trainings (seed s: the same initial weights
-    for every row, so Deep SVDD with and without pretraining start from the same network)."""
+    for every row, so Deep SVDD with and without pretraining start from the same network). ``on_digit`` gets the
+    summary of the digits done so far after each digit (a long run keeps what it finished)."""
     rows: dict[str, dict[str, list[float]]] = {}
     per_seed: dict[str, list[list[float]]] = {}
+    free_name, free_spec, free = label_free_row()
 
     def add(method: str, auc: float, seconds: float) -> None:
         rows.setdefault(method, {"auc": [], "time_s": []})
         rows[method]["auc"].append(100 * auc)
         rows[method]["time_s"].append(seconds)
 
-    for digit in digits:
+    mlp = {"epochs": mode["oneclass_epochs"], "encoder": ENCODER}
+    for done, digit in enumerate(digits, start=1):
         data = mnist(mode, normal_classes=[digit], score_heldout=False)  # the paper's protocol: the test set only
         labels = (data.test.y != digit).numpy()
-        for method, spec, wd in (("deepfeat autoencoder", {"name": "autoencoder", "code_dim": 32}, 0.0),
-                                 ("deepfeat deep_svdd", {"name": "deep_svdd", "rep_dim": 32}, 1e-6),
-                                 ("deepfeat deep_svdd + AE pretraining", {**SVDD_PRETRAINED, "rep_dim": 32}, 1e-6)):
-            aucs, seconds = [], 0.0
+        for method, spec, settings in (("deepfeat autoencoder", {"name": "autoencoder", "code_dim": 32}, mlp),
+                                       ("deepfeat deep_svdd", {"name": "deep_svdd", "rep_dim": 32}, {**mlp, "weight_decay": 1e-6}),
+                                       ("deepfeat deep_svdd + AE pretraining", {**SVDD_PRETRAINED, "rep_dim": 32},
+                                        {**mlp, "weight_decay": 1e-6}),
+                                       (free_name, free_spec, free)):
+            aucs, seconds, euclidean = [], 0.0, []
             for seed in range(seeds):
                 torch.manual_seed(seed)
-                learner, fit_s = train(spec, data, mode["oneclass_epochs"], weight_decay=wd, seed=seed)
+                learner, fit_s = train(spec, data, seed=seed, **settings)
                 t0 = time.perf_counter()
                 scores, _ = collect(learner, data.test, resolve_precision("fp32", torch.device("cpu"), learner),
                                     learner.score_samples)
                 aucs.append(roc_auc_score(labels, scores))
                 seconds += fit_s + time.perf_counter() - t0
+                if method == free_name:  # the same training scored with knn_metric: euclidean (DN2's distance)
+                    learner.bank = FeatureBank(learner.feature_dim, spec["knn_k"], metric="euclidean")
+                    learner.on_fit_end(data.train.batches(1024), lambda x: x, contextlib.nullcontext)
+                    euclidean.append(roc_auc_score(labels, collect(learner, data.test, resolve_precision(
+                        "fp32", torch.device("cpu"), learner), learner.score_samples)[0]))
             per_seed.setdefault(method, []).append([100 * a for a in aucs])
             add(method, float(np.mean(aucs)), seconds)
+            if euclidean:
+                per_seed.setdefault(f"{free_name}, knn_metric euclidean", []).append([100 * a for a in euclidean])
+                add(f"{free_name}, knn_metric euclidean", float(np.mean(euclidean)), 0.0)
         x_train, x_test = raw(data, data.train), raw(data, data.test)
         t0 = time.perf_counter()
         pca = PCA(32, random_state=0).fit(x_train)
@@ -141,11 +173,14 @@ def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: in
                                 hidden_neuron_list=[512, 128, 32]).fit(x_train)
             add("pyod AutoEncoder", roc_auc_score(labels, model.decision_function(x_test)), time.perf_counter() - t0)
         print(f"  digit {digit}: " + "  ".join(f"{m} {r['auc'][-1]:.1f}" for m, r in rows.items()), flush=True)
-    out: dict[str, Any] = {m: {"auc_per_digit": [round(a, 2) for a in r["auc"]], "mean_auc": round(float(np.mean(r["auc"])), 2),
-                               "time_s": round(float(np.sum(r["time_s"])), 1)} for m, r in rows.items()}
-    for method, per_digit in per_seed.items():  # the mean over digits of each seed's run: the spread across seeds
-        out[method]["mean_auc_per_seed"] = [round(float(v), 2) for v in np.mean(per_digit, axis=0)]
-    return {**out, "digits": digits, "seeds": seeds}
+        out: dict[str, Any] = {m: {"auc_per_digit": [round(a, 2) for a in r["auc"]],
+                                   "mean_auc": round(float(np.mean(r["auc"])), 2),
+                                   "time_s": round(float(np.sum(r["time_s"])), 1)} for m, r in rows.items()}
+        for method, per_digit in per_seed.items():  # the mean over digits of each seed's run: the spread across seeds
+            out[method]["mean_auc_per_seed"] = [round(float(v), 2) for v in np.mean(per_digit, axis=0)]
+        summary = {**out, "digits": digits[:done], "seeds": seeds, "load_average": [round(v, 1) for v in os.getloadavg()]}
+        on_digit(summary)
+    return summary
 
 
 def denoising(mode: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +273,13 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
                     "deepfeat deep_svdd + AE pretraining": ({"name": "deep_svdd", "rep_dim": code}, 1e-6),
                     # The negative ELBO adds the code's KL to the prior, a distance *along* the normal data's
                     # manifold that reconstruction errors miss (anomalies beyond the range of normal data).
-                    "deepfeat vae (negative ELBO)": ({"name": "vae", "code_dim": code}, 0.0)}
+                    "deepfeat vae (negative ELBO)": ({"name": "vae", "code_dim": code}, 0.0),
+                    # Label-free scores: kNN distance (k 5) in the features of a masked autoencoder (75% of the
+                    # features hidden) or of VICReg (views by SCARF's corruption of 60% of the features), the
+                    # distance chosen on a development table (select_table_scores.py); GOAD's transformation prediction.
+                    "deepfeat mae_knn (euclidean)": ({"name": "mae_knn", "knn_metric": "euclidean"}, 0.0),
+                    "deepfeat vicreg_knn (euclidean, SCARF views)": ({"name": "vicreg_knn", "knn_metric": "euclidean"}, 0.0),
+                    "deepfeat transform_prediction (8 random orthogonal maps)": ({"name": "transform_prediction"}, 0.0)}
         rows: dict[str, list[float]] = {}
         for normal in classes:
             data = load_dataset(name, normal_classes=[normal], val_fraction=0.1, test_fraction=0.3)
@@ -274,7 +315,8 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
     out["settings"] = {"steps": mode["tabular_steps"], "seeds": mode["seeds"], "encoder": {"name": "mlp", "hidden": [64, 32]},
                        "batch_size": 32, "optimizer": "adam 1e-3, cosine", "code_dim": "max(2, features // 3)",
                        "split": "val 0.1, test 0.3, held-out classes' train/val samples scored too (score_heldout)",
-                       "svdd_pretraining": "pretrain_epochs = the training epochs, pretrain_lr 1e-3 (the default)"}
+                       "svdd_pretraining": "pretrain_epochs = the training epochs, pretrain_lr 1e-3 (the default)",
+                       "knn_metric": "euclidean, chosen on sklearn digits as vectors (select_table_scores.py)"}
     return out
 
 
@@ -315,7 +357,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def previous(path: Path, mode: str) -> dict[str, Any]:
-    """The results file of an earlier run in the same mode (its other parts are kept), else ``{}``."""
+    """The results file of an earlier or concurrent run in the same mode (its other parts are kept), else ``{}``."""
     if not path.exists():
         return {}
     old = json.loads(path.read_text())
@@ -347,14 +389,17 @@ def main() -> None:
     parts = PARTS if args.part == "all" else (args.part,)
     out = RESULTS / ("autoencoders.json" if name == "full" else "autoencoders_quick.json")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = previous(out, name)
-    results.update({"mode": name, "settings": {**mode, "encoder": ENCODER, "threads": args.threads, "batch_size": 128,
+    results: dict[str, Any] = {"mode": name, "settings": {**mode, "encoder": ENCODER, "threads": args.threads, "batch_size": 128,
                                                "pyod": use_pyod, "pythae": "not run", "denoise_config": DENOISE_CONFIG.name,
-                                               "svdd_pretraining": SVDD_PRETRAINED}})
+                                               "svdd_pretraining": SVDD_PRETRAINED, "label_free": label_free_row()[2]}}
     t0 = time.perf_counter()
+
+    def save_one_class(summary: dict[str, Any]) -> None:  # the file as it is now (another part may have written it)
+        out.write_text(json.dumps({**previous(out, name), **results, "one_class": summary}, indent=2))
+
     if "oneclass" in parts:
         print("one-class anomaly detection:", flush=True)
-        results["one_class"] = one_class(mode, use_pyod, args.digits, args.seeds)
+        results["one_class"] = one_class(mode, use_pyod, args.digits, args.seeds, save_one_class)
     if "denoise" in parts:
         print("denoising:", flush=True)
         results["denoising"] = denoising(mode)
@@ -367,6 +412,7 @@ def main() -> None:
     results["machine"] = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                           "torch": torch.__version__, "load_average": [round(v, 1) for v in os.getloadavg()],
                           f"time_s ({'+'.join(parts)})": round(time.perf_counter() - t0, 1)}
+    results = {**previous(out, name), **results}  # the parts run now; the others as the file holds them now
     out.write_text(json.dumps(results, indent=2))
     print(table(results))
     print(f"\nwritten to {out} ({time.perf_counter() - t0:.1f} s)")

@@ -40,6 +40,23 @@ def test_score_is_the_mean_cosine_distance_to_the_k_nearest_bank_features() -> N
     assert small.bank.shape == (10, 6)  # a seeded subset when the training set is larger
 
 
+def test_euclidean_score_keeps_how_far_out_a_sample_lies() -> None:
+    g = torch.Generator().manual_seed(0)
+    train, new = torch.randn(50, 6, generator=g), torch.randn(7, 6, generator=g)
+    bank = FeatureBank(6, k=3, metric="euclidean")
+    bank.fill(lambda x: x, [(train, None)], lambda x: x, contextlib.nullcontext)
+    distances = np.linalg.norm(new.double().numpy()[:, None] - train.double().numpy()[None], axis=2)
+    np.testing.assert_allclose(bank.score(new, chunk=16).numpy(), np.sort(distances, axis=1)[:, :3].mean(1), rtol=1e-4)
+    far = 10 * train[:1]  # the direction of a training sample, further out: near by cosine, far by Euclidean
+    assert bank.score(far) > bank.score(train[:1]) + 5
+    with pytest.raises(ConfigError, match="knn_metric.*euclidean"):
+        FeatureBank(6, metric="manhattan")
+    with pytest.raises(ConfigError, match="Use learner: mae_knn"):  # only a scoring variant takes a metric
+        build_learner({"name": "mae", "knn_metric": "euclidean"}, DataInfo("vector", (6,)), {"name": "mlp"})
+    learner = build_learner({"name": "vicreg_knn", "knn_metric": "euclidean"}, DataInfo("vector", (6,)), {"name": "mlp"})
+    assert learner.bank.metric == "euclidean"
+
+
 def test_scores_are_declared_by_the_knn_variants_class_and_saved_with_the_model(tmp_path) -> None:
     info = DataInfo("image", (1, 8, 8))
     plain = build_learner({"name": "vicreg"}, info, CNN)

@@ -6,7 +6,8 @@ fashion_mnist, mnist_8x8, cifar10, mnist1d, ucr, arrays, image_folder, sms_spam,
 
 # Imported for their side effect: each module registers its dataset sources.
 from deepfeat.data import (audio, audio_augment, files, hf_text, image_folder, in_memory, mnist_8x8, shards,  # noqa: F401
-                           sklearn_sets, text, timeseries, token_augment, torchvision_sets, windows)
+                           sklearn_sets, table_augment, text, timeseries, token_augment, torchvision_sets,
+                           windows)
 from deepfeat.data.bundle import (
     LoadOptions,
     encode_labels,

@@ -150,10 +150,10 @@ AUGMENTATIONS.add("none", lambda: (lambda x, g: x), description="No augmentation
 
 def build_augment(spec: Any, kind: str, where: str = "augment") -> Augment:
     """An augmentation from a spec; ``"auto"`` takes the default augmentation of the data kind named ``kind``
-    (:attr:`~deepfeat.data.kinds.DataKind.augment`: image, sequence or audio)."""
+    (:attr:`~deepfeat.data.kinds.DataKind.augment`: image, sequence, audio or table)."""
     if spec == "auto" or spec is None:
         spec = kind_named(kind, where).augment
         if spec is None:
-            raise ConfigError(f"{where}: expected image, sequence or audio data for automatic augmentation, got kind "
-                              f"'{kind}'. Set {where}: {{name: ...}} explicitly (image, sequence, audio or none).")
+            raise ConfigError(f"{where}: expected image, sequence, audio or vector data for automatic augmentation, got "
+                              f"kind '{kind}'. Set {where}: {{name: ...}} explicitly (image, sequence, audio, table or none).")
     return AUGMENTATIONS.build(spec, where=where)

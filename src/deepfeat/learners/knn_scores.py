@@ -3,9 +3,12 @@
 Self-supervised features separate what the training data holds from what it does not, without a decoder or
 a one-class objective; scoring a sample by its distance to its ``k`` nearest training features in that space
 is the detector the literature pairs with them (Bergman, Cohen & Hoshen 2020, "Deep Nearest Neighbor Anomaly
-Detection"; Tack et al. 2020, CSI; Sohn et al. 2021). :class:`FeatureBank` keeps the L2-normalized features of
-the training data (collected once, after training, through the learner's ``on_fit_end`` hook) and scores by
-the mean cosine distance to the ``k`` nearest of them.
+Detection"; Tack et al. 2020, CSI; Sohn et al. 2021). :class:`FeatureBank` keeps the features of the training
+data (collected once, after training, through the learner's ``on_fit_end`` hook) and scores by the mean distance
+to the ``k`` nearest of them: cosine by default (CSI's, on L2-normalized features), or Euclidean (Bergman et al.'s
+DN2), which also sees how far out a sample lies along a direction the normal data take. That matters on tables
+standardized with the normal data's statistics, where an anomaly can point the way normal samples do from the
+centre, only further out.
 
 A label-free learner offers it as a registered variant of its own (:func:`knn_variant`: ``simclr_knn``,
 ``vicreg_knn``, ``mae_knn``): the same model, whose class declares the ``scores`` capability, the ``anomaly``
@@ -28,15 +31,26 @@ from deepfeat.learners.base import Learner
 
 L = TypeVar("L", bound=type[Learner])
 KNN_DEFAULT = 5  # neighbours a variant's score averages unless told
+Keep = Callable[[torch.Tensor], torch.Tensor]  # what the bank keeps of features (B, D)
+Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # kept queries (B, D), kept bank (N, D) -> (B, N)
+METRICS: dict[str, tuple[Keep, Distance]] = {
+    "cosine": (lambda z: F.normalize(z, dim=1), lambda q, bank: 1 - q @ bank.T),
+    "euclidean": (lambda z: z, torch.cdist),
+}
 
 
 class FeatureBank(nn.Module):
-    """Normalized training features ``(N, D)`` and the kNN score of new features against them."""
+    """Training features ``(N, D)`` (L2-normalized for the cosine metric) and the kNN score of new features."""
 
-    def __init__(self, dim: int, k: int = 5, max_size: int = 20000, seed: int = 0) -> None:
+    def __init__(self, dim: int, k: int = 5, max_size: int = 20000, seed: int = 0, metric: str = "cosine") -> None:
         super().__init__()
         self.k = check_positive_int(k, "learner.knn_k")
         self.max_size = check_positive_int(max_size, "learner.knn_bank_size")
+        if metric not in METRICS:
+            raise ConfigError(f"kNN distance at learner.knn_metric: expected one of {sorted(METRICS)}, got {metric!r}. "
+                              "Use cosine (the default) or euclidean.")
+        self.metric = metric
+        self.keep, self.distance = METRICS[metric]
         self.seed = seed
         self.register_buffer("bank", torch.zeros(0, dim))
 
@@ -54,7 +68,7 @@ class FeatureBank(nn.Module):
         parts = []
         for x, _ in batches:
             with autocast():
-                parts.append(F.normalize(embed(prepare(x)).float(), dim=1))
+                parts.append(self.keep(embed(prepare(x)).float()))
         z = torch.cat(parts)
         if len(z) > self.max_size:
             keep = torch.randperm(len(z), generator=torch.Generator().manual_seed(self.seed))[: self.max_size]
@@ -63,29 +77,31 @@ class FeatureBank(nn.Module):
 
     @torch.no_grad()
     def score(self, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-        """Mean cosine distance of each of ``z (B, D)`` to its ``k`` nearest bank features: ``(B,)``."""
+        """Mean distance (the bank's metric) of each of ``z (B, D)`` to its ``k`` nearest bank features: ``(B,)``."""
         if len(self.bank) == 0:
             raise TrainingError("kNN anomaly scores at learner.knn_k: expected a bank of training features, got none "
                                 "(it is filled when training ends). Train the learner before scoring.")
-        z = F.normalize(z.float(), dim=1)
+        z = self.keep(z.float())
         k = min(self.k, len(self.bank))
-        nearest = [(1 - z @ part.T) for part in self.bank.split(chunk)]
+        nearest = [self.distance(z, part) for part in self.bank.split(chunk)]
         return torch.cat(nearest, 1).topk(k, dim=1, largest=False).values.mean(1)
 
 
-def add_knn_scores(learner: Learner, k: int | None, max_size: int) -> FeatureBank | None:
+def add_knn_scores(learner: Learner, k: int | None, max_size: int, metric: str | None = None) -> FeatureBank | None:
     """The feature bank of a kNN-scoring variant (its class's ``knn_default`` >= 1), else ``None``.
 
-    ``k``: the neighbours a score averages; ``None`` is the class's default. A learner that does not declare
-    scores refuses a ``k``, naming the variant that does (declarations are the class's, never the instance's).
+    ``k``: the neighbours a score averages; ``None`` is the class's default. ``metric``: a :data:`METRICS` name,
+    ``None`` for cosine. A learner that does not declare scores refuses a ``k`` or a ``metric``, naming the
+    variant that does (declarations are the class's, never the instance's).
     """
     default, name = type(learner).knn_default, type(learner).knn_name  # type: ignore[attr-defined]
     if default == 0:
-        if k:
-            raise ConfigError(f"learner '{name}' at learner.knn_k: expected none (this learner does not score "
-                              f"anomalies), got {k!r}. Use learner: {name}_knn, which scores by kNN distance.")
+        if k or metric:
+            key, value = ("knn_k", k) if k else ("knn_metric", metric)
+            raise ConfigError(f"learner '{name}' at learner.{key}: expected none (this learner does not score "
+                              f"anomalies), got {value!r}. Use learner: {name}_knn, which scores by kNN distance.")
         return None
-    return FeatureBank(learner.feature_dim, default if k is None else k, max_size)
+    return FeatureBank(learner.feature_dim, default if k is None else k, max_size, metric=metric or "cosine")
 
 
 def knn_variant(base: L) -> L:

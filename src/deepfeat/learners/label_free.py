@@ -23,7 +23,7 @@ class LabelFreeLearner(Learner):
     comparable across epochs. Its registered ``<knn_name>_knn`` variant (:func:`~deepfeat.learners.knn_scores.knn_variant`)
     scores anomalies: the bank is filled when training ends and a sample scores its kNN distance to it.
     Subclasses set ``knn_name`` (their registry name), call :meth:`seed_steps` and set
-    ``self.bank = add_knn_scores(self, knn_k, knn_bank_size)``.
+    ``self.bank = add_knn_scores(self, knn_k, knn_bank_size, knn_metric)``.
     """
 
     knn_name = ""
@@ -59,7 +59,7 @@ class LabelFreeLearner(Learner):
 
     @torch.no_grad()
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
-        """Anomaly score ``(B,)``: mean cosine distance to the ``knn_k`` nearest training features."""
+        """Anomaly score ``(B,)``: mean distance (``knn_metric``) to the ``knn_k`` nearest training features."""
         if self.bank is None:
             raise ConfigError(f"anomaly scores at learner '{self.knn_name}': expected a learner that scores, got one "
                               f"without kNN scores. Train learner: {self.knn_name}_knn, whose features score anomalies.")

@@ -81,7 +81,8 @@ class MaskedAutoencoder(LabelFreeLearner):
 
     def __init__(self, info: DataInfo, encoder: Any = "cnn", mask_ratio: float = 0.75, patch: Any = "auto",
                  decoder: str = "auto", seed: int = 0, collapse_std: float = 0.05, collapse_rank: float = 2.0,
-                 knn_k: int | None = None, knn_bank_size: int = 20000, vocab_size: int | None = None) -> None:
+                 knn_k: int | None = None, knn_bank_size: int = 20000, vocab_size: int | None = None,
+                 knn_metric: str | None = None) -> None:
         super().__init__()
         if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)) or not 0 < mask_ratio < 1:
             raise ConfigError(f"learner 'mae' mask_ratio: expected a number in (0, 1), got {mask_ratio!r}. He et al. use 0.75.")
@@ -98,7 +99,7 @@ class MaskedAutoencoder(LabelFreeLearner):
         self.decoder = (build_decoder(self.encoder, self.encoder.feature_dim, decoder) if self.continuous else
                         nn.Linear(self.encoder.feature_dim, vocab_size_of(info, self.encoder, vocab_size, "mae")))
         self.seed_steps(seed)
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size, knn_metric)
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         mask = random_mask(tuple(x.shape), self.patch, self.mask_ratio, generator).to(x.device)

@@ -52,6 +52,7 @@ class SimCLR(LabelFreeLearner):
         collapse_rank: float = 2.0,
         knn_k: int | None = None,  # neighbours an anomaly score averages (the _knn variant; null: 5)
         knn_bank_size: int = 20000,
+        knn_metric: str | None = None,  # cosine (null) or euclidean: the kNN score's distance
     ) -> None:
         super().__init__()
         if temperature <= 0:
@@ -61,7 +62,7 @@ class SimCLR(LabelFreeLearner):
         self.projector = ProjectionHead(self.encoder.feature_dim, projection_hidden, projection_dim)
         self.augment = build_augment(augment, info.kind, "learner.augment")
         self.seed_steps(seed)
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size, knn_metric)
 
     def views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Two augmented views of ``x (B, ...)``, stacked: ``(2B, ...)``."""

@@ -86,6 +86,7 @@ class VICReg(LabelFreeLearner):
         min_embedding_std: float = 0.1,  # below this the variance hinge has lost (std target 1)
         knn_k: int | None = None,  # neighbours an anomaly score averages (the _knn variant; null: 5)
         knn_bank_size: int = 20000,
+        knn_metric: str | None = None,  # cosine (null) or euclidean: the kNN score's distance
     ) -> None:
         super().__init__()
         weights = (invariance_weight, variance_weight, covariance_weight)
@@ -101,7 +102,7 @@ class VICReg(LabelFreeLearner):
                             check_positive_int(expander_dim, "learner 'vicreg' expander_dim"), norm="batch")
         self.augment = build_augment(augment, info.kind, "learner.augment")
         self.seed_steps(seed)
-        self.bank = add_knn_scores(self, knn_k, knn_bank_size)
+        self.bank = add_knn_scores(self, knn_k, knn_bank_size, knn_metric)
 
     def _step(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         views = torch.cat([self.augment(x, generator), self.augment(x, generator)])
