@@ -19,7 +19,7 @@ if [[ "${FLOORS:-}" == 1 ]]; then
   "$PYTHON" - "$repo/pyproject.toml" > "$work/floors.txt" <<'PY'
 import re, sys, tomllib
 for requirement in tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]:
-    name, floor = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([^,]+)", requirement).groups()
+    name, floor = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([^,]+)(?:,.*)?", requirement).groups()
     if name not in ("torch", "torchvision"):  # PyTorch's floor build is a download of several GB: not here
         print(f"{name}=={floor}")
 PY
