@@ -106,3 +106,53 @@ def runs(tmp_path: Path, mlflow_store: Path) -> Path:
     (tmp_path / "runs").mkdir()
     shutil.copy(mlflow_store, tmp_path / "runs" / "mlflow.db")
     return tmp_path / "runs"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def kill_9_and_resume_under_torchrun(tmp_path: Path):
+    """Run ``script`` (argv: action, config, out, *args) under 2 torchrun processes three times: ``fit`` into
+    ``whole``; ``kill`` into ``killed`` (the script has rank 0 kill itself with SIGKILL after step 5 of epoch 2);
+    ``resume`` of ``killed``. Asserts the kill left a step-4 checkpoint of epoch 2 and no model, and that the resumed
+    run's weights are bitwise those of the uninterrupted one. Returns ``(whole, killed)`` folders."""
+    import subprocess
+    import sys
+
+    import yaml
+    from safetensors.torch import load_file
+
+    from deepfeat.engine.checkpoint import load_checkpoint
+
+    def run(script: str, cfg: dict, *args: str, env: dict[str, str] | None = None, timeout: int = 300):
+        (tmp_path / "ranks.py").write_text(script)
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump(cfg))
+
+        def torchrun(action: str, out: Path) -> None:
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
+                   "127.0.0.1", "--master-port", str(_free_port()), str(tmp_path / "ranks.py"), action, str(config),
+                   str(out), *args]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+            assert (done.returncode != 0) == (action == "kill"), done.stderr[-3000:]
+
+        whole, killed = tmp_path / "whole", tmp_path / "killed"
+        torchrun("fit", whole)
+        torchrun("kill", killed)
+        assert not (killed / "model").exists()
+        state = load_checkpoint(killed / "checkpoints" / "last.pt")
+        assert (state["epoch"], state["epoch_step"]) == (1, 4)
+        torchrun("resume", killed)
+        got = load_file(str(killed / "model" / "model.safetensors"))
+        expected = load_file(str(whole / "model" / "model.safetensors"))
+        assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in got)
+        return whole, killed
+
+    return run

@@ -7,17 +7,10 @@ process group): reading the data into memory would pass it (a MemoryError); stre
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import yaml
-from safetensors.torch import load_file
 
 from deepfeat.run.pack import pack
 
@@ -58,21 +51,9 @@ else:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _torchrun(tmp: Path, action: str, config: Path, out: Path) -> subprocess.CompletedProcess:
-    (tmp / "worker.py").write_text(WORKER)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(_free_port()), str(tmp / "worker.py"), action, str(config), str(out), str(CAP_MB)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, **ALLOCATORS})
-
-
 @pytest.mark.slow
-def test_shards_4x_the_memory_cap_train_on_2_processes_killed_mid_epoch_and_resume_exactly(tmp_path: Path) -> None:
+def test_shards_4x_the_memory_cap_train_on_2_processes_killed_mid_epoch_and_resume_exactly(
+        tmp_path: Path, kill_9_and_resume_under_torchrun) -> None:
     rng = np.random.default_rng(0)
     n = 4 * CAP_MB * 2**20 // (3 * 32 * 32 * 4) + 64  # float32 images: 4x the cap and a bit
     images = rng.random((n, 3, 32, 32), dtype=np.float32)
@@ -85,16 +66,4 @@ def test_shards_4x_the_memory_cap_train_on_2_processes_killed_mid_epoch_and_resu
            "encoder": {"name": "mlp", "hidden": [16]}, "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
            "training": {"epochs": 2, "batch_size": 256, "progress": "none", "restore_best": False, "checkpoint_steps": 4},
            "evaluation": {"protocol": [], "embedding_plots": []}, "logging": {"plots": False, "report": False}}
-    config = tmp_path / "cfg.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    whole = _torchrun(tmp_path, "fit", config, tmp_path / "whole")
-    assert whole.returncode == 0, whole.stderr[-3000:]
-    killed = _torchrun(tmp_path, "kill", config, tmp_path / "killed")
-    assert killed.returncode != 0 and not (tmp_path / "killed" / "model").exists()
-    state = torch.load(tmp_path / "killed" / "checkpoints" / "last.pt", weights_only=True)
-    assert (state["epoch"], state["epoch_step"]) == (1, 4)
-    resumed = _torchrun(tmp_path, "resume", config, tmp_path / "killed")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    got = load_file(str(tmp_path / "killed" / "model" / "model.safetensors"))
-    expected = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
-    assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in got)
+    kill_9_and_resume_under_torchrun(WORKER, cfg, str(CAP_MB), env=ALLOCATORS, timeout=600)

@@ -75,22 +75,9 @@ else:
 """
 
 
-def _torchrun(tmp: Path, action: str, config: Path, out: Path) -> subprocess.CompletedProcess:
-    import os
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (tmp / "ranks.py").write_text(RANKS)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(port), str(tmp / "ranks.py"), action, str(config), str(out)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-
-
 @pytest.mark.slow
 def test_kill_9_mid_epoch_under_2_processes_drawing_their_own_views_dropout_and_crops_resumes_exactly(
-        tmp_path: Path) -> None:
+        kill_9_and_resume_under_torchrun) -> None:
     """SimCLR (views from its saved generator, one stream per rank), dropout (each rank's global RNG) and data.augment
     (crops on the device): every random draw differs per process, and the resumed run still ends bitwise the same."""
     cfg = {"data": {"name": "digits", "augment": "auto"}, "learner": {"name": "simclr"},
@@ -98,16 +85,4 @@ def test_kill_9_mid_epoch_under_2_processes_drawing_their_own_views_dropout_and_
            "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
            "training": {"epochs": 2, "batch_size": 64, "progress": "none", "restore_best": False, "checkpoint_steps": 4},
            "evaluation": {"protocol": [], "embedding_plots": []}, "logging": {"plots": False, "report": False}}
-    config = tmp_path / "simclr.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    whole = _torchrun(tmp_path, "fit", config, tmp_path / "whole")
-    assert whole.returncode == 0, whole.stderr[-3000:]
-    killed = _torchrun(tmp_path, "kill", config, tmp_path / "killed")
-    assert killed.returncode != 0 and not (tmp_path / "killed" / "model").exists()
-    state = load_checkpoint(tmp_path / "killed" / "checkpoints" / "last.pt")
-    assert (state["epoch"], state["epoch_step"]) == (1, 4)
-    resumed = _torchrun(tmp_path, "resume", config, tmp_path / "killed")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    got = load_file(str(tmp_path / "killed" / "model" / "model.safetensors"))
-    expected = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
-    assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in got)
+    kill_9_and_resume_under_torchrun(RANKS, cfg)
