@@ -26,6 +26,7 @@ epoch's), without and with its pretraining time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -64,6 +65,8 @@ class Problem:
     quick: dict[str, Any] = field(default_factory=dict)  # data settings that make the quick subset
     source: dict[str, Any] | None = None
     learner: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method settings for this data
+    budget: dict[str, Any] = field(default_factory=dict)  # full mode: this problem's departures from the budget
+    full: dict[str, Any] = field(default_factory=dict)  # full mode: data settings (e.g. a test subset)
 
 
 FSDD = {"name": "fsdd", "split": "speaker", "test_speaker": "jackson"}
@@ -71,10 +74,13 @@ AUDIO = {"name": "audio", "sample_rate": 8000, "frontend": {"name": "mfcc", "n_m
          "backbone": {"name": "tcn", "channels": [32, 32, 32], "kernel_size": 5, "norm": "batch"}}
 TCN = {"name": "tcn", "channels": [32, 32, 32], "kernel_size": 7, "norm": "batch"}
 PROBLEMS: dict[str, Problem] = {
+    # 60k unlabelled images: one pretraining epoch (469 steps), three on all labels for the timing; 2,000 test images.
     "mnist": Problem({"name": "mnist"}, {"name": "cnn", "channels": [32, 64, 128], "norm": "batch", "pool": "max"},
-                     {"limit": 1000, "test_limit": 500}),
+                     {"limit": 1000, "test_limit": 500}, budget={"pretrain_epochs": 1, "full_epochs": 3},
+                     full={"test_limit": 2000}),
     "fsdd": Problem(FSDD, AUDIO, {"limit": 500, "test_limit": 200}, source={**FSDD, "target": "speaker"},
-                    learner={"simclr": {"augment": {"name": "audio"}}, "vicreg": {"augment": {"name": "audio"}}}),
+                    learner={"simclr": {"augment": {"name": "audio"}}, "vicreg": {"augment": {"name": "audio"}}},
+                    budget={"pretrain_epochs": 10, "full_epochs": 10}),
     "GunPoint": Problem({"name": "ucr", "problem": "GunPoint"}, TCN),
     "ItalyPowerDemand": Problem({"name": "ucr", "problem": "ItalyPowerDemand"}, TCN),
     "BasicMotions": Problem({"name": "ucr", "problem": "BasicMotions"}, TCN),
@@ -83,8 +89,10 @@ PROBLEMS: dict[str, Problem] = {
                    {"name": "text_rnn", "vocab_size": 8000, "embed_dim": 64, "cell": "gru", "hidden_size": 64,
                     "bidirectional": True}, {"limit": 1500},
                    learner={"simclr": {"augment": {"name": "tokens"}}, "vicreg": {"augment": {"name": "tokens"}},
-                            "mae": {"mask_ratio": 0.15}}),
+                            "mae": {"mask_ratio": 0.15}}, budget={"pretrain_epochs": 10, "full_epochs": 8}),
 }
+KINDS = {"mnist": "images", "fsdd": "audio", "GunPoint": "series", "ItalyPowerDemand": "series",
+         "BasicMotions": "series", "JapaneseVowels": "series", "sms": "text"}
 QUICK = ["mnist", "fsdd", "GunPoint", "sms"]
 
 
@@ -104,7 +112,7 @@ class Budget:
 
 def load(problem: Problem, quick: bool, source: bool = False) -> DataBundle:
     spec = problem.source if source else problem.data
-    return load_dataset({**spec, **(problem.quick if quick else {})}, val_fraction=0.0)
+    return load_dataset({**spec, **(problem.quick if quick else {} if source else problem.full)}, val_fraction=0.0)
 
 
 def pretrain(method: str, spec: dict[str, Any], data: DataBundle, encoder: dict[str, Any], budget: Budget,
@@ -138,8 +146,33 @@ def first_time(curve: list[tuple[float, float]], target: float) -> float | None:
     return next((t for t, acc in curve if acc >= target), None)
 
 
+def validation_split(data: DataBundle, fraction: float = 0.2, cap: int = 2000) -> DataBundle:
+    """The training split cut in two, seeded: draws come from the first part, accuracy is read on the second (the
+    test split is never read). The pretraining saw both parts without their labels, as it saw the whole pool."""
+    order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(1))
+    held = min(cap, max(1, round(fraction * len(order))))
+    return DataBundle(data.info, data.train.take(order[held:]), test=data.train.take(order[:held]))
+
+
+def choose_on_validation(data: DataBundle, problem: Problem, backbones: dict[str, Any], budget: Budget) -> dict[str, Any]:
+    """Validation accuracy of every (method, use) at 5 labels per class (fewer where a class has fewer), 3 draws
+    seeded apart from the test draws, and the best pair: the choice the per-kind recommendations rest on."""
+    val = validation_split(data)
+    k = min(5, int(torch.bincount(val.train.y).min()))
+    scores: dict[str, float] = {}
+    for method, encoder in {"scratch": problem.encoder, **backbones}.items():
+        uses = ["scratch"] if method == "scratch" else ["linear_probe", "fine_tune"]
+        options = LowLabelConfig(labels_per_class=[k], methods=uses, steps=budget.steps, repeats=3, seed=1)
+        result = low_label_accuracy(val, encoder, options, build_learner("transfer", data.info, encoder))
+        scores.update({method if use == "scratch" else f"{method} {use}": result[use][str(k)] for use in uses})
+    best = max(scores, key=scores.__getitem__)
+    return {"labels_per_class": k, "draws": 3, "validation_samples": len(val.test), "accuracy": scores, "chosen": best}
+
+
 def run_problem(name: str, problem: Problem, budget: Budget, quick: bool, work: Path) -> dict[str, Any]:
     data = load(problem, quick)
+    if not quick:
+        budget = Budget(**{**budget.__dict__, **problem.budget})
     options = LowLabelConfig(labels_per_class=list(budget.labels), methods=["scratch"], steps=budget.steps,
                              repeats=budget.draws)
     out: dict[str, Any] = {"train_samples": len(data.train), "test_samples": len(data.test), "pretraining": {},
@@ -148,6 +181,7 @@ def run_problem(name: str, problem: Problem, budget: Budget, quick: bool, work: 
     out["cells"]["scratch"] = scratch
     curves = {"scratch": time_to_target(data, scratch_encoder(problem.encoder),
                                         {"encoder_lr": 1.0, "head_init": "random"}, budget)}
+    backbones: dict[str, Any] = {}
     starts: dict[str, tuple[dict[str, Any], DataBundle]] = {method: ({**spec, **problem.learner.get(method, {})}, data)
                                                             for method, spec in LABEL_FREE.items()}
     if problem.source is not None:
@@ -159,8 +193,11 @@ def run_problem(name: str, problem: Problem, budget: Budget, quick: bool, work: 
             ways = LowLabelConfig(**{**options.__dict__, "methods": ["linear_probe", "fine_tune", "retrieval"]})
             out["cells"][method] = low_label_accuracy(data, backbone, ways, build_learner("transfer", data.info, backbone))
             curves[method] = time_to_target(data, backbone, {}, budget)
+            backbones[method] = backbone
         except (ConfigError, DataError) as e:  # the method (or reusing its encoder) does not apply to this data
             out["not_applicable"][method] = str(e)
+    out["validation"] = choose_on_validation(data, problem, backbones, budget)
+    out["budget"] = budget.__dict__
     target = curves["scratch"][-1][1] - 0.01
     out["target_accuracy"] = round(target, 4)
     out["time_to_target"] = {}
@@ -195,10 +232,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny subsets, 2 draws, 1 and 5 labels per class")
     parser.add_argument("--problems", nargs="*", default=None, help=f"of {', '.join(PROBLEMS)}")
     parser.add_argument("--draws", type=int, default=None)
+    parser.add_argument("--page", nargs="*", type=Path, default=None,
+                        help="print the documentation's tables from these result files (runs of different problems)")
+    parser.add_argument("--tag", default="", help="suffix of the result file (runs of different problems side by side)")
     parser.add_argument("--mnist", action="store_true", help="MNIST, 5 labels per class: the cheapest label-free recipe")
     parser.add_argument("--work", type=Path, default=None, help="--mnist: a folder that keeps (and reuses) the encoder")
     parser.add_argument("--recipe", default="small", choices=list(RECIPES), help="--mnist: the pretraining recipe")
     a = parser.parse_args()
+    if a.page is not None:
+        return print(page({k: v for f in a.page for k, v in json.loads(f.read_text())["results"].items()}))
     torch.set_num_threads(1)
     if a.mnist:
         return mnist_main(a.work, a.recipe)
@@ -212,17 +254,68 @@ def main() -> None:
         for name in names:
             print(f"{name} ...", flush=True)
             results[name] = run_problem(name, PROBLEMS[name], budget, a.quick, Path(work))
+            report(results, names, budget, a, t0)  # after each problem: a stopped run keeps what it finished
+
+
+def report(results: dict[str, Any], names: list[str], budget: Budget, a: argparse.Namespace, t0: float) -> None:
+    """Print the tables and write the result file."""
     labels = [f"{k}/class" for k in budget.labels]
     accuracy = table(rows(results), ["problem", "method", "use", *labels, "why"])
     timing = table([{"problem": p, "method": m, "target": r["target_accuracy"],
                      **{k: "not reached" if v is None else v for k, v in t.items() if k != "curve"}}
                     for p, r in results.items() for m, t in r["time_to_target"].items()],
                    ["problem", "method", "target", "fine_tune_s", "with_pretraining_s"])
-    print(accuracy, "\n\nSeconds to reach scratch's full-label accuracy - 1 point:\n" + timing, sep="")
-    path = write_result("few_labels_quick" if a.quick else "few_labels", {
+    choice = table([{"problem": p, "kind": KINDS[p], "labels/class": r["validation"]["labels_per_class"],
+                     "chosen": r["validation"]["chosen"], **{m: round(v, 3) for m, v in r["validation"]["accuracy"].items()}}
+                    for p, r in results.items()],
+                   ["problem", "kind", "labels/class", "chosen", *dict.fromkeys(
+                       m for r in results.values() for m in r["validation"]["accuracy"])])
+    print(accuracy, "\n\nSeconds to reach scratch's full-label accuracy - 1 point:\n" + timing,
+          "\n\nValidation draws (the training split cut in two; test never read):\n" + choice, sep="", flush=True)
+    path = write_result(("few_labels_quick" if a.quick else "few_labels") + (f"_{a.tag}" if a.tag else ""), {
         "hardware": HARDWARE, "quick": a.quick, "budget": budget.__dict__, "problems": {n: PROBLEMS[n].__dict__ for n in names},
-        "results": results, "table": accuracy, "time_table": timing, "total_s": round(time.perf_counter() - t0, 1)})
+        "results": results, "table": accuracy, "time_table": timing, "validation_table": choice,
+        "load_average": os.getloadavg(), "total_s": round(time.perf_counter() - t0, 1)})
     print(f"written to {path}")
+
+
+def recommend(results: dict[str, Any]) -> dict[str, tuple[str, float]]:
+    """Per data kind, the (method, use) with the best validation accuracy, averaged over the kind's problems."""
+    by_kind: dict[str, dict[str, list[float]]] = {}
+    for name, res in results.items():
+        for choice, acc in res["validation"]["accuracy"].items():
+            by_kind.setdefault(KINDS[name], {}).setdefault(choice, []).append(acc)
+    means = {kind: {c: sum(v) / len(v) for c, v in choices.items()} for kind, choices in by_kind.items()}
+    return {kind: max(m.items(), key=lambda item: item[1]) for kind, m in means.items()}
+
+
+def page(results: dict[str, Any]) -> str:
+    """The benchmark page's tables: test accuracy per problem, time to target, validation choices per kind."""
+    labels = sorted({k for r in results.values() for c in r["cells"].values() for k in c.get("scratch", c.get("fine_tune", {}))},
+                    key=int)
+    parts = []
+    for name, res in results.items():
+        budget = res["budget"]
+        parts.append(f"**{name}** ({KINDS[name]}; {res['train_samples']} training samples, {res['test_samples']} test; "
+                     f"{budget['pretrain_epochs']} pretraining epochs, {budget['steps']} steps per low-label training, "
+                     f"{budget['draws']} draws):\n")
+        parts.append(table([{k: v for k, v in row.items() if k != "problem"} for row in rows({name: res})],
+                           ["method", "use", *[f"{k}/class" for k in labels], "why"]) + "\n")
+    parts.append("Seconds of training on all labels to reach scratch's full-label accuracy minus 1 point (pretraining "
+                 "time added in the second number):\n")
+    parts.append(table([{"problem": p, "target": r["target_accuracy"], **{
+        m: "not reached" if t["fine_tune_s"] is None else f"{t['fine_tune_s']:.3g} ({t['with_pretraining_s']:.3g})"
+        for m, t in r["time_to_target"].items()}} for p, r in results.items()],
+        ["problem", "target", *dict.fromkeys(m for r in results.values() for m in r["time_to_target"])]) + "\n")
+    parts.append("Validation accuracy (labels drawn from one part of the training split, accuracy on the other):\n")
+    parts.append(table([{"problem": p, "labels/class": r["validation"]["labels_per_class"], "chosen": r["validation"]["chosen"],
+                         **{m: f"{v:.3f}" for m, v in r["validation"]["accuracy"].items()}} for p, r in results.items()],
+                       ["problem", "labels/class", "chosen", *dict.fromkeys(
+                           m for r in results.values() for m in r["validation"]["accuracy"])]) + "\n")
+    parts.append(table([{"kind": kind, "chosen on validation": choice, "mean validation accuracy": f"{acc:.3f}"}
+                        for kind, (choice, acc) in recommend(results).items()],
+                       ["kind", "chosen on validation", "mean validation accuracy"]))
+    return "\n".join(parts)
 
 
 def mnist_main(work: Path | None, recipe: str) -> None:
