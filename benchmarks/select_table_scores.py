@@ -12,9 +12,12 @@ Two groups of choices (``--group``):
   (distance softmax's cross-entropy or centre triplet loss, margin 1), the feature dimension (the MLP's last layer,
   32 as the benchmark's or 8 as GOAD's tables) and the steps (300 as the benchmark's, or 1000). The candidate with
   the highest mean ROC-AUC is the benchmark's row (table_goad_selection.json).
+- ``goad_maps``: then, at the chosen loss, features and steps, more maps (64, 128 or 256; GOAD used up to 256 on
+  tables) (table_goad_maps_selection.json).
 
-    python benchmarks/select_table_scores.py --group knn    # ~10 min on 2 busy cores, 1 thread
-    python benchmarks/select_table_scores.py --group goad   # ~20 min on 2 busy cores, 1 thread
+    python benchmarks/select_table_scores.py --group knn         # ~10 min on 2 busy cores, 1 thread
+    python benchmarks/select_table_scores.py --group goad        # ~15 min on 2 busy cores, 1 thread
+    python benchmarks/select_table_scores.py --group goad_maps   # ~10 min on 2 busy cores, 1 thread
 
 Writes the group's JSON file under benchmarks/results/ and prints a table.
 """
@@ -46,6 +49,12 @@ GOAD: dict[str, Candidate] = {
     f"features {features}, {steps} steps)": ({"name": "transform_prediction", "count": count, "margin": margin},
                                               {"name": "mlp", "hidden": [64, features]}, steps)
     for count in (8, 32, 64) for margin in (None, 1.0) for features in (32, 8) for steps in (STEPS, 1000)}
+GOAD_MAPS: dict[str, Candidate] = {
+    f"transform_prediction (count {count}, distance softmax, features 8, 1000 steps)":
+        ({"name": "transform_prediction", "count": count}, {"name": "mlp", "hidden": [64, 8]}, 1000)
+    for count in (64, 128, 256)}
+GROUPS = {"knn": (KNN, "table_scores_selection.json"), "goad": (GOAD, "table_goad_selection.json"),
+          "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json")}
 
 
 def scores_on_digits(candidates: dict[str, Candidate]) -> dict[str, list[float]]:
@@ -70,11 +79,11 @@ def scores_on_digits(candidates: dict[str, Candidate]) -> dict[str, list[float]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--group", choices=("knn", "goad"), default="knn", help="which choices to make (see above)")
+    parser.add_argument("--group", choices=tuple(GROUPS), default="knn", help="which choices to make (see above)")
     group = parser.parse_args().group
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    candidates = KNN if group == "knn" else GOAD
+    candidates, name = GROUPS[group]
     rows = scores_on_digits(candidates)
     means = {m: round(float(np.mean(v)), 4) for m, v in rows.items()}
     if group == "knn":
@@ -83,12 +92,11 @@ def main() -> None:
     else:
         chosen = max(means, key=means.__getitem__)
     out = {"table": "sklearn digits as 64-d vectors (development table)", "auc_per_digit": rows, "mean_auc": means,
-           "chosen" if group == "goad" else "chosen_metric": chosen,
+           "chosen_metric" if group == "knn" else "chosen": chosen,
            "settings": {"batch_size": BATCH, "seed": 0,
                         "candidates": {m: {"learner": c[0], "encoder": c[1], "steps": c[2]} for m, c in candidates.items()}},
            "load_average": [round(v, 1) for v in os.getloadavg()], "time_s": round(time.perf_counter() - t0, 1)}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "table_scores_selection.json" if group == "knn" else "table_goad_selection.json"
     (RESULTS / name).write_text(json.dumps(out, indent=2))
     print("| development table (digits as vectors) | mean ROC-AUC |\n|---|---|")
     print("\n".join(f"| {m} | {v:.3f} |" for m, v in means.items()) + f"\n\nchosen: {chosen}")
