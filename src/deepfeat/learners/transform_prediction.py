@@ -85,9 +85,9 @@ class TransformPrediction(Learner):
                 ("anomaly average precision", "evaluations.anomaly.average_precision"))
 
     def __init__(self, info: DataInfo, encoder: Any = "cnn", translate: bool = True,
-                 count: int = 64,  # rows: random affine maps (8 -> 64 added 1.5 points on a development table)
+                 count: int = 64,  # rows: random affine maps (8 -> 64: 0.956 -> 0.974 on a development table)
                  seed: int = 0,  # rows: the seed of the maps
-                 margin: float | None = None,  # rows: null, the distance softmax's cross-entropy; a number, GOAD's triplet loss
+                 margin: float | None = None,  # rows: null, distance softmax cross-entropy; a number, triplet loss
                  eps: float = 0.0) -> None:  # rows: the floor of each transformation's probability in the score
         super().__init__()
         shape = tuple(info.input_shape)
