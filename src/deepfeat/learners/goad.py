@@ -2,11 +2,11 @@
 for General Data", ICLR).
 
 Rows have no flips or rotations that keep their meaning, so GOAD draws ``M`` fixed random affine maps
-``T_m(x) = W_m x + b_m`` (its section 4; the bias makes the copies of the centre row distinct too) and trains one
+``T_m(x) = W_m x + b_m`` (its transformations for general data; the bias makes the copies of the centre row distinct too) and trains one
 network ``f`` on all transformed copies. Instead of a softmax head, a transformation is recognized by the nearest
 *centre*: ``c_m``, the mean feature of the copies made by ``T_m``, and
 
-    P(m' | T_m x) = softmax_m'(-||f(T_m x) - c_m'||^2)                      (GOAD eq. 2)
+    P(m' | T_m x) = softmax_m'(-||f(T_m x) - c_m'||^2)
 
 Training uses the centres of the batch (as GOAD's code does) and either the cross-entropy of that distance softmax
 or GOAD's centre triplet loss (He et al. 2018): ``max(0, d_m + margin - min_{m' != m} d_m')`` with
