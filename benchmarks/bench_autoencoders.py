@@ -15,7 +15,7 @@
    class as the normal class in turn (train and val hold it only; test holds the test split's normal
    samples and every sample of the other classes). deepfeat's autoencoder, denoising autoencoder and
    Deep SVDD, VAE, label-free scores (kNN distance in masked-autoencoder and VICReg features,
-   transformation prediction) vs PCA reconstruction error, IsolationForest, LocalOutlierFactor(novelty=True)
+   GOAD's transformation prediction) vs PCA reconstruction error, IsolationForest, LocalOutlierFactor(novelty=True)
    and OneClassSVM, all on the same standardized features (statistics of the normal training samples),
    settings fixed in advance (none tuned on these data). Mean ROC-AUC over the normal classes.
 
@@ -74,6 +74,11 @@ SIGMA = 0.5  # the config's noise: Gaussian on [0, 1] pixels, unclipped
 PCA_KS = (16, 32, 64)
 PARTS = ("oneclass", "denoise", "codes", "tabular")
 TABLES = ("iris", "wine", "breast_cancer")
+# transform_prediction's table mode (GOAD): its network and steps, chosen on a development table that is not in the
+# tabular part (select_table_scores.py --group goad: 64 maps, the distance softmax, 8 features, 1000 steps of 32).
+GOAD_ROW = "deepfeat transform_prediction (GOAD: 64 random affine maps, centre distances)"
+GOAD_SPEC = {"name": "transform_prediction", "count": 64}
+GOAD_TRAINING = {"encoder": {"name": "mlp", "hidden": [64, 8]}, "steps_factor": 1000 / 300}
 MODES = {  # train images, test images, epochs per part
     "quick": {"limit": 10000, "test_limit": 2000, "oneclass_epochs": 8, "denoise_epochs": 2, "codes_epochs": 4,
               "tabular_steps": 150, "seeds": 1},
@@ -279,7 +284,7 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
                     # distance chosen on a development table (select_table_scores.py); GOAD's transformation prediction.
                     "deepfeat mae_knn (euclidean)": ({"name": "mae_knn", "knn_metric": "euclidean"}, 0.0),
                     "deepfeat vicreg_knn (euclidean, SCARF views)": ({"name": "vicreg_knn", "knn_metric": "euclidean"}, 0.0),
-                    "deepfeat transform_prediction (8 random orthogonal maps)": ({"name": "transform_prediction"}, 0.0)}
+                    GOAD_ROW: (GOAD_SPEC, 0.0)}
         rows: dict[str, list[float]] = {}
         for normal in classes:
             data = load_dataset(name, normal_classes=[normal], val_fraction=0.1, test_fraction=0.3)
@@ -289,10 +294,14 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
             for method, (spec, wd) in learners.items():
                 if method.endswith("+ AE pretraining"):
                     spec = {**spec, "pretrain_epochs": epochs}
+                encoder, row_epochs = mlp, epochs
+                if method == GOAD_ROW:
+                    encoder = GOAD_TRAINING["encoder"]
+                    row_epochs = max(1, round(mode["tabular_steps"] * GOAD_TRAINING["steps_factor"]) // data.train.num_batches(32))
                 aucs = []
                 for seed in range(mode["seeds"]):
                     torch.manual_seed(seed)
-                    learner, _ = train(spec, data, epochs, encoder=mlp, batch_size=32, weight_decay=wd, seed=seed)
+                    learner, _ = train(spec, data, row_epochs, encoder=encoder, batch_size=32, weight_decay=wd, seed=seed)
                     scores, _ = collect(learner, data.test, resolve_precision("fp32", torch.device("cpu"), learner),
                                         learner.score_samples)
                     aucs.append(roc_auc_score(labels, scores))
@@ -316,7 +325,9 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
                        "batch_size": 32, "optimizer": "adam 1e-3, cosine", "code_dim": "max(2, features // 3)",
                        "split": "val 0.1, test 0.3, held-out classes' train/val samples scored too (score_heldout)",
                        "svdd_pretraining": "pretrain_epochs = the training epochs, pretrain_lr 1e-3 (the default)",
-                       "knn_metric": "euclidean, chosen on sklearn digits as vectors (select_table_scores.py)"}
+                       "knn_metric": "euclidean, chosen on sklearn digits as vectors (select_table_scores.py)",
+                       "transform_prediction": {"spec": GOAD_SPEC, **GOAD_TRAINING,
+                                                "chosen": "on sklearn digits as vectors (select_table_scores.py --group goad)"}}
     return out
 
 

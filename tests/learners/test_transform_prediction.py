@@ -3,6 +3,7 @@ a score that rises when they are not recognized, one-class digits, and `deepfeat
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from deepfeat.data.info import DataInfo
 from deepfeat.engine.device import Precision
 from deepfeat.engine.inference import collect
 from deepfeat.engine.trainer import Trainer, TrainingConfig
-from deepfeat.errors import ConfigError
+from deepfeat.errors import ConfigError, TrainingError
 from deepfeat.learners.build import build_learner
 from deepfeat.learners.transform_prediction import image_transforms, series_transforms, translate
 
@@ -30,8 +31,13 @@ def test_transformations_keep_the_shape_and_differ(shape: tuple[int, ...], count
     outs = learner.transformed(x)
     assert len(outs) == count and all(o.shape == x.shape for o in outs)
     assert all(not torch.allclose(a, b) for i, a in enumerate(outs) for b in outs[i + 1:])
-    if len(shape) == 1:  # fixed random orthogonal maps: they keep norms
-        torch.testing.assert_close(outs[1].norm(dim=1), x.norm(dim=1))
+    if len(shape) == 1:  # fixed random affine maps: W_m x + b_m, the centre row's copies differ too
+        zero = learner.transformed(torch.zeros(1, *shape))
+        assert all(not torch.allclose(a, b) for i, a in enumerate(zero) for b in zero[i + 1:])
+        torch.testing.assert_close(outs[1] - zero[1], x @ learner.tables.maps[1])
+        with pytest.raises(TrainingError, match="centres"):
+            learner.score_samples(x)
+        learner.on_fit_end([(x, None)], lambda t: t, contextlib.nullcontext)
     assert learner.score_samples(x).shape == (3,)
 
 
