@@ -5,7 +5,9 @@
    digits are anomalies), ROC-AUC per digit and the mean. Published: DCAE 89.7, Deep SVDD 94.8.
    deepfeat's autoencoder and Deep SVDD, without and with autoencoder pretraining (settings chosen on
    validation data by select_svdd_pretraining.py), and the kNN distance in label-free VICReg features
-   (examples/configs/mnist_oneclass_vicreg_knn.yaml's settings). Side by side, on the same data: PCA reconstruction
+   (examples/configs/mnist_oneclass_vicreg_knn.yaml's settings), and the standardized sum of that kNN distance and an
+   autoencoder's reconstruction error (learner score_ensemble, examples/configs/mnist_oneclass_ensemble.yaml, chosen
+   on validation data by select_mnist_oneclass.py). Side by side, on the same data: PCA reconstruction
    error, scikit-learn's IsolationForest and pyod's AutoEncoder (when pyod is installed). ``--digits``
    runs some normal digits only.
 2. Denoising with Gaussian noise sigma = 0.5 on [0, 1] pixels (noisy input ~6 dB): test PSNR of
@@ -68,8 +70,8 @@ ENCODER = {"name": "mlp", "hidden": [512, 128]}
 SVDD_PRETRAINED = {"name": "deep_svdd", "pretrain_epochs": 100, "pretrain_lr": 1e-3}
 # The label-free row: kNN distance in VICReg features, every setting from the shipped example config.
 LABEL_FREE_CONFIG = ROOT / "examples" / "configs" / "mnist_oneclass_vicreg_knn.yaml"
-# The transformation-prediction row (settings chosen on validation data by select_mnist_oneclass.py).
-TRANSFORMS_CONFIG = ROOT / "examples" / "configs" / "mnist_oneclass_transforms.yaml"
+# The label-free ensemble row: chosen, with all its settings, on validation data by select_mnist_oneclass.py.
+ENSEMBLE_CONFIG = ROOT / "examples" / "configs" / "mnist_oneclass_ensemble.yaml"
 RESULTS = Path(os.environ.get("DEEPFEAT_BENCH_RESULTS", ROOT / "benchmarks" / "results"))  # elsewhere: e.g. $OUT
 DENOISE_CONFIG = ROOT / "examples" / "configs" / "mnist_denoising.yaml"
 SIGMA = 0.5  # the config's noise: Gaussian on [0, 1] pixels, unclipped
@@ -123,10 +125,11 @@ def label_free_row() -> tuple[str, dict[str, Any], dict[str, Any]]:
     return f"deepfeat {spec['name']} (k={spec['knn_k']}, {LABEL_FREE_CONFIG.name})", spec, settings
 
 
-def transforms_row() -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """The transformation-prediction row's name, learner spec and training settings, from its example config."""
-    spec, settings = config_row(TRANSFORMS_CONFIG)
-    return f"deepfeat {spec['name']} ({TRANSFORMS_CONFIG.name})", spec, settings
+def ensemble_row() -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The ensemble row's name, learner spec and training settings, from its example config."""
+    spec, settings = config_row(ENSEMBLE_CONFIG)
+    members = " + ".join(m["name"] for m in spec["members"])
+    return f"deepfeat {spec['name']} ({members}, {ENSEMBLE_CONFIG.name})", spec, settings
 
 
 def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: int = 1,
@@ -151,7 +154,7 @@ def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: in
                                        ("deepfeat deep_svdd", {"name": "deep_svdd", "rep_dim": 32}, {**mlp, "weight_decay": 1e-6}),
                                        ("deepfeat deep_svdd + AE pretraining", {**SVDD_PRETRAINED, "rep_dim": 32},
                                         {**mlp, "weight_decay": 1e-6}),
-                                       (free_name, free_spec, free), transforms_row()):
+                                       (free_name, free_spec, free), ensemble_row()):
             aucs, seconds, euclidean = [], 0.0, []
             for seed in range(seeds):
                 torch.manual_seed(seed)
@@ -406,7 +409,7 @@ def main() -> None:
     results: dict[str, Any] = {"mode": name, "settings": {**mode, "encoder": ENCODER, "threads": args.threads, "batch_size": 128,
                                                "pyod": use_pyod, "pythae": "not run", "denoise_config": DENOISE_CONFIG.name,
                                                "svdd_pretraining": SVDD_PRETRAINED, "label_free": label_free_row()[2],
-                                               "transforms": transforms_row()[1:]}}
+                                               "ensemble": ensemble_row()[1:]}}
     t0 = time.perf_counter()
 
     def save_one_class(summary: dict[str, Any]) -> None:  # the file as it is now (another part may have written it)
