@@ -1,13 +1,14 @@
 """Several anomaly detectors trained side by side, scored by the sum of their standardized scores.
 
-Detectors that look at data differently fail on different anomalies: on one-class MNIST, transformation prediction
-(how an upright digit looks) and an autoencoder's reconstruction error (which pixels it can draw) disagree most on
-the digits where each is weakest. Summing their scores keeps a sample that either finds odd. Raw scores live on
-unrelated scales (a cross-entropy, a squared error), so each is standardized first: minus its mean, over its standard
-deviation, both over the normal training data once training ends. In a ranking the means cancel; the deviations
-weigh each detector by how much it varies on normal data, so none dominates by its units alone (the usual
-z-score fusion of detector ensembles; Aggarwal & Sathe 2015, "Theoretical Foundations and Algorithms for Outlier
-Ensembles").
+Detectors that look at data differently fail on different anomalies: on one-class MNIST, an autoencoder trained on
+8s reconstructs most other digits well (an 8's strokes cover them), while the kNN distance in VICReg features tells
+them apart; the autoencoder does better on 5s. Summing their scores keeps a sample that either finds odd. Raw scores
+live on unrelated scales (a distance, a squared error), so each is standardized first: minus its mean, over its
+standard deviation, both over the normal training data once training ends. In a ranking the means cancel; the
+deviations weigh each detector by how much it varies on normal data, so none dominates by its units alone (z-score
+fusion; Aggarwal & Sathe 2015, "Theoretical Foundations and Algorithms for Outlier Ensembles"). The training data
+is what a learner has without holding data out: a kNN member's training scores include each sample's zero distance
+to itself, so its deviation there is smaller and its weight larger than held-out data would give.
 
 ``members`` are learner specs, each a detector (a learner that declares ``scores``), each with its own ``encoder``
 key or the config's encoder. They train on the same batches with one optimizer, on the sum of their losses, and get
