@@ -5,7 +5,9 @@
    digits are anomalies), ROC-AUC per digit and the mean. Published: DCAE 89.7, Deep SVDD 94.8.
    deepfeat's autoencoder and Deep SVDD, without and with autoencoder pretraining (settings chosen on
    validation data by select_svdd_pretraining.py), and the kNN distance in label-free VICReg features
-   (examples/configs/mnist_oneclass_vicreg_knn.yaml's settings). Side by side, on the same data: PCA reconstruction
+   (examples/configs/mnist_oneclass_vicreg_knn.yaml's settings), and the standardized sum of that kNN distance and an
+   autoencoder's reconstruction error (learner score_ensemble, examples/configs/mnist_oneclass_ensemble.yaml, chosen
+   on validation data by select_mnist_oneclass.py). Side by side, on the same data: PCA reconstruction
    error, scikit-learn's IsolationForest and pyod's AutoEncoder (when pyod is installed). ``--digits``
    runs some normal digits only.
 2. Denoising with Gaussian noise sigma = 0.5 on [0, 1] pixels (noisy input ~6 dB): test PSNR of
@@ -68,6 +70,8 @@ ENCODER = {"name": "mlp", "hidden": [512, 128]}
 SVDD_PRETRAINED = {"name": "deep_svdd", "pretrain_epochs": 100, "pretrain_lr": 1e-3}
 # The label-free row: kNN distance in VICReg features, every setting from the shipped example config.
 LABEL_FREE_CONFIG = ROOT / "examples" / "configs" / "mnist_oneclass_vicreg_knn.yaml"
+# The label-free ensemble row: chosen, with all its settings, on validation data by select_mnist_oneclass.py.
+ENSEMBLE_CONFIG = ROOT / "examples" / "configs" / "mnist_oneclass_ensemble.yaml"
 RESULTS = Path(os.environ.get("DEEPFEAT_BENCH_RESULTS", ROOT / "benchmarks" / "results"))  # elsewhere: e.g. $OUT
 DENOISE_CONFIG = ROOT / "examples" / "configs" / "mnist_denoising.yaml"
 SIGMA = 0.5  # the config's noise: Gaussian on [0, 1] pixels, unclipped
@@ -110,14 +114,27 @@ def raw(data, split) -> np.ndarray:
     return (split.x * std + mean).flatten(1).numpy()
 
 
-def label_free_row() -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """The row's name, learner spec and training settings, read from the shipped example config."""
-    cfg = yaml.safe_load(LABEL_FREE_CONFIG.read_text())
+def config_row(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The learner spec and training settings (for :func:`train`) of a shipped example config."""
+    cfg = yaml.safe_load(path.read_text())
     t, opt = cfg["training"], cfg["optimizer"]
     settings = {"encoder": cfg["encoder"], "epochs": t["epochs"], "batch_size": t["batch_size"], "optimizer": opt["name"],
-                "lr": opt["lr"], "weight_decay": opt["weight_decay"], "monitor": t["monitor"], "mode": t["mode"],
-                "restore_best": t["restore_best"]}
-    return f"deepfeat {cfg['learner']['name']} (k={cfg['learner']['knn_k']}, {LABEL_FREE_CONFIG.name})", cfg["learner"], settings
+                "lr": opt["lr"], "weight_decay": opt.get("weight_decay", 0.0), "monitor": t["monitor"], "mode": t["mode"],
+                "restore_best": t.get("restore_best", True)}
+    return cfg["learner"], settings
+
+
+def label_free_row() -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The row's name, learner spec and training settings, read from the shipped example config."""
+    spec, settings = config_row(LABEL_FREE_CONFIG)
+    return f"deepfeat {spec['name']} (k={spec['knn_k']}, {LABEL_FREE_CONFIG.name})", spec, settings
+
+
+def ensemble_row() -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The ensemble row's name, learner spec and training settings, from its example config."""
+    spec, settings = config_row(ENSEMBLE_CONFIG)
+    members = " + ".join(m["name"] for m in spec["members"])
+    return f"deepfeat {spec['name']} ({members}, {ENSEMBLE_CONFIG.name})", spec, settings
 
 
 def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: int = 1,
@@ -142,7 +159,7 @@ def one_class(mode: dict[str, Any], use_pyod: bool, digits: list[int], seeds: in
                                        ("deepfeat deep_svdd", {"name": "deep_svdd", "rep_dim": 32}, {**mlp, "weight_decay": 1e-6}),
                                        ("deepfeat deep_svdd + AE pretraining", {**SVDD_PRETRAINED, "rep_dim": 32},
                                         {**mlp, "weight_decay": 1e-6}),
-                                       (free_name, free_spec, free)):
+                                       (free_name, free_spec, free), ensemble_row()):
             aucs, seconds, euclidean = [], 0.0, []
             for seed in range(seeds):
                 torch.manual_seed(seed)
@@ -402,7 +419,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"mode": name, "settings": {**mode, "encoder": ENCODER, "threads": args.threads, "batch_size": 128,
                                                "pyod": use_pyod, "pythae": "not run", "denoise_config": DENOISE_CONFIG.name,
-                                               "svdd_pretraining": SVDD_PRETRAINED, "label_free": label_free_row()[2]}}
+                                               "svdd_pretraining": SVDD_PRETRAINED, "label_free": label_free_row()[2],
+                                               "ensemble": ensemble_row()[1:]}}
     t0 = time.perf_counter()
 
     def save_one_class(summary: dict[str, Any]) -> None:  # the file as it is now (another part may have written it)

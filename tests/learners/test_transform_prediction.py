@@ -80,3 +80,45 @@ def test_its_run_is_a_detector_that_deepfeat_score_uses(tmp_path: Path) -> None:
     data = load_dataset("digits")
     scores = anomaly_score(run, data.test.x[:10].numpy())
     assert scores.shape == (10,) and np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("per_sample", [1, 3])
+def test_transforms_per_sample_trains_on_distinct_random_copies(per_sample: int) -> None:
+    learner = build_learner({"name": "transform_prediction", "transforms_per_sample": per_sample},
+                            DataInfo("image", (1, 8, 8)), {"name": "cnn", "channels": [4]})
+    x = torch.randn(5, 1, 8, 8)
+    logits, target = learner._picked_logits(x, torch.Generator().manual_seed(0))
+    assert logits.shape == (per_sample * 5, 72) and target.shape == (per_sample * 5,)
+    assert all(len(set(target.view(per_sample, 5)[:, b].tolist())) == per_sample for b in range(5))  # distinct per sample
+    copies = torch.cat(learner.transformed(x))  # each picked copy is that sample's transformation number target
+    learner.encoder = torch.nn.Flatten()
+    learner.head = torch.nn.Identity()
+    picked, _ = learner._picked_logits(x, torch.Generator().manual_seed(0))
+    rows = target * 5 + torch.arange(5).repeat(per_sample)
+    torch.testing.assert_close(picked, copies.flatten(1)[rows])
+    before = learner.pick_rng.clone()
+    learner.training_step((x, None))
+    assert not torch.equal(before, learner.pick_rng)  # the saved generator advances: a resume draws what follows
+
+
+def test_score_uses_every_transformation_whatever_the_training() -> None:
+    learner = build_learner({"name": "transform_prediction", "transforms_per_sample": 2},
+                            DataInfo("image", (1, 8, 8)), {"name": "cnn", "channels": [4]}).eval()
+    x = torch.randn(6, 1, 8, 8)
+    logits, target = learner._logits(x)  # all 72 copies at once
+    expected = torch.nn.functional.cross_entropy(logits, target, reduction="none").view(72, 6).mean(0)
+    torch.testing.assert_close(learner.score_samples(x), expected)
+    with pytest.raises(ConfigError, match="at most the 72"):
+        build_learner({"name": "transform_prediction", "transforms_per_sample": 73}, DataInfo("image", (1, 8, 8)),
+                      {"name": "cnn", "channels": [4]})
+
+
+def test_one_random_transformation_per_sample_still_detects_other_digits() -> None:
+    fp32 = Precision(torch.device("cpu"), None, False)
+    data = load_dataset("digits", normal_classes=[3])
+    learner = build_learner({"name": "transform_prediction", "translate": False, "transforms_per_sample": 1}, data.info,
+                            {"name": "cnn", "channels": [16, 32]})
+    config = TrainingConfig(epochs=20, batch_size=32, progress="none", precision="fp32", restore_best=False)
+    Trainer(config, seed=0).fit(learner, data, optimizer={"name": "adam", "lr": 1e-3})
+    scores, y = collect(learner.eval(), data.test, fp32, learner.score_samples)
+    assert roc_auc_score(y != 3, scores) > 0.85

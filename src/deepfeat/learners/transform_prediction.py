@@ -13,6 +13,8 @@ The transformations follow the shape of a sample:
   along each axis, then a rotation by 0, 90, 180 or 270 degrees (rotations by 90 and 270 need square images). The
   translations matter: a 0 or an 8 looks the same flipped or turned by 180 degrees, but not shifted.
   ``translate: false`` keeps the 8 flips and rotations (9 times less compute);
+  ``transforms_per_sample: k`` trains each step on ``k`` random transformations of every sample instead of all
+  72 copies (72 / k times less training compute; the score still uses all of them);
 - series and waveforms ``(C, T)``: identity, time reversal, negation, a circular shift by half the length, and
   their combinations (8);
 - vectors ``(D,)``: GOAD's table mode (Bergman & Hoshen 2020, :mod:`deepfeat.learners.goad`): ``count`` fixed
@@ -37,6 +39,7 @@ from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.goad import GoadTables
+from deepfeat.learners.step_rng import step_generator
 from deepfeat.checks import check_positive_int
 from deepfeat.nn.encoder import build_encoder
 from deepfeat.nn.heads import LinearHead
@@ -88,7 +91,8 @@ class TransformPrediction(Learner):
                  count: int = 64,  # rows: random affine maps (8 -> 64: 0.956 -> 0.974 on a development table)
                  seed: int = 0,  # rows: the seed of the maps
                  margin: float | None = None,  # rows: null, distance softmax cross-entropy; a number, triplet loss
-                 eps: float = 0.0) -> None:  # rows: the floor of each transformation's probability in the score
+                 eps: float = 0.0,  # rows: the floor of each transformation's probability in the score
+                 transforms_per_sample: int | None = None) -> None:  # images, series: random copies per training step
         super().__init__()
         shape = tuple(info.input_shape)
         if not info.kind_spec.continuous or len(shape) not in (1, 2, 3):
@@ -106,6 +110,24 @@ class TransformPrediction(Learner):
             self.tables = GoadTables(shape[0], count, self.encoder.feature_dim, seed, margin, eps)
         self.count = len(self.transforms) if self.tables is None else count
         self.head = LinearHead(self.encoder.feature_dim, self.count) if self.tables is None else None
+        self.per_sample = self._check_per_sample(transforms_per_sample)
+        self.seed = seed
+        if self.per_sample is not None:  # the training steps' draws, saved with the weights
+            self.register_buffer("pick_rng", torch.Generator().manual_seed(seed).get_state())
+
+    def _check_per_sample(self, k: int | None) -> int | None:
+        """``transforms_per_sample``: ``None`` (all, the paper's training) or 1 to ``count``, for images and series
+        (GOAD's rows train on every map: a batch's centres need all of them)."""
+        if k is None:
+            return None
+        if self.tables is not None:
+            raise ConfigError(f"learner 'transform_prediction' at learner.transforms_per_sample: expected it on images or "
+                              f"series only, got {k!r} for rows. Leave it out: rows train on all {self.count} maps.")
+        k = check_positive_int(k, "learner 'transform_prediction' transforms_per_sample")
+        if k > self.count:
+            raise ConfigError(f"learner 'transform_prediction' at learner.transforms_per_sample: expected at most the "
+                              f"{self.count} transformations, got {k}. Lower it, or leave it out to train on all of them.")
+        return k
 
     def transformed(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The ``count`` transformed copies of ``x (B, ...)``, each ``(B, ...)``, in the order of the classes."""
@@ -123,12 +145,35 @@ class TransformPrediction(Learner):
         target = torch.arange(self.count, device=x.device).repeat_interleave(len(x))
         return self.head(self.encoder(copies)).float(), target
 
-    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def _picked_logits(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(k * B, M)`` of ``k`` distinct random transformations of each sample of ``x (B, ...)`` and the
+        right answers ``(k * B,)``: the task of :meth:`_logits` on a random ``k / M`` of its copies."""
+        draws = torch.rand(len(x), self.count, generator=generator).argsort(1)[:, : self.per_sample]
+        target = draws.T.reshape(-1).to(x.device)  # copy j of sample b at j * B + b
+        source = x.repeat(self.per_sample, *([1] * (x.dim() - 1)))
+        copies = torch.empty_like(source)
+        for i in target.unique().tolist():
+            rows = (target == i).nonzero().squeeze(1)
+            copies[rows] = self.transforms[i](source[rows])
+        return self.head(self.encoder(copies)).float(), target
+
+    def _step(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         if self.tables is not None:
-            return self.tables.loss(self._copy_features(batch[0]))
-        logits, target = self._logits(batch[0])
+            return self.tables.loss(self._copy_features(x))
+        logits, target = self._logits(x) if generator is None else self._picked_logits(x, generator)
         loss = F.cross_entropy(logits, target)
         return {"loss": loss, "acc": (logits.argmax(1) == target).float().mean().detach()}
+
+    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        if self.per_sample is None:
+            return self._step(batch[0], None)
+        with step_generator(self.pick_rng) as generator:  # a resumed run draws what an uninterrupted one drew
+            return self._step(batch[0], generator)
+
+    @torch.no_grad()
+    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The training step's metrics; with ``transforms_per_sample``, the same draws every epoch (comparable)."""
+        return self._step(batch[0], None if self.per_sample is None else torch.Generator().manual_seed(self.seed + 1))
 
     def on_fit_end(self, batches: Any, prepare: Callable[[torch.Tensor], torch.Tensor],
                    autocast: Callable[[], ContextManager[Any]]) -> None:
@@ -143,8 +188,11 @@ class TransformPrediction(Learner):
     @torch.no_grad()
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score ``(B,)``: images and series, the mean over the transformations of the cross-entropy of the
-        right one; rows, ``-sum_m log P(m | T_m x)`` under the distance softmax to the training centres."""
+        right one (one transformation of the batch at a time); rows, ``-sum_m log P(m | T_m x)`` under the distance softmax to the training centres."""
         if self.tables is not None:
             return self.tables.score(self._copy_features(x))
-        logits, target = self._logits(x)
-        return F.cross_entropy(logits, target, reduction="none").view(self.count, len(x)).mean(0)
+        total = torch.zeros(len(x), device=x.device)
+        for i in range(self.count):  # one transformation of the batch at a time: memory of B copies, not M * B
+            logits = self.head(self.encoder(self.transforms[i](x))).float()
+            total += F.cross_entropy(logits, torch.full((len(x),), i, device=x.device), reduction="none")
+        return total / self.count
