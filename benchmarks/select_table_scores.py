@@ -14,6 +14,9 @@ Two groups of choices (``--group``):
   the highest mean ROC-AUC is the benchmark's row (table_goad_selection.json).
 - ``goad_maps``: then, at the chosen loss, features and steps, more maps (64, 128 or 256; GOAD used up to 256 on
   tables) (table_goad_maps_selection.json).
+- ``ensemble``: the chosen GOAD row alone, or summed (``score_ensemble``, scores standardized on the normal
+  training rows) with the VAE's negative ELBO or the autoencoder's reconstruction error, the benchmark's code size
+  (table_ensemble_selection.json).
 
     python benchmarks/select_table_scores.py --group knn         # ~10 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group goad        # ~15 min on 2 busy cores, 1 thread
@@ -53,8 +56,15 @@ GOAD_MAPS: dict[str, Candidate] = {
     f"transform_prediction (count {count}, distance softmax, features 8, 1000 steps)":
         ({"name": "transform_prediction", "count": count}, {"name": "mlp", "hidden": [64, 8]}, 1000)
     for count in (64, 128, 256)}
+GOAD_CHOSEN = {"name": "transform_prediction", "count": 64, "encoder": {"name": "mlp", "hidden": [64, 8]}}
+CODE = max(2, 64 // 3)  # the benchmark's code size, max(2, features // 3), for this table's 64 features
+ENSEMBLE: dict[str, Candidate] = {
+    "transform_prediction (chosen above)": ({"name": "transform_prediction", "count": 64}, GOAD_CHOSEN["encoder"], 1000),
+    **{f"score_ensemble: transform_prediction + {member}": (
+        {"name": "score_ensemble", "members": [GOAD_CHOSEN, {"name": member, "code_dim": CODE, "encoder": ENCODER}]},
+        ENCODER, 1000) for member in ("vae", "autoencoder")}}
 GROUPS = {"knn": (KNN, "table_scores_selection.json"), "goad": (GOAD, "table_goad_selection.json"),
-          "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json")}
+          "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json"), "ensemble": (ENSEMBLE, "table_ensemble_selection.json")}
 
 
 def scores_on_digits(candidates: dict[str, Candidate]) -> dict[str, list[float]]:
