@@ -297,10 +297,11 @@ def page(results: dict[str, Any]) -> str:
     for name, res in results.items():
         budget = res["budget"]
         parts.append(f"**{name}** ({KINDS[name]}; {res['train_samples']} training samples, {res['test_samples']} test; "
-                     f"{budget['pretrain_epochs']} pretraining epochs, {budget['steps']} steps per low-label training, "
+                     f"{budget['pretrain_epochs']} pretraining epoch{'s' * (budget['pretrain_epochs'] > 1)}, {budget['steps']} steps per low-label training, "
                      f"{budget['draws']} draws):\n")
+        why = ["why"] if res["not_applicable"] else []
         parts.append(table([{k: v for k, v in row.items() if k != "problem"} for row in rows({name: res})],
-                           ["method", "use", *[f"{k}/class" for k in labels], "why"]) + "\n")
+                           ["method", "use", *[f"{k}/class" for k in labels], *why]) + "\n")
     parts.append("Seconds of training on all labels to reach scratch's full-label accuracy minus 1 point (pretraining "
                  "time added in the second number):\n")
     parts.append(table([{"problem": p, "target": r["target_accuracy"], **{
