@@ -308,6 +308,7 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
                     ENSEMBLE_ROW: ({"name": "score_ensemble", "members": [
                         {**GOAD_SPEC, "encoder": GOAD_TRAINING["encoder"]},
                         {"name": "autoencoder", "code_dim": code, "encoder": mlp}]}, 0.0)}
+        longer = {GOAD_ROW: GOAD_TRAINING["encoder"], ENSEMBLE_ROW: mlp}  # rows trained GOAD's steps, their encoder
         rows: dict[str, list[float]] = {}
         for normal in classes:
             data = load_dataset(name, normal_classes=[normal], val_fraction=0.1, test_fraction=0.3)
@@ -317,10 +318,9 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
             for method, (spec, wd) in learners.items():
                 if method.endswith("+ AE pretraining"):
                     spec = {**spec, "pretrain_epochs": epochs}
-                encoder, row_epochs = mlp, epochs
-                if method in (GOAD_ROW, ENSEMBLE_ROW):
-                    encoder = GOAD_TRAINING["encoder"] if method == GOAD_ROW else mlp
-                    row_epochs = max(1, round(mode["tabular_steps"] * GOAD_TRAINING["steps_factor"]) // data.train.num_batches(32))
+                encoder = longer.get(method, mlp)
+                factor = GOAD_TRAINING["steps_factor"] if method in longer else 1
+                row_epochs = max(1, round(mode["tabular_steps"] * factor) // data.train.num_batches(32))
                 aucs = []
                 for seed in range(mode["seeds"]):
                     torch.manual_seed(seed)

@@ -25,9 +25,18 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from bench_autoencoders import MODES, RESULTS, label_free_row, mnist, train
+from deepfeat.data.splits import DataBundle
 from deepfeat.learners.knn_scores import METRICS, FeatureBank
 
 ANOMALIES = 2000  # other digits' training images in each validation set
+
+
+def validation_images(every: DataBundle, data: DataBundle, digit: int) -> torch.Tensor:
+    """The validation set of ``digit`` normal: its held-out training images (``data.val``), then ANOMALIES training
+    images of the other digits (from ``every``, drawn with the digit as seed)."""
+    others = (every.train.y != digit).nonzero().squeeze(1)
+    pick = others[torch.randperm(len(others), generator=torch.Generator().manual_seed(digit))[:ANOMALIES]]
+    return torch.cat([data.val.x, every.train.x[pick]])
 
 
 def main() -> None:
@@ -42,9 +51,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for digit in args.digits:
         data = mnist(mode, normal_classes=[digit], score_heldout=False)
-        others = (every.train.y != digit).nonzero().squeeze(1)
-        pick = others[torch.randperm(len(others), generator=torch.Generator().manual_seed(digit))[:ANOMALIES]]
-        x_val = torch.cat([data.val.x, every.train.x[pick]])
+        x_val = validation_images(every, data, digit)
         labels = np.r_[np.zeros(len(data.val)), np.ones(ANOMALIES)]
         torch.manual_seed(0)
         learner, _ = train(spec, data, seed=0, **settings)

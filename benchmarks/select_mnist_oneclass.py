@@ -39,8 +39,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from bench_autoencoders import ENCODER, MODES, RESULTS, label_free_row, mnist, train
-
-ANOMALIES = 2000  # other digits' training images in each validation set (select_mnist_knn_metric.py's draw)
+from select_mnist_knn_metric import ANOMALIES, validation_images  # the same validation draw
 CNN = {"name": "cnn", "channels": [32, 64, 128], "kernel_size": 3, "pool": "max", "norm": "batch"}
 SMALL_CNN = {**CNN, "channels": [16, 32, 64]}
 
@@ -85,9 +84,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for digit in args.digits:
         data = mnist(mode, normal_classes=[digit], score_heldout=False)
-        others = (every.train.y != digit).nonzero().squeeze(1)
-        pick = others[torch.randperm(len(others), generator=torch.Generator().manual_seed(digit))[:ANOMALIES]]
-        x_val = torch.cat([data.val.x, every.train.x[pick]])
+        x_val = validation_images(every, data, digit)
         n = len(data.val)
         fit_half = np.arange(n) % 2 == 0  # standardization statistics
         held = ~np.r_[fit_half, np.zeros(ANOMALIES, bool)]  # what every ROC-AUC is computed on

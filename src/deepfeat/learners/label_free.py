@@ -10,6 +10,7 @@ import torch
 
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
+from deepfeat.learners.inference import evaluating
 from deepfeat.learners.knn_scores import FeatureBank
 from deepfeat.learners.step_rng import step_generator
 
@@ -52,10 +53,8 @@ class LabelFreeLearner(Learner):
         """With kNN scores: the bank of training features, from the final (best) weights, in eval mode."""
         if self.bank is None:
             return
-        was_training = self.training
-        self.eval()
-        self.bank.fill(self.embed, batches, prepare, autocast)
-        self.train(was_training)
+        with evaluating(self):
+            self.bank.fill(self.embed, batches, prepare, autocast)
 
     @torch.no_grad()
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:

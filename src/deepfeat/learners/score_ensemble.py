@@ -26,6 +26,7 @@ from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS, build_learner
+from deepfeat.learners.inference import run_batches
 
 STATISTICS_SAMPLES = 2048  # normal training samples the means and deviations are taken over: plenty for two moments
 
@@ -90,22 +91,16 @@ class ScoreEnsemble(Learner):
         first :data:`STATISTICS_SAMPLES` samples: scoring costs a detector like transformation prediction many passes)."""
         for member in self.members:
             member.on_fit_end(batches, prepare, autocast)
-        was_training = self.training
-        self.eval()
-        parts, seen = [], 0
-        for x, _ in batches:
-            with autocast():
-                parts.append(torch.stack([member.score_samples(prepare(x)).float() for member in self.members], 1))
-            seen += len(x)
-            if seen >= STATISTICS_SAMPLES:
-                break
-        scores = torch.cat(parts)[:STATISTICS_SAMPLES]
+        scores = torch.cat([out for out, _, _ in run_batches(self, batches, self._member_scores, prepare=prepare,
+                                                            autocast=autocast, limit=STATISTICS_SAMPLES)])
         self.center.copy_(scores.mean(0))
         self.spread.copy_(scores.std(0).clamp_min(1e-12))
-        self.train(was_training)
+
+    def _member_scores(self, batch: Batch) -> torch.Tensor:
+        """Each member's raw score of the batch's samples, ``(B, members)``."""
+        return torch.stack([member.score_samples(batch[0]).float() for member in self.members], 1)
 
     @torch.no_grad()
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score ``(B,)``: the sum over members of (score - training mean) / training deviation."""
-        scores = torch.stack([member.score_samples(x).float() for member in self.members], 1)
-        return ((scores - self.center) / self.spread).sum(1)
+        return ((self._member_scores((x, None)) - self.center) / self.spread).sum(1)

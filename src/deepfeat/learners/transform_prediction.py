@@ -39,6 +39,7 @@ from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
 from deepfeat.learners.build import LEARNERS
 from deepfeat.learners.goad import GoadTables
+from deepfeat.learners.inference import evaluating
 from deepfeat.learners.step_rng import step_generator
 from deepfeat.checks import check_positive_int
 from deepfeat.nn.encoder import build_encoder
@@ -180,10 +181,8 @@ class TransformPrediction(Learner):
         """Rows: the centres of each transformation's features over the training rows, from the final weights."""
         if self.tables is None:
             return
-        was_training = self.training
-        self.eval()
-        self.tables.fill(self._copy_features, batches, prepare, autocast)
-        self.train(was_training)
+        with evaluating(self):
+            self.tables.fill(self._copy_features, batches, prepare, autocast)
 
     @torch.no_grad()
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
