@@ -13,6 +13,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 PYTHON=${PYTHON:-python3}
 TORCH_PIP_ARGS=${TORCH_PIP_ARGS:-torch==2.14.1 torchvision==0.29.1}
+export PIP_NO_CACHE_DIR=1  # a throwaway venv: nothing it downloads is worth keeping on the disk
 
 constraints=()
 if [[ "${FLOORS:-}" == 1 ]]; then
