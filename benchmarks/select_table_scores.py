@@ -17,10 +17,16 @@ Two groups of choices (``--group``):
 - ``ensemble``: the chosen GOAD row alone, or summed (``score_ensemble``, scores standardized on the normal
   training rows) with the VAE's negative ELBO or the autoencoder's reconstruction error, the benchmark's code size
   (table_ensemble_selection.json).
+- ``flow``: the chosen GOAD row against a normalizing flow (RealNVP, ``learner: flow``; its negative log-likelihood):
+  4 or 8 coupling layers, training noise of standard deviation 0.1, 0.3 or 0.5, the benchmark's MLP [64, 32] as
+  each layer's conditioner, 1000 steps as GOAD's (table_flow_selection.json).
+- ``flow_noise``: then, with 8 couplings, noise beyond the largest of those: 0.7 or 1.0
+  (table_flow_noise_selection.json; its candidates against the flow group's 0.983 at noise 0.5).
 
     python benchmarks/select_table_scores.py --group knn         # ~10 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group goad        # ~15 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group goad_maps   # ~10 min on 2 busy cores, 1 thread
+    python benchmarks/select_table_scores.py --group flow        # ~15 min on 2 busy cores, 1 thread
 
 Writes the group's JSON file under benchmarks/results/ and prints a table.
 """
@@ -63,8 +69,17 @@ ENSEMBLE: dict[str, Candidate] = {
     **{f"score_ensemble: transform_prediction + {member}": (
         {"name": "score_ensemble", "members": [GOAD_CHOSEN, {"name": member, "code_dim": CODE, "encoder": ENCODER}]},
         ENCODER, 1000) for member in ("vae", "autoencoder")}}
+FLOW: dict[str, Candidate] = {
+    "transform_prediction (chosen above)": ({"name": "transform_prediction", "count": 64}, GOAD_CHOSEN["encoder"], 1000),
+    **{f"flow (couplings {couplings}, noise {noise}, 1000 steps)": (
+        {"name": "flow", "couplings": couplings, "noise": noise}, ENCODER, 1000)
+        for couplings in (4, 8) for noise in (0.1, 0.3, 0.5)}}
+FLOW_NOISE: dict[str, Candidate] = {
+    f"flow (couplings 8, noise {noise}, 1000 steps)": ({"name": "flow", "couplings": 8, "noise": noise}, ENCODER, 1000)
+    for noise in (0.7, 1.0)}
 GROUPS = {"knn": (KNN, "table_scores_selection.json"), "goad": (GOAD, "table_goad_selection.json"),
-          "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json"), "ensemble": (ENSEMBLE, "table_ensemble_selection.json")}
+          "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json"), "ensemble": (ENSEMBLE, "table_ensemble_selection.json"),
+          "flow": (FLOW, "table_flow_selection.json"), "flow_noise": (FLOW_NOISE, "table_flow_noise_selection.json")}
 
 
 def scores_on_digits(candidates: dict[str, Candidate]) -> dict[str, list[float]]:
