@@ -15,8 +15,13 @@ from typing import Any
 def cmd_diagnose(a: argparse.Namespace) -> int:
     from deepfeat.api import diagnose
 
-    logging.getLogger("deepfeat").setLevel(logging.ERROR)  # the verdicts are printed below, once
-    run = diagnose(a.config, out=a.out, overrides=a.set, epochs=a.epochs)
+    logger = logging.getLogger("deepfeat")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # the verdicts are printed below, once
+    try:
+        run = diagnose(a.config, out=a.out, overrides=a.set, epochs=a.epochs)
+    finally:  # a caller in the same process (a notebook, a test) keeps deepfeat's warnings
+        logger.setLevel(level)
     findings = run.results.get("diagnostics", [])
     for f in findings:
         print(f"{f['severity']}: {f['message']}")

@@ -243,7 +243,9 @@ def _split_source(source: str) -> tuple[str, str]:
 # Where pretrained networks come from: ``name -> loader(name, pretrained, weights) -> (module, expects)``.
 # ``expects`` describes the input the network was trained on (channels, size, mean, std; for a network whose
 # input cannot be resized, ``fixed_shape``, its ``shape`` and an ``example`` batch of it in its dtype). timm and torchvision register here; the run layer registers ``folder``
-# (a deepfeat run or exported model), which needs the learner registry above this floor.
+# (a deepfeat run or exported model), which needs the learner registry above this floor. A source's ``meta`` may hold
+# ``data_needs(name) -> dict``: what the data must be for its network (see Encoder.data_needs); without it the
+# network takes the data as it comes (images are resized and normalized by the encoder itself).
 SOURCES: Registry[Any] = Registry("backbone source", takes=3)
 SOURCES.add("timm", _timm, description="a timm model name: timm:<name>")
 SOURCES.add("torchvision", _torchvision, description="a torchvision model name: torchvision:<name>")
@@ -292,6 +294,13 @@ class BackboneEncoder(Encoder):
             probe = self.model.eval()(self.adapt(example))
             self.model.train(was)
         self.feature_dim = int(probe.flatten(1).shape[1])
+
+    @classmethod
+    def data_needs(cls, source: str = "timm:resnet18", **spec: Any) -> dict[str, Any]:
+        """What the source's network needs of the data (a text run's tokenizer), read without loading it."""
+        kind, name = _split_source(source)
+        needs = (SOURCES.meta(kind, "encoder.source") or {}).get("data_needs") if kind in SOURCES else None
+        return needs(name) if needs is not None else {}
 
     def _check_channels(self, source: str) -> None:
         c = self.input_shape[0]

@@ -41,6 +41,16 @@ def build_encoder(spec: Any, input_shape: Sequence[int], where: str = "encoder")
     return ENCODERS.build(spec, shape, where=where)
 
 
+def data_needs(spec: Any) -> dict[str, Any]:
+    """What the data must be for the encoder ``spec`` (:meth:`Encoder.data_needs` of its registered class); ``{}``
+    for a user's module or a factory that is not an :class:`Encoder` class."""
+    if not isinstance(spec, (str, Mapping)):
+        return {}
+    name, kwargs = ENCODERS.split_spec(spec, "encoder")
+    made = ENCODERS.get(name, "encoder.name")
+    return made.data_needs(**kwargs) if isinstance(made, type) and issubclass(made, Encoder) else {}
+
+
 def jsonable(value: Any) -> Any:
     """``value`` with tuples turned into lists (recursively), as it reads back from JSON/YAML."""
     if isinstance(value, (tuple, list)):
@@ -76,6 +86,13 @@ class Encoder(nn.Module):
             )
         self.input_shape = shape
         self.config = {"name": self.name, **jsonable(kwargs)}
+
+    @classmethod
+    def data_needs(cls, **spec: Any) -> dict[str, Any]:
+        """What the data must be for this encoder built with ``spec``, known without building it: ``{"tokenizer":
+        {...}}`` for a network pretrained on token ids, the tokenizer (vocabulary included) that made them. The run
+        reads its texts with it (:func:`data_needs`); ``{}`` (the default): the encoder takes the data as it comes."""
+        return {}
 
     def mirror_decoder(self, code_dim: int) -> nn.Module | None:
         """The decoder ``(B, code_dim) -> (B, *input_shape)`` that mirrors this encoder, for autoencoders and VAEs.

@@ -85,6 +85,11 @@ class PretrainedTextEncoder(Encoder):
         self.model.requires_grad_(bool(trainable))
         self.train(False)
 
+    @classmethod
+    def data_needs(cls, model: str = MINILM, **spec: Any) -> dict[str, Any]:
+        """The model's own tokenizer: ids from any other would index the wrong embedding rows."""
+        return {"tokenizer": {"name": "pretrained", "model": model}}
+
     def train(self, mode: bool = True) -> PretrainedTextEncoder:
         """Like ``nn.Module.train``, but a fully frozen model stays in eval mode (no dropout on fixed features)."""
         frozen = not any(p.requires_grad for p in self.model.parameters())

@@ -210,11 +210,30 @@ def export_onnx(learner: Learner, info: DataInfo, path: Path) -> Path:
     return path
 
 
-@SOURCES.register("folder")
+def _model_folder(source: str) -> Path:
+    """The exported model folder of a run folder, or ``source`` itself."""
+    folder = Path(source).expanduser()
+    return folder / MODEL_DIR if (folder / MODEL_DIR / META_FILE).is_file() else folder
+
+
+def _run_folder_needs(source: str) -> dict[str, Any]:
+    """What a run's network needs of new data: the tokenizer of a text run, vocabulary included (``{}`` otherwise,
+    and for a folder without ``model.json``, which building the encoder then reports)."""
+    folder = _model_folder(source)
+    if not (folder / META_FILE).is_file():
+        return {}
+    fix = rebuild_hint(folder)
+    try:
+        tokenizer = DataInfo.from_dict(_read_meta(folder / META_FILE, fix)["data"]).tokenizer
+    except ConfigError as e:
+        raise CheckpointError(f"exported model file {folder / META_FILE} is damaged: {e}. {fix}") from None
+    return {"tokenizer": tokenizer} if tokenizer is not None else {}
+
+
+@SOURCES.register("folder", meta={"data_needs": _run_folder_needs})
 def _run_folder(source: str, pretrained: bool, weights: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A deepfeat run folder or exported model folder as a backbone: its learner's encoder."""
-    folder = Path(source).expanduser()
-    folder = folder / MODEL_DIR if (folder / MODEL_DIR / META_FILE).is_file() else folder
+    folder = _model_folder(source)
     if not (folder / META_FILE).is_file():
         raise ConfigError(f"encoder source at encoder.source: expected timm:<name>, torchvision:<name>, a run folder or an "
                           f"exported model folder, got {source!r} (no model.json there). Pass the folder `deepfeat fit` printed.")
