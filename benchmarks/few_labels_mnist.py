@@ -30,7 +30,7 @@ from deepfeat.data.datasets import load_dataset
 from deepfeat.data.splits import DataBundle
 from deepfeat.engine.device import Precision
 from deepfeat.engine.inference import collect
-from deepfeat.eval.probes import _majority_vote, _neighbours
+from deepfeat.eval.probes import majority_vote, nearest_neighbours
 from deepfeat.learners.build import build_learner
 from deepfeat.run.evaluations.low_label import LowLabelConfig, label_draws, low_label_accuracy
 from deepfeat.run.model_io import load_model
@@ -78,13 +78,13 @@ def _spreading(neighbours: int, alpha: float, iterations: int = 50) -> Classifie
     The graph is built once for all draws."""
     def fit(z: np.ndarray, y: np.ndarray, draws: list[np.ndarray], z_eval: np.ndarray) -> list[np.ndarray]:
         z32 = np.ascontiguousarray(z, np.float32)
-        near = _neighbours(z32, z32, neighbours + 1, "cosine")[:, 1:]  # each sample's own row is its nearest
+        near = nearest_neighbours(z32, z32, neighbours + 1, "cosine")[:, 1:]  # each sample's own row is its nearest
         rows = np.repeat(np.arange(len(z)), neighbours)
         w = sparse.csr_matrix((np.ones(rows.size), (rows, near.ravel())), shape=(len(z), len(z)))
         w = (w + w.T) * 0.5
         d = np.asarray(w.sum(1)).ravel() ** -0.5
         s = sparse.diags(d) @ w @ sparse.diags(d)
-        near = _neighbours(z32, np.ascontiguousarray(z_eval, np.float32), 10, "cosine")
+        near = nearest_neighbours(z32, np.ascontiguousarray(z_eval, np.float32), 10, "cosine")
         preds = []
         for idx in draws:
             seeds = np.zeros((len(z), int(y.max()) + 1))
@@ -93,7 +93,7 @@ def _spreading(neighbours: int, alpha: float, iterations: int = 50) -> Classifie
             for _ in range(iterations):
                 f = alpha * (s @ f) + (1 - alpha) * seeds
             votes = f.argmax(1)[near]
-            preds.append(_majority_vote(votes, np.arange(seeds.shape[1])))
+            preds.append(majority_vote(votes, np.arange(seeds.shape[1])))
         return preds
     return fit
 

@@ -120,7 +120,7 @@ def logistic_head(features: ArrayLike, labels: ArrayLike, num_classes: int, *, C
             for name, value in {"mean": scaler.mean_, "var": scaler.scale_ ** 2, "weight": weight, "bias": bias}.items()}
 
 
-def _neighbours(xtr: np.ndarray, xte: np.ndarray, k: int, metric: str) -> np.ndarray:
+def nearest_neighbours(xtr: np.ndarray, xte: np.ndarray, k: int, metric: str) -> np.ndarray:
     """Indices ``(N_test, k)`` of each test row's ``k`` nearest training rows, nearest first."""
     a, b = torch.from_numpy(xtr), torch.from_numpy(xte)
     if metric == "cosine":
@@ -137,7 +137,7 @@ def _neighbours(xtr: np.ndarray, xte: np.ndarray, k: int, metric: str) -> np.nda
     return torch.cat(out).numpy()
 
 
-def _majority_vote(nearest: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def majority_vote(nearest: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Most frequent label ``(N,)`` among neighbour class indices ``(N, k)``; ties to the smallest label."""
     votes = np.zeros((len(nearest), len(classes)), dtype=np.int64)
     np.add.at(votes, (np.arange(len(nearest))[:, None], nearest), 1)
@@ -176,8 +176,8 @@ def knn_accuracy(
         )
     ks = [int(v) for v in ks]
     classes, label_idx = np.unique(ytr, return_inverse=True)
-    nearest = label_idx[_neighbours(xtr, xte, max(ks), metric)]  # (N_test, max k) class indices
-    preds = {kk: _majority_vote(nearest[:, :kk], classes) for kk in ks}
+    nearest = label_idx[nearest_neighbours(xtr, xte, max(ks), metric)]  # (N_test, max k) class indices
+    preds = {kk: majority_vote(nearest[:, :kk], classes) for kk in ks}
     result: dict[str, Any] = {
         "accuracy": float(np.mean(preds[ks[0]] == yte)),
         "accuracy_by_k": {kk: float(np.mean(pred == yte)) for kk, pred in preds.items()},
