@@ -14,7 +14,7 @@ import deepfeat
 from deepfeat.run.workflow import check_config
 from deepfeat.errors import ConfigError
 from deepfeat.nn.encoder import data_needs
-from deepfeat.run.runs import with_encoder_needs
+from deepfeat.run.encoder_needs import with_encoder_needs
 
 TINY = {
     "optimizer": {"name": "adam", "lr": 0.01},

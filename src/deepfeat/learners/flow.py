@@ -138,15 +138,19 @@ class NormalizingFlow(Learner):
         """``z = f(x)``: ``(B, D)``, standard normal for data like the training data."""
         return self.forward_flow(x)[0].flatten(1)
 
+    def _metrics(self, nll: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss of per-sample negative log-likelihoods ``(B,)`` and its metrics (nats, bits per dimension)."""
+        loss = nll.mean()
+        return {"loss": loss, "nll": loss.detach(), "bits_per_dim": loss.detach() / (self.feature_dim * math.log(2))}
+
     def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         x = batch[0].float()
-        nll = -self.log_prob(x + self.noise * torch.randn_like(x) if self.noise else x)
-        return {"loss": nll.mean(), "nll": nll.mean().detach(),
-                "bits_per_dim": (nll.mean() / (self.feature_dim * math.log(2))).detach()}
+        return self._metrics(-self.log_prob(x + self.noise * torch.randn_like(x) if self.noise else x))
 
+    @torch.no_grad()
     def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        nll = -self.log_prob(batch[0])
-        return {"loss": nll.mean(), "nll": nll.mean(), "bits_per_dim": nll.mean() / (self.feature_dim * math.log(2))}
+        """Metrics of the clean batch (no training noise)."""
+        return self._metrics(-self.log_prob(batch[0]))
 
     @torch.no_grad()
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,6 @@ import yaml
 from deepfeat.config import DATA_SPLIT_KEYS, Config, load_config
 from deepfeat.data.datasets import DATASETS, folder_spec, load_dataset
 from deepfeat.data.in_memory import memory_spec
-from deepfeat.data.tokenize import TOKENIZERS
 from deepfeat.data.info import DataInfo
 from deepfeat.data.splits import DataBundle, TensorSplit
 from deepfeat.engine.callbacks import best_weights
@@ -28,10 +27,10 @@ from deepfeat.engine.fit_batches import FitBatches
 from deepfeat.engine.inference import collect
 from deepfeat.errors import CheckpointError, ConfigError, DataError, DeepfeatError, UnknownNameError
 from deepfeat.layout import FAILED_MODEL_DIR, RunPaths
-from deepfeat.nn.encoder import data_needs
 from deepfeat.learners.base import Learner
 from deepfeat.learners.build import build_learner
 from deepfeat.registry import accepted_params, did_you_mean
+from deepfeat.run.encoder_needs import with_encoder_needs
 from deepfeat.run.model_io import export_model, load_model, rebuild_hint, set_aside, unregistered
 from deepfeat.run.results import Results, read_results_file
 
@@ -132,37 +131,6 @@ def load_data(cfg: Config, data: Any = None, test: Any = None) -> DataBundle:
     if data is not None:
         spec.update(memory_spec(data, test))
     return load_dataset(with_encoder_needs(spec, cfg.encoder), seed=cfg.seed, **split)
-
-
-# The settings of a tokenizer that decide which id a text gets; the others (min_freq, max_size) only shape a
-# vocabulary still to be built.
-_TOKEN_IDS = ("name", "model", "vocab", "lowercase", "max_length")
-
-
-def with_encoder_needs(spec: dict[str, Any], encoder: Any) -> dict[str, Any]:
-    """The data ``spec`` as the ``encoder`` needs it (:func:`~deepfeat.nn.encoder.data_needs`): a text source reads
-    with the tokenizer the encoder's pretrained network was trained on (a deepfeat text run's, vocabulary included,
-    or a Hugging Face model's own), so each id means what it meant in pretraining. ConfigError when the config's own
-    ``data.tokenizer`` gives a text other ids."""
-    needed = data_needs(encoder).get("tokenizer")
-    if needed is None or spec.get("name") not in DATASETS or "tokenizer" not in (accepted_params(DATASETS.get(spec["name"])) or ()):
-        return spec
-    own = spec.get("tokenizer") or {}
-    own = {"name": own} if isinstance(own, str) else dict(own)
-    if "name" in own:
-        own["name"] = TOKENIZERS.canonical(own["name"], "data.tokenizer.name")
-    differ = [k for k in _TOKEN_IDS if k in own and k in needed and own[k] != needed[k]]
-    if differ:
-        shown = {k: (f"{len(needed[k])} tokens" if k == "vocab" else needed[k]) for k in _TOKEN_IDS if k in needed}
-        got = ", ".join(f"a vocabulary of {len(own[k])} tokens" if k == "vocab" else f"{k} {own[k]!r}" for k in differ)
-        raise ConfigError(f"data.tokenizer: expected the tokenizer the encoder was pretrained with ({shown}), got "
-                          f"{got}. Drop data.tokenizer: the encoder's is used, so each id means what it meant in "
-                          "pretraining.")
-    tokenizer = {**{k: v for k, v in own.items() if k in _TOKEN_IDS}, **needed}
-    if tokenizer != own:
-        log.info("data.tokenizer: the encoder's own (%s)", ", ".join(
-            f"{k} {len(v)} tokens" if k == "vocab" else f"{k} {v}" for k, v in tokenizer.items() if k in _TOKEN_IDS))
-    return {**spec, "tokenizer": tokenizer}
 
 
 def is_in_memory(data: Any) -> bool:
