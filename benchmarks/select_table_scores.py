@@ -22,11 +22,24 @@ Two groups of choices (``--group``):
   each layer's conditioner, 1000 steps as GOAD's (table_flow_selection.json).
 - ``flow_noise``: then, with 8 couplings, noise beyond the largest of those: 0.7 or 1.0
   (table_flow_noise_selection.json; its candidates against the flow group's 0.983 at noise 0.5).
+- ``suite``: the chosen detectors on a wider development suite, so that no choice rests on one table's shape:
+  digits as above, and three UCR problems shipped with aeon read as plain vectors (ItalyPowerDemand, 24 features;
+  GunPoint, 150; ArrowHead, 251), each class normal in turn, the mean over each table's classes, then over the
+  four tables as the benchmark averages its tables. Candidates: GOAD and the flow as chosen above, the flow with
+  coarser training noise (2.0 and 4.0 standard deviations: the density blurred towards one wide bump), the VAE at
+  the benchmark's code size and steps, and the masked autoencoder's kNN score as the benchmark runs it.
+  scikit-learn's OneClassSVM and IsolationForest, the squared distance to the normal training rows' mean and their
+  Ledoit-Wolf Mahalanobis distance are scored beside them as references, never chosen (table_suite_selection.json).
+- ``suite_ensemble``: the suite's two best, GOAD (best on ItalyPowerDemand) and the flow (best on digits and
+  GunPoint), as one ``score_ensemble``: trained side by side, their scores standardized on the normal training rows
+  and summed (table_suite_ensemble_selection.json; against the suite group's numbers).
 
     python benchmarks/select_table_scores.py --group knn         # ~10 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group goad        # ~15 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group goad_maps   # ~10 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group flow        # ~15 min on 2 busy cores, 1 thread
+    python benchmarks/select_table_scores.py --group suite       # ~10 min on 2 idle cores, 1 thread
+    python benchmarks/select_table_scores.py --group suite_ensemble   # ~5 min on 2 idle cores, 1 thread
 
 Writes the group's JSON file under benchmarks/results/ and prints a table.
 """
@@ -37,11 +50,15 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.covariance import LedoitWolf
 from sklearn.datasets import load_digits
+from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
+from sklearn.svm import OneClassSVM
 
 import deepfeat  # noqa: F401  (registers everything)
 from bench_autoencoders import RESULTS, train
@@ -77,28 +94,70 @@ FLOW: dict[str, Candidate] = {
 FLOW_NOISE: dict[str, Candidate] = {
     f"flow (couplings 8, noise {noise}, 1000 steps)": ({"name": "flow", "couplings": 8, "noise": noise}, ENCODER, 1000)
     for noise in (0.7, 1.0)}
+SUITE: dict[str, Candidate] = {
+    "transform_prediction (chosen above)": ({"name": "transform_prediction", "count": 64}, GOAD_CHOSEN["encoder"], 1000),
+    **{f"flow (couplings 8, noise {noise}, 1000 steps)": ({"name": "flow", "couplings": 8, "noise": noise}, ENCODER, 1000)
+       for noise in (0.7, 2.0, 4.0)},
+    "vae (code max(2, features // 3), 300 steps)": ({"name": "vae", "code_dim": "benchmark"}, ENCODER, STEPS),
+    "mae_knn (euclidean, 300 steps)": ({"name": "mae_knn", "knn_metric": "euclidean"}, ENCODER, STEPS)}
+UCR_TABLES = ("ItalyPowerDemand", "GunPoint", "ArrowHead")
+SUITE_ENSEMBLE: dict[str, Candidate] = {"score_ensemble: transform_prediction + flow (both as chosen above, 1000 steps)": (
+    {"name": "score_ensemble", "members": [GOAD_CHOSEN, {"name": "flow", "couplings": 8, "noise": 0.7, "encoder": ENCODER}]},
+    ENCODER, 1000)}
 GROUPS = {"knn": (KNN, "table_scores_selection.json"), "goad": (GOAD, "table_goad_selection.json"),
           "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json"), "ensemble": (ENSEMBLE, "table_ensemble_selection.json"),
-          "flow": (FLOW, "table_flow_selection.json"), "flow_noise": (FLOW_NOISE, "table_flow_noise_selection.json")}
+          "flow": (FLOW, "table_flow_selection.json"), "flow_noise": (FLOW_NOISE, "table_flow_noise_selection.json"),
+          "suite": (SUITE, "table_suite_selection.json"),
+          "suite_ensemble": (SUITE_ENSEMBLE, "table_suite_ensemble_selection.json")}
 
 
-def scores_on_digits(candidates: dict[str, Candidate]) -> dict[str, list[float]]:
-    """ROC-AUC of each candidate on the development table, one per normal digit (seed 0)."""
+def development_tables(suite: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The development tables as (rows, integer labels): digits, and with ``suite`` the UCR problems as vectors."""
     raw = load_digits()
-    rows: dict[str, list[float]] = {name: [] for name in candidates}
-    for digit in range(10):
-        options = LoadOptions(normal_classes=(digit,), val_fraction=0.1, test_fraction=0.3)
-        data = make_bundle(raw.data, raw.target, "vector", "digits_vectors", class_names=[str(c) for c in range(10)],
-                           **options.kwargs())
-        labels = (data.test.y != digit).numpy()
-        for name, (spec, encoder, steps) in candidates.items():
+    tables = {"digits": (raw.data.astype(np.float32), raw.target)}
+    if suite:
+        import aeon.datasets
+        from aeon.datasets import load_from_ts_file
+
+        shipped = Path(aeon.datasets.__file__).parent / "data"
+        for problem in UCR_TABLES:
+            parts = [load_from_ts_file(str(shipped / problem / f"{problem}_{split}.ts")) for split in ("TRAIN", "TEST")]
+            x = np.concatenate([p[0] for p in parts]).reshape(-1, parts[0][0].shape[-1]).astype(np.float32)
+            tables[problem] = (x, np.unique(np.concatenate([p[1] for p in parts]), return_inverse=True)[1])
+    return tables
+
+
+def references(x_train: np.ndarray, x_test: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores never chosen, beside the candidates: classical detectors and two distances to the normal rows' centre."""
+    centred = x_test - x_train.mean(0)
+    return {"reference: sklearn OneClassSVM (rbf, nu 0.1)": -OneClassSVM(nu=0.1).fit(x_train).score_samples(x_test),
+            "reference: sklearn IsolationForest": -IsolationForest(random_state=0).fit(x_train).score_samples(x_test),
+            "reference: squared distance to the mean": (centred ** 2).sum(1),
+            "reference: Ledoit-Wolf Mahalanobis distance": LedoitWolf().fit(x_train).mahalanobis(x_test)}
+
+
+def scores_on_table(name: str, x: np.ndarray, y: np.ndarray, candidates: dict[str, Candidate],
+                    with_references: bool) -> dict[str, list[float]]:
+    """ROC-AUC of each candidate on one development table, one per normal class (seed 0)."""
+    classes = sorted(set(y.tolist()))
+    rows: dict[str, list[float]] = {}
+    for normal in classes:
+        options = LoadOptions(normal_classes=(normal,), val_fraction=0.1, test_fraction=0.3)
+        data = make_bundle(x, y, "vector", f"{name}_vectors", class_names=[str(c) for c in classes], **options.kwargs())
+        labels = (data.test.y != normal).numpy()
+        for method, (spec, encoder, steps) in candidates.items():
+            if spec.get("code_dim") == "benchmark":
+                spec = {**spec, "code_dim": max(2, x.shape[1] // 3)}
             torch.manual_seed(0)
             epochs = max(1, steps // data.train.num_batches(BATCH))
             learner, _ = train(spec, data, epochs, encoder=encoder, batch_size=BATCH)
             scores, _ = collect(learner, data.test, resolve_precision("fp32", torch.device("cpu"), learner),
                                 learner.score_samples)
-            rows[name].append(float(roc_auc_score(labels, scores)))
-        print(f"  digit {digit}: " + "  ".join(f"{m} {v[-1]:.3f}" for m, v in rows.items()), flush=True)
+            rows.setdefault(method, []).append(float(roc_auc_score(labels, scores)))
+        if with_references:
+            for method, scores in references(data.train.x.numpy(), data.test.x.numpy()).items():
+                rows.setdefault(method, []).append(float(roc_auc_score(labels, scores)))
+        print(f"  {name}, normal {normal}: " + "  ".join(f"{m} {v[-1]:.3f}" for m, v in rows.items()), flush=True)
     return rows
 
 
@@ -109,22 +168,31 @@ def main() -> None:
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     candidates, name = GROUPS[group]
-    rows = scores_on_digits(candidates)
-    means = {m: round(float(np.mean(v)), 4) for m, v in rows.items()}
+    suite = group.startswith("suite")
+    per_table = {table: scores_on_table(table, x, y, candidates, with_references=suite)
+                 for table, (x, y) in development_tables(suite).items()}
+    table_means = {table: {m: round(float(np.mean(v)), 4) for m, v in rows.items()} for table, rows in per_table.items()}
+    means = {m: round(float(np.mean([t[m] for t in table_means.values()])), 4) for m in table_means["digits"]}
     if group == "knn":
         chosen: dict | str = {learner: max(("cosine", "euclidean"), key=lambda metric: means[f"{learner} ({metric})"])
                               for learner in ("mae_knn", "vicreg_knn")}
     else:
-        chosen = max(means, key=means.__getitem__)
-    out = {"table": "sklearn digits as 64-d vectors (development table)", "auc_per_digit": rows, "mean_auc": means,
-           "chosen_metric" if group == "knn" else "chosen": chosen,
+        chosen = max((m for m in means if not m.startswith("reference")), key=means.__getitem__)
+    tables = ("sklearn digits as 64-d vectors and the UCR problems " + ", ".join(UCR_TABLES) + " as vectors "
+              "(development suite; mean over each table's classes, then over the tables)") if suite else \
+        "sklearn digits as 64-d vectors (development table)"
+    out = {"table": tables, **({"auc_per_class": per_table, "mean_auc_per_table": table_means} if suite
+                               else {"auc_per_digit": per_table["digits"]}),
+           "mean_auc": means, "chosen_metric" if group == "knn" else "chosen": chosen,
            "settings": {"batch_size": BATCH, "seed": 0,
                         "candidates": {m: {"learner": c[0], "encoder": c[1], "steps": c[2]} for m, c in candidates.items()}},
            "load_average": [round(v, 1) for v in os.getloadavg()], "time_s": round(time.perf_counter() - t0, 1)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / name).write_text(json.dumps(out, indent=2))
-    print("| development table (digits as vectors) | mean ROC-AUC |\n|---|---|")
-    print("\n".join(f"| {m} | {v:.3f} |" for m, v in means.items()) + f"\n\nchosen: {chosen}")
+    heads = list(table_means) if suite else []
+    print("| method | " + " | ".join(heads + ["mean ROC-AUC"]) + " |\n|---|" + "---|" * (len(heads) + 1))
+    print("\n".join(f"| {m} | " + " | ".join(f"{table_means[t][m]:.3f}" for t in heads) + ("" if not heads else " | ")
+                    + f"{v:.3f} |" for m, v in means.items()) + f"\n\nchosen: {chosen}")
 
 
 if __name__ == "__main__":
