@@ -78,6 +78,13 @@ SIGMA = 0.5  # the config's noise: Gaussian on [0, 1] pixels, unclipped
 PCA_KS = (16, 32, 64)
 PARTS = ("oneclass", "denoise", "codes", "tabular")
 TABLES = ("iris", "wine", "breast_cancer")
+
+
+def code_size(features: int) -> int:
+    """The tables' code (and Deep SVDD representation) size for ``features`` columns, fixed in advance."""
+    return max(2, features // 3)
+
+
 # transform_prediction's table mode (GOAD): its network and steps, chosen on a development table that is not in the
 # tabular part (select_table_scores.py --group goad: 64 maps, the distance softmax, 8 features, 1000 steps of 32).
 GOAD_ROW = "deepfeat transform_prediction (GOAD: 64 random affine maps, centre distances)"
@@ -295,8 +302,9 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
     for name in TABLES:
         probe = load_dataset(name)
         features, classes = probe.info.input_shape[0], probe.info.class_names
-        code = max(2, features // 3)
+        code = code_size(features)
         mlp = {"name": "mlp", "hidden": [64, 32]}
+        goad_member = {**GOAD_SPEC, "encoder": GOAD_TRAINING["encoder"]}  # GOAD as a score_ensemble member
         learners = {"deepfeat autoencoder": ({"name": "autoencoder", "code_dim": code}, 0.0),
                     "deepfeat denoising (gaussian 0.5 sd)": ({"name": "denoising", "code_dim": code,
                                                              "noise": {"name": "gaussian", "sigma": 0.5}}, 0.0),
@@ -314,11 +322,10 @@ def tabular(mode: dict[str, Any]) -> dict[str, Any]:
                     "deepfeat vicreg_knn (euclidean, SCARF views)": ({"name": "vicreg_knn", "knn_metric": "euclidean"}, 0.0),
                     GOAD_ROW: (GOAD_SPEC, 0.0),
                     ENSEMBLE_ROW: ({"name": "score_ensemble", "members": [
-                        {**GOAD_SPEC, "encoder": GOAD_TRAINING["encoder"]},
-                        {"name": "autoencoder", "code_dim": code, "encoder": mlp}]}, 0.0),
+                        goad_member, {"name": "autoencoder", "code_dim": code, "encoder": mlp}]}, 0.0),
                     FLOW_ROW: (FLOW_SPEC, 0.0),
                     GOAD_FLOW_ROW: ({"name": "score_ensemble", "members": [
-                        {**GOAD_SPEC, "encoder": GOAD_TRAINING["encoder"]}, {**FLOW_SPEC, "encoder": mlp}]}, 0.0)}
+                        goad_member, {**FLOW_SPEC, "encoder": mlp}]}, 0.0)}
         # rows trained GOAD's steps
         longer = {GOAD_ROW: GOAD_TRAINING["encoder"], ENSEMBLE_ROW: mlp, FLOW_ROW: mlp, GOAD_FLOW_ROW: mlp}
         rows: dict[str, list[float]] = {}

@@ -3,7 +3,7 @@
 bench_autoencoders.py ``--part tabular`` scores iris, wine and breast_cancer; its label-free rows need choices made
 beforehand, here on a table that is not in that benchmark: scikit-learn's 8x8 digits as 64-d vectors, each digit
 normal in turn, with the benchmark's batch, optimizer and split (val 0.1, test 0.3 of this development table).
-Two groups of choices (``--group``):
+Groups of choices (``--group``):
 
 - ``knn``: the kNN distance, cosine or Euclidean, of the kNN rows (masked-autoencoder or VICReg features, VICReg's
   views made by SCARF's feature corruption), with the benchmark's network and steps. Per learner, the metric with
@@ -50,7 +50,6 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,8 +60,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
 
 import deepfeat  # noqa: F401  (registers everything)
-from bench_autoencoders import RESULTS, train
+from bench_autoencoders import RESULTS, code_size, train
 from deepfeat.data.bundle import LoadOptions, make_bundle
+from deepfeat.data.timeseries import read_ucr
 from deepfeat.engine.device import resolve_precision
 from deepfeat.engine.inference import collect
 
@@ -80,29 +80,32 @@ GOAD_MAPS: dict[str, Candidate] = {
         ({"name": "transform_prediction", "count": count}, {"name": "mlp", "hidden": [64, 8]}, 1000)
     for count in (64, 128, 256)}
 GOAD_CHOSEN = {"name": "transform_prediction", "count": 64, "encoder": {"name": "mlp", "hidden": [64, 8]}}
-CODE = max(2, 64 // 3)  # the benchmark's code size, max(2, features // 3), for this table's 64 features
+GOAD_CANDIDATE: Candidate = ({"name": "transform_prediction", "count": 64}, GOAD_CHOSEN["encoder"], 1000)
+CODE = code_size(64)  # the benchmark's code size for the digits' 64 features
 ENSEMBLE: dict[str, Candidate] = {
-    "transform_prediction (chosen above)": ({"name": "transform_prediction", "count": 64}, GOAD_CHOSEN["encoder"], 1000),
+    "transform_prediction (chosen above)": GOAD_CANDIDATE,
     **{f"score_ensemble: transform_prediction + {member}": (
         {"name": "score_ensemble", "members": [GOAD_CHOSEN, {"name": member, "code_dim": CODE, "encoder": ENCODER}]},
         ENCODER, 1000) for member in ("vae", "autoencoder")}}
 FLOW: dict[str, Candidate] = {
-    "transform_prediction (chosen above)": ({"name": "transform_prediction", "count": 64}, GOAD_CHOSEN["encoder"], 1000),
+    "transform_prediction (chosen above)": GOAD_CANDIDATE,
     **{f"flow (couplings {couplings}, noise {noise}, 1000 steps)": (
         {"name": "flow", "couplings": couplings, "noise": noise}, ENCODER, 1000)
         for couplings in (4, 8) for noise in (0.1, 0.3, 0.5)}}
 FLOW_NOISE: dict[str, Candidate] = {
     f"flow (couplings 8, noise {noise}, 1000 steps)": ({"name": "flow", "couplings": 8, "noise": noise}, ENCODER, 1000)
     for noise in (0.7, 1.0)}
+FLOW_CHOSEN = {"name": "flow", "couplings": 8, "noise": 0.7}
+BENCHMARK_CODE = "max(2, features // 3)"  # a code_dim resolved per table by the benchmark's rule (code_size)
 SUITE: dict[str, Candidate] = {
-    "transform_prediction (chosen above)": ({"name": "transform_prediction", "count": 64}, GOAD_CHOSEN["encoder"], 1000),
-    **{f"flow (couplings 8, noise {noise}, 1000 steps)": ({"name": "flow", "couplings": 8, "noise": noise}, ENCODER, 1000)
+    "transform_prediction (chosen above)": GOAD_CANDIDATE,
+    **{f"flow (couplings 8, noise {noise}, 1000 steps)": ({**FLOW_CHOSEN, "noise": noise}, ENCODER, 1000)
        for noise in (0.7, 2.0, 4.0)},
-    "vae (code max(2, features // 3), 300 steps)": ({"name": "vae", "code_dim": "benchmark"}, ENCODER, STEPS),
+    f"vae (code {BENCHMARK_CODE}, 300 steps)": ({"name": "vae", "code_dim": BENCHMARK_CODE}, ENCODER, STEPS),
     "mae_knn (euclidean, 300 steps)": ({"name": "mae_knn", "knn_metric": "euclidean"}, ENCODER, STEPS)}
 UCR_TABLES = ("ItalyPowerDemand", "GunPoint", "ArrowHead")
 SUITE_ENSEMBLE: dict[str, Candidate] = {"score_ensemble: transform_prediction + flow (both as chosen above, 1000 steps)": (
-    {"name": "score_ensemble", "members": [GOAD_CHOSEN, {"name": "flow", "couplings": 8, "noise": 0.7, "encoder": ENCODER}]},
+    {"name": "score_ensemble", "members": [GOAD_CHOSEN, {**FLOW_CHOSEN, "encoder": ENCODER}]},
     ENCODER, 1000)}
 GROUPS = {"knn": (KNN, "table_scores_selection.json"), "goad": (GOAD, "table_goad_selection.json"),
           "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json"), "ensemble": (ENSEMBLE, "table_ensemble_selection.json"),
@@ -115,15 +118,10 @@ def development_tables(suite: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The development tables as (rows, integer labels): digits, and with ``suite`` the UCR problems as vectors."""
     raw = load_digits()
     tables = {"digits": (raw.data.astype(np.float32), raw.target)}
-    if suite:
-        import aeon.datasets
-        from aeon.datasets import load_from_ts_file
-
-        shipped = Path(aeon.datasets.__file__).parent / "data"
-        for problem in UCR_TABLES:
-            parts = [load_from_ts_file(str(shipped / problem / f"{problem}_{split}.ts")) for split in ("TRAIN", "TEST")]
-            x = np.concatenate([p[0] for p in parts]).reshape(-1, parts[0][0].shape[-1]).astype(np.float32)
-            tables[problem] = (x, np.unique(np.concatenate([p[1] for p in parts]), return_inverse=True)[1])
+    for problem in UCR_TABLES if suite else ():
+        x, y, x_test, y_test = read_ucr(problem)  # (N, 1, T) each: one channel's T steps become T columns
+        rows = np.concatenate([x, x_test]).reshape(len(x) + len(x_test), -1).astype(np.float32)
+        tables[problem] = (rows, np.unique(np.concatenate([y, y_test]), return_inverse=True)[1])
     return tables
 
 
@@ -146,8 +144,8 @@ def scores_on_table(name: str, x: np.ndarray, y: np.ndarray, candidates: dict[st
         data = make_bundle(x, y, "vector", f"{name}_vectors", class_names=[str(c) for c in classes], **options.kwargs())
         labels = (data.test.y != normal).numpy()
         for method, (spec, encoder, steps) in candidates.items():
-            if spec.get("code_dim") == "benchmark":
-                spec = {**spec, "code_dim": max(2, x.shape[1] // 3)}
+            if spec.get("code_dim") == BENCHMARK_CODE:
+                spec = {**spec, "code_dim": code_size(x.shape[1])}
             torch.manual_seed(0)
             epochs = max(1, steps // data.train.num_batches(BATCH))
             learner, _ = train(spec, data, epochs, encoder=encoder, batch_size=BATCH)
@@ -189,10 +187,11 @@ def main() -> None:
            "load_average": [round(v, 1) for v in os.getloadavg()], "time_s": round(time.perf_counter() - t0, 1)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / name).write_text(json.dumps(out, indent=2))
-    heads = list(table_means) if suite else []
-    print("| method | " + " | ".join(heads + ["mean ROC-AUC"]) + " |\n|---|" + "---|" * (len(heads) + 1))
-    print("\n".join(f"| {m} | " + " | ".join(f"{table_means[t][m]:.3f}" for t in heads) + ("" if not heads else " | ")
-                    + f"{v:.3f} |" for m, v in means.items()) + f"\n\nchosen: {chosen}")
+    heads = list(table_means) if suite else []  # one column per table, then the mean
+    print("| method | " + " | ".join([*heads, "mean ROC-AUC"]) + " |\n|---|" + "---|" * (len(heads) + 1))
+    for m, mean in means.items():
+        print(f"| {m} | " + " | ".join(f"{v:.3f}" for v in [*(table_means[t][m] for t in heads), mean]) + " |")
+    print(f"\nchosen: {chosen}")
 
 
 if __name__ == "__main__":

@@ -79,9 +79,12 @@ def _ucr_available() -> tuple[bool, str]:
     return True, f"{bundled} ({len(names)} problems shipped with aeon, e.g. {', '.join(names[:4])})"
 
 
-def _read_ucr(name: str, root: Path, download: bool, where: str) -> tuple[Any, ...]:
-    """(x_train, y_train, x_test, y_test) of a UCR/UEA problem, shipped with aeon or under ``root``;
-    x is (N, C, T), or a list of (C, T_i) arrays for a problem of unequal lengths."""
+def read_ucr(name: str, root: Path | None = None, download: bool = False,
+             where: str = "dataset 'ucr'") -> tuple[Any, ...]:
+    """(x_train, y_train, x_test, y_test) of a UCR/UEA problem as its files hold it (no standardizing, string
+    labels), shipped with aeon or under ``root`` (default ``data_root()/ucr``); x is (N, C, T), or a list of
+    (C, T_i) arrays for a problem of unequal lengths. ``where`` names the config key in errors."""
+    root = data_root() / "ucr" if root is None else root
     aeon = load("aeon.datasets", "timeseries", f"dataset 'ucr' at {where}")
     files = _problem_files(_aeon_bundled(), name) or _problem_files(root, name)
     if files is None and not download:
@@ -136,7 +139,7 @@ def ucr(
     """
     unequal = check_unequal(unequal, options.where)
     folder = data_root(root) if root is not None else data_root() / "ucr"
-    x, y, x_test, y_test = _read_ucr(problem, folder, download, options.where)
+    x, y, x_test, y_test = read_ucr(problem, folder, download, options.where)
     x, x_test, stats = _equal_length(x, x_test, unequal, options.normalize)
     (codes, test_codes), classes = encode_labels(y, y_test)
     kwargs = {**options.kwargs(), **({"normalize": False} if stats is not None else {})}
