@@ -33,6 +33,11 @@ Groups of choices (``--group``):
 - ``suite_ensemble``: the suite's two best, GOAD (best on ItalyPowerDemand) and the flow (best on digits and
   GunPoint), as one ``score_ensemble``: trained side by side, their scores standardized on the normal training rows
   and summed (table_suite_ensemble_selection.json; against the suite group's numbers).
+- ``suite_dte``: diffusion time estimation (``learner: diffusion_time``, the paper's noise schedule and 7 bins) on
+  the suite: the benchmark's MLP [64, 32], the same with batch norm, or the paper's MLP [256, 512, 256], each
+  1000 or 3000 steps (table_suite_dte_selection.json).
+- ``suite_ensemble_dte``: the best of those summed with GOAD, and with GOAD and the flow
+  (table_suite_ensemble_dte_selection.json; against the suite groups' numbers).
 
     python benchmarks/select_table_scores.py --group knn         # ~10 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group goad        # ~15 min on 2 busy cores, 1 thread
@@ -40,6 +45,8 @@ Groups of choices (``--group``):
     python benchmarks/select_table_scores.py --group flow        # ~15 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group suite       # ~10 min on 2 idle cores, 1 thread
     python benchmarks/select_table_scores.py --group suite_ensemble   # ~5 min on 2 idle cores, 1 thread
+    python benchmarks/select_table_scores.py --group suite_dte        # ~6 min on 2 idle cores, 1 thread
+    python benchmarks/select_table_scores.py --group suite_ensemble_dte   # ~8 min on 2 idle cores, 1 thread
 
 Writes the group's JSON file under benchmarks/results/ and prints a table.
 """
@@ -107,11 +114,24 @@ UCR_TABLES = ("ItalyPowerDemand", "GunPoint", "ArrowHead")
 SUITE_ENSEMBLE: dict[str, Candidate] = {"score_ensemble: transform_prediction + flow (both as chosen above, 1000 steps)": (
     {"name": "score_ensemble", "members": [GOAD_CHOSEN, {**FLOW_CHOSEN, "encoder": ENCODER}]},
     ENCODER, 1000)}
+DTE_ENCODERS = {"the benchmark's MLP [64, 32]": ENCODER, "MLP [64, 32], batch norm": {**ENCODER, "norm": "batch"},
+                "the paper's MLP [256, 512, 256]": {"name": "mlp", "hidden": [256, 512, 256]}}
+SUITE_DTE: dict[str, Candidate] = {f"diffusion_time ({label}, {steps} steps)": ({"name": "diffusion_time"}, encoder, steps)
+                                   for label, encoder in DTE_ENCODERS.items() for steps in (1000, 3000)}
+DTE_CHOSEN = {"name": "diffusion_time", "encoder": DTE_ENCODERS["the paper's MLP [256, 512, 256]"]}  # suite_dte's best
+SUITE_ENSEMBLE_DTE: dict[str, Candidate] = {
+    "score_ensemble: transform_prediction + diffusion_time (both as chosen above, 1000 steps)": (
+        {"name": "score_ensemble", "members": [GOAD_CHOSEN, DTE_CHOSEN]}, ENCODER, 1000),
+    "score_ensemble: transform_prediction + flow + diffusion_time (each as chosen above, 1000 steps)": (
+        {"name": "score_ensemble", "members": [GOAD_CHOSEN, {**FLOW_CHOSEN, "encoder": ENCODER}, DTE_CHOSEN]},
+        ENCODER, 1000)}
 GROUPS = {"knn": (KNN, "table_scores_selection.json"), "goad": (GOAD, "table_goad_selection.json"),
           "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json"), "ensemble": (ENSEMBLE, "table_ensemble_selection.json"),
           "flow": (FLOW, "table_flow_selection.json"), "flow_noise": (FLOW_NOISE, "table_flow_noise_selection.json"),
           "suite": (SUITE, "table_suite_selection.json"),
-          "suite_ensemble": (SUITE_ENSEMBLE, "table_suite_ensemble_selection.json")}
+          "suite_ensemble": (SUITE_ENSEMBLE, "table_suite_ensemble_selection.json"),
+          "suite_dte": (SUITE_DTE, "table_suite_dte_selection.json"),
+          "suite_ensemble_dte": (SUITE_ENSEMBLE_DTE, "table_suite_ensemble_dte_selection.json")}
 
 
 def development_tables(suite: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:

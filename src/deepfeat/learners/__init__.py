@@ -9,7 +9,7 @@ from deepfeat.learners import gan  # noqa: F401,E402  (registers dcgan, wgan_gp,
 from deepfeat.learners import seq_autoencoder  # noqa: F401,E402  (registers seq_autoencoder)
 from deepfeat.learners import deep_svdd  # noqa: F401,E402  (registers deep_svdd)
 from deepfeat.learners import masked_autoencoder, transform_prediction, vicreg  # noqa: F401,E402  (registers mae, transform_prediction, vicreg)
-from deepfeat.learners import flow  # noqa: F401,E402  (registers flow)
+from deepfeat.learners import diffusion_time, flow  # noqa: F401,E402  (registers diffusion_time, flow)
 from deepfeat.learners import score_ensemble  # noqa: F401,E402  (registers score_ensemble, after the detectors it combines)
 
 __all__ = ["LEARNERS", "Classifier", "Learner", "StepContext", "build_learner"]
