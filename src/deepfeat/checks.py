@@ -18,6 +18,13 @@ def check_positive_int(value: Any, where: str) -> int:
     return value
 
 
+def check_seed(value: Any, where: str, draws: str) -> int:
+    """``value`` if it is an integer >= 0, else a :class:`ConfigError` that says what the seed ``draws``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: expected an integer >= 0 (it draws {draws}), got {value!r}")
+    return value
+
+
 def check_dropout(rate: float, where: str) -> float:
     """``rate`` if it is a valid dropout probability in [0, 1), else a :class:`ConfigError`."""
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:

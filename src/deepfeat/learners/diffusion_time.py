@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from deepfeat.checks import check_positive_int
+from deepfeat.checks import check_positive_int, check_seed
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
@@ -68,10 +68,7 @@ class DiffusionTime(Learner):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
                 raise ConfigError(f"learner 'diffusion_time' {name}: expected a number in (0, 1) (the share of "
                                   f"variance one diffusion step adds), got {value!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"learner 'diffusion_time' seed: expected an integer >= 0 (it draws the validation "
-                              f"batches' steps and noise), got {seed!r}")
-        self.seed = seed
+        self.seed = check_seed(seed, "learner 'diffusion_time' seed", "the validation batches' steps and noise")
         self.register_buffer("sigmas", noise_levels(self.steps, float(beta_start), float(beta_end)), persistent=False)
         self.encoder = build_encoder(encoder, tuple(info.input_shape))
         self.head = LinearHead(self.encoder.feature_dim, self.bins)

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfeat.checks import check_positive_int
+from deepfeat.checks import check_positive_int, check_seed
 from deepfeat.data.info import DataInfo
 from deepfeat.errors import ConfigError
 from deepfeat.learners.base import Batch, Learner
@@ -106,9 +106,7 @@ class NormalizingFlow(Learner):
         dim = math.prod(self.shape)
         if dim < 2:
             raise ConfigError(f"learner 'flow': expected samples of at least 2 values to couple, got shape {self.shape}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"learner 'flow' seed: expected an integer >= 0 (it draws the coupling masks), got {seed!r}")
-        masks = coupling_masks(dim, count, seed)
+        masks = coupling_masks(dim, count, check_seed(seed, "learner 'flow' seed", "the coupling masks"))
         # Each layer its own conditioner, built from the encoder spec (a user's module instance is copied per layer).
         self.couplings = nn.ModuleList(
             AffineCoupling(copy.deepcopy(build_encoder(encoder, self.shape, where="encoder")), mask.view(self.shape))
