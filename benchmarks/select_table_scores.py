@@ -38,6 +38,9 @@ Groups of choices (``--group``):
   1000 or 3000 steps (table_suite_dte_selection.json).
 - ``suite_ensemble_dte``: the best of those summed with GOAD, and with GOAD and the flow
   (table_suite_ensemble_dte_selection.json; against the suite groups' numbers).
+- ``suite_goad``: GOAD's settings chosen again on the suite (they were chosen on digits alone): 64 maps, the
+  distance softmax or the triplet loss (margin 1), features 8, 32 or 64 (the MLP [64, F]), 1000 steps
+  (table_suite_goad_selection.json; against the suite groups' numbers).
 
     python benchmarks/select_table_scores.py --group knn         # ~10 min on 2 busy cores, 1 thread
     python benchmarks/select_table_scores.py --group goad        # ~15 min on 2 busy cores, 1 thread
@@ -47,6 +50,7 @@ Groups of choices (``--group``):
     python benchmarks/select_table_scores.py --group suite_ensemble   # ~5 min on 2 idle cores, 1 thread
     python benchmarks/select_table_scores.py --group suite_dte        # ~6 min on 2 idle cores, 1 thread
     python benchmarks/select_table_scores.py --group suite_ensemble_dte   # ~8 min on 2 idle cores, 1 thread
+    python benchmarks/select_table_scores.py --group suite_goad       # ~15 min on 2 idle cores, 1 thread
 
 Writes the group's JSON file under benchmarks/results/ and prints a table.
 """
@@ -125,13 +129,19 @@ SUITE_ENSEMBLE_DTE: dict[str, Candidate] = {
     "score_ensemble: transform_prediction + flow + diffusion_time (each as chosen above, 1000 steps)": (
         {"name": "score_ensemble", "members": [GOAD_CHOSEN, {**FLOW_CHOSEN, "encoder": ENCODER}, DTE_CHOSEN]},
         ENCODER, 1000)}
+SUITE_GOAD: dict[str, Candidate] = {  # GOAD's settings again, on the suite rather than on digits alone
+    f"transform_prediction (count 64, {'triplet margin 1' if margin else 'distance softmax'}, features {features}, "
+    f"1000 steps)": ({"name": "transform_prediction", "count": 64, "margin": margin},
+                     {"name": "mlp", "hidden": [64, features]}, 1000)
+    for margin in (None, 1.0) for features in (8, 32, 64)}
 GROUPS = {"knn": (KNN, "table_scores_selection.json"), "goad": (GOAD, "table_goad_selection.json"),
           "goad_maps": (GOAD_MAPS, "table_goad_maps_selection.json"), "ensemble": (ENSEMBLE, "table_ensemble_selection.json"),
           "flow": (FLOW, "table_flow_selection.json"), "flow_noise": (FLOW_NOISE, "table_flow_noise_selection.json"),
           "suite": (SUITE, "table_suite_selection.json"),
           "suite_ensemble": (SUITE_ENSEMBLE, "table_suite_ensemble_selection.json"),
           "suite_dte": (SUITE_DTE, "table_suite_dte_selection.json"),
-          "suite_ensemble_dte": (SUITE_ENSEMBLE_DTE, "table_suite_ensemble_dte_selection.json")}
+          "suite_ensemble_dte": (SUITE_ENSEMBLE_DTE, "table_suite_ensemble_dte_selection.json"),
+          "suite_goad": (SUITE_GOAD, "table_suite_goad_selection.json")}
 
 
 def development_tables(suite: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
