@@ -191,15 +191,22 @@ def test_anomaly_detector_in_a_pipeline_ranks_and_flags_far_rows() -> None:
     scores = pipe.score_samples(x)
     assert scores.dtype == np.float64 and roc_auc_score(labels, -scores) > 0.95  # 1.0 measured; chance 0.5
     assert (pipe.predict(far) == -1).mean() >= 0.9  # every far row measured
-    assert (pipe.predict(normal) == 1).mean() >= 0.7  # 0.85 measured: "auto" flags 5% of the training rows
     np.testing.assert_allclose(pipe.decision_function(x), scores - det.offset_)
-    assert np.mean(pipe.predict(train) == -1) == pytest.approx(0.05, abs=0.005)
+    # "auto" flags 5% of the rows held out of training, so about 5% of new normal rows: 0.07 measured (0.12 when
+    # the threshold came from the training rows, which the network scores lower than new ones)
+    assert det.calibration_split_ == "val" and (pipe.predict(normal) == -1).mean() <= 0.1
 
 
-def test_contamination_sets_the_share_of_training_rows_flagged() -> None:
+def test_without_validation_rows_the_threshold_comes_from_the_training_rows() -> None:
+    x = _table(np.random.default_rng(1), 200)
+    det = DeepAnomalyDetector(**{**TINY, "val_fraction": 0.0}).fit(x)
+    assert det.calibration_split_ == "train" and np.sum(det.predict(x) == -1) == 200 * 0.05
+
+
+def test_contamination_sets_the_share_of_calibration_rows_flagged() -> None:
     x = _table(np.random.default_rng(1), 200)
     for contamination in (0.1, 0.5):
-        det = DeepAnomalyDetector(contamination=contamination, **TINY).fit(x)
+        det = DeepAnomalyDetector(contamination=contamination, **{**TINY, "val_fraction": 0.0}).fit(x)
         assert np.sum(det.predict(x) == -1) == 200 * contamination
     for bad in (0.0, 0.7, "high", True):
         with pytest.raises(ConfigError, match=r"expected 'auto' or a fraction in \(0, 0.5\]"):

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import OutlierMixin
 
+from deepfeat.engine.inference import collect
 from deepfeat.errors import ConfigError
 from deepfeat.eval.anomaly import calibrate_threshold
 from deepfeat.sklearn.base import DeepEstimatorBase, InputKind
@@ -26,11 +27,15 @@ class DeepAnomalyDetector(OutlierMixin, DeepEstimatorBase):
     reconstruction error), ``decision_function(X) = score_samples(X) - offset_`` is negative for outliers, and
     ``predict(X)`` gives +1 (inlier) or -1 (outlier).
 
-    ``contamination``: the share of outliers expected in the training data, a float in (0, 0.5], sets ``offset_``
-    to that quantile of the training scores (as ``IsolationForest`` does); ``"auto"`` uses deepfeat's default
-    calibration, the 0.95 quantile of the training anomaly scores, so about 5% of training rows are flagged.
-    See :class:`DeepEstimatorBase` for the other parameters; learned state: ``offset_``, ``learner_``, ``info_``,
-    ``n_features_in_``, ``n_iter_``, ``history_``, ``seed_``.
+    ``contamination``: the share of outliers expected in the data, a float in (0, 0.5], sets ``offset_`` to that
+    quantile of the calibration scores (as ``IsolationForest`` does with its training scores); ``"auto"`` uses
+    deepfeat's default calibration, the 0.95 quantile, so about 5% of new normal rows are flagged. The calibration
+    rows are the validation rows, ``val_fraction`` of ``X`` (default 0.2 here) held out of training, which also pick
+    the epoch: a network scores the rows it trained on lower than new ones (an autoencoder fitted on 250 rows of a
+    table flagged every new normal row against its training rows' quantile, and 11% against its validation rows').
+    ``val_fraction=0`` trains on every row and calibrates on them. See :class:`DeepEstimatorBase` for the other
+    parameters; learned state: ``offset_``, ``calibration_split_`` (``"val"`` or ``"train"``), ``learner_``,
+    ``info_``, ``n_features_in_``, ``n_iter_``, ``history_``, ``seed_``.
 
         >>> det = DeepAnomalyDetector(epochs=30, random_state=0).fit(X_normal)
         >>> det.predict(X_new)  # +1 / -1
@@ -42,7 +47,7 @@ class DeepAnomalyDetector(OutlierMixin, DeepEstimatorBase):
     def __init__(self, encoder: Any = "mlp", learner: Any = None, contamination: str | float = "auto",
                  optimizer: Any = "adam", lr: float | None = None, schedule: Any = "constant",
                  regularization: Any = None, epochs: int | None = None, batch_size: int | None = None,
-                 val_fraction: float = 0.0, normalize: bool = True, kind: InputKind = "auto", device: str = "auto",
+                 val_fraction: float = 0.2, normalize: bool = True, kind: InputKind = "auto", device: str = "auto",
                  precision: str = "fp32", random_state: int | None = None, verbose: bool = False) -> None:
         super().__init__(encoder=encoder, learner=learner, optimizer=optimizer, lr=lr, schedule=schedule,
                          regularization=regularization, epochs=epochs, batch_size=batch_size,
@@ -51,11 +56,18 @@ class DeepAnomalyDetector(OutlierMixin, DeepEstimatorBase):
         self.contamination = contamination
 
     def fit(self, X: Any, y: Any = None) -> "DeepAnomalyDetector":
-        """Train on (mostly) normal samples ``X``; ``y`` is ignored. Sets ``offset_`` from the training scores."""
-        quantile = self._quantile()
+        """Train on (mostly) normal samples ``X``; ``y`` is ignored. Sets ``offset_`` from the calibration scores."""
+        self._quantile()  # a bad contamination is refused before training
         self._fit(X)  # never y: a detector learns from normal rows alone (scikit-learn's outlier contract)
-        self.offset_ = -calibrate_threshold(self._outputs(X, "score_samples"), quantile=quantile)["threshold"]
         return self
+
+    def _after_fit(self, data: Any) -> None:
+        """``offset_`` from the scores of the validation rows, which the network did not train on (the training rows
+        when ``val_fraction`` is 0: a network that fits them closely scores new normal rows higher)."""
+        self.calibration_split_ = "val" if data.val is not None else "train"
+        split = data.val if data.val is not None else data.train
+        scores, _ = collect(self.learner_, split, self.precision_, self.learner_.score_samples)
+        self.offset_ = -calibrate_threshold(scores, quantile=self._quantile())["threshold"]
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Normality ``(N,)`` float64: the negative of the learner's anomaly score (higher = more normal)."""

@@ -132,7 +132,11 @@ class DeepEstimatorBase(BaseEstimator):
             set_rng_state(saved)
         self.learner_, self.info_, self.precision_ = learner.eval(), data.info, trainer.precision
         self.seed_, self.n_iter_, self.history_ = seed, result.epochs, result.history
+        self._after_fit(data)
         return classes
+
+    def _after_fit(self, data: Any) -> None:
+        """What an estimator sets from the data it was fitted on (its normalized train and val splits): nothing here."""
 
     def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Checked inputs, label indices 0..K-1 (or None) and the sorted original labels (or None)."""
