@@ -73,10 +73,6 @@ class DiffusionTime(Learner):
         self.encoder = build_encoder(encoder, tuple(info.input_shape))
         self.head = LinearHead(self.encoder.feature_dim, self.bins)
 
-    @property
-    def feature_dim(self) -> int:
-        return self.encoder.feature_dim
-
     def _blurred_metrics(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """Blur each sample of ``x`` by a random number of steps; the loss of telling which bin of steps."""
         x = x.float()

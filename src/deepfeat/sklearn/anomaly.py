@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import OutlierMixin
 
-from deepfeat.engine.inference import collect
 from deepfeat.errors import ConfigError
-from deepfeat.eval.anomaly import calibrate_threshold
+from deepfeat.run.evaluations.autoencoder import calibrate
 from deepfeat.sklearn.base import DeepEstimatorBase, InputKind
 
 # deepfeat's default calibration (``calibrate_threshold``, ``deepfeat score``): flag scores above this quantile.
@@ -64,10 +63,8 @@ class DeepAnomalyDetector(OutlierMixin, DeepEstimatorBase):
     def _after_fit(self, data: Any) -> None:
         """``offset_`` from the scores of the validation rows, which the network did not train on (the training rows
         when ``val_fraction`` is 0: a network that fits them closely scores new normal rows higher)."""
-        self.calibration_split_ = "val" if data.val is not None else "train"
-        split = data.val if data.val is not None else data.train
-        scores, _ = collect(self.learner_, split, self.precision_, self.learner_.score_samples)
-        self.offset_ = -calibrate_threshold(scores, quantile=self._quantile())["threshold"]
+        result = calibrate(self.learner_, data, self.precision_, quantile=self._quantile())  # as a run calibrates
+        self.offset_, self.calibration_split_ = -result["threshold"], result["settings"]["calibration_split"]
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Normality ``(N,)`` float64: the negative of the learner's anomaly score (higher = more normal)."""
